@@ -1,0 +1,214 @@
+//! Actions and the keymap file that binds keys to them. The built-in keymap
+//! ships in the binary; a user file overrides individual keys.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub const DEFAULT_KEYMAP: &str = include_str!("keymap.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Palette,
+    Filter,
+    Help,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    PageUp,
+    PageDown,
+    Select,
+    Back,
+    Refresh,
+    CancelRun,
+    Deploy,
+    Restart,
+    GoTenants,
+    GoInstances,
+    GoContainers,
+    GoBuckets,
+    GoBackups,
+    GoRuns,
+    /// Unbinds a key in a user keymap.
+    None,
+}
+
+impl Action {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Palette => "command palette (:tenants, :runs …)",
+            Action::Filter => "fuzzy filter the list",
+            Action::Help => "this help",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::Top => "first row",
+            Action::Bottom => "last row / follow output",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Select => "open / drill down",
+            Action::Back => "back",
+            Action::Refresh => "reload from the provider",
+            Action::CancelRun => "cancel the run (asks first)",
+            Action::Deploy => "deploy the tenant (preview first)",
+            Action::Restart => "restart the container (preview first)",
+            Action::GoTenants => "tenants",
+            Action::GoInstances => "instances",
+            Action::GoContainers => "containers",
+            Action::GoBuckets => "buckets",
+            Action::GoBackups => "backups",
+            Action::GoRuns => "runs",
+            Action::None => "nothing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeySpec {
+    pub fn parse(s: &str) -> Result<KeySpec, String> {
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = s;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-") {
+                mods |= KeyModifiers::CONTROL;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-") {
+                mods |= KeyModifiers::ALT;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            "space" => KeyCode::Char(' '),
+            one if one.chars().count() == 1 => KeyCode::Char(one.chars().next().unwrap_or(' ')),
+            other => return Err(format!("unknown key `{other}`")),
+        };
+        Ok(KeySpec { code, mods })
+    }
+
+    fn from_event(ev: &KeyEvent) -> KeySpec {
+        // Shift is part of the character for letters ('G'), not a modifier.
+        let mods = ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        KeySpec {
+            code: ev.code,
+            mods,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            s.push_str("Ctrl-");
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            s.push_str("Alt-");
+        }
+        match self.code {
+            KeyCode::Char(c) => s.push(c),
+            KeyCode::Enter => s.push_str("Enter"),
+            KeyCode::Esc => s.push_str("Esc"),
+            KeyCode::Up => s.push('↑'),
+            KeyCode::Down => s.push('↓'),
+            KeyCode::PageUp => s.push_str("PgUp"),
+            KeyCode::PageDown => s.push_str("PgDn"),
+            KeyCode::Home => s.push_str("Home"),
+            KeyCode::End => s.push_str("End"),
+            other => s.push_str(&format!("{other:?}")),
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: HashMap<KeySpec, Action>,
+}
+
+impl Keymap {
+    pub fn builtin() -> Keymap {
+        let mut k = Keymap {
+            bindings: HashMap::new(),
+        };
+        k.apply(DEFAULT_KEYMAP)
+            .expect("the built-in keymap is valid");
+        k
+    }
+
+    /// Apply a keymap file's bindings over the current ones.
+    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+        let table: HashMap<String, Action> = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (key, action) in table {
+            let spec = KeySpec::parse(&key)?;
+            if action == Action::None {
+                self.bindings.remove(&spec);
+            } else {
+                self.bindings.insert(spec, action);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        self.bindings.get(&KeySpec::from_event(ev)).copied()
+    }
+
+    /// The keys bound to `action`, shortest label first.
+    pub fn keys_for(&self, action: Action) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .bindings
+            .iter()
+            .filter(|(_, a)| **a == action)
+            .map(|(k, _)| k.label())
+            .collect();
+        keys.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_overrides_replace_and_unbind_keys() {
+        let mut k = Keymap::builtin();
+        let d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE);
+        assert_eq!(k.action(&d), Some(Action::Deploy));
+        k.apply("d = \"none\"\nx = \"deploy\"").unwrap();
+        assert_eq!(k.action(&d), None);
+        let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+        assert_eq!(k.action(&x), Some(Action::Deploy));
+        assert!(k.apply("ctrl-nope = \"quit\"").is_err());
+        assert!(k.apply("z = \"explode\"").is_err());
+    }
+
+    #[test]
+    fn shifted_letters_and_ctrl_keys_resolve() {
+        let k = Keymap::builtin();
+        let g = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(k.action(&g), Some(Action::Bottom));
+        let c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(k.action(&c), Some(Action::CancelRun));
+    }
+}

@@ -1,0 +1,1295 @@
+//! The console's state and its one entry point, [`App::update`]: a message
+//! in, effects out. No IO, no async: everything here is unit-testable, and
+//! the effects runner is the one place that turns an effect into work.
+
+pub mod keymap;
+pub mod list;
+pub mod output;
+pub mod views;
+
+use crate::config::Config;
+use crate::domain::{Backup, Bucket, Container, Instance, ObjectEntry, ObjectVersion, Tenant};
+use crate::engine::{RunEvent, RunId};
+use crate::provider::ProviderResult;
+use crate::provider::host::HostSnapshot;
+use crate::runbook::{self, RenderedRun};
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use keymap::{Action, Keymap};
+use list::{ListState, TableData};
+use nucleo_matcher::Matcher;
+use output::OutputBuffer;
+use ratatui_textarea::TextArea;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Screen {
+    Tenants,
+    Instances,
+    Containers,
+    Buckets,
+    Objects,
+    Versions,
+    Backups,
+    Runs,
+    RunOutput,
+}
+
+impl Screen {
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Tenants => "Tenants",
+            Screen::Instances => "Instances",
+            Screen::Containers => "Containers",
+            Screen::Buckets => "Buckets",
+            Screen::Objects => "Objects",
+            Screen::Versions => "Versions",
+            Screen::Backups => "Backups",
+            Screen::Runs => "Runs",
+            Screen::RunOutput => "Run output",
+        }
+    }
+
+    /// Palette commands and their screens.
+    pub const COMMANDS: [(&'static str, Screen); 6] = [
+        ("tenants", Screen::Tenants),
+        ("instances", Screen::Instances),
+        ("containers", Screen::Containers),
+        ("buckets", Screen::Buckets),
+        ("backups", Screen::Backups),
+        ("runs", Screen::Runs),
+    ];
+
+    /// Actions that do something on this screen (for help and the footer).
+    pub fn actions(self) -> &'static [Action] {
+        use Action::*;
+        match self {
+            Screen::Tenants => &[Deploy, Select, Filter, Refresh],
+            Screen::Containers => &[Restart, Select, Filter, Refresh],
+            Screen::Instances | Screen::Backups => &[Select, Filter, Refresh],
+            Screen::Buckets | Screen::Objects | Screen::Versions => {
+                &[Select, Back, Filter, Refresh]
+            }
+            Screen::Runs => &[Select, CancelRun, Filter],
+            Screen::RunOutput => &[CancelRun, Bottom, Back],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStatus {
+    Starting,
+    Running,
+    Succeeded,
+    Failed(i32),
+    Cancelled(i32),
+    Error(String),
+}
+
+impl RunStatus {
+    pub fn is_active(&self) -> bool {
+        matches!(self, RunStatus::Starting | RunStatus::Running)
+    }
+    pub fn label(&self) -> String {
+        match self {
+            RunStatus::Starting => "starting".into(),
+            RunStatus::Running => "running".into(),
+            RunStatus::Succeeded => "succeeded".into(),
+            RunStatus::Failed(c) => format!("failed ({c})"),
+            RunStatus::Cancelled(_) => "cancelled".into(),
+            RunStatus::Error(_) => "error".into(),
+        }
+    }
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            RunStatus::Succeeded => Some(0),
+            RunStatus::Failed(c) | RunStatus::Cancelled(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunView {
+    pub id: RunId,
+    pub title: String,
+    pub runbook: &'static str,
+    pub host: String,
+    pub production: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub output: OutputBuffer,
+}
+
+impl RunView {
+    pub fn elapsed(&self, now: DateTime<Utc>) -> chrono::Duration {
+        self.finished_at.unwrap_or(now) - self.started_at
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A table's data plus whether a load is in flight and its last error.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded<T> {
+    pub data: T,
+    pub loading: bool,
+    pub loaded: bool,
+    pub error: Option<String>,
+}
+
+pub struct Preview {
+    pub run: RenderedRun,
+    pub typed: String,
+    pub scroll: u16,
+}
+
+pub enum Mode {
+    Normal,
+    Filter(TextArea<'static>),
+    Palette(TextArea<'static>),
+    Help,
+    Detail {
+        title: String,
+        fields: Vec<(String, String)>,
+    },
+    Preview(Preview),
+    ConfirmCancel(RunId),
+    ConfirmQuit,
+}
+
+/// The context the console is looking at.
+#[derive(Debug, Clone)]
+pub struct ContextInfo {
+    pub name: String,
+    pub provider: String,
+    pub production: bool,
+    pub read_only: bool,
+    /// True on the sandbox: docker and databases are simulated.
+    pub simulated: bool,
+    pub regions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(KeyEvent),
+    Tick(DateTime<Utc>),
+    Instances(ProviderResult<Vec<Instance>>),
+    Snapshot {
+        host: String,
+        result: Result<HostSnapshot, String>,
+    },
+    Buckets(ProviderResult<Vec<Bucket>>),
+    Objects {
+        bucket: String,
+        prefix: String,
+        result: ProviderResult<Vec<ObjectEntry>>,
+    },
+    Versions {
+        bucket: String,
+        key: String,
+        result: ProviderResult<Vec<ObjectVersion>>,
+    },
+    S3Backups(ProviderResult<Vec<Backup>>),
+    Run(RunEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    LoadInstances,
+    LoadSnapshot(String),
+    LoadBuckets,
+    LoadObjects { bucket: String, prefix: String },
+    LoadVersions { bucket: String, key: String },
+    LoadS3Backups { bucket: String, prefix: String },
+    StartRun { id: RunId, run: RenderedRun },
+    CancelRun { id: RunId, host: String },
+}
+
+pub struct App {
+    pub now: DateTime<Utc>,
+    pub config: Config,
+    pub ctx: ContextInfo,
+    pub keymap: Keymap,
+    pub screen: Screen,
+    back: Vec<Screen>,
+    pub mode: Mode,
+    pub quit: bool,
+    pub spinner: usize,
+    pub notice: Option<Notice>,
+
+    pub instances: Loaded<Vec<Instance>>,
+    pub snapshots: BTreeMap<String, Loaded<Option<HostSnapshot>>>,
+    pub tenants: Vec<Tenant>,
+    pub containers: Vec<Container>,
+    pub buckets: Loaded<Vec<Bucket>>,
+    pub objects: Loaded<Vec<ObjectEntry>>,
+    pub objects_at: (String, String),
+    pub versions: Loaded<Vec<ObjectVersion>>,
+    pub versions_of: (String, String),
+    pub s3_backups: Loaded<Vec<Backup>>,
+    pub backups: Vec<Backup>,
+    pub runs: Vec<RunView>,
+    run_seq: u32,
+    /// Open run in the output pane, lines scrolled up from the bottom, follow flag.
+    pub output_run: Option<RunId>,
+    pub output_scroll: usize,
+    pub output_follow: bool,
+
+    pub tables: BTreeMap<Screen, TableData>,
+    pub lists: BTreeMap<Screen, ListState>,
+    matcher: Matcher,
+}
+
+fn input_area(placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_placeholder_text(placeholder.to_string());
+    t.set_cursor_line_style(ratatui::style::Style::default());
+    t
+}
+
+impl App {
+    pub fn new(config: Config, ctx: ContextInfo, keymap: Keymap, now: DateTime<Utc>) -> App {
+        let mut app = App {
+            now,
+            config,
+            ctx,
+            keymap,
+            screen: Screen::Tenants,
+            back: Vec::new(),
+            mode: Mode::Normal,
+            quit: false,
+            spinner: 0,
+            notice: None,
+            instances: Loaded::default(),
+            snapshots: BTreeMap::new(),
+            tenants: Vec::new(),
+            containers: Vec::new(),
+            buckets: Loaded::default(),
+            objects: Loaded::default(),
+            objects_at: (String::new(), String::new()),
+            versions: Loaded::default(),
+            versions_of: (String::new(), String::new()),
+            s3_backups: Loaded::default(),
+            backups: Vec::new(),
+            runs: Vec::new(),
+            run_seq: 0,
+            output_run: None,
+            output_scroll: 0,
+            output_follow: true,
+            tables: BTreeMap::new(),
+            lists: BTreeMap::new(),
+            matcher: list::new_matcher(),
+        };
+        app.rebuild_all();
+        app
+    }
+
+    /// Effects to run when the console opens.
+    pub fn startup(&mut self) -> Vec<Effect> {
+        self.refresh_all()
+    }
+
+    fn refresh_all(&mut self) -> Vec<Effect> {
+        self.instances.loading = true;
+        self.buckets.loading = true;
+        let mut fx = vec![Effect::LoadInstances, Effect::LoadBuckets];
+        if let Some(bucket) = self.config.backups.bucket.clone() {
+            self.s3_backups.loading = true;
+            fx.push(Effect::LoadS3Backups {
+                bucket,
+                prefix: self.config.backups.prefix.clone(),
+            });
+        }
+        fx
+    }
+
+    pub fn busy(&self) -> bool {
+        self.instances.loading
+            || self.buckets.loading
+            || self.objects.loading
+            || self.versions.loading
+            || self.s3_backups.loading
+            || self.snapshots.values().any(|s| s.loading)
+            || self.runs.iter().any(|r| r.status.is_active())
+    }
+
+    pub fn host_names(&self) -> BTreeMap<String, String> {
+        self.instances
+            .data
+            .iter()
+            .map(|i| (i.id.clone(), i.name.clone()))
+            .collect()
+    }
+
+    pub fn table(&self, s: Screen) -> &TableData {
+        static EMPTY: std::sync::OnceLock<TableData> = std::sync::OnceLock::new();
+        self.tables
+            .get(&s)
+            .unwrap_or_else(|| EMPTY.get_or_init(TableData::default))
+    }
+
+    pub fn list(&self, s: Screen) -> ListState {
+        self.lists.get(&s).cloned().unwrap_or_default()
+    }
+
+    /// The row under the cursor on the current screen.
+    pub fn selected_key(&self) -> Option<String> {
+        let t = self.tables.get(&self.screen)?;
+        self.lists
+            .get(&self.screen)?
+            .selected_row(t)
+            .map(|r| r.key.clone())
+    }
+
+    pub fn run(&self, id: &str) -> Option<&RunView> {
+        self.runs.iter().find(|r| r.id == id)
+    }
+
+    /// Whether the current view concerns production (drawn with a red frame).
+    pub fn production_in_view(&self) -> bool {
+        if self.ctx.production {
+            return true;
+        }
+        match self.screen {
+            Screen::Tenants => self
+                .selected_key()
+                .and_then(|k| self.tenants.iter().find(|t| t.project() == k))
+                .is_some_and(Tenant::is_production),
+            Screen::RunOutput => self
+                .output_run
+                .as_deref()
+                .and_then(|id| self.run(id))
+                .is_some_and(|r| r.production),
+            _ => false,
+        }
+    }
+
+    fn notify(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            Level::Error => tracing::warn!(notice = %text),
+            _ => tracing::info!(notice = %text),
+        }
+        self.notice = Some(Notice {
+            level,
+            text,
+            at: self.now,
+        });
+    }
+
+    fn rebuild(&mut self, s: Screen) {
+        let host_names = self.host_names();
+        let rpo = self.config.backups.rpo_hours;
+        let table = match s {
+            Screen::Tenants => views::tenants_table(&self.tenants, self.now, rpo),
+            Screen::Instances => views::instances_table(&self.instances.data),
+            Screen::Containers => views::containers_table(&self.containers, &host_names),
+            Screen::Buckets => views::buckets_table(&self.buckets.data),
+            Screen::Objects => {
+                views::objects_table(&self.objects.data, &self.objects_at.1, self.now)
+            }
+            Screen::Versions => views::versions_table(&self.versions.data),
+            Screen::Backups => views::backups_table(&self.backups, self.now, rpo, &host_names),
+            Screen::Runs => self.runs_table(),
+            Screen::RunOutput => return,
+        };
+        let list = self.lists.entry(s).or_default();
+        list.refilter(&table, &mut self.matcher);
+        self.tables.insert(s, table);
+    }
+
+    fn rebuild_all(&mut self) {
+        for s in [
+            Screen::Tenants,
+            Screen::Instances,
+            Screen::Containers,
+            Screen::Buckets,
+            Screen::Objects,
+            Screen::Versions,
+            Screen::Backups,
+            Screen::Runs,
+        ] {
+            self.rebuild(s);
+        }
+    }
+
+    fn runs_table(&self) -> TableData {
+        use list::{Row, Tone};
+        let names = self.host_names();
+        TableData {
+            headers: vec![
+                "RUN", "TITLE", "HOST", "STATUS", "STARTED", "ELAPSED", "EXIT",
+            ],
+            rows: self
+                .runs
+                .iter()
+                .rev()
+                .map(|r| Row {
+                    key: r.id.clone(),
+                    tone: match r.status {
+                        RunStatus::Succeeded => Tone::Good,
+                        RunStatus::Starting | RunStatus::Running => Tone::Normal,
+                        RunStatus::Cancelled(_) => Tone::Warn,
+                        _ => Tone::Bad,
+                    },
+                    cells: vec![
+                        r.id.clone(),
+                        r.title.clone(),
+                        names
+                            .get(&r.host)
+                            .cloned()
+                            .unwrap_or_else(|| r.host.clone()),
+                        r.status.label(),
+                        r.started_at.format("%H:%M:%S").to_string(),
+                        format!("{}s", r.elapsed(self.now).num_seconds()),
+                        r.status
+                            .exit_code()
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                    ],
+                })
+                .collect(),
+        }
+    }
+
+    fn rederive(&mut self) {
+        let snaps: BTreeMap<String, HostSnapshot> = self
+            .snapshots
+            .iter()
+            .filter_map(|(h, l)| l.data.clone().map(|s| (h.clone(), s)))
+            .collect();
+        self.tenants = views::derive_tenants(&self.config, &snaps, &self.s3_backups.data);
+        self.containers = snaps.values().flat_map(|s| s.containers.clone()).collect();
+        let mut backups: Vec<Backup> = snaps
+            .values()
+            .flat_map(|s| s.backups.clone())
+            .chain(self.s3_backups.data.iter().cloned())
+            .collect();
+        backups.sort_by(|a, b| {
+            a.database
+                .cmp(&b.database)
+                .then(b.taken_at.cmp(&a.taken_at))
+        });
+        self.backups = backups;
+        for s in [Screen::Tenants, Screen::Containers, Screen::Backups] {
+            self.rebuild(s);
+        }
+    }
+
+    fn go(&mut self, s: Screen, push: bool) {
+        if push {
+            self.back.push(self.screen);
+        } else {
+            self.back.clear();
+        }
+        self.screen = s;
+        self.rebuild(s);
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(k) => self.on_key(k),
+            Msg::Tick(now) => {
+                self.now = now;
+                self.spinner = self.spinner.wrapping_add(1);
+                if let Some(n) = &self.notice
+                    && n.level == Level::Info
+                    && (now - n.at).num_seconds() > 8
+                {
+                    self.notice = None;
+                }
+                if self.runs.iter().any(|r| r.status.is_active()) {
+                    self.rebuild(Screen::Runs);
+                }
+                vec![]
+            }
+            Msg::Instances(r) => {
+                self.instances.loading = false;
+                match r {
+                    Ok(list) => {
+                        self.instances.data = list;
+                        self.instances.loaded = true;
+                        self.instances.error = None;
+                    }
+                    Err(e) => {
+                        self.notify(Level::Error, format!("loading instances failed: {e}"));
+                        self.instances.error = Some(e.to_string());
+                    }
+                }
+                self.rebuild(Screen::Instances);
+                // Host facts are read from every instance the transport can reach.
+                let reachable: Vec<String> = self
+                    .instances
+                    .data
+                    .iter()
+                    .filter(|i| i.unreachable_reason().is_none())
+                    .map(|i| i.id.clone())
+                    .collect();
+                reachable
+                    .into_iter()
+                    .map(|h| {
+                        self.snapshots.entry(h.clone()).or_default().loading = true;
+                        Effect::LoadSnapshot(h)
+                    })
+                    .collect()
+            }
+            Msg::Snapshot { host, result } => {
+                let entry = self.snapshots.entry(host.clone()).or_default();
+                entry.loading = false;
+                match result {
+                    Ok(s) => {
+                        entry.data = Some(s);
+                        entry.loaded = true;
+                        entry.error = None;
+                    }
+                    Err(e) => {
+                        entry.error = Some(e.clone());
+                        self.notify(Level::Error, e);
+                    }
+                }
+                self.rederive();
+                vec![]
+            }
+            Msg::Buckets(r) => {
+                self.buckets.loading = false;
+                match r {
+                    Ok(b) => {
+                        self.buckets.data = b;
+                        self.buckets.loaded = true;
+                        self.buckets.error = None;
+                    }
+                    Err(e) => {
+                        self.buckets.error = Some(e.to_string());
+                        self.notify(Level::Error, format!("listing buckets failed: {e}"));
+                    }
+                }
+                self.rebuild(Screen::Buckets);
+                vec![]
+            }
+            Msg::Objects {
+                bucket,
+                prefix,
+                result,
+            } => {
+                if (bucket.as_str(), prefix.as_str())
+                    != (self.objects_at.0.as_str(), self.objects_at.1.as_str())
+                {
+                    return vec![]; // an answer for a place we already left
+                }
+                self.objects.loading = false;
+                match result {
+                    Ok(o) => {
+                        self.objects.data = o;
+                        self.objects.error = None;
+                    }
+                    Err(e) => {
+                        self.objects.error = Some(e.to_string());
+                        self.notify(
+                            Level::Error,
+                            format!("listing s3://{bucket}/{prefix} failed: {e}"),
+                        );
+                    }
+                }
+                self.rebuild(Screen::Objects);
+                vec![]
+            }
+            Msg::Versions {
+                bucket,
+                key,
+                result,
+            } => {
+                if (bucket.as_str(), key.as_str())
+                    != (self.versions_of.0.as_str(), self.versions_of.1.as_str())
+                {
+                    return vec![];
+                }
+                self.versions.loading = false;
+                match result {
+                    Ok(v) => {
+                        self.versions.data = v;
+                        self.versions.error = None;
+                    }
+                    Err(e) => {
+                        self.versions.error = Some(e.to_string());
+                        self.notify(
+                            Level::Error,
+                            format!("listing versions of s3://{bucket}/{key} failed: {e}"),
+                        );
+                    }
+                }
+                self.rebuild(Screen::Versions);
+                vec![]
+            }
+            Msg::S3Backups(r) => {
+                self.s3_backups.loading = false;
+                match r {
+                    Ok(b) => {
+                        self.s3_backups.data = b;
+                        self.s3_backups.error = None;
+                    }
+                    Err(e) => {
+                        self.s3_backups.error = Some(e.to_string());
+                        self.notify(Level::Warn, format!("S3 backups unavailable: {e}"));
+                    }
+                }
+                self.rederive();
+                vec![]
+            }
+            Msg::Run(ev) => self.on_run_event(ev),
+        }
+    }
+
+    fn on_run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
+        let now = self.now;
+        let Some(run) = self.runs.iter_mut().find(|r| r.id == ev.run()) else {
+            return vec![];
+        };
+        let mut fx = vec![];
+        let mut finished = None;
+        match ev {
+            RunEvent::Started { .. } => run.status = RunStatus::Running,
+            RunEvent::Output { text, .. } => run.output.push_str(&text),
+            RunEvent::Finished { exit_code, .. } => {
+                run.status = if exit_code == 0 {
+                    RunStatus::Succeeded
+                } else {
+                    RunStatus::Failed(exit_code)
+                };
+                finished = Some(run.clone_summary());
+            }
+            RunEvent::Cancelled { exit_code, .. } => {
+                run.status = RunStatus::Cancelled(exit_code);
+                finished = Some(run.clone_summary());
+            }
+            RunEvent::Failed { error, .. } => {
+                run.output.push_str(&format!("\nopsdeck: {error}\n"));
+                run.status = RunStatus::Error(error);
+                finished = Some(run.clone_summary());
+            }
+        }
+        if let Some((title, host, status)) = finished {
+            run.finished_at = Some(now);
+            let level = if status == RunStatus::Succeeded {
+                Level::Info
+            } else {
+                Level::Error
+            };
+            self.notify(level, format!("{title}: {}", status.label()));
+            // What the run changed shows up on the next read of the host.
+            self.snapshots.entry(host.clone()).or_default().loading = true;
+            fx.push(Effect::LoadSnapshot(host));
+        }
+        self.rebuild(Screen::Runs);
+        fx
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => self.on_normal_key(key),
+            Mode::Filter(mut ta) => {
+                match key.code {
+                    KeyCode::Enter => {}
+                    KeyCode::Esc => self.set_filter(String::new()),
+                    _ => {
+                        ta.input(key);
+                        let text = ta.lines().first().cloned().unwrap_or_default();
+                        self.set_filter(text);
+                        self.mode = Mode::Filter(ta);
+                    }
+                }
+                vec![]
+            }
+            Mode::Palette(mut ta) => match key.code {
+                KeyCode::Enter => {
+                    let cmd = ta.lines().first().cloned().unwrap_or_default();
+                    self.run_command(cmd.trim())
+                }
+                KeyCode::Esc => vec![],
+                KeyCode::Tab => {
+                    let typed = ta.lines().first().cloned().unwrap_or_default();
+                    if let Some((name, _)) = Screen::COMMANDS
+                        .iter()
+                        .find(|(n, _)| n.starts_with(typed.trim()))
+                    {
+                        ta = input_area("");
+                        ta.insert_str(name);
+                    }
+                    self.mode = Mode::Palette(ta);
+                    vec![]
+                }
+                _ => {
+                    ta.input(key);
+                    self.mode = Mode::Palette(ta);
+                    vec![]
+                }
+            },
+            Mode::Help | Mode::Detail { .. } => vec![],
+            Mode::Preview(mut p) => match key.code {
+                KeyCode::Esc => {
+                    self.notify(Level::Info, format!("{}: not started", p.run.title));
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    if let Some(need) = &p.run.confirm_with
+                        && &p.typed != need
+                    {
+                        self.notify(
+                            Level::Warn,
+                            format!("type {need} exactly to confirm (or Esc)"),
+                        );
+                        self.mode = Mode::Preview(p);
+                        return vec![];
+                    }
+                    self.start_run(p.run)
+                }
+                KeyCode::Backspace => {
+                    p.typed.pop();
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                KeyCode::Down => {
+                    p.scroll = p.scroll.saturating_add(1);
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                KeyCode::Up => {
+                    p.scroll = p.scroll.saturating_sub(1);
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                KeyCode::Char(c)
+                    if p.run.confirm_with.is_some()
+                        && !key.modifiers.contains(KeyModifiers::CONTROL) =>
+                {
+                    if p.typed.len() < 200 {
+                        p.typed.push(c);
+                    }
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                _ => {
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+            },
+            Mode::ConfirmCancel(id) => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    let Some(run) = self.run(&id) else {
+                        return vec![];
+                    };
+                    let host = run.host.clone();
+                    self.notify(Level::Warn, format!("cancelling {id}…"));
+                    vec![Effect::CancelRun { id, host }]
+                }
+                _ => {
+                    self.notify(Level::Info, "the run goes on");
+                    vec![]
+                }
+            },
+            Mode::ConfirmQuit => {
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.quit = true;
+                }
+                vec![]
+            }
+        }
+    }
+
+    fn set_filter(&mut self, text: String) {
+        let screen = self.screen;
+        let table = self.tables.remove(&screen).unwrap_or_default();
+        let list = self.lists.entry(screen).or_default();
+        list.filter = text;
+        list.refilter(&table, &mut self.matcher);
+        self.tables.insert(screen, table);
+    }
+
+    fn run_command(&mut self, cmd: &str) -> Vec<Effect> {
+        let cmd = cmd.trim_start_matches(':');
+        let (word, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
+        if let Some((_, s)) = Screen::COMMANDS
+            .iter()
+            .find(|(n, _)| *n == word || (word.len() >= 2 && n.starts_with(word)))
+        {
+            self.go(*s, false);
+            return vec![];
+        }
+        match word {
+            "" => vec![],
+            "q" | "quit" => self.request_quit(),
+            "help" => {
+                self.mode = Mode::Help;
+                vec![]
+            }
+            "ctx" | "context" => {
+                let arg = arg.trim();
+                if arg.is_empty() || arg == self.ctx.name {
+                    self.notify(Level::Info, format!("context: {}", self.ctx.name));
+                } else {
+                    self.notify(
+                        Level::Warn,
+                        format!("context {arg:?} is not available here; this console was opened on {:?} (use --context)", self.ctx.name),
+                    );
+                }
+                vec![]
+            }
+            other => {
+                let known: Vec<&str> = Screen::COMMANDS.iter().map(|(n, _)| *n).collect();
+                self.notify(
+                    Level::Error,
+                    format!(
+                        "unknown command :{other} (try {}, ctx, help, quit)",
+                        known.join(", ")
+                    ),
+                );
+                vec![]
+            }
+        }
+    }
+
+    fn request_quit(&mut self) -> Vec<Effect> {
+        let active = self.runs.iter().filter(|r| r.status.is_active()).count();
+        if active > 0 {
+            self.mode = Mode::ConfirmQuit;
+        } else {
+            self.quit = true;
+        }
+        vec![]
+    }
+
+    fn move_list(&mut self, f: impl FnOnce(&mut ListState, &TableData)) {
+        let screen = self.screen;
+        if let Some(table) = self.tables.get(&screen) {
+            f(self.lists.entry(screen).or_default(), table);
+        }
+    }
+
+    fn on_normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(action) = self.keymap.action(&key) else {
+            return vec![];
+        };
+        if self.screen == Screen::RunOutput
+            && let Some(fx) = self.on_output_key(action)
+        {
+            return fx;
+        }
+        match action {
+            Action::Quit => self.request_quit(),
+            Action::Palette => {
+                self.mode = Mode::Palette(input_area(
+                    "tenants, instances, containers, buckets, backups, runs, ctx, quit",
+                ));
+                vec![]
+            }
+            Action::Filter => {
+                let mut ta = input_area("fuzzy filter");
+                ta.insert_str(self.list(self.screen).filter);
+                self.mode = Mode::Filter(ta);
+                vec![]
+            }
+            Action::Help => {
+                self.mode = Mode::Help;
+                vec![]
+            }
+            Action::Up => {
+                self.move_list(|l, t| l.move_by(-1, t));
+                vec![]
+            }
+            Action::Down => {
+                self.move_list(|l, t| l.move_by(1, t));
+                vec![]
+            }
+            Action::PageUp => {
+                self.move_list(|l, t| l.move_by(-20, t));
+                vec![]
+            }
+            Action::PageDown => {
+                self.move_list(|l, t| l.move_by(20, t));
+                vec![]
+            }
+            Action::Top => {
+                self.move_list(|l, t| l.to_top(t));
+                vec![]
+            }
+            Action::Bottom => {
+                self.move_list(|l, t| l.to_bottom(t));
+                vec![]
+            }
+            Action::Select => self.select(),
+            Action::Back => self.go_back(),
+            Action::Refresh => self.refresh_screen(),
+            Action::CancelRun => {
+                match self
+                    .selected_run_id()
+                    .filter(|id| self.run(id).is_some_and(|r| r.status.is_active()))
+                {
+                    Some(id) => self.mode = Mode::ConfirmCancel(id),
+                    None => self.notify(
+                        Level::Info,
+                        "no running run selected (Ctrl-C cancels a run; q quits)",
+                    ),
+                }
+                vec![]
+            }
+            Action::Deploy => self.preview_deploy(),
+            Action::Restart => self.preview_restart(),
+            Action::GoTenants => self.goto(Screen::Tenants),
+            Action::GoInstances => self.goto(Screen::Instances),
+            Action::GoContainers => self.goto(Screen::Containers),
+            Action::GoBuckets => self.goto(Screen::Buckets),
+            Action::GoBackups => self.goto(Screen::Backups),
+            Action::GoRuns => self.goto(Screen::Runs),
+            Action::None => vec![],
+        }
+    }
+
+    fn goto(&mut self, s: Screen) -> Vec<Effect> {
+        self.go(s, false);
+        vec![]
+    }
+
+    fn selected_run_id(&self) -> Option<RunId> {
+        match self.screen {
+            Screen::RunOutput => self.output_run.clone(),
+            Screen::Runs => self.selected_key(),
+            _ => None,
+        }
+    }
+
+    /// Keys of the output pane: scrolling moves through lines, not rows.
+    fn on_output_key(&mut self, action: Action) -> Option<Vec<Effect>> {
+        let len = self
+            .output_run
+            .as_deref()
+            .and_then(|id| self.run(id))
+            .map(|r| r.output.len())
+            .unwrap_or(0);
+        match action {
+            Action::Up | Action::PageUp => {
+                let step = if action == Action::Up { 1 } else { 20 };
+                self.output_scroll = (self.output_scroll + step).min(len.saturating_sub(1));
+                self.output_follow = false;
+            }
+            Action::Down | Action::PageDown => {
+                let step = if action == Action::Down { 1 } else { 20 };
+                self.output_scroll = self.output_scroll.saturating_sub(step);
+                self.output_follow = self.output_scroll == 0;
+            }
+            Action::Top => {
+                self.output_scroll = len.saturating_sub(1);
+                self.output_follow = false;
+            }
+            Action::Bottom => {
+                self.output_scroll = 0;
+                self.output_follow = true;
+            }
+            _ => return None,
+        }
+        Some(vec![])
+    }
+
+    fn go_back(&mut self) -> Vec<Effect> {
+        if self.screen == Screen::Objects && !self.objects_at.1.is_empty() {
+            let p = self.objects_at.1.trim_end_matches('/');
+            let parent = match p.rfind('/') {
+                Some(i) => p[..=i].to_string(),
+                None => String::new(),
+            };
+            return self.open_objects(self.objects_at.0.clone(), parent, false);
+        }
+        if !self.list(self.screen).filter.is_empty() {
+            self.set_filter(String::new());
+            return vec![];
+        }
+        if let Some(prev) = self.back.pop() {
+            self.screen = prev;
+            self.rebuild(prev);
+        }
+        vec![]
+    }
+
+    fn refresh_screen(&mut self) -> Vec<Effect> {
+        match self.screen {
+            Screen::Objects => {
+                let (b, p) = self.objects_at.clone();
+                self.open_objects(b, p, false)
+            }
+            Screen::Versions => {
+                self.versions.loading = true;
+                vec![Effect::LoadVersions {
+                    bucket: self.versions_of.0.clone(),
+                    key: self.versions_of.1.clone(),
+                }]
+            }
+            _ => {
+                self.notify(Level::Info, "refreshing…");
+                self.refresh_all()
+            }
+        }
+    }
+
+    fn open_objects(&mut self, bucket: String, prefix: String, push: bool) -> Vec<Effect> {
+        self.objects_at = (bucket.clone(), prefix.clone());
+        self.objects.loading = true;
+        self.objects.data.clear();
+        self.lists.insert(Screen::Objects, ListState::default());
+        if self.screen != Screen::Objects {
+            self.go(Screen::Objects, push);
+        } else {
+            self.rebuild(Screen::Objects);
+        }
+        vec![Effect::LoadObjects { bucket, prefix }]
+    }
+
+    fn select(&mut self) -> Vec<Effect> {
+        let Some(key) = self.selected_key() else {
+            return vec![];
+        };
+        match self.screen {
+            Screen::Buckets => self.open_objects(key, String::new(), true),
+            Screen::Objects => {
+                if key.ends_with('/') {
+                    self.open_objects(self.objects_at.0.clone(), key, false)
+                } else {
+                    self.versions_of = (self.objects_at.0.clone(), key.clone());
+                    self.versions.loading = true;
+                    self.versions.data.clear();
+                    self.lists.insert(Screen::Versions, ListState::default());
+                    self.go(Screen::Versions, true);
+                    vec![Effect::LoadVersions {
+                        bucket: self.objects_at.0.clone(),
+                        key,
+                    }]
+                }
+            }
+            Screen::Runs => {
+                self.output_run = Some(key);
+                self.output_scroll = 0;
+                self.output_follow = true;
+                self.go(Screen::RunOutput, true);
+                vec![]
+            }
+            Screen::Tenants => {
+                // Drill down: the tenant's containers.
+                if let Some(t) = self.tenants.iter().find(|t| t.project() == key) {
+                    let filter = format!("{} {}", t.app, t.env);
+                    self.go(Screen::Containers, true);
+                    self.set_filter(filter);
+                }
+                vec![]
+            }
+            Screen::Instances => {
+                if let Some(i) = self.instances.data.iter().find(|i| i.id == key) {
+                    let mut fields = vec![
+                        ("id".to_string(), i.id.clone()),
+                        ("name".into(), i.name.clone()),
+                        ("region".into(), i.region.clone()),
+                        ("type".into(), i.instance_type.clone()),
+                        ("state".into(), i.state.clone()),
+                        ("platform".into(), i.platform.clone()),
+                        ("ssm ping".into(), i.ssm_ping.label().into()),
+                        (
+                            "private ip".into(),
+                            i.private_ip.clone().unwrap_or_default(),
+                        ),
+                        ("public ip".into(), i.public_ip.clone().unwrap_or_default()),
+                    ];
+                    if let Some(r) = i.unreachable_reason() {
+                        fields.push(("runbooks".into(), format!("refused: {r}")));
+                    }
+                    fields.extend(i.tags.iter().map(|(k, v)| (format!("tag {k}"), v.clone())));
+                    self.mode = Mode::Detail {
+                        title: format!("instance {}", i.id),
+                        fields,
+                    };
+                }
+                vec![]
+            }
+            Screen::Containers => {
+                if let Some(c) = self
+                    .containers
+                    .iter()
+                    .find(|c| format!("{}/{}", c.host, c.name) == key)
+                {
+                    let mut fields = vec![
+                        ("name".to_string(), c.name.clone()),
+                        ("host".into(), c.host.clone()),
+                        ("image".into(), c.image.clone()),
+                        ("status".into(), c.status.clone()),
+                        ("health".into(), c.health.clone()),
+                        ("restarts".into(), c.restarts.to_string()),
+                    ];
+                    fields.extend(
+                        c.labels
+                            .iter()
+                            .map(|(k, v)| (format!("label {k}"), v.clone())),
+                    );
+                    self.mode = Mode::Detail {
+                        title: format!("container {}", c.name),
+                        fields,
+                    };
+                }
+                vec![]
+            }
+            Screen::Backups => {
+                if let Some(b) = self
+                    .backups
+                    .iter()
+                    .find(|b| format!("{}:{}", b.origin, b.path) == key)
+                {
+                    self.mode = Mode::Detail {
+                        title: format!("backup of {}", b.database),
+                        fields: vec![
+                            ("database".into(), b.database.clone()),
+                            ("origin".into(), b.origin.clone()),
+                            ("path".into(), b.path.clone()),
+                            ("taken at".into(), b.taken_at.to_rfc3339()),
+                            ("size".into(), format!("{} bytes", b.size)),
+                        ],
+                    };
+                }
+                vec![]
+            }
+            Screen::Versions | Screen::RunOutput => vec![],
+        }
+    }
+
+    /// Can this context change anything on `host`? Returns the refusal.
+    fn change_refusal(&self, host: &str) -> Option<String> {
+        if self.ctx.read_only || self.config.read_only {
+            return Some("read-only mode: changes are refused".into());
+        }
+        let Some(inst) = self.instances.data.iter().find(|i| i.id == host) else {
+            return Some(format!(
+                "host {host} is not in this context's instances (not loaded yet?)"
+            ));
+        };
+        inst.unreachable_reason()
+    }
+
+    fn open_preview(&mut self, run: Result<RenderedRun, runbook::ParamError>) -> Vec<Effect> {
+        match run {
+            Ok(run) => match self.change_refusal(&run.host) {
+                Some(why) => self.notify(Level::Error, format!("{} refused: {why}", run.title)),
+                None => {
+                    self.mode = Mode::Preview(Preview {
+                        run,
+                        typed: String::new(),
+                        scroll: 0,
+                    })
+                }
+            },
+            Err(e) => self.notify(Level::Error, e.to_string()),
+        }
+        vec![]
+    }
+
+    fn preview_deploy(&mut self) -> Vec<Effect> {
+        if self.screen != Screen::Tenants {
+            self.notify(Level::Info, "deploy works on a tenant: press 1 for Tenants");
+            return vec![];
+        }
+        let Some(t) = self
+            .selected_key()
+            .and_then(|k| self.tenants.iter().find(|t| t.project() == k).cloned())
+        else {
+            return vec![];
+        };
+        let migrations = crate::sandbox::estate::app_services(&t.app).contains(&"backend")
+            || self.containers.iter().any(|c| {
+                c.labels.get("com.docker.compose.project") == Some(&t.project())
+                    && c.labels
+                        .get("com.docker.compose.service")
+                        .is_some_and(|s| s == "backend")
+            });
+        let mut run = runbook::deploy_tenant(&t.host, &t.app, &t.env, migrations);
+        if let Ok(r) = run.as_mut() {
+            r.production |= self.ctx.production;
+            if r.production && r.confirm_with.is_none() {
+                r.confirm_with = Some(t.project());
+            }
+        }
+        self.open_preview(run)
+    }
+
+    fn preview_restart(&mut self) -> Vec<Effect> {
+        if self.screen != Screen::Containers {
+            self.notify(
+                Level::Info,
+                "restart works on a container: press 3 for Containers",
+            );
+            return vec![];
+        }
+        let Some(c) = self.selected_key().and_then(|k| {
+            self.containers
+                .iter()
+                .find(|c| format!("{}/{}", c.host, c.name) == k)
+                .cloned()
+        }) else {
+            return vec![];
+        };
+        let production = self.ctx.production
+            || c.name.ends_with("-production")
+            || c.name.ends_with("-platform")
+            || self
+                .instances
+                .data
+                .iter()
+                .any(|i| i.id == c.host && i.is_production() && !c.name.ends_with("-staging"));
+        self.open_preview(runbook::restart_container(&c.host, &c.name, production))
+    }
+
+    fn start_run(&mut self, run: RenderedRun) -> Vec<Effect> {
+        // Guards are checked again at the moment of sending.
+        if let Some(why) = self.change_refusal(&run.host) {
+            self.notify(Level::Error, format!("{} refused: {why}", run.title));
+            return vec![];
+        }
+        self.run_seq += 1;
+        let id = format!(
+            "{}-{}-{:03}",
+            self.now.format("%Y%m%d-%H%M%S"),
+            run.runbook,
+            self.run_seq
+        );
+        self.runs.push(RunView {
+            id: id.clone(),
+            title: run.title.clone(),
+            runbook: run.runbook,
+            host: run.host.clone(),
+            production: run.production,
+            started_at: self.now,
+            finished_at: None,
+            status: RunStatus::Starting,
+            output: OutputBuffer::default(),
+        });
+        self.output_run = Some(id.clone());
+        self.output_scroll = 0;
+        self.output_follow = true;
+        self.rebuild(Screen::Runs);
+        self.back.clear();
+        self.back.push(Screen::Runs);
+        self.screen = Screen::RunOutput;
+        vec![Effect::StartRun { id, run }]
+    }
+}
+
+impl RunView {
+    fn clone_summary(&self) -> (String, String, RunStatus) {
+        (self.title.clone(), self.host.clone(), self.status.clone())
+    }
+}

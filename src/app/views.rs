@@ -1,0 +1,381 @@
+//! Domain data → table rows for each screen, and the tenants derived from
+//! the config and the host snapshots. Pure functions of their inputs.
+
+use super::list::{Row, TableData, Tone};
+use crate::config::Config;
+use crate::domain::{
+    Backup, BackupLocation, Bucket, Container, Instance, ObjectEntry, ObjectVersion, SsmPing,
+    Tenant, human_age, human_size,
+};
+use crate::provider::host::HostSnapshot;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+pub fn derive_tenants(
+    config: &Config,
+    snapshots: &BTreeMap<String, HostSnapshot>,
+    s3_backups: &[Backup],
+) -> Vec<Tenant> {
+    let mut out = Vec::new();
+    for h in &config.hosts {
+        let snap = snapshots.get(&h.instance);
+        for app in &h.apps {
+            for env in &h.envs {
+                let project = format!("{app}-{env}");
+                let containers: Vec<&Container> = snap
+                    .map(|s| {
+                        s.containers
+                            .iter()
+                            .filter(|c| {
+                                c.labels.get("com.docker.compose.project") == Some(&project)
+                                    || (c.name.starts_with(&format!("{app}-"))
+                                        && c.name.ends_with(&format!("-{env}")))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let total = containers.len();
+                let up = containers.iter().filter(|c| c.is_up()).count();
+                let health = if snap.is_none() {
+                    "?".to_string()
+                } else if total == 0 || up == 0 {
+                    "down".into()
+                } else if containers.iter().any(|c| c.health == "unhealthy") {
+                    "unhealthy".into()
+                } else if up < total {
+                    "degraded".into()
+                } else if containers.iter().any(|c| c.health == "starting") {
+                    "starting".into()
+                } else {
+                    "healthy".into()
+                };
+                let last = snap
+                    .and_then(|s| s.deploys.get(&project))
+                    .and_then(|d| d.last());
+                let sha = last.map(|d| d.current.clone()).or_else(|| {
+                    containers
+                        .iter()
+                        .find_map(|c| c.labels.get("org.opencontainers.image.revision").cloned())
+                });
+                let database = config.app(app).and_then(|a| a.database_for(env));
+                let last_backup = database.as_ref().and_then(|db| {
+                    snap.into_iter()
+                        .flat_map(|s| s.backups.iter())
+                        .chain(s3_backups.iter())
+                        .filter(|b| &b.database == db)
+                        .map(|b| b.taken_at)
+                        .max()
+                });
+                out.push(Tenant {
+                    app: app.clone(),
+                    env: env.clone(),
+                    host: h.instance.clone(),
+                    containers_up: up,
+                    containers_total: total,
+                    health,
+                    deployed_sha: sha,
+                    last_deploy: last.map(|d| d.at),
+                    database,
+                    last_backup,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn short(sha: &str) -> String {
+    sha.chars().take(7).collect()
+}
+
+fn dash(s: Option<String>) -> String {
+    s.unwrap_or_else(|| "-".into())
+}
+
+pub fn instances_table(items: &[Instance]) -> TableData {
+    TableData {
+        headers: vec![
+            "ID",
+            "NAME",
+            "REGION",
+            "TYPE",
+            "STATE",
+            "PRIVATE IP",
+            "PUBLIC IP",
+            "SSM",
+        ],
+        rows: items
+            .iter()
+            .map(|i| Row {
+                key: i.id.clone(),
+                tone: match (i.state.as_str(), i.ssm_ping) {
+                    ("running", SsmPing::Online) => Tone::Normal,
+                    ("running", _) => Tone::Warn,
+                    _ => Tone::Dim,
+                },
+                cells: vec![
+                    i.id.clone(),
+                    i.name.clone(),
+                    i.region.clone(),
+                    i.instance_type.clone(),
+                    i.state.clone(),
+                    dash(i.private_ip.clone()),
+                    dash(i.public_ip.clone()),
+                    i.ssm_ping.label().into(),
+                ],
+            })
+            .collect(),
+    }
+}
+
+pub fn tenants_table(items: &[Tenant], now: DateTime<Utc>, rpo_hours: u32) -> TableData {
+    TableData {
+        headers: vec![
+            "APP",
+            "ENV",
+            "UP",
+            "HEALTH",
+            "DEPLOYED",
+            "LAST DEPLOY",
+            "DATABASE",
+            "LAST BACKUP",
+        ],
+        rows: items
+            .iter()
+            .map(|t| {
+                let stale = t.database.is_some()
+                    && t.last_backup
+                        .is_none_or(|b| (now - b).num_hours() >= i64::from(rpo_hours));
+                let tone = match t.health.as_str() {
+                    "healthy" if stale => Tone::Warn,
+                    "healthy" => Tone::Good,
+                    "starting" | "?" => Tone::Normal,
+                    "degraded" => Tone::Warn,
+                    _ => Tone::Bad,
+                };
+                Row {
+                    key: t.project(),
+                    tone,
+                    cells: vec![
+                        t.app.clone(),
+                        t.env.clone(),
+                        format!("{}/{}", t.containers_up, t.containers_total),
+                        t.health.clone(),
+                        dash(t.deployed_sha.as_deref().map(short)),
+                        dash(t.last_deploy.map(|d| format!("{} ago", human_age(now, d)))),
+                        dash(t.database.clone()),
+                        match (&t.database, t.last_backup) {
+                            (None, _) => "-".into(),
+                            (Some(_), None) => "none!".into(),
+                            (Some(_), Some(b)) => format!(
+                                "{} ago{}",
+                                human_age(now, b),
+                                if stale { " (>RPO)" } else { "" }
+                            ),
+                        },
+                    ],
+                }
+            })
+            .collect(),
+    }
+}
+
+pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, String>) -> TableData {
+    TableData {
+        headers: vec![
+            "HOST", "NAME", "IMAGE", "STATUS", "HEALTH", "RESTARTS", "CPU", "MEM",
+        ],
+        rows: items
+            .iter()
+            .map(|c| Row {
+                key: format!("{}/{}", c.host, c.name),
+                tone: if !c.is_up() || c.health == "unhealthy" {
+                    Tone::Bad
+                } else if c.restarts > 5 || c.health == "starting" {
+                    Tone::Warn
+                } else {
+                    Tone::Normal
+                },
+                cells: vec![
+                    host_names
+                        .get(&c.host)
+                        .cloned()
+                        .unwrap_or_else(|| c.host.clone()),
+                    c.name.clone(),
+                    c.image.clone(),
+                    c.status.clone(),
+                    c.health.clone(),
+                    c.restarts.to_string(),
+                    c.cpu_percent
+                        .map(|p| format!("{p:.1}%"))
+                        .unwrap_or_else(|| "-".into()),
+                    c.mem_bytes.map(human_size).unwrap_or_else(|| "-".into()),
+                ],
+            })
+            .collect(),
+    }
+}
+
+pub fn buckets_table(items: &[Bucket]) -> TableData {
+    TableData {
+        headers: vec![
+            "NAME",
+            "REGION",
+            "VERSIONING",
+            "ENCRYPTION",
+            "PUBLIC ACCESS BLOCK",
+            "LIFECYCLE",
+        ],
+        rows: items
+            .iter()
+            .map(|b| Row {
+                key: b.name.clone(),
+                tone: if b.public_access_block != "all blocked" || b.encryption == "none" {
+                    Tone::Warn
+                } else {
+                    Tone::Normal
+                },
+                cells: vec![
+                    b.name.clone(),
+                    b.region.clone(),
+                    b.versioning.clone(),
+                    b.encryption.clone(),
+                    b.public_access_block.clone(),
+                    b.lifecycle.clone(),
+                ],
+            })
+            .collect(),
+    }
+}
+
+pub fn objects_table(items: &[ObjectEntry], prefix: &str, now: DateTime<Utc>) -> TableData {
+    TableData {
+        headers: vec!["NAME", "SIZE", "CLASS", "MODIFIED"],
+        rows: items
+            .iter()
+            .map(|o| {
+                let rel = o
+                    .name()
+                    .strip_prefix(prefix)
+                    .unwrap_or(o.name())
+                    .to_string();
+                match o {
+                    ObjectEntry::Prefix(p) => Row {
+                        key: p.clone(),
+                        tone: Tone::Normal,
+                        cells: vec![rel, "-".into(), "PREFIX".into(), "-".into()],
+                    },
+                    ObjectEntry::Object {
+                        key,
+                        size,
+                        storage_class,
+                        last_modified,
+                    } => Row {
+                        key: key.clone(),
+                        tone: Tone::Normal,
+                        cells: vec![
+                            rel,
+                            human_size(*size),
+                            storage_class.clone(),
+                            format!(
+                                "{} ({} ago)",
+                                last_modified.format("%Y-%m-%d %H:%M"),
+                                human_age(now, *last_modified)
+                            ),
+                        ],
+                    },
+                }
+            })
+            .collect(),
+    }
+}
+
+pub fn versions_table(items: &[ObjectVersion]) -> TableData {
+    TableData {
+        headers: vec!["VERSION ID", "LATEST", "KIND", "SIZE", "MODIFIED"],
+        rows: items
+            .iter()
+            .map(|v| Row {
+                key: v.version_id.clone(),
+                tone: if v.is_delete_marker {
+                    Tone::Bad
+                } else if v.is_latest {
+                    Tone::Good
+                } else {
+                    Tone::Normal
+                },
+                cells: vec![
+                    v.version_id.clone(),
+                    if v.is_latest {
+                        "latest".into()
+                    } else {
+                        String::new()
+                    },
+                    if v.is_delete_marker {
+                        "DELETE MARKER".into()
+                    } else {
+                        "version".into()
+                    },
+                    if v.is_delete_marker {
+                        "-".into()
+                    } else {
+                        human_size(v.size)
+                    },
+                    v.last_modified.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ],
+            })
+            .collect(),
+    }
+}
+
+pub fn backups_table(
+    items: &[Backup],
+    now: DateTime<Utc>,
+    rpo_hours: u32,
+    host_names: &BTreeMap<String, String>,
+) -> TableData {
+    // Newest per database decides whether the RPO is met.
+    let mut newest: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+    for b in items {
+        let e = newest.entry(&b.database).or_insert(b.taken_at);
+        if b.taken_at > *e {
+            *e = b.taken_at;
+        }
+    }
+    TableData {
+        headers: vec![
+            "DATABASE", "LOCATION", "ORIGIN", "TAKEN AT", "AGE", "SIZE", "FILE",
+        ],
+        rows: items
+            .iter()
+            .map(|b| {
+                let breach = newest
+                    .get(b.database.as_str())
+                    .is_some_and(|n| (now - *n).num_hours() >= i64::from(rpo_hours));
+                Row {
+                    key: format!("{}:{}", b.origin, b.path),
+                    tone: if breach { Tone::Warn } else { Tone::Normal },
+                    cells: vec![
+                        b.database.clone(),
+                        match b.location {
+                            BackupLocation::Host => "host".into(),
+                            BackupLocation::S3 => "s3".into(),
+                        },
+                        host_names
+                            .get(&b.origin)
+                            .cloned()
+                            .unwrap_or_else(|| b.origin.clone()),
+                        b.taken_at.format("%Y-%m-%d %H:%M").to_string(),
+                        format!(
+                            "{}{}",
+                            human_age(now, b.taken_at),
+                            if breach { " >RPO" } else { "" }
+                        ),
+                        human_size(b.size),
+                        b.path.rsplit('/').next().unwrap_or(&b.path).to_string(),
+                    ],
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,324 @@
+//! Configuration: `--config FILE`, else `$XDG_CONFIG_HOME/opsdeck/config.toml`,
+//! else the embedded sandbox. A bad file is reported with its path, line,
+//! column and field, before the terminal is touched.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Sandbox,
+    Aws,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextConfig {
+    pub name: String,
+    pub provider: ProviderKind,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub production: bool,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    pub instance: String,
+    #[serde(default)]
+    pub apps: Vec<String>,
+    #[serde(default = "default_envs")]
+    pub envs: Vec<String>,
+}
+
+fn default_envs() -> Vec<String> {
+    vec!["staging".into(), "production".into()]
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    pub name: String,
+    /// Database name template, `{env}` replaced by the environment.
+    #[serde(default)]
+    pub database: Option<String>,
+}
+
+impl AppConfig {
+    pub fn database_for(&self, env: &str) -> Option<String> {
+        self.database.as_ref().map(|d| d.replace("{env}", env))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsConfig {
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    #[serde(default = "default_rpo")]
+    pub rpo_hours: u32,
+}
+
+fn default_prefix() -> String {
+    "postgres/".into()
+}
+fn default_rpo() -> u32 {
+    24
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            prefix: default_prefix(),
+            rpo_hours: default_rpo(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub theme: Option<String>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default, rename = "context")]
+    pub contexts: Vec<ContextConfig>,
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<HostConfig>,
+    #[serde(default, rename = "app")]
+    pub apps: Vec<AppConfig>,
+    #[serde(default)]
+    pub backups: BackupsConfig,
+}
+
+impl Config {
+    pub fn app(&self, name: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+fn backticked(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let end = msg[start..].find('`')? + start;
+    Some(msg[start..end].to_string())
+}
+
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (k, _) = l.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    (!k.is_empty() && !k.starts_with('#')).then(|| k.to_string())
+}
+
+/// Parse `text` (read from `file`) into a checked [`Config`].
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let cfg: Config = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        let msg = e.message().trim().to_string();
+        let field = if msg.starts_with("unknown field") || msg.starts_with("missing field") {
+            backticked(&msg)
+        } else {
+            key_on_line(text, line)
+        };
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            field,
+            message: msg.lines().next().unwrap_or("").to_string(),
+        }
+    })?;
+    validate(&cfg, text, file)?;
+    Ok(cfg)
+}
+
+/// Where `needle` first appears as a value of `field` (for semantic errors).
+fn locate(text: &str, field: &str, needle: &str) -> (usize, usize) {
+    for (i, l) in text.lines().enumerate() {
+        if let Some((k, v)) = l.split_once('=')
+            && k.trim() == field
+            && v.contains(needle)
+        {
+            let col = l.find(needle).unwrap_or(0) + 1;
+            return (i + 1, col);
+        }
+    }
+    (1, 1)
+}
+
+fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |field: &str, needle: &str, message: String| {
+        let (line, column) = locate(text, field, needle);
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            field: Some(field.to_string()),
+            message,
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &cfg.contexts {
+        if !seen.insert(c.name.as_str()) {
+            return Err(err(
+                "name",
+                &c.name,
+                format!("context `{}` is defined twice", c.name),
+            ));
+        }
+        if c.provider == ProviderKind::Aws && c.regions.is_empty() {
+            return Err(err(
+                "provider",
+                "aws",
+                format!(
+                    "context `{}` uses provider \"aws\" but lists no regions",
+                    c.name
+                ),
+            ));
+        }
+        for r in &c.regions {
+            let ok = r.split('-').count() >= 3
+                && r.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+            if !ok {
+                return Err(err(
+                    "regions",
+                    r,
+                    format!("`{r}` is not an AWS region name (like eu-north-1)"),
+                ));
+            }
+        }
+    }
+    for h in &cfg.hosts {
+        if !h.instance.starts_with("i-") {
+            return Err(err(
+                "instance",
+                &h.instance,
+                format!("`{}` is not an EC2 instance id (i-…)", h.instance),
+            ));
+        }
+        for a in &h.apps {
+            if cfg.app(a).is_none() {
+                return Err(err("apps", a, format!("app `{a}` has no [[app]] entry")));
+            }
+        }
+    }
+    if let Some(t) = &cfg.theme
+        && crate::ui::theme::builtin(t).is_none()
+        && !t.ends_with(".toml")
+    {
+        return Err(err(
+            "theme",
+            t,
+            format!("unknown theme `{t}` (built in: dark, light; or a path to a .toml file)"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        field: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Standard places: the config dir (XDG on Linux), the data dir for the
+/// sandbox, the state dir for logs and the journal.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Dirs {
+    pub fn discover() -> Dirs {
+        match directories::ProjectDirs::from("", "", "opsdeck") {
+            Some(p) => Dirs {
+                config: p.config_dir().to_path_buf(),
+                data: p.data_dir().to_path_buf(),
+                state: p
+                    .state_dir()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| p.data_dir().join("state")),
+            },
+            None => {
+                let base = std::env::temp_dir().join("opsdeck");
+                Dirs {
+                    config: base.join("config"),
+                    data: base.join("data"),
+                    state: base.join("state"),
+                }
+            }
+        }
+    }
+}
+
+pub const STARTER_CONFIG: &str = include_str!("starter-config.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_and_starter_configs_parse() {
+        parse(crate::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
+        parse(STARTER_CONFIG, "config.toml").unwrap();
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_col("a\nbc\n", 3), (2, 2));
+        assert_eq!(line_col("x", 0), (1, 1));
+    }
+}

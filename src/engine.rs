@@ -1,0 +1,256 @@
+//! The run engine: drives one job through the run protocol and reports tagged
+//! [`RunEvent`]s. It knows nothing of the UI: the console, headless commands
+//! and tests all consume the same event stream.
+
+use crate::runproto::{ProtocolError, RunProtocol};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+pub type RunId = String;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    Started {
+        run: RunId,
+        host: String,
+        pid: u32,
+    },
+    /// New output, decoded as UTF-8 on character boundaries.
+    Output {
+        run: RunId,
+        text: String,
+    },
+    Finished {
+        run: RunId,
+        exit_code: i32,
+    },
+    Cancelled {
+        run: RunId,
+        exit_code: i32,
+    },
+    /// The job vanished without an exit code, or the transport gave up.
+    Failed {
+        run: RunId,
+        error: String,
+    },
+}
+
+impl RunEvent {
+    pub fn run(&self) -> &str {
+        match self {
+            RunEvent::Started { run, .. }
+            | RunEvent::Output { run, .. }
+            | RunEvent::Finished { run, .. }
+            | RunEvent::Cancelled { run, .. }
+            | RunEvent::Failed { run, .. } => run,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub run: RunId,
+    pub host: String,
+    pub script: String,
+    /// Where to keep the complete output locally (the in-memory pane keeps a ring).
+    pub local_log: Option<PathBuf>,
+    /// Resume an existing job from this offset instead of starting it.
+    pub resume_from: Option<u64>,
+}
+
+/// A running job: dropping it does not stop the job; `cancel` does.
+#[derive(Debug, Clone)]
+pub struct RunHandle {
+    pub run: RunId,
+    cancel: watch::Sender<bool>,
+}
+
+impl RunHandle {
+    pub fn cancel(&self) {
+        let _ = self.cancel.send(true);
+    }
+}
+
+/// Start (or resume) a run in the background; events go to `events`.
+pub fn spawn_run(
+    protocol: RunProtocol,
+    req: RunRequest,
+    events: mpsc::UnboundedSender<RunEvent>,
+) -> RunHandle {
+    let (tx, rx) = watch::channel(false);
+    let handle = RunHandle {
+        run: req.run.clone(),
+        cancel: tx,
+    };
+    tokio::spawn(async move {
+        let run = req.run.clone();
+        if let Err(e) = drive(protocol, req, rx, &events).await {
+            let _ = events.send(RunEvent::Failed {
+                run,
+                error: e.to_string(),
+            });
+        }
+    });
+    handle
+}
+
+/// Turns byte chunks into text without splitting a UTF-8 character.
+#[derive(Default)]
+struct Utf8Carry {
+    pending: Vec<u8>,
+}
+
+impl Utf8Carry {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Truly invalid bytes: decode lossily, keep nothing back.
+            Err(_) => self.pending.len(),
+        };
+        let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+        self.pending.drain(..valid);
+        text
+    }
+    fn finish(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        text
+    }
+}
+
+async fn drive(
+    protocol: RunProtocol,
+    req: RunRequest,
+    mut cancel: watch::Receiver<bool>,
+    events: &mpsc::UnboundedSender<RunEvent>,
+) -> Result<(), ProtocolError> {
+    let RunRequest {
+        run,
+        host,
+        script,
+        local_log,
+        resume_from,
+    } = req;
+    let mut offset = match resume_from {
+        Some(off) => off,
+        None => {
+            let pid = protocol.start(&host, &run, &script).await?;
+            let _ = events.send(RunEvent::Started {
+                run: run.clone(),
+                host: host.clone(),
+                pid,
+            });
+            0
+        }
+    };
+    let mut log = local_log.and_then(|p| {
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let policy = protocol.poll_policy();
+    let mut carry = Utf8Carry::default();
+    let mut cancel_sent = false;
+    let mut last_call = Instant::now() - policy.min_interval;
+    let mut transient_errors = 0u32;
+    loop {
+        if *cancel.borrow() && !cancel_sent {
+            cancel_sent = true;
+            protocol.cancel(&host, &run).await?;
+        }
+        let since = last_call.elapsed();
+        if since < policy.min_interval {
+            tokio::time::sleep(policy.min_interval - since).await;
+        }
+        last_call = Instant::now();
+        let tail = protocol.tail(&host, &run, offset);
+        let chunk = tokio::select! {
+            biased;
+            changed = cancel.changed(), if !cancel_sent => {
+                if changed.is_ok() { continue; }
+                // The handle was dropped: keep following the job.
+                cancel_sent = true;
+                continue;
+            }
+            c = tail => c,
+        };
+        let chunk = match chunk {
+            Ok(c) => {
+                transient_errors = 0;
+                c
+            }
+            Err(ProtocolError::Transport(e)) if transient_errors < 5 => {
+                transient_errors += 1;
+                tracing::warn!(run = %run, error = %e, "tail failed, retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(transient_errors))).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        offset = chunk.next_offset;
+        if !chunk.data.is_empty() {
+            if let Some(f) = log.as_mut() {
+                let _ = f.write_all(&chunk.data);
+            }
+            let text = carry.push(&chunk.data);
+            if !text.is_empty() {
+                let _ = events.send(RunEvent::Output {
+                    run: run.clone(),
+                    text,
+                });
+            }
+        }
+        if chunk.is_complete() {
+            let rest = carry.finish();
+            if !rest.is_empty() {
+                let _ = events.send(RunEvent::Output {
+                    run: run.clone(),
+                    text: rest,
+                });
+            }
+            let exit_code = chunk.exit_code.unwrap_or(-1);
+            let ev = if chunk.cancelled {
+                RunEvent::Cancelled { run, exit_code }
+            } else {
+                RunEvent::Finished { run, exit_code }
+            };
+            let _ = events.send(ev);
+            return Ok(());
+        }
+        if chunk.is_lost() {
+            let _ = events.send(RunEvent::Failed {
+                run,
+                error: format!(
+                    "the job ended on {host} without an exit code (killed or host restarted)"
+                ),
+            });
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_is_never_split_across_chunks() {
+        let mut c = Utf8Carry::default();
+        let bytes = "héllo ✓".as_bytes();
+        let mut out = String::new();
+        for b in bytes {
+            out.push_str(&c.push(std::slice::from_ref(b)));
+        }
+        out.push_str(&c.finish());
+        assert_eq!(out, "héllo ✓");
+    }
+}

@@ -1,0 +1,202 @@
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use opsdeck::app::{App, keymap::Keymap};
+use opsdeck::config::{Dirs, STARTER_CONFIG};
+use opsdeck::headless;
+use opsdeck::runner::EffectsRunner;
+use opsdeck::sandbox::Sandbox;
+use opsdeck::session::{self, Options};
+use opsdeck::ui::theme::Theme;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// opsdeck — a terminal ops console for small AWS estates: instances,
+/// tenants, containers, buckets and backups; runbooks with streamed output.
+/// With no config it opens on the embedded sandbox estate.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/opsdeck/config.toml, else the sandbox).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Context to open (a [[context]] name from the config).
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// Theme: dark, light, or a path to a theme .toml file.
+    #[arg(long)]
+    theme: Option<String>,
+    /// Refuse every change (deploy, restart…), whatever the config says.
+    #[arg(long, global = true)]
+    read_only: bool,
+    /// Where the sandbox estate lives (default: $XDG_DATA_HOME/opsdeck/sandbox).
+    #[arg(long, global = true)]
+    sandbox_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a commented starter config to the config dir.
+    Init {
+        /// Overwrite an existing config.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Manage the embedded sandbox estate.
+    Sandbox {
+        #[command(subcommand)]
+        action: SandboxAction,
+    },
+    /// List the estate without the console: KIND [BUCKET [PREFIX]] for objects.
+    Ls {
+        kind: headless::Kind,
+        target: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sandbox's simulated docker CLI (put on sandbox hosts' PATH).
+    #[command(name = "__docker-sim", hide = true)]
+    DockerSim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SandboxAction {
+    /// Delete the sandbox and build it anew.
+    Reset,
+    /// Print where the sandbox lives.
+    Path,
+}
+
+fn init_logging(dirs: &Dirs) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    std::fs::create_dir_all(&dirs.state).ok()?;
+    let appender = tracing_appender::rolling::never(&dirs.state, "opsdeck.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+    Some(guard)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::DockerSim { args }) = &cli.command {
+        return ExitCode::from(opsdeck::sandbox::docker_sim::main(args).clamp(0, 255) as u8);
+    }
+    match real_main(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("opsdeck: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<u8> {
+    let dirs = Dirs::discover();
+    let opts = Options {
+        config: cli.config.clone(),
+        context: cli.context.clone(),
+        read_only: cli.read_only,
+        sandbox_dir: cli.sandbox_dir.clone(),
+    };
+    let exe = std::env::current_exe().context("cannot find the opsdeck executable")?;
+    let now = chrono::Utc::now();
+    match cli.command {
+        Some(Command::Init { force }) => {
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| dirs.config.join("config.toml"));
+            if path.exists() && !force {
+                anyhow::bail!(
+                    "{} already exists (use --force to overwrite)",
+                    path.display()
+                );
+            }
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::write(&path, STARTER_CONFIG)?;
+            println!("wrote {}", path.display());
+            return Ok(0);
+        }
+        Some(Command::Sandbox { action }) => {
+            let dir = cli
+                .sandbox_dir
+                .clone()
+                .unwrap_or_else(|| dirs.data.join("sandbox"));
+            match action {
+                SandboxAction::Reset => {
+                    Sandbox::reset(&dir, now, &exe)
+                        .with_context(|| format!("resetting the sandbox in {}", dir.display()))?;
+                    println!("sandbox rebuilt in {}", dir.display());
+                }
+                SandboxAction::Path => println!("{}", dir.display()),
+            }
+            return Ok(0);
+        }
+        _ => {}
+    }
+    // Config errors are reported before the terminal is touched.
+    let session = session::open(&opts, &dirs, now, &exe)?;
+    let _guard = init_logging(&dirs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    if let Some(Command::Ls { kind, target, json }) = cli.command {
+        if let Some(w) = &session.warning {
+            eprintln!("warning: {w}");
+        }
+        let mut out = std::io::stdout().lock();
+        let code = rt.block_on(headless::ls(
+            &session.providers,
+            &session.config,
+            kind,
+            &target,
+            json,
+            &mut out,
+        ))?;
+        return Ok(code as u8);
+    }
+    let theme_name = cli
+        .theme
+        .clone()
+        .or(session.config.theme.clone())
+        .unwrap_or_else(|| "dark".into());
+    let mut theme = Theme::load(&theme_name).map_err(anyhow::Error::msg)?;
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        theme = theme.monochrome();
+    }
+    let mut keymap = Keymap::builtin();
+    let user_keys = dirs.config.join("keymap.toml");
+    if let Ok(text) = std::fs::read_to_string(&user_keys) {
+        keymap
+            .apply(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", user_keys.display()))?;
+    }
+    rt.block_on(async move {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let runner = EffectsRunner::new(session.providers.clone(), tx.clone());
+        let mut app = App::new(session.config, session.ctx, keymap, now);
+        if let Some(w) = session.warning {
+            app.update(opsdeck::app::Msg::Tick(now));
+            tracing::warn!("{w}");
+            app.notice = Some(opsdeck::app::Notice {
+                level: opsdeck::app::Level::Warn,
+                text: w,
+                at: now,
+            });
+        }
+        opsdeck::console::run(app, theme, runner, rx, tx).await
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,47 @@
+//! Providers: where the estate's facts come from.
+//!
+//! * [`CloudInventory`] — instances (EC2 + SSM in production, the sandbox here).
+//! * [`ObjectStore`] — buckets, objects by prefix, versions of a key (S3).
+//! * Host facts (containers, backups, deploy records) are read *over the
+//!   transport* by [`host::HostInventory`], with the same script on any host.
+//!
+//! Providers return domain types and know nothing of ratatui.
+
+pub mod host;
+
+use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{context}: {message}")]
+pub struct ProviderError {
+    pub context: String,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(context: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self {
+            context: context.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+#[async_trait]
+pub trait CloudInventory: Send + Sync {
+    /// Short label for the header ("sandbox", "aws:prod").
+    fn label(&self) -> String;
+    async fn instances(&self) -> ProviderResult<Vec<Instance>>;
+}
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn buckets(&self) -> ProviderResult<Vec<Bucket>>;
+    /// Common prefixes and objects directly under `prefix` (delimiter `/`).
+    async fn list(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>>;
+    /// Every version and delete marker of `key`, newest first.
+    async fn versions(&self, bucket: &str, key: &str) -> ProviderResult<Vec<ObjectVersion>>;
+}

@@ -1,0 +1,164 @@
+//! The effects runner: the one place that turns an [`Effect`] into work.
+//! It spawns tasks that call providers and the run engine, and sends the
+//! results back as [`Msg`]s.
+
+use crate::app::{Effect, Msg};
+use crate::domain::{Backup, BackupLocation, ObjectEntry};
+use crate::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
+use crate::provider::host::{HostInventory, parse_backup_name};
+use crate::provider::{CloudInventory, ObjectStore, ProviderResult};
+use crate::runproto::RunProtocol;
+use crate::transport::Transport;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Everything the console reads from and acts on, behind the provider seam.
+#[derive(Clone)]
+pub struct Providers {
+    pub cloud: Arc<dyn CloudInventory>,
+    pub store: Arc<dyn ObjectStore>,
+    pub transport: Arc<dyn Transport>,
+    /// Where complete run outputs are kept locally.
+    pub runs_dir: PathBuf,
+}
+
+pub struct EffectsRunner {
+    providers: Providers,
+    protocol: RunProtocol,
+    tx: UnboundedSender<Msg>,
+    run_tx: UnboundedSender<RunEvent>,
+    handles: HashMap<String, RunHandle>,
+}
+
+/// S3 objects named like backups become [`Backup`]s.
+pub async fn s3_backups(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    prefix: &str,
+) -> ProviderResult<Vec<Backup>> {
+    let entries = store.list(bucket, prefix).await?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| match e {
+            ObjectEntry::Object { key, size, .. } => {
+                parse_backup_name(&key).map(|(db, at)| Backup {
+                    database: db,
+                    location: BackupLocation::S3,
+                    origin: format!("s3://{bucket}"),
+                    path: key,
+                    taken_at: at,
+                    size,
+                })
+            }
+            ObjectEntry::Prefix(_) => None,
+        })
+        .collect())
+}
+
+impl EffectsRunner {
+    /// `tx` receives every result; run events are forwarded into it too.
+    pub fn new(providers: Providers, tx: UnboundedSender<Msg>) -> Self {
+        let (run_tx, mut run_rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+        let fwd = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = run_rx.recv().await {
+                if fwd.send(Msg::Run(ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            protocol: RunProtocol::new(providers.transport.clone()),
+            providers,
+            tx,
+            run_tx,
+            handles: HashMap::new(),
+        }
+    }
+
+    pub fn dispatch(&mut self, fx: Effect) {
+        let tx = self.tx.clone();
+        let p = self.providers.clone();
+        match fx {
+            Effect::LoadInstances => {
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Instances(p.cloud.instances().await));
+                });
+            }
+            Effect::LoadSnapshot(host) => {
+                tokio::spawn(async move {
+                    let result = HostInventory::new(p.transport.clone())
+                        .snapshot(&host)
+                        .await;
+                    let _ = tx.send(Msg::Snapshot { host, result });
+                });
+            }
+            Effect::LoadBuckets => {
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Buckets(p.store.buckets().await));
+                });
+            }
+            Effect::LoadObjects { bucket, prefix } => {
+                tokio::spawn(async move {
+                    let result = p.store.list(&bucket, &prefix).await;
+                    let _ = tx.send(Msg::Objects {
+                        bucket,
+                        prefix,
+                        result,
+                    });
+                });
+            }
+            Effect::LoadVersions { bucket, key } => {
+                tokio::spawn(async move {
+                    let result = p.store.versions(&bucket, &key).await;
+                    let _ = tx.send(Msg::Versions {
+                        bucket,
+                        key,
+                        result,
+                    });
+                });
+            }
+            Effect::LoadS3Backups { bucket, prefix } => {
+                tokio::spawn(async move {
+                    let r = s3_backups(p.store.as_ref(), &bucket, &prefix).await;
+                    let _ = tx.send(Msg::S3Backups(r));
+                });
+            }
+            Effect::StartRun { id, run } => {
+                tracing::info!(run = %id, host = %run.host, runbook = run.runbook, "starting run");
+                let handle = spawn_run(
+                    self.protocol.clone(),
+                    RunRequest {
+                        run: id.clone(),
+                        host: run.host.clone(),
+                        script: run.script.clone(),
+                        local_log: Some(p.runs_dir.join(format!("{id}.log"))),
+                        resume_from: None,
+                    },
+                    self.run_tx.clone(),
+                );
+                self.handles.insert(id, handle);
+            }
+            Effect::CancelRun { id, host } => {
+                tracing::info!(run = %id, "cancel requested");
+                match self.handles.get(&id) {
+                    Some(h) => h.cancel(),
+                    None => {
+                        let protocol = self.protocol.clone();
+                        let run_tx = self.run_tx.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = protocol.cancel(&host, &id).await {
+                                let _ = run_tx.send(RunEvent::Failed {
+                                    run: id,
+                                    error: format!("cancel failed: {e}"),
+                                });
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The embedded sandbox: a deterministic estate on this machine, so opsdeck
+//! does its main job with no AWS account. Hosts are directory trees where
+//! runbooks run with real bash, git and gzip; docker is simulated (see
+//! [`docker_sim`]) and labelled as such in the header.
+
+pub mod docker_sim;
+pub mod estate;
+
+use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
+use crate::provider::{CloudInventory, ObjectStore, ProviderError, ProviderResult};
+use crate::transport::local::{LocalHost, LocalTransport};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use estate::Estate;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Bumped when the estate's layout changes; an older sandbox is rebuilt.
+pub const ESTATE_VERSION: &str = "1";
+
+/// The config the console uses when none is given: the sandbox's hosts and apps.
+pub const SANDBOX_CONFIG: &str = include_str!("sandbox.toml");
+
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub dir: PathBuf,
+}
+
+impl Sandbox {
+    /// Open the sandbox at `dir`, creating it as of `now` if it is missing or
+    /// from an older version. The `docker` shims are refreshed to point at `exe`.
+    pub fn ensure(dir: &Path, now: DateTime<Utc>, exe: &Path) -> std::io::Result<Sandbox> {
+        let version = std::fs::read_to_string(dir.join("VERSION")).unwrap_or_default();
+        if version.trim() != ESTATE_VERSION {
+            if dir.exists() {
+                Self::remove(dir)?;
+            }
+            // Build next to the final place, then move in: a crash never leaves half an estate.
+            let tmp = dir.with_extension("creating");
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp)?;
+            }
+            estate::create(&tmp, now)?;
+            std::fs::write(tmp.join("VERSION"), ESTATE_VERSION)?;
+            // Repos record absolute origin paths: fix them for the final place.
+            std::fs::rename(&tmp, dir)?;
+            fix_origins(dir, &tmp)?;
+        }
+        let sb = Sandbox {
+            dir: dir.to_path_buf(),
+        };
+        sb.write_shims(exe)?;
+        Ok(sb)
+    }
+
+    /// Delete the sandbox and build it anew.
+    pub fn reset(dir: &Path, now: DateTime<Utc>, exe: &Path) -> std::io::Result<Sandbox> {
+        if dir.exists() {
+            Self::remove(dir)?;
+        }
+        Self::ensure(dir, now, exe)
+    }
+
+    fn remove(dir: &Path) -> std::io::Result<()> {
+        // Refuse to delete something that is not a sandbox.
+        if !dir.join("estate.json").exists() && dir.read_dir()?.next().is_some() {
+            return Err(std::io::Error::other(format!(
+                "{} exists and is not an opsdeck sandbox; not deleting it",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir)
+    }
+
+    fn write_shims(&self, exe: &Path) -> std::io::Result<()> {
+        let bin = self.dir.join("bin");
+        std::fs::create_dir_all(&bin)?;
+        let exe_q = shlex::try_quote(&exe.display().to_string())
+            .map_err(std::io::Error::other)?
+            .into_owned();
+        for (name, prefix) in [("docker", ""), ("docker-compose", "compose ")] {
+            let text = format!(
+                "#!/bin/sh\n# opsdeck sandbox: simulated docker (no engine runs here)\nexec {exe_q} __docker-sim {prefix}\"$@\"\n"
+            );
+            let path = bin.join(name);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&path, text)?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn host_root(&self, id: &str) -> PathBuf {
+        self.dir.join("hosts").join(id)
+    }
+
+    pub fn estate(&self) -> Result<Estate, ProviderError> {
+        let path = self.dir.join("estate.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ProviderError::new(format!("reading {}", path.display()), e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| ProviderError::new(format!("parsing {}", path.display()), e))
+    }
+
+    /// The local transport over this sandbox's reachable hosts. Hosts that are
+    /// stopped or offline are left out: like SSM, the transport cannot reach them.
+    pub fn transport(&self, extra_env: &BTreeMap<String, String>) -> LocalTransport {
+        let mut t = LocalTransport::new();
+        for i in estate::instances() {
+            if i.unreachable_reason().is_some() {
+                continue;
+            }
+            let mut env = extra_env.clone();
+            if i.id == estate::ENSSOL_HOST {
+                env.insert("OPSDECK_SIM_NO_DOCKER".into(), "1".into());
+            }
+            env.insert("OPSDECK_HOST".into(), i.id.clone());
+            t.add_host(
+                i.id.clone(),
+                LocalHost {
+                    root: self.host_root(&i.id),
+                    env,
+                    path_prepend: vec![self.dir.join("bin")],
+                },
+            );
+        }
+        t
+    }
+}
+
+/// After moving the estate into place, point git remotes at the final paths.
+fn fix_origins(dir: &Path, old: &Path) -> std::io::Result<()> {
+    for app in estate::APPS {
+        let bare = dir.join("remotes").join(format!("{app}.git"));
+        let checkout = dir
+            .join("hosts")
+            .join(estate::MT_HOST)
+            .join("opt/apps")
+            .join(app);
+        let src = dir.join("remotes").join(format!("{app}-src"));
+        for repo in [checkout, src] {
+            let status = std::process::Command::new("git")
+                .args(["remote", "set-url", "origin", &bare.display().to_string()])
+                .current_dir(&repo)
+                .status()?;
+            if !status.success() {
+                return Err(std::io::Error::other(format!(
+                    "cannot repoint {} (was under {})",
+                    repo.display(),
+                    old.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sandbox as a cloud: instances and buckets from `estate.json`.
+pub struct SandboxCloud {
+    sandbox: Sandbox,
+}
+
+impl SandboxCloud {
+    pub fn new(sandbox: Sandbox) -> Self {
+        Self { sandbox }
+    }
+
+    fn bucket(&self, name: &str) -> ProviderResult<estate::SimBucket> {
+        self.sandbox
+            .estate()?
+            .buckets
+            .into_iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    format!("s3://{name}"),
+                    "NoSuchBucket: the bucket does not exist",
+                )
+            })
+    }
+}
+
+#[async_trait]
+impl CloudInventory for SandboxCloud {
+    fn label(&self) -> String {
+        "sandbox".into()
+    }
+    async fn instances(&self) -> ProviderResult<Vec<Instance>> {
+        Ok(self.sandbox.estate()?.instances)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for SandboxCloud {
+    async fn buckets(&self) -> ProviderResult<Vec<Bucket>> {
+        Ok(self
+            .sandbox
+            .estate()?
+            .buckets
+            .into_iter()
+            .map(|b| Bucket {
+                name: b.name,
+                region: b.region,
+                versioning: b.versioning,
+                encryption: b.encryption,
+                public_access_block: b.public_access_block,
+                lifecycle: b.lifecycle,
+            })
+            .collect())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>> {
+        let b = self.bucket(bucket)?;
+        let mut prefixes = std::collections::BTreeSet::new();
+        let mut objects = Vec::new();
+        for o in &b.objects {
+            let Some(rest) = o.key.strip_prefix(prefix) else {
+                continue;
+            };
+            if let Some(i) = rest.find('/') {
+                prefixes.insert(format!("{prefix}{}", &rest[..=i]));
+                continue;
+            }
+            // A key whose current version is a delete marker is not listed.
+            let Some(cur) = o.versions.last().filter(|v| !v.delete_marker) else {
+                continue;
+            };
+            objects.push(ObjectEntry::Object {
+                key: o.key.clone(),
+                size: cur.size,
+                storage_class: cur.storage_class.clone(),
+                last_modified: cur.last_modified,
+            });
+        }
+        Ok(prefixes
+            .into_iter()
+            .map(ObjectEntry::Prefix)
+            .chain(objects)
+            .collect())
+    }
+
+    async fn versions(&self, bucket: &str, key: &str) -> ProviderResult<Vec<ObjectVersion>> {
+        let b = self.bucket(bucket)?;
+        let o = b
+            .objects
+            .iter()
+            .find(|o| o.key == key)
+            .ok_or_else(|| ProviderError::new(format!("s3://{bucket}/{key}"), "NoSuchKey"))?;
+        let n = o.versions.len();
+        Ok(o.versions
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, v)| ObjectVersion {
+                key: key.to_string(),
+                version_id: v.version_id.clone(),
+                is_latest: i + 1 == n,
+                is_delete_marker: v.delete_marker,
+                size: v.size,
+                last_modified: v.last_modified,
+            })
+            .collect())
+    }
+}

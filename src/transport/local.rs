@@ -1,0 +1,113 @@
+//! The local transport: runs scripts with the real bash of this machine, in a
+//! sandbox host's directory tree. `OPSDECK_ROOT` points at the host's root so
+//! `"${OPSDECK_ROOT:-}/opt/apps"` means the same thing here and on a real host.
+
+use super::{ExecOutput, PollPolicy, Transport, TransportError};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct LocalHost {
+    /// The host's filesystem root (`/` on the real machine, a directory in the sandbox).
+    pub root: PathBuf,
+    /// Extra environment for every script on that host.
+    pub env: BTreeMap<String, String>,
+    /// Directories prepended to PATH (e.g. the sandbox's simulated `docker`).
+    pub path_prepend: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LocalTransport {
+    hosts: BTreeMap<String, LocalHost>,
+}
+
+impl LocalTransport {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_host(&mut self, id: impl Into<String>, host: LocalHost) {
+        self.hosts.insert(id.into(), host);
+    }
+
+    pub fn host(&self, id: &str) -> Option<&LocalHost> {
+        self.hosts.get(id)
+    }
+}
+
+#[async_trait]
+impl Transport for LocalTransport {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn exec(
+        &self,
+        host: &str,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        let h = self
+            .hosts
+            .get(host)
+            .ok_or_else(|| TransportError::UnknownHost(host.to_string()))?;
+        let mut path = h
+            .path_prepend
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>();
+        path.push(std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()));
+        let mut cmd = tokio::process::Command::new("bash");
+        cmd.arg("-c")
+            .arg(script)
+            .current_dir(&h.root)
+            .env("OPSDECK_ROOT", &h.root)
+            .env("PATH", path.join(":"))
+            .envs(&h.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = cmd.spawn().map_err(|e| TransportError::Failed {
+            host: host.to_string(),
+            message: format!("cannot start bash: {e}"),
+        })?;
+        let pid = child.id();
+        match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            Ok(Ok(out)) => Ok(ExecOutput {
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                exit_code: out.status.code().unwrap_or(-1),
+            }),
+            Ok(Err(e)) => Err(TransportError::Failed {
+                host: host.to_string(),
+                message: e.to_string(),
+            }),
+            Err(_) => {
+                if let Some(pid) = pid {
+                    // The script ran in its own process group: end all of it.
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{pid}")])
+                        .status();
+                }
+                Err(TransportError::Timeout {
+                    host: host.to_string(),
+                    secs: timeout.as_secs(),
+                })
+            }
+        }
+    }
+
+    fn poll_policy(&self) -> PollPolicy {
+        PollPolicy {
+            long_poll: Duration::from_secs(2),
+            settle: Duration::from_millis(0),
+            min_interval: Duration::from_millis(0),
+            max_chunk: 256 * 1024,
+        }
+    }
+}

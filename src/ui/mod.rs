@@ -1,0 +1,674 @@
+//! Drawing: one function of the app state to a frame. No IO, no mutation of
+//! the state except the per-list scroll offset, which only drawing knows.
+
+pub mod theme;
+
+use crate::app::keymap::Action;
+use crate::app::list::{TableData, Tone};
+use crate::app::{App, Level, Mode, RunStatus, Screen};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use theme::Theme;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
+    let area = f.area();
+    f.render_widget(Block::default().style(theme.base()), area);
+    let [header, tabs, body, status, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, header, app, theme);
+    draw_tabs(f, tabs, app, theme);
+    match app.screen {
+        Screen::RunOutput => draw_output(f, body, app, theme),
+        s => draw_table(f, body, app, theme, s),
+    }
+    draw_status(f, status, app, theme);
+    draw_hints(f, hints, app, theme);
+    match &app.mode {
+        Mode::Help => draw_help(f, area, app, theme),
+        Mode::Detail { title, fields } => draw_detail(f, area, title, fields, theme),
+        Mode::Preview(p) => draw_preview(f, area, app, p, theme),
+        Mode::ConfirmCancel(id) => draw_confirm(
+            f,
+            area,
+            theme,
+            "cancel run",
+            &format!(
+                "Cancel {id}?\nIts whole process group on the host is killed.\n\ny = cancel it   any other key = keep it running"
+            ),
+        ),
+        Mode::ConfirmQuit => draw_confirm(
+            f,
+            area,
+            theme,
+            "quit",
+            "Runs are still in progress.\nThey go on on their hosts; opsdeck stops watching them.\n\ny = quit   any other key = stay",
+        ),
+        _ => {}
+    }
+}
+
+fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![
+        Span::styled(" opsdeck ", theme.header()),
+        Span::raw(" "),
+        Span::styled(
+            format!("ctx:{}", app.ctx.name),
+            Style::default()
+                .fg(theme.accent)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!(" ({})", app.ctx.provider),
+            Style::default().fg(theme.muted),
+        ),
+        Span::raw("  "),
+        Span::styled(app.ctx.regions.join(","), Style::default().fg(theme.muted)),
+    ];
+    if app.ctx.simulated {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            " SANDBOX · docker & db simulated ",
+            theme.badge(theme.simulation),
+        ));
+    }
+    if app.ctx.read_only || app.config.read_only {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(" READ-ONLY ", theme.badge(theme.warn)));
+    }
+    if app.production_in_view() {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(" PRODUCTION ", theme.badge(theme.production)));
+    }
+    if app.busy() {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            format!("{} working", SPINNER[app.spinner % SPINNER.len()]),
+            Style::default().fg(theme.accent),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let current = match app.screen {
+        Screen::Objects | Screen::Versions => Screen::Buckets,
+        Screen::RunOutput => Screen::Runs,
+        s => s,
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (_, s)) in Screen::COMMANDS.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, s.title());
+        if *s == current {
+            spans.push(Span::styled(
+                label,
+                theme.selected().add_modifier(Modifier::BOLD),
+            ));
+        } else {
+            spans.push(Span::styled(label, Style::default().fg(theme.muted)));
+        }
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn tone_style(t: Tone, theme: &Theme) -> Style {
+    match t {
+        Tone::Normal => Style::default().fg(theme.fg),
+        Tone::Good => Style::default().fg(theme.good),
+        Tone::Warn => Style::default().fg(theme.warn),
+        Tone::Bad => Style::default().fg(theme.bad).add_modifier(Modifier::BOLD),
+        Tone::Dim => Style::default().fg(theme.dim),
+    }
+}
+
+fn frame_block<'a>(title: Line<'a>, production: bool, theme: &Theme) -> Block<'a> {
+    let (style, kind) = if production {
+        (
+            Style::default()
+                .fg(theme.production)
+                .add_modifier(Modifier::BOLD),
+            BorderType::Thick,
+        )
+    } else {
+        (Style::default().fg(theme.border), BorderType::Rounded)
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(kind)
+        .border_style(style)
+        .title(title)
+}
+
+fn screen_title(app: &App, s: Screen) -> String {
+    match s {
+        Screen::Objects => format!("s3://{}/{}", app.objects_at.0, app.objects_at.1),
+        Screen::Versions => format!(
+            "versions of s3://{}/{}",
+            app.versions_of.0, app.versions_of.1
+        ),
+        other => other.title().to_string(),
+    }
+}
+
+fn loading_state(app: &App, s: Screen) -> (bool, Option<String>) {
+    match s {
+        Screen::Instances => (app.instances.loading, app.instances.error.clone()),
+        Screen::Buckets => (app.buckets.loading, app.buckets.error.clone()),
+        Screen::Objects => (app.objects.loading, app.objects.error.clone()),
+        Screen::Versions => (app.versions.loading, app.versions.error.clone()),
+        Screen::Tenants | Screen::Containers | Screen::Backups => (
+            app.instances.loading || app.snapshots.values().any(|l| l.loading),
+            app.snapshots.values().find_map(|l| l.error.clone()),
+        ),
+        _ => (false, None),
+    }
+}
+
+fn column_widths(table: &TableData, visible: &[usize], width: u16) -> Vec<Constraint> {
+    let n = table.headers.len();
+    let mut w: Vec<usize> = table.headers.iter().map(|h| h.chars().count()).collect();
+    for &i in visible {
+        for (c, cell) in table.rows[i].cells.iter().enumerate().take(n) {
+            w[c] = w[c].max(cell.chars().count());
+        }
+    }
+    // Give up space from the widest column first when the screen is narrow.
+    let avail = (width as usize).saturating_sub(n + 2);
+    while w.iter().sum::<usize>() > avail {
+        let (imax, max) = w
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, v)| **v)
+            .map(|(i, v)| (i, *v))
+            .unwrap_or((0, 0));
+        if max <= 6 {
+            break;
+        }
+        w[imax] = max - 1;
+    }
+    w.into_iter()
+        .map(|x| Constraint::Length(x as u16))
+        .collect()
+}
+
+fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
+    let table = app.table(s);
+    let list = app.list(s);
+    let (loading, error) = loading_state(app, s);
+    let count = if list.filter.is_empty() {
+        format!("{}", table.rows.len())
+    } else {
+        format!("{}/{}", list.visible.len(), table.rows.len())
+    };
+    let mut title = vec![
+        Span::styled(
+            format!(" {} ", screen_title(app, s)),
+            Style::default()
+                .fg(theme.accent)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("[{count}] "), Style::default().fg(theme.muted)),
+    ];
+    if !list.filter.is_empty() {
+        title.push(Span::styled(
+            format!("/{} ", list.filter),
+            Style::default().fg(theme.warn),
+        ));
+    }
+    if loading {
+        title.push(Span::styled(
+            format!("{} loading ", SPINNER[app.spinner % SPINNER.len()]),
+            Style::default().fg(theme.accent),
+        ));
+    }
+    let block = frame_block(Line::from(title), app.production_in_view(), theme);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let height = inner.height.saturating_sub(1) as usize;
+    if table.rows.is_empty() || list.visible.is_empty() {
+        let msg = match (&error, loading) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, true) => "loading…".to_string(),
+            (None, false) if !list.filter.is_empty() => format!("nothing matches /{}", list.filter),
+            _ => "nothing here".to_string(),
+        };
+        let style = if error.is_some() {
+            Style::default().fg(theme.bad)
+        } else {
+            Style::default().fg(theme.muted)
+        };
+        f.render_widget(
+            Paragraph::new(msg).style(style).wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    // Only the rows on screen are built: a 100k-row list costs one page.
+    let offset = list.selected.saturating_sub(height.saturating_sub(1));
+    let window: Vec<usize> = list
+        .visible
+        .iter()
+        .skip(offset)
+        .take(height)
+        .copied()
+        .collect();
+    let widths = column_widths(table, &window, inner.width);
+    let header = Row::new(table.headers.iter().map(|h| Cell::from(*h))).style(
+        Style::default()
+            .fg(theme.muted)
+            .add_modifier(Modifier::BOLD),
+    );
+    let rows = window.iter().enumerate().map(|(pos, &i)| {
+        let r = &table.rows[i];
+        let style = if offset + pos == list.selected {
+            theme.selected()
+        } else {
+            tone_style(r.tone, theme)
+        };
+        Row::new(r.cells.iter().map(|c| Cell::from(c.as_str()))).style(style)
+    });
+    f.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(1),
+        inner,
+    );
+}
+
+fn status_style(s: &RunStatus, theme: &Theme) -> Style {
+    let c = match s {
+        RunStatus::Succeeded => theme.good,
+        RunStatus::Starting | RunStatus::Running => theme.accent,
+        RunStatus::Cancelled(_) => theme.warn,
+        _ => theme.bad,
+    };
+    Style::default().fg(c).add_modifier(Modifier::BOLD)
+}
+
+fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(run) = app.output_run.as_deref().and_then(|id| app.run(id)) else {
+        f.render_widget(Paragraph::new("no run selected"), area);
+        return;
+    };
+    let elapsed = run.elapsed(app.now).num_seconds();
+    let mut title = vec![
+        Span::styled(
+            format!(" {} ", run.title),
+            Style::default()
+                .fg(theme.accent)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!(
+                "on {} ",
+                app.host_names()
+                    .get(&run.host)
+                    .cloned()
+                    .unwrap_or(run.host.clone())
+            ),
+            Style::default().fg(theme.muted),
+        ),
+    ];
+    if run.status.is_active() {
+        title.push(Span::styled(
+            format!("{} ", SPINNER[app.spinner % SPINNER.len()]),
+            Style::default().fg(theme.accent),
+        ));
+    }
+    title.push(Span::styled(
+        format!("{} ", run.status.label()),
+        status_style(&run.status, theme),
+    ));
+    title.push(Span::styled(
+        format!("{elapsed}s "),
+        Style::default().fg(theme.muted),
+    ));
+    if let Some(code) = run.status.exit_code() {
+        title.push(Span::styled(
+            format!("exit {code} "),
+            status_style(&run.status, theme),
+        ));
+    }
+    let block = frame_block(
+        Line::from(title),
+        run.production || app.ctx.production,
+        theme,
+    );
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [meta, text] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    let follow = if app.output_follow {
+        "following"
+    } else {
+        "scrolled (G follows)"
+    };
+    let dropped = if run.output.dropped > 0 {
+        format!(" · {} earlier lines on disk only", run.output.dropped)
+    } else {
+        String::new()
+    };
+    f.render_widget(
+        Paragraph::new(format!(
+            "run {} · {} lines · {follow}{dropped}",
+            run.id, run.output.total
+        ))
+        .style(Style::default().fg(theme.muted)),
+        meta,
+    );
+    let h = text.height as usize;
+    let len = run.output.len();
+    let end = len.saturating_sub(app.output_scroll);
+    let start = end.saturating_sub(h);
+    let lines: Vec<Line> = (start..end)
+        .filter_map(|i| run.output.line(i))
+        .map(|l| {
+            let style = if l.starts_with("==> ") {
+                Style::default()
+                    .fg(theme.accent)
+                    .add_modifier(Modifier::BOLD)
+            } else if l.starts_with("opsdeck:") || l.contains("failed") || l.contains("ERROR") {
+                Style::default().fg(theme.bad)
+            } else {
+                Style::default().fg(theme.fg)
+            };
+            Line::styled(l.to_string(), style)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), text);
+}
+
+fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    match &app.mode {
+        Mode::Filter(ta) | Mode::Palette(ta) => {
+            let prefix = if matches!(app.mode, Mode::Filter(_)) {
+                "/"
+            } else {
+                ":"
+            };
+            let [p, rest] =
+                Layout::horizontal([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+            f.render_widget(
+                Paragraph::new(prefix).style(Style::default().fg(theme.accent)),
+                p,
+            );
+            f.render_widget(ta, rest);
+        }
+        _ => {
+            if let Some(n) = &app.notice {
+                let color = match n.level {
+                    Level::Info => theme.fg,
+                    Level::Warn => theme.warn,
+                    Level::Error => theme.bad,
+                };
+                f.render_widget(
+                    Paragraph::new(format!(" {}", n.text)).style(Style::default().fg(color)),
+                    area,
+                );
+            }
+        }
+    }
+}
+
+fn key_of(app: &App, a: Action) -> String {
+    app.keymap
+        .keys_for(a)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "-".into())
+}
+
+fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let hints: Vec<(String, &str)> = match &app.mode {
+        Mode::Filter(_) => vec![("Enter".into(), "keep filter"), ("Esc".into(), "clear")],
+        Mode::Palette(_) => vec![
+            ("Enter".into(), "go"),
+            ("Tab".into(), "complete"),
+            ("Esc".into(), "close"),
+        ],
+        Mode::Preview(p) if p.run.confirm_with.is_some() => vec![
+            ("type name + Enter".into(), "run"),
+            ("Esc".into(), "abort"),
+            ("↑↓".into(), "scroll"),
+        ],
+        Mode::Preview(_) => vec![
+            ("Enter".into(), "run"),
+            ("Esc".into(), "abort"),
+            ("↑↓".into(), "scroll"),
+        ],
+        Mode::Help | Mode::Detail { .. } => vec![("any key".into(), "close")],
+        Mode::ConfirmCancel(_) | Mode::ConfirmQuit => {
+            vec![("y".into(), "yes"), ("any key".into(), "no")]
+        }
+        Mode::Normal => {
+            let mut v: Vec<(String, &str)> = app
+                .screen
+                .actions()
+                .iter()
+                .map(|a| {
+                    let label = match a {
+                        Action::Deploy => "deploy",
+                        Action::Restart => "restart",
+                        Action::Select => "open",
+                        Action::Back => "back",
+                        Action::Filter => "filter",
+                        Action::Refresh => "refresh",
+                        Action::CancelRun => "cancel run",
+                        Action::Bottom => "follow",
+                        _ => "",
+                    };
+                    (key_of(app, *a), label)
+                })
+                .collect();
+            v.push((key_of(app, Action::Palette), "cmd"));
+            v.push((key_of(app, Action::Help), "help"));
+            v.push((key_of(app, Action::Quit), "quit"));
+            v
+        }
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (k, label) in hints {
+        spans.push(Span::styled(
+            format!("<{k}>"),
+            Style::default()
+                .fg(theme.accent)
+                .add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(
+            format!(" {label}  "),
+            Style::default().fg(theme.muted),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn popup<'a>(title: &'a str, border: ratatui::style::Color, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(Style::default().fg(border))
+        .title(Span::styled(
+            format!(" {title} "),
+            Style::default()
+                .fg(theme.accent)
+                .add_modifier(Modifier::BOLD),
+        ))
+        .style(theme.base())
+}
+
+fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut lines = vec![
+        Line::styled(
+            format!("{} — keys", app.screen.title()),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Line::raw(""),
+    ];
+    let mut actions: Vec<Action> = app.screen.actions().to_vec();
+    actions.extend([
+        Action::Up,
+        Action::Down,
+        Action::Top,
+        Action::Bottom,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Back,
+        Action::Palette,
+        Action::GoTenants,
+        Action::GoInstances,
+        Action::GoContainers,
+        Action::GoBuckets,
+        Action::GoBackups,
+        Action::GoRuns,
+        Action::Help,
+        Action::Quit,
+    ]);
+    let mut seen = Vec::new();
+    for a in actions {
+        if seen.contains(&a) {
+            continue;
+        }
+        seen.push(a);
+        let keys = app.keymap.keys_for(a).join(" ");
+        lines.push(Line::from(vec![
+            Span::styled(format!("{keys:>14}  "), Style::default().fg(theme.accent)),
+            Span::raw(a.describe()),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "palette: :tenants :instances :containers :buckets :backups :runs :ctx :quit",
+        Style::default().fg(theme.muted),
+    ));
+    let r = centered(area, 72, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(popup("help", theme.accent, theme)),
+        r,
+    );
+}
+
+fn draw_detail(f: &mut Frame, area: Rect, title: &str, fields: &[(String, String)], theme: &Theme) {
+    let w = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let lines: Vec<Line> = fields
+        .iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>w$}  "), Style::default().fg(theme.muted)),
+                Span::raw(v.clone()),
+            ])
+        })
+        .collect();
+    let r = centered(area, 90, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(popup(title, theme.accent, theme)),
+        r,
+    );
+}
+
+fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &crate::app::Preview, theme: &Theme) {
+    let run = &p.run;
+    let host = app.host_names().get(&run.host).cloned().unwrap_or_default();
+    let border = if run.production {
+        theme.production
+    } else {
+        theme.accent
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("runbook  ", Style::default().fg(theme.muted)),
+            Span::raw(run.title.clone()),
+        ]),
+        Line::from(vec![
+            Span::styled("target   ", Style::default().fg(theme.muted)),
+            Span::raw(format!(
+                "{} ({host}) via {}",
+                run.host,
+                if app.ctx.simulated {
+                    "local transport (sandbox)"
+                } else {
+                    "SSM"
+                }
+            )),
+        ]),
+        Line::from(vec![
+            Span::styled("danger   ", Style::default().fg(theme.muted)),
+            Span::styled(
+                run.danger.label(),
+                Style::default().fg(theme.warn).add_modifier(Modifier::BOLD),
+            ),
+            if run.production {
+                Span::styled("  PRODUCTION", theme.badge(theme.production))
+            } else {
+                Span::raw("")
+            },
+        ]),
+    ];
+    match &run.confirm_with {
+        Some(name) => lines.push(Line::from(vec![
+            Span::styled("confirm  ", Style::default().fg(theme.muted)),
+            Span::raw(format!("type {name} then Enter: ")),
+            Span::styled(
+                format!("{}▏", p.typed),
+                Style::default()
+                    .fg(if &p.typed == name {
+                        theme.good
+                    } else {
+                        theme.warn
+                    })
+                    .add_modifier(Modifier::BOLD),
+            ),
+        ])),
+        None => lines.push(Line::from(vec![
+            Span::styled("confirm  ", Style::default().fg(theme.muted)),
+            Span::raw("Enter runs it, Esc aborts"),
+        ])),
+    }
+    lines.push(Line::styled(
+        "─── script sent to the host (run detached, output streamed) ───",
+        Style::default().fg(theme.muted),
+    ));
+    for l in run.script.lines().skip(p.scroll as usize) {
+        lines.push(Line::raw(l.to_string()));
+    }
+    let r = centered(
+        area,
+        area.width.saturating_sub(6).max(40),
+        area.height.saturating_sub(4).max(10),
+    );
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(popup("preview", border, theme)),
+        r,
+    );
+}
+
+fn draw_confirm(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &str) {
+    let r = centered(area, 64, text.lines().count() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(text.to_string())
+            .wrap(Wrap { trim: false })
+            .block(popup(title, theme.warn, theme)),
+        r,
+    );
+}
