@@ -162,6 +162,7 @@ async fn drive(
     let mut cancel_sent = false;
     let mut last_call = Instant::now() - policy.min_interval;
     let mut transient_errors = 0u32;
+    let mut lost_seen = 0u32;
     loop {
         if *cancel.borrow() && !cancel_sent {
             cancel_sent = true;
@@ -226,7 +227,14 @@ async fn drive(
             let _ = events.send(ev);
             return Ok(());
         }
+        // Declared lost only when two reads in a row agree (no exit code,
+        // no live process, nothing more to read).
         if chunk.is_lost() {
+            lost_seen += 1;
+        } else {
+            lost_seen = 0;
+        }
+        if lost_seen >= 2 {
             let _ = events.send(RunEvent::Failed {
                 run,
                 error: format!(

@@ -133,7 +133,7 @@ while :; do
     h=$(docker inspect --format '{{{{.State.Health.Status}}}}' "$c")
     case "$h" in
       healthy|'<no value>') ;;
-      starting) waiting=1 ;;
+      starting) waiting=1; echo "    $c: health starting" ;;
       *) bad=1; echo "    $c is $h" ;;
     esac
   done
@@ -177,7 +177,7 @@ while :; do
   h=$(docker inspect --format '{{{{.State.Health.Status}}}}' "$c")
   case "$h" in
     healthy|'<no value>') echo "$c is up (${{h/<no value>/no healthcheck}})"; break ;;
-    starting) ;;
+    starting) echo "    $c: health starting" ;;
     *) echo "$c is $h" >&2; exit 20 ;;
   esac
   if [ "$SECONDS" -ge "$deadline" ]; then echo "$c still not healthy" >&2; exit 20; fi

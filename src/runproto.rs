@@ -196,11 +196,13 @@ while :; do
   [ "$i" -ge "$waitt" ] && break
   sleep 0.1; i=$((i+1))
 done
+# Order matters: liveness first, then the exit file (written before the job's
+# leader exits), then the size (final once the exit file exists).
+alive=0; pid=$(cat "$d/$id.pid" 2>/dev/null || echo 0)
+if [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then alive=1; fi
 ex=-; [ -f "$d/$id.exit" ] && ex=$(cat "$d/$id.exit")
 c=0; [ -f "$d/$id.cancelled" ] && c=1
 size=$(stat -c %s "$f" 2>/dev/null || echo 0)
-alive=0; pid=$(cat "$d/$id.pid" 2>/dev/null || echo 0)
-if [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then alive=1; fi
 printf 'OPSDECK-TAIL %s %s %s %s\n' "$size" "$ex" "$c" "$alive"
 tail -c +$((off+1)) "$f" 2>/dev/null | head -c "$max" | base64 -w0
 echo
@@ -271,7 +273,7 @@ for s in "$d"/*.sh; do
   started=$(stat -c %Y "$s")
   c=0; [ -f "$d/$id.cancelled" ] && c=1
   alive=0; pid=$(cat "$d/$id.pid" 2>/dev/null || echo 0)
-  if [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then alive=1; fi
+  if [ ! -f "$d/$id.exit" ] && [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then alive=1; fi
   printf 'OPSDECK-JOB %s %s %s %s %s %s\n' "$id" "$ex" "$size" "$started" "$alive" "$c"
 done
 "#

@@ -29,10 +29,18 @@ pub struct Session {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
+    /// Not `#[from]`: the message already holds the whole error, so it must
+    /// not be chained again as a source.
     #[error("config error: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<ConfigError> for SessionError {
+    fn from(e: ConfigError) -> Self {
+        SessionError::Config(e)
+    }
 }
 
 /// The config file to use: `--config`, else the XDG one if it exists.

@@ -181,7 +181,15 @@ impl Keymap {
             .filter(|(_, a)| **a == action)
             .map(|(k, _)| k.label())
             .collect();
-        keys.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        // Named keys (Enter, Esc) read best in hints; then the shortest.
+        let named =
+            |k: &String| k.chars().count() > 1 && k.chars().all(|c| c.is_ascii_alphabetic());
+        keys.sort_by(|a, b| {
+            named(b)
+                .cmp(&named(a))
+                .then(a.chars().count().cmp(&b.chars().count()))
+                .then(a.cmp(b))
+        });
         keys
     }
 }

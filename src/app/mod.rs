@@ -1003,6 +1003,11 @@ impl App {
     }
 
     fn go_back(&mut self) -> Vec<Effect> {
+        // Esc first clears a filter, then goes up a prefix, then back a screen.
+        if !self.list(self.screen).filter.is_empty() {
+            self.set_filter(String::new());
+            return vec![];
+        }
         if self.screen == Screen::Objects && !self.objects_at.1.is_empty() {
             let p = self.objects_at.1.trim_end_matches('/');
             let parent = match p.rfind('/') {
@@ -1010,10 +1015,6 @@ impl App {
                 None => String::new(),
             };
             return self.open_objects(self.objects_at.0.clone(), parent, false);
-        }
-        if !self.list(self.screen).filter.is_empty() {
-            self.set_filter(String::new());
-            return vec![];
         }
         if let Some(prev) = self.back.pop() {
             self.screen = prev;

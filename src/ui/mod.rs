@@ -149,12 +149,31 @@ fn frame_block<'a>(title: Line<'a>, production: bool, theme: &Theme) -> Block<'a
         .title(title)
 }
 
+/// Shorten a long path in the middle: `s3://bucket/…/entity_id=x/`.
+fn elide_middle(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max || max < 5 {
+        return s.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
 fn screen_title(app: &App, s: Screen) -> String {
     match s {
-        Screen::Objects => format!("s3://{}/{}", app.objects_at.0, app.objects_at.1),
+        Screen::Objects => elide_middle(
+            &format!("s3://{}/{}", app.objects_at.0, app.objects_at.1),
+            72,
+        ),
         Screen::Versions => format!(
-            "versions of s3://{}/{}",
-            app.versions_of.0, app.versions_of.1
+            "versions of {}",
+            elide_middle(
+                &format!("s3://{}/{}", app.versions_of.0, app.versions_of.1),
+                72
+            )
         ),
         other => other.title().to_string(),
     }
@@ -182,19 +201,22 @@ fn column_widths(table: &TableData, visible: &[usize], width: u16) -> Vec<Constr
             w[c] = w[c].max(cell.chars().count());
         }
     }
-    // Give up space from the widest column first when the screen is narrow.
+    // When the screen is narrow, give up space from the widest column, but
+    // keep the first column (the row's name) whole as long as possible.
     let avail = (width as usize).saturating_sub(n + 2);
     while w.iter().sum::<usize>() > avail {
-        let (imax, max) = w
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, v)| **v)
-            .map(|(i, v)| (i, *v))
-            .unwrap_or((0, 0));
-        if max <= 6 {
-            break;
+        let widest = |from: usize| {
+            w.iter()
+                .enumerate()
+                .skip(from)
+                .max_by_key(|(_, v)| **v)
+                .map(|(i, v)| (i, *v))
+                .filter(|(_, v)| *v > 6)
+        };
+        match widest(1).or_else(|| widest(0)) {
+            Some((i, v)) => w[i] = v - 1,
+            None => break,
         }
-        w[imax] = max - 1;
     }
     w.into_iter()
         .map(|x| Constraint::Length(x as u16))

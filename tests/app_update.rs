@@ -1,0 +1,273 @@
+//! `App::update` alone: messages in, state and effects out. No IO.
+
+use chrono::{TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use opsdeck::app::keymap::Keymap;
+use opsdeck::app::{App, ContextInfo, Effect, Mode, Msg, RunStatus, Screen};
+use opsdeck::config;
+use opsdeck::engine::RunEvent;
+use opsdeck::provider::ProviderError;
+use opsdeck::provider::host::parse_snapshot;
+use opsdeck::sandbox::{SANDBOX_CONFIG, estate};
+
+fn app() -> App {
+    let ctx = ContextInfo {
+        name: "sandbox".into(),
+        provider: "sandbox".into(),
+        production: false,
+        read_only: false,
+        simulated: true,
+        regions: vec![],
+    };
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    App::new(
+        config::parse(SANDBOX_CONFIG, "sandbox.toml").unwrap(),
+        ctx,
+        Keymap::builtin(),
+        now,
+    )
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )))
+}
+
+const MT_SNAPSHOT: &str = r#"@@ps
+{"ID":"a","Image":"filter-ical-staging-backend","Names":"filter-ical-backend-staging","Labels":"com.docker.compose.project=filter-ical-staging,com.docker.compose.service=backend","State":"running","Status":"Up 2 days (healthy)"}
+{"ID":"b","Image":"filter-ical-staging-frontend","Names":"filter-ical-frontend-staging","Labels":"com.docker.compose.project=filter-ical-staging","State":"exited","Status":"Exited (1) 3 minutes ago"}
+@@inspect
+[{"Name":"/filter-ical-backend-staging","RestartCount":2,"State":{"Health":{"Status":"healthy"}}}]
+@@stats
+@@backups
+500 /opt/backups/postgres/filter_ical_staging_20260301_020000.sql.gz
+@@deploys
+F filter-ical-staging
+1772400000 aaaaaaaaaaaa bbbbbbbbbbbbbbbb
+@@end
+"#;
+
+#[test]
+fn startup_loads_instances_then_every_reachable_host() {
+    let mut a = app();
+    let fx = a.startup();
+    assert!(fx.contains(&Effect::LoadInstances) && fx.contains(&Effect::LoadBuckets));
+    assert!(a.busy());
+    let fx = a.update(Msg::Instances(Ok(estate::instances())));
+    let hosts: Vec<_> = fx
+        .iter()
+        .filter_map(|f| {
+            if let Effect::LoadSnapshot(h) = f {
+                Some(h.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    // The stopped instance and the one with the agent offline are not asked.
+    assert_eq!(
+        hosts,
+        [estate::MT_HOST, estate::PMO_HOST, estate::ENSSOL_HOST]
+    );
+}
+
+#[test]
+fn snapshots_become_tenants_with_health_sha_and_backup_age() {
+    let mut a = app();
+    a.update(Msg::Instances(Ok(estate::instances())));
+    a.update(Msg::Snapshot {
+        host: estate::MT_HOST.into(),
+        result: Ok(parse_snapshot(estate::MT_HOST, MT_SNAPSHOT)),
+    });
+    let t = a
+        .tenants
+        .iter()
+        .find(|t| t.project() == "filter-ical-staging")
+        .unwrap();
+    assert_eq!((t.containers_up, t.containers_total), (1, 2));
+    assert_eq!(t.health, "degraded");
+    assert_eq!(t.deployed_sha.as_deref(), Some("bbbbbbbbbbbbbbbb"));
+    assert_eq!(
+        t.last_backup.unwrap().to_rfc3339(),
+        "2026-03-01T02:00:00+00:00"
+    );
+    let prod = a
+        .tenants
+        .iter()
+        .find(|t| t.project() == "filter-ical-production")
+        .unwrap();
+    assert_eq!(prod.health, "down");
+    let c = a
+        .containers
+        .iter()
+        .find(|c| c.name == "filter-ical-backend-staging")
+        .unwrap();
+    assert_eq!(c.restarts, 2);
+}
+
+#[test]
+fn a_failed_load_is_a_notice_and_the_console_stays_up() {
+    let mut a = app();
+    a.startup();
+    a.update(Msg::Buckets(Err(ProviderError::new(
+        "listing buckets",
+        "AccessDenied: not allowed",
+    ))));
+    let n = a.notice.clone().unwrap();
+    assert!(n.text.contains("AccessDenied"), "{}", n.text);
+    assert_eq!(
+        a.buckets.error.as_deref(),
+        Some("listing buckets: AccessDenied: not allowed")
+    );
+    assert!(!a.quit);
+    a.update(Msg::Snapshot {
+        host: "i-x".into(),
+        result: Err("reading containers on i-x: timed out".into()),
+    });
+    assert!(a.notice.unwrap().text.contains("timed out"));
+}
+
+#[test]
+fn palette_and_number_keys_switch_screens_and_esc_goes_back() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char(':'));
+    for c in "inst".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Instances);
+    key(&mut a, KeyCode::Char('6'));
+    assert_eq!(a.screen, Screen::Runs);
+    key(&mut a, KeyCode::Char(':'));
+    for c in "bogus".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("unknown command :bogus")
+    );
+    // Buckets → objects is a drill-down: Esc comes back.
+    a.update(Msg::Buckets(Ok(vec![opsdeck::domain::Bucket {
+        name: "b1".into(),
+        region: "us-east-1".into(),
+        versioning: "Enabled".into(),
+        encryption: "AES256".into(),
+        public_access_block: "all blocked".into(),
+        lifecycle: "none".into(),
+    }])));
+    key(&mut a, KeyCode::Char('4'));
+    let fx = key(&mut a, KeyCode::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::LoadObjects {
+            bucket: "b1".into(),
+            prefix: String::new()
+        }]
+    );
+    assert_eq!(a.screen, Screen::Objects);
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.screen, Screen::Buckets);
+}
+
+#[test]
+fn ctrl_c_cancels_a_run_only_after_confirmation() {
+    let mut a = app();
+    a.update(Msg::Instances(Ok(estate::instances())));
+    a.update(Msg::Snapshot {
+        host: estate::MT_HOST.into(),
+        result: Ok(parse_snapshot(estate::MT_HOST, MT_SNAPSHOT)),
+    });
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    assert_eq!(a.selected_key().as_deref(), Some("filter-ical-staging"));
+    key(&mut a, KeyCode::Char('d'));
+    let fx = key(&mut a, KeyCode::Enter);
+    let Some(Effect::StartRun { id, run }) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(run.host, estate::MT_HOST);
+    let id = id.clone();
+    assert_eq!(a.screen, Screen::RunOutput);
+    a.update(Msg::Run(RunEvent::Started {
+        run: id.clone(),
+        host: run.host.clone(),
+        pid: 42,
+    }));
+    a.update(Msg::Run(RunEvent::Output {
+        run: id.clone(),
+        text: "==> [1/4] git pull\npartial".into(),
+    }));
+    assert_eq!(
+        a.run(&id).unwrap().output.iter().collect::<Vec<_>>(),
+        ["==> [1/4] git pull", "partial"]
+    );
+    // Ctrl-C asks; anything but y keeps the run.
+    assert!(ctrl(&mut a, 'c').is_empty());
+    assert!(matches!(a.mode, Mode::ConfirmCancel(_)));
+    assert!(key(&mut a, KeyCode::Char('n')).is_empty());
+    assert_eq!(a.run(&id).unwrap().status, RunStatus::Running);
+    ctrl(&mut a, 'c');
+    let fx = key(&mut a, KeyCode::Char('y'));
+    assert_eq!(
+        fx,
+        vec![Effect::CancelRun {
+            id: id.clone(),
+            host: estate::MT_HOST.into()
+        }]
+    );
+    // Quitting with a run in flight asks too.
+    key(&mut a, KeyCode::Char('q'));
+    assert!(matches!(a.mode, Mode::ConfirmQuit) && !a.quit);
+    key(&mut a, KeyCode::Esc);
+    assert!(!a.quit);
+    let fx = a.update(Msg::Run(RunEvent::Cancelled {
+        run: id.clone(),
+        exit_code: 143,
+    }));
+    assert_eq!(
+        fx,
+        vec![Effect::LoadSnapshot(estate::MT_HOST.into())],
+        "a finished run refreshes its host"
+    );
+    assert_eq!(a.run(&id).unwrap().status, RunStatus::Cancelled(143));
+    key(&mut a, KeyCode::Char('q'));
+    assert!(a.quit);
+}
+
+#[test]
+fn the_output_pane_scrolls_and_follows() {
+    let mut a = app();
+    a.update(Msg::Instances(Ok(estate::instances())));
+    a.update(Msg::Snapshot {
+        host: estate::MT_HOST.into(),
+        result: Ok(parse_snapshot(estate::MT_HOST, MT_SNAPSHOT)),
+    });
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('d'));
+    let fx = key(&mut a, KeyCode::Enter);
+    let Some(Effect::StartRun { id, .. }) = fx.first() else {
+        panic!()
+    };
+    let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    a.update(Msg::Run(RunEvent::Output {
+        run: id.clone(),
+        text,
+    }));
+    assert!(a.output_follow);
+    key(&mut a, KeyCode::Char('k'));
+    assert!(!a.output_follow);
+    assert_eq!(a.output_scroll, 1);
+    key(&mut a, KeyCode::Char('G'));
+    assert!(a.output_follow && a.output_scroll == 0);
+}

@@ -1,0 +1,167 @@
+//! Shared test harness: a deterministic sandbox (fixed clock), the real
+//! effects runner, and helpers to drive the app the way the console does.
+#![allow(dead_code)]
+
+pub mod svg;
+
+use chrono::{DateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use opsdeck::app::keymap::Keymap;
+use opsdeck::app::{App, ContextInfo, Effect, Msg};
+use opsdeck::config;
+use opsdeck::runner::{EffectsRunner, Providers};
+use opsdeck::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub fn fixed_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
+}
+
+pub fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_opsdeck"))
+}
+
+/// Simulation settings for tests: fixed docker clock, no artificial delay,
+/// health known at once.
+pub fn sim_env(now: DateTime<Utc>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("OPSDECK_SIM_NOW".into(), now.timestamp().to_string());
+    env.insert("OPSDECK_SIM_DELAY_MS".into(), "0".into());
+    env.insert("OPSDECK_SIM_HEALTH_GRACE".into(), "0".into());
+    env
+}
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub sandbox: Sandbox,
+    pub app: App,
+    pub runner: EffectsRunner,
+    pub rx: mpsc::UnboundedReceiver<Msg>,
+    pub providers: Providers,
+}
+
+pub fn sandbox_ctx() -> ContextInfo {
+    ContextInfo {
+        name: "sandbox".into(),
+        provider: "sandbox".into(),
+        production: false,
+        read_only: false,
+        simulated: true,
+        regions: vec![
+            "eu-north-1".into(),
+            "us-east-1".into(),
+            "ap-southeast-2".into(),
+        ],
+    }
+}
+
+pub fn providers(sandbox: &Sandbox, env: &BTreeMap<String, String>, state: &Path) -> Providers {
+    let cloud = Arc::new(SandboxCloud::new(sandbox.clone()));
+    Providers {
+        cloud: cloud.clone(),
+        store: cloud,
+        transport: Arc::new(sandbox.transport(env)),
+        runs_dir: state.join("runs"),
+    }
+}
+
+impl Harness {
+    /// A fresh sandbox and an app that has loaded everything.
+    pub async fn loaded() -> Harness {
+        Self::with_ctx(sandbox_ctx()).await
+    }
+
+    pub async fn with_ctx(ctx: ContextInfo) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let now = fixed_now();
+        let sandbox = Sandbox::ensure(&dir.path().join("sandbox"), now, &exe()).unwrap();
+        let providers = providers(&sandbox, &sim_env(now), &dir.path().join("state"));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let runner = EffectsRunner::new(providers.clone(), tx);
+        let cfg = config::parse(SANDBOX_CONFIG, "sandbox.toml").unwrap();
+        let app = App::new(cfg, ctx, Keymap::builtin(), now);
+        let mut h = Harness {
+            dir,
+            sandbox,
+            app,
+            runner,
+            rx,
+            providers,
+        };
+        let fx = h.app.startup();
+        h.dispatch(fx);
+        h.settle().await;
+        h
+    }
+
+    pub fn dispatch(&mut self, fx: Vec<Effect>) {
+        for f in fx {
+            self.runner.dispatch(f);
+        }
+    }
+
+    /// Feed results back until nothing is loading or running.
+    pub async fn settle(&mut self) {
+        while self.app.busy() {
+            let msg = tokio::time::timeout(Duration::from_secs(30), self.rx.recv())
+                .await
+                .expect("the app settled within 30 s")
+                .expect("channel open");
+            let fx = self.app.update(msg);
+            self.dispatch(fx);
+        }
+    }
+
+    pub fn key(&mut self, code: KeyCode) {
+        let fx = self
+            .app
+            .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self.dispatch(fx);
+    }
+
+    pub fn keys(&mut self, s: &str) {
+        for c in s.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    pub fn host_root(&self) -> PathBuf {
+        self.sandbox.host_root(opsdeck::sandbox::estate::MT_HOST)
+    }
+}
+
+/// Render the app into a fixed-size buffer.
+pub fn render(app: &App, w: u16, h: u16) -> ratatui::buffer::Buffer {
+    let theme = opsdeck::ui::theme::Theme::dark();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    term.draw(|f| opsdeck::ui::draw(f, app, &theme)).unwrap();
+    term.backend().buffer().clone()
+}
+
+/// The buffer as plain text, one line per row, trailing spaces trimmed.
+pub fn text(buf: &ratatui::buffer::Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut line = String::new();
+        for x in 0..area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn git_head(dir: &Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

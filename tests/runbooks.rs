@@ -1,0 +1,234 @@
+//! The two built-in runbooks driven the way a user does (keys in the app),
+//! running for real on the sandbox, with their effect checked on the host.
+
+mod common;
+
+use common::{Harness, git_head};
+use crossterm::event::KeyCode;
+use opsdeck::app::{Mode, RunStatus, Screen};
+
+fn tenant_sha(h: &Harness, project: &str) -> Option<String> {
+    h.app
+        .tenants
+        .iter()
+        .find(|t| t.project() == project)
+        .and_then(|t| t.deployed_sha.clone())
+}
+
+fn select_tenant(h: &mut Harness, project: &str) {
+    h.keys("1");
+    h.keys("g");
+    while h.app.selected_key().as_deref() != Some(project) {
+        let before = h.app.selected_key();
+        h.keys("j");
+        assert_ne!(
+            before,
+            h.app.selected_key(),
+            "{project} not in the tenants list"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_moves_the_sha_rebuilds_and_records_it() {
+    let mut h = Harness::loaded().await;
+    let checkout = h.host_root().join("opt/apps/filter-ical");
+    let before = git_head(&checkout);
+    let origin = git_head(&h.sandbox.dir.join("remotes/filter-ical.git"));
+    assert_ne!(
+        before, origin,
+        "the sandbox starts one commit behind origin"
+    );
+    assert_eq!(
+        tenant_sha(&h, "filter-ical-staging").as_deref(),
+        Some(before.as_str())
+    );
+
+    select_tenant(&mut h, "filter-ical-staging");
+    h.keys("d");
+    assert!(
+        matches!(h.app.mode, Mode::Preview(_)),
+        "deploy opens a preview first"
+    );
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::RunOutput);
+    h.settle().await;
+
+    let run = h.app.runs.last().unwrap();
+    let out: Vec<&str> = run.output.iter().collect();
+    assert_eq!(run.status, RunStatus::Succeeded, "{out:#?}");
+    assert!(out.iter().any(|l| l.starts_with("==> [1/4] git pull")));
+    assert!(
+        out.iter()
+            .any(|l| l.contains("Running upgrade") || l.contains("alembic"))
+    );
+    assert!(out.last().unwrap().contains(&format!(
+        "deployed filter-ical-staging: {} -> {}",
+        &before[..12],
+        &origin[..12]
+    )));
+
+    // The host moved, the containers were rebuilt from the new SHA, the deploy is recorded.
+    assert_eq!(git_head(&checkout), origin);
+    let records = std::fs::read_to_string(
+        h.host_root()
+            .join("var/lib/opsdeck/deploys/filter-ical-staging"),
+    )
+    .unwrap();
+    assert!(
+        records
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with(&format!("{before} {origin}"))
+    );
+    for name in [
+        "filter-ical-backend-staging",
+        "filter-ical-frontend-staging",
+    ] {
+        let c = h.app.containers.iter().find(|c| c.name == name).unwrap();
+        assert_eq!(
+            c.labels.get("org.opencontainers.image.revision"),
+            Some(&origin),
+            "{name}"
+        );
+    }
+    assert_eq!(tenant_sha(&h, "filter-ical-staging"), Some(origin.clone()));
+    // The local copy of the output is complete.
+    let local = std::fs::read_to_string(
+        h.dir
+            .path()
+            .join("state/runs")
+            .join(format!("{}.log", run.id)),
+    )
+    .unwrap();
+    assert_eq!(local.lines().count() as u64, run.output.total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_health_check_ends_red_and_records_no_deploy() {
+    let mut h = Harness::loaded().await;
+    std::fs::write(h.host_root().join("opt/apps/gabs-massage/HEALTH_FAIL"), "").unwrap();
+    let records_path = h
+        .host_root()
+        .join("var/lib/opsdeck/deploys/gabs-massage-staging");
+    let records = std::fs::read_to_string(&records_path).unwrap();
+    select_tenant(&mut h, "gabs-massage-staging");
+    h.keys("d");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    let run = h.app.runs.last().unwrap();
+    let out: Vec<&str> = run.output.iter().collect();
+    assert_eq!(run.status, RunStatus::Failed(20), "{out:#?}");
+    assert!(
+        out.iter()
+            .any(|l| l.contains("gabs-massage-backend-staging is unhealthy")),
+        "{out:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(&records_path).unwrap(), records);
+    assert_eq!(
+        h.app
+            .tenants
+            .iter()
+            .find(|t| t.project() == "gabs-massage-staging")
+            .unwrap()
+            .health,
+        "unhealthy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_needs_the_name_typed_and_restart_restarts() {
+    let mut h = Harness::loaded().await;
+    h.keys("3");
+    h.keys("/");
+    h.keys("postgres-platform");
+    h.key(KeyCode::Enter);
+    assert_eq!(
+        h.app.selected_key().as_deref(),
+        Some("i-0a4f1c2e9b7d30001/postgres-platform")
+    );
+    h.keys("r");
+    let Mode::Preview(p) = &h.app.mode else {
+        panic!("no preview")
+    };
+    assert_eq!(p.run.confirm_with.as_deref(), Some("postgres-platform"));
+    // Enter without the name does nothing but say what is needed.
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Preview(_)));
+    assert!(h.app.runs.is_empty());
+    assert!(
+        h.app
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("type postgres-platform exactly")
+    );
+    h.keys("postgres-platfor");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.app.runs.is_empty(),
+        "a prefix of the name is not the name"
+    );
+    h.keys("m");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    let run = h.app.runs.last().unwrap();
+    assert_eq!(
+        run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.output.iter().collect::<Vec<_>>()
+    );
+    let c = h
+        .app
+        .containers
+        .iter()
+        .find(|c| c.name == "postgres-platform")
+        .unwrap();
+    assert_eq!(c.restarts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent() {
+    let mut ctx = common::sandbox_ctx();
+    ctx.read_only = true;
+    let mut h = Harness::with_ctx(ctx).await;
+    select_tenant(&mut h, "filter-ical-staging");
+    h.keys("d");
+    assert!(matches!(h.app.mode, Mode::Normal));
+    assert!(
+        h.app
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("read-only mode")
+    );
+    assert!(h.app.runs.is_empty());
+    assert!(
+        !h.sandbox
+            .host_root(opsdeck::sandbox::estate::MT_HOST)
+            .join("var/lib/opsdeck/jobs")
+            .exists(),
+        "nothing reached the host"
+    );
+
+    // The host stops: its tenants can no longer be deployed.
+    let mut h = Harness::loaded().await;
+    let mut instances = h.app.instances.data.clone();
+    instances
+        .iter_mut()
+        .find(|i| i.id == opsdeck::sandbox::estate::MT_HOST)
+        .unwrap()
+        .state = "stopped".into();
+    let fx = h.app.update(opsdeck::app::Msg::Instances(Ok(instances)));
+    h.dispatch(fx);
+    h.settle().await;
+    select_tenant(&mut h, "filter-ical-staging");
+    h.keys("d");
+    let n = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(n.contains("refused") && n.contains("is stopped"), "{n}");
+    assert!(h.app.runs.is_empty());
+}
