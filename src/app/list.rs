@@ -1,8 +1,9 @@
 //! Table data for every list screen, and the selection / fuzzy filter state
 //! over it. Plain data: the UI decides how a row looks.
 
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher, Utf32Str};
+use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32Str, Utf32String};
+use std::sync::OnceLock;
 
 /// How a row should stand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,10 +23,32 @@ pub struct Row {
     pub tone: Tone,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TableData {
     pub headers: Vec<&'static str>,
     pub rows: Vec<Row>,
+    /// Each row's cells joined, as UTF-32 for the matcher: built once per
+    /// table on the first filter, not on every keystroke.
+    pub(crate) haystacks: OnceLock<Vec<Utf32String>>,
+}
+
+impl TableData {
+    pub fn new(headers: Vec<&'static str>, rows: Vec<Row>) -> Self {
+        Self {
+            headers,
+            rows,
+            haystacks: OnceLock::new(),
+        }
+    }
+
+    fn haystacks(&self) -> &[Utf32String] {
+        self.haystacks.get_or_init(|| {
+            self.rows
+                .iter()
+                .map(|r| Utf32String::from(r.cells.join(" ")))
+                .collect()
+        })
+    }
 }
 
 /// Selection, scroll and filter of one list.
@@ -38,32 +61,52 @@ pub struct ListState {
     pub selected: usize,
     /// Remembered so the selection survives a reload.
     selected_key: Option<String>,
+    /// The filter `visible` was computed for.
+    applied: String,
 }
 
 impl ListState {
-    /// Recompute the visible rows after the data or the filter changed,
-    /// keeping the selected row if it is still there.
+    /// Recompute the visible rows after the data changed (every row is
+    /// searched), keeping the selected row if it is still there.
     pub fn refilter(&mut self, table: &TableData, matcher: &mut Matcher) {
-        self.visible.clear();
+        self.filter_rows(table, matcher, None);
+    }
+
+    /// Change the filter, as a keystroke does. When the new filter only
+    /// extends the old one, only the rows that matched before are searched.
+    pub fn set_filter(&mut self, filter: String, table: &TableData, matcher: &mut Matcher) {
+        let narrowing = !self.applied.is_empty()
+            && filter.starts_with(&self.applied)
+            && !self.applied.ends_with(' ')
+            && !self.applied.ends_with('\\');
+        self.filter = filter;
+        if narrowing {
+            let candidates = std::mem::take(&mut self.visible);
+            self.filter_rows(table, matcher, Some(candidates));
+        } else {
+            self.filter_rows(table, matcher, None);
+        }
+    }
+
+    fn filter_rows(
+        &mut self,
+        table: &TableData,
+        matcher: &mut Matcher,
+        candidates: Option<Vec<usize>>,
+    ) {
+        self.applied = self.filter.clone();
         if self.filter.trim().is_empty() {
+            self.visible.clear();
             self.visible.extend(0..table.rows.len());
         } else {
             let pattern = Pattern::parse(&self.filter, CaseMatching::Smart, Normalization::Smart);
-            let mut buf = Vec::new();
-            let mut hay = String::new();
-            for (i, row) in table.rows.iter().enumerate() {
-                hay.clear();
-                for c in &row.cells {
-                    hay.push_str(c);
-                    hay.push(' ');
-                }
-                if pattern
-                    .score(Utf32Str::new(&hay, &mut buf), matcher)
-                    .is_some()
-                {
-                    self.visible.push(i);
-                }
-            }
+            let hay = table.haystacks();
+            let all = || 0..table.rows.len();
+            let mut matches = |i: &usize| is_match(&pattern, hay[*i].slice(..), matcher);
+            self.visible = match candidates {
+                Some(c) => c.into_iter().filter(|i| matches(i)).collect(),
+                None => all().filter(|i| matches(i)).collect(),
+            };
         }
         if let Some(key) = &self.selected_key
             && let Some(pos) = self.visible.iter().position(|&i| &table.rows[i].key == key)
@@ -106,6 +149,22 @@ impl ListState {
     }
 }
 
+/// Whether every atom of `pattern` matches. The list keeps its order, so no
+/// score is needed: fuzzy atoms use the greedy subsequence test, which finds
+/// a match whenever one exists, at a fraction of the optimal scorer's cost.
+fn is_match(pattern: &Pattern, hay: Utf32Str<'_>, matcher: &mut Matcher) -> bool {
+    pattern.atoms.iter().all(|atom| {
+        if atom.kind == AtomKind::Fuzzy && !atom.negative {
+            let needle = atom.needle_text();
+            // Smart case, as Pattern::parse decided: folded needles are lower case.
+            matcher.config.ignore_case = !needle.chars().any(char::is_uppercase);
+            matcher.fuzzy_match_greedy(hay, needle).is_some()
+        } else {
+            atom.score(hay, matcher).is_some()
+        }
+    })
+}
+
 pub fn new_matcher() -> Matcher {
     Matcher::new(Config::DEFAULT)
 }
@@ -115,9 +174,9 @@ mod tests {
     use super::*;
 
     fn table(names: &[&str]) -> TableData {
-        TableData {
-            headers: vec!["NAME"],
-            rows: names
+        TableData::new(
+            vec!["NAME"],
+            names
                 .iter()
                 .map(|n| Row {
                     key: n.to_string(),
@@ -125,7 +184,7 @@ mod tests {
                     tone: Tone::Normal,
                 })
                 .collect(),
-        }
+        )
     }
 
     #[test]
@@ -143,15 +202,24 @@ mod tests {
             s.selected_row(&t).unwrap().key,
             "filter-ical-backend-production"
         );
-        s.filter = "fib prod".into();
-        s.refilter(&t, &mut m);
+        s.set_filter("fib".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![1, 2]);
+        s.set_filter("fib prod".into(), &t, &mut m);
         assert_eq!(s.visible, vec![2]);
+        // Deleting a character widens again: every row is searched.
+        s.set_filter("fib".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![1, 2]);
+        s.set_filter("fib prod".into(), &t, &mut m);
         assert_eq!(
             s.selected_row(&t).unwrap().key,
             "filter-ical-backend-production"
         );
-        s.filter = "nothing-matches-this".into();
-        s.refilter(&t, &mut m);
+        // Smart case: an upper-case letter makes the match case-sensitive.
+        s.set_filter("PAISS".into(), &t, &mut m);
+        assert!(s.visible.is_empty());
+        s.set_filter("!staging".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![2]);
+        s.set_filter("nothing-matches-this".into(), &t, &mut m);
         assert!(s.selected_row(&t).is_none());
         s.move_by(1, &t);
     }

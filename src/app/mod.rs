@@ -463,6 +463,7 @@ impl App {
                     ],
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 
@@ -813,8 +814,7 @@ impl App {
         let screen = self.screen;
         let table = self.tables.remove(&screen).unwrap_or_default();
         let list = self.lists.entry(screen).or_default();
-        list.filter = text;
-        list.refilter(&table, &mut self.matcher);
+        list.set_filter(text, &table, &mut self.matcher);
         self.tables.insert(screen, table);
     }
 

@@ -125,6 +125,7 @@ pub fn instances_table(items: &[Instance]) -> TableData {
                 ],
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -177,6 +178,7 @@ pub fn tenants_table(items: &[Tenant], now: DateTime<Utc>, rpo_hours: u32) -> Ta
                 }
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -213,6 +215,7 @@ pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, Strin
                 ],
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -245,6 +248,7 @@ pub fn buckets_table(items: &[Bucket]) -> TableData {
                 ],
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -287,6 +291,7 @@ pub fn objects_table(items: &[ObjectEntry], prefix: &str, now: DateTime<Utc>) ->
                 }
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -325,6 +330,7 @@ pub fn versions_table(items: &[ObjectVersion]) -> TableData {
                 ],
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -377,5 +383,6 @@ pub fn backups_table(
                 }
             })
             .collect(),
+        ..Default::default()
     }
 }

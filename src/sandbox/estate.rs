@@ -357,6 +357,13 @@ fn compose_file(app: &str) -> String {
     s
 }
 
+/// A commit of the sandbox's app history: message, date, files written.
+type Commit = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 /// Create the app's origin (bare) repository with four commits, and a host
 /// checkout one commit behind, so a deploy moves a real SHA.
 fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> std::io::Result<()> {
@@ -365,7 +372,7 @@ fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> std::io::Resu
     std::fs::create_dir_all(&src)?;
     let d0 = "2026-01-05T09:00:00Z";
     git(&src, &["init", "-q", "-b", "main"], d0)?;
-    let commits: [(&str, &str, &[(&str, &str)]); 4] = [
+    let commits: [Commit; 4] = [
         (
             "initial import",
             "2026-01-05T09:00:00Z",

@@ -1,0 +1,166 @@
+//! End to end: the real binary in a real terminal (tmux on a private
+//! socket). Open the console, go to Tenants, deploy filter-ical staging, see
+//! streamed lines before the run finishes, see success, quit, and check the
+//! terminal is restored.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (the test command installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "e2e"])
+    }
+    fn send(&self, keys: &[&str]) {
+        for k in keys {
+            self.cmd(&["send-keys", "-t", "e2e", k]);
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+    fn literal(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "e2e", "-l", text]);
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < timeout,
+                "waited {timeout:?} for {what:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Only our private server: no other tmux session is touched.
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+#[test]
+fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
+    assert!(
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "tmux is required for this test; `bash .ci/test` installs it"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("opsdeck-e2e-{}", std::process::id()),
+    };
+    let p = tmp.path().display().to_string();
+    let shell = format!(
+        "env XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config OPSDECK_SIM_DELAY_MS=250 TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
+        exe = env!("CARGO_BIN_EXE_opsdeck")
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "32",
+        &shell,
+    ]);
+
+    tmux.wait_for("Tenants [6]", Duration::from_secs(30));
+    tmux.wait_for("filter_ical_staging", Duration::from_secs(30));
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "the console uses the alternate screen"
+    );
+
+    // Go to Tenants through the palette, pick filter-ical staging with the filter.
+    tmux.send(&["2"]);
+    tmux.wait_for("Instances [5]", Duration::from_secs(5));
+    tmux.send(&[":"]);
+    tmux.literal("tenants");
+    tmux.send(&["Enter", "/"]);
+    tmux.literal("filter staging");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("Tenants [1/6]", Duration::from_secs(5));
+    tmux.send(&["d"]);
+    tmux.wait_for("deploy filter-ical-staging", Duration::from_secs(5));
+    tmux.wait_for("Enter runs it", Duration::from_secs(5));
+    tmux.send(&["Enter"]);
+
+    // Lines arrive while the run is still running.
+    let t = Instant::now();
+    let mut streamed_while_running = None;
+    let final_screen = loop {
+        let s = tmux.screen();
+        if s.contains("running")
+            && s.contains("==> [2/4] docker compose")
+            && !s.contains("deployed filter-ical-staging")
+        {
+            streamed_while_running.get_or_insert(s.clone());
+        }
+        if s.contains("succeeded") {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "deploy did not finish:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    };
+    let during = streamed_while_running.expect("saw streamed lines while the deploy was running");
+    assert!(
+        during.contains("#1 [backend internal]") || during.contains("==> [1/4] git pull"),
+        "{during}"
+    );
+    assert!(final_screen.contains("exit 0"), "{final_screen}");
+    assert!(
+        final_screen.contains("deployed filter-ical-staging"),
+        "{final_screen}"
+    );
+
+    // Quit: the terminal leaves the alternate screen and the shell sees exit 0.
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
+    assert!(
+        !after.contains("Tenants ["),
+        "the console's screen is gone:\n{after}"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "alternate screen left"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{cursor_flag}"])
+            .trim(),
+        "1",
+        "cursor visible again"
+    );
+}
