@@ -169,4 +169,18 @@ mod tests {
         let e = Theme::parse(&bad, "mine.toml").unwrap_err();
         assert!(e.contains("field `good`"), "{e}");
     }
+
+    #[test]
+    fn no_color_leaves_only_modifiers() {
+        let t = Theme::dark().monochrome();
+        assert!(t.monochrome);
+        assert_eq!(t.bad, Color::Reset);
+        assert_eq!(t.production, Color::Reset);
+        assert!(t.selected().add_modifier.contains(Modifier::REVERSED));
+        assert!(
+            t.badge(t.production)
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
+    }
 }

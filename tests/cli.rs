@@ -1,0 +1,132 @@
+//! The binary's headless commands: `ls --json` and `sandbox reset`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn opsdeck(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(args)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("OPSDECK_SIM_DELAY_MS", "0")
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn ls_json_lists_the_estate_and_reset_restores_it() {
+    let home = tempfile::tempdir().unwrap();
+    let instances = json(&opsdeck(home.path(), &["ls", "instances", "--json"]));
+    let ids: Vec<&str> = instances
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5);
+    let regions: std::collections::BTreeSet<&str> = instances
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["region"].as_str().unwrap())
+        .collect();
+    assert!(regions.len() >= 3, "{regions:?}");
+    assert!(
+        instances
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["state"] == "stopped")
+    );
+    assert!(
+        instances
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["ssm_ping"] == "connection_lost" && i["state"] == "running")
+    );
+
+    let tenants = json(&opsdeck(home.path(), &["ls", "tenants", "--json"]));
+    assert_eq!(tenants.as_array().unwrap().len(), 6);
+    let fi = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["app"] == "filter-ical" && t["env"] == "staging")
+        .unwrap();
+    let sha_before = fi["deployed_sha"].as_str().unwrap().to_string();
+    assert_eq!(fi["containers_up"], 2);
+
+    let objects = json(&opsdeck(
+        home.path(),
+        &["ls", "objects", "cohuron-code-prod-957207443425", "--json"],
+    ));
+    assert_eq!(
+        objects.to_string(),
+        r#"[{"Prefix":"api/"},{"Prefix":"web/"}]"#
+    );
+    let backups = json(&opsdeck(home.path(), &["ls", "backups", "--json"]));
+    assert!(
+        backups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["location"] == "s3")
+    );
+    assert!(
+        backups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["database"] == "enssol")
+    );
+
+    // Change the estate by hand, then reset: everything is back.
+    let path = String::from_utf8(opsdeck(home.path(), &["sandbox", "path"]).stdout).unwrap();
+    let checkout = Path::new(path.trim()).join("hosts/i-0a4f1c2e9b7d30001/opt/apps/filter-ical");
+    let pulled = Command::new("git")
+        .args(["pull", "-q", "--ff-only", "origin", "main"])
+        .current_dir(&checkout)
+        .status()
+        .unwrap();
+    assert!(pulled.success());
+    let reset = opsdeck(home.path(), &["sandbox", "reset"]);
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&checkout)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(head.stdout).unwrap().trim(), sha_before);
+}
+
+#[test]
+fn ls_objects_without_a_bucket_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let out = opsdeck(home.path(), &["ls", "objects"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "opsdeck: ls objects needs a bucket: opsdeck ls objects BUCKET [PREFIX]"
+    );
+    let out = opsdeck(home.path(), &["ls", "objects", "no-such-bucket"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "opsdeck: s3://no-such-bucket: NoSuchBucket: the bucket does not exist"
+    );
+}
