@@ -7,7 +7,7 @@ use opsdeck::runner::EffectsRunner;
 use opsdeck::sandbox::Sandbox;
 use opsdeck::session::{self, Options};
 use opsdeck::ui::theme::Theme;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// opsdeck — a terminal ops console for small AWS estates: instances,
@@ -172,7 +172,14 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         .clone()
         .or(session.config.theme.clone())
         .unwrap_or_else(|| "dark".into());
-    let mut theme = Theme::load(&theme_name).map_err(anyhow::Error::msg)?;
+    // A relative theme path is looked up in the config dir too (themes/NAME.toml).
+    let in_config_dir = dirs.config.join(&theme_name);
+    let theme_source = if !Path::new(&theme_name).exists() && in_config_dir.exists() {
+        in_config_dir.display().to_string()
+    } else {
+        theme_name
+    };
+    let mut theme = Theme::load(&theme_source).map_err(anyhow::Error::msg)?;
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         theme = theme.monochrome();
     }
@@ -187,6 +194,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = EffectsRunner::new(session.providers.clone(), tx.clone());
         let mut app = App::new(session.config, session.ctx, keymap, now);
+        app.run_tag = format!("{:04x}", std::process::id() & 0xffff);
         if let Some(w) = session.warning {
             app.update(opsdeck::app::Msg::Tick(now));
             tracing::warn!("{w}");

@@ -232,3 +232,46 @@ async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent()
     assert!(n.contains("refused") && n.contains("is stopped"), "{n}");
     assert!(h.app.runs.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_a_running_deploy_on_the_host() {
+    let mut env = common::sim_env(common::fixed_now());
+    env.insert("OPSDECK_SIM_DELAY_MS".into(), "400".into());
+    let mut h = Harness::with_env(common::sandbox_ctx(), env).await;
+    select_tenant(&mut h, "filter-ical-staging");
+    h.keys("d");
+    h.key(KeyCode::Enter);
+    // Wait until the build is visibly under way.
+    while !h.app.runs[0].output.iter().any(|l| l.starts_with("#2 ")) {
+        h.step().await;
+    }
+    assert_eq!(h.app.runs[0].status, RunStatus::Running);
+    h.ctrl('c');
+    assert!(matches!(h.app.mode, Mode::ConfirmCancel(_)));
+    h.keys("y");
+    h.settle().await;
+    let run = &h.app.runs[0];
+    assert_eq!(
+        run.status,
+        RunStatus::Cancelled(143),
+        "{:?}",
+        run.output.iter().collect::<Vec<_>>()
+    );
+    assert!(
+        !run.output.iter().any(|l| l.starts_with("deployed ")),
+        "the deploy did not complete"
+    );
+    // Nothing of the job is left running on the host: no process has the job's script open.
+    let jobs = h.host_root().join("var/lib/opsdeck/jobs");
+    let pid = std::fs::read_to_string(jobs.join(format!("{}.pid", run.id))).unwrap();
+    let group = std::process::Command::new("pgrep")
+        .args(["-g", pid.trim()])
+        .output()
+        .unwrap();
+    assert!(
+        group.stdout.is_empty(),
+        "processes left in the job's group: {}",
+        String::from_utf8_lossy(&group.stdout)
+    );
+    assert!(jobs.join(format!("{}.cancelled", run.id)).exists());
+}

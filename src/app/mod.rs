@@ -244,6 +244,9 @@ pub struct App {
     pub backups: Vec<Backup>,
     pub runs: Vec<RunView>,
     run_seq: u32,
+    /// Distinguishes this console's run ids from another console's started
+    /// in the same second (set from the process id; empty in tests).
+    pub run_tag: String,
     /// Open run in the output pane, lines scrolled up from the bottom, follow flag.
     pub output_run: Option<RunId>,
     pub output_scroll: usize,
@@ -287,6 +290,7 @@ impl App {
             backups: Vec::new(),
             runs: Vec::new(),
             run_seq: 0,
+            run_tag: String::new(),
             output_run: None,
             output_scroll: 0,
             output_follow: true,
@@ -1261,12 +1265,15 @@ impl App {
             return vec![];
         }
         self.run_seq += 1;
-        let id = format!(
+        let mut id = format!(
             "{}-{}-{:03}",
             self.now.format("%Y%m%d-%H%M%S"),
             run.runbook,
             self.run_seq
         );
+        if !self.run_tag.is_empty() {
+            id = format!("{id}-{}", self.run_tag);
+        }
         self.runs.push(RunView {
             id: id.clone(),
             title: run.title.clone(),

@@ -76,10 +76,14 @@ impl Harness {
     }
 
     pub async fn with_ctx(ctx: ContextInfo) -> Harness {
+        Self::with_env(ctx, sim_env(fixed_now())).await
+    }
+
+    pub async fn with_env(ctx: ContextInfo, env: BTreeMap<String, String>) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let now = fixed_now();
         let sandbox = Sandbox::ensure(&dir.path().join("sandbox"), now, &exe()).unwrap();
-        let providers = providers(&sandbox, &sim_env(now), &dir.path().join("state"));
+        let providers = providers(&sandbox, &env, &dir.path().join("state"));
         let (tx, rx) = mpsc::unbounded_channel();
         let runner = EffectsRunner::new(providers.clone(), tx);
         let cfg = config::parse(SANDBOX_CONFIG, "sandbox.toml").unwrap();
@@ -120,6 +124,24 @@ impl Harness {
         let fx = self
             .app
             .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self.dispatch(fx);
+    }
+
+    /// Handle one message from the runner (waits up to 30 s for it).
+    pub async fn step(&mut self) {
+        let msg = tokio::time::timeout(Duration::from_secs(30), self.rx.recv())
+            .await
+            .expect("a message within 30 s")
+            .expect("channel open");
+        let fx = self.app.update(msg);
+        self.dispatch(fx);
+    }
+
+    pub fn ctrl(&mut self, c: char) {
+        let fx = self.app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )));
         self.dispatch(fx);
     }
 
