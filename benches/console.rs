@@ -49,6 +49,7 @@ fn app_with_rows(n: usize) -> App {
         read_only: false,
         simulated: true,
         regions: vec!["eu-north-1".into()],
+        identity: None,
     };
     let cfg = opsdeck::config::parse(opsdeck::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
     let mut app = App::new(cfg, ctx, Keymap::builtin(), chrono::Utc::now());
@@ -118,14 +119,21 @@ fn start_to_first_frame(c: &mut Criterion) {
     };
     let exe = std::env::current_exe().unwrap();
     let opts = Options::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     // The sandbox exists already (as on every start but the first).
-    session::open(&opts, &dirs, chrono::Utc::now(), &exe).unwrap();
+    rt.block_on(session::open(&opts, &dirs, chrono::Utc::now(), &exe))
+        .unwrap();
     let theme = Theme::dark();
     let mut group = c.benchmark_group("startup");
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("open session + first frame (120x32)", |b| {
         b.iter(|| {
-            let s = session::open(&opts, &dirs, chrono::Utc::now(), &exe).unwrap();
+            let s = rt
+                .block_on(session::open(&opts, &dirs, chrono::Utc::now(), &exe))
+                .unwrap();
             let mut app = App::new(s.config, s.ctx, Keymap::builtin(), chrono::Utc::now());
             let _effects = app.startup();
             let mut term =

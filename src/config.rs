@@ -211,16 +211,6 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
                 format!("context `{}` is defined twice", c.name),
             ));
         }
-        if c.provider == ProviderKind::Aws && c.regions.is_empty() {
-            return Err(err(
-                "provider",
-                "aws",
-                format!(
-                    "context `{}` uses provider \"aws\" but lists no regions",
-                    c.name
-                ),
-            ));
-        }
         for r in &c.regions {
             let ok = r.split('-').count() >= 3
                 && r.chars()

@@ -7,6 +7,7 @@
 //! return domain types; [`sandbox`] is the embedded estate.
 
 pub mod app;
+pub mod aws;
 pub mod config;
 pub mod console;
 pub mod domain;

@@ -146,13 +146,23 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         _ => {}
     }
     // Config errors are reported before the terminal is touched.
-    let session = session::open(&opts, &dirs, now, &exe)?;
-    let _guard = init_logging(&dirs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let session = rt.block_on(session::open(&opts, &dirs, now, &exe))?;
+    let _guard = init_logging(&dirs);
     if let Some(Command::Ls { kind, target, json }) = cli.command {
+        if session.fell_back {
+            // A script asked for AWS: never answer it with the sandbox.
+            anyhow::bail!(
+                "{}",
+                session
+                    .warning
+                    .unwrap_or_default()
+                    .trim_end_matches("; showing the sandbox instead")
+            );
+        }
         if let Some(w) = &session.warning {
             eprintln!("warning: {w}");
         }

@@ -2,7 +2,8 @@
 //! Shared by the console, the headless commands and the tests.
 
 use crate::app::ContextInfo;
-use crate::config::{self, Config, ConfigError, Dirs, ProviderKind};
+use crate::config::{self, Config, ConfigError, ContextConfig, Dirs, ProviderKind};
+use crate::provider::CloudInventory as _;
 use crate::runner::Providers;
 use crate::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,8 @@ pub struct Options {
 }
 
 pub struct Session {
+    /// True when an AWS context could not be opened and the sandbox is shown instead.
+    pub fell_back: bool,
     pub config: Config,
     pub ctx: ContextInfo,
     pub providers: Providers,
@@ -58,44 +61,93 @@ pub fn load_config(opts: &Options, dirs: &Dirs) -> Result<(Config, Option<PathBu
     ))
 }
 
-pub fn open(
+/// The context to open: `--context NAME` from the config, else the first
+/// one. `--context aws` without such an entry means the standard AWS chain
+/// (AWS_PROFILE, AWS_REGION, env credentials) with no further settings.
+fn choose_context(opts: &Options, user: &Config) -> Result<Option<ContextConfig>, SessionError> {
+    match &opts.context {
+        Some(name) => match user.contexts.iter().find(|c| &c.name == name) {
+            Some(c) => Ok(Some(c.clone())),
+            None if name == "aws" => Ok(Some(ContextConfig {
+                name: "aws".into(),
+                provider: ProviderKind::Aws,
+                profile: None,
+                regions: vec![],
+                production: false,
+                read_only: false,
+            })),
+            None => {
+                let known: Vec<&str> = user.contexts.iter().map(|c| c.name.as_str()).collect();
+                Err(SessionError::Other(format!(
+                    "no context named {name:?} (known: {}; `aws` uses the standard AWS chain)",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )))
+            }
+        },
+        None => Ok(user.contexts.first().cloned()),
+    }
+}
+
+pub async fn open(
     opts: &Options,
     dirs: &Dirs,
     now: DateTime<Utc>,
     exe: &Path,
 ) -> Result<Session, SessionError> {
     let (user, _path) = load_config(opts, dirs)?;
-    let mut warning = None;
-    let chosen = match &opts.context {
-        Some(name) => Some(
-            user.contexts
-                .iter()
-                .find(|c| &c.name == name)
-                .cloned()
-                .ok_or_else(|| {
-                    let known: Vec<&str> = user.contexts.iter().map(|c| c.name.as_str()).collect();
-                    SessionError::Other(format!(
-                        "no context named {name:?} (known: {})",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ))
-                })?,
-        ),
-        None => user.contexts.first().cloned(),
-    };
+    let chosen = choose_context(opts, &user)?;
     let read_only =
         opts.read_only || user.read_only || chosen.as_ref().is_some_and(|c| c.read_only);
-    if let Some(c) = &chosen
-        && c.provider == ProviderKind::Aws
-    {
-        warning = Some(format!(
-            "context {:?} uses the AWS provider, which this build does not have yet; showing the sandbox instead",
-            c.name
-        ));
+    let mut warning = None;
+    if let Some(c) = chosen.as_ref().filter(|c| c.provider == ProviderKind::Aws) {
+        match crate::aws::connect(c).await {
+            Ok(est) => {
+                let mut config = user.clone();
+                config.read_only = read_only;
+                return Ok(Session {
+                    fell_back: false,
+                    ctx: ContextInfo {
+                        name: c.name.clone(),
+                        provider: est.cloud.label(),
+                        production: c.production,
+                        read_only,
+                        simulated: false,
+                        regions: est.regions.clone(),
+                        identity: Some(est.identity.clone()),
+                    },
+                    config,
+                    providers: Providers {
+                        cloud: est.cloud.clone(),
+                        store: est.store.clone(),
+                        transport: est.transport.clone(),
+                        runs_dir: dirs.state.join("runs"),
+                    },
+                    sandbox: None,
+                    warning: None,
+                });
+            }
+            Err(msg) => warning = Some(format!("{msg}; showing the sandbox instead")),
+        }
     }
+    let mut s = open_sandbox(opts, dirs, now, exe, &user, read_only)?;
+    s.fell_back = warning.is_some();
+    s.warning = warning;
+    Ok(s)
+}
+
+fn open_sandbox(
+    opts: &Options,
+    dirs: &Dirs,
+    now: DateTime<Utc>,
+    exe: &Path,
+    user: &Config,
+    read_only: bool,
+) -> Result<Session, SessionError> {
+    let warning = None;
     // The sandbox always uses its own hosts and apps; user settings that are
     // not about the estate (theme, read-only) still apply.
     let mut config = config::parse(SANDBOX_CONFIG, "<built-in sandbox config>")?;
@@ -122,10 +174,12 @@ pub fn open(
         read_only,
         simulated: true,
         regions: sandbox_ctx.map(|c| c.regions).unwrap_or_default(),
+        identity: None,
     };
     let cloud = Arc::new(SandboxCloud::new(sandbox.clone()));
     let transport = Arc::new(sandbox.transport(&BTreeMap::new()));
     Ok(Session {
+        fell_back: false,
         config,
         ctx,
         providers: Providers {

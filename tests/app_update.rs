@@ -18,6 +18,7 @@ fn app() -> App {
         read_only: false,
         simulated: true,
         regions: vec![],
+        identity: None,
     };
     let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
     App::new(

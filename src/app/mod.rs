@@ -181,6 +181,8 @@ pub struct ContextInfo {
     /// True on the sandbox: docker and databases are simulated.
     pub simulated: bool,
     pub regions: Vec<String>,
+    /// The caller identity on AWS (account and ARN).
+    pub identity: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

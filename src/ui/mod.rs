@@ -75,6 +75,10 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::raw("  "),
         Span::styled(app.ctx.regions.join(","), Style::default().fg(theme.muted)),
     ];
+    if let Some(id) = &app.ctx.identity {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(id.clone(), Style::default().fg(theme.muted)));
+    }
     if app.ctx.simulated {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(

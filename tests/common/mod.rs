@@ -56,6 +56,7 @@ pub fn sandbox_ctx() -> ContextInfo {
             "us-east-1".into(),
             "ap-southeast-2".into(),
         ],
+        identity: None,
     }
 }
 

@@ -1,0 +1,217 @@
+//! EC2 instances across the context's regions (paginated, regions fetched
+//! concurrently), joined with SSM DescribeInstanceInformation. If that call
+//! is not available, SSM state is "unknown" — the list never fails for it.
+
+use crate::domain::{Instance, SsmPing};
+use crate::provider::{ProviderError, ProviderResult};
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use std::collections::{BTreeMap, HashMap};
+
+/// Per-region clients for the inventory.
+#[derive(Clone)]
+pub struct RegionClients {
+    pub region: String,
+    /// DescribeInstances page size (5..=1000).
+    pub page_size: i32,
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+fn ec2_err(region: &str, e: impl ProvideErrorMetadata + std::fmt::Display) -> ProviderError {
+    ProviderError::new(
+        format!("describing instances in {region}"),
+        format!(
+            "{}: {}",
+            e.code().unwrap_or("error"),
+            e.message()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string())
+        ),
+    )
+}
+
+/// SSM ping status by instance id; `None` when the call is unavailable.
+async fn ssm_pings(c: &RegionClients) -> Option<HashMap<String, SsmPing>> {
+    let mut out = HashMap::new();
+    // No retries: when the call is unavailable (some endpoints lack it), the
+    // list must not wait for the SDK's backoff; SSM is then "unknown".
+    let conf = c
+        .ssm
+        .config()
+        .to_builder()
+        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled())
+        .build();
+    let ssm = aws_sdk_ssm::Client::from_conf(conf);
+    let mut pages = ssm
+        .describe_instance_information()
+        .max_results(50)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => {
+                for info in p.instance_information_list() {
+                    let ping = match info.ping_status().map(|s| s.as_str()) {
+                        Some("Online") => SsmPing::Online,
+                        Some("ConnectionLost") => SsmPing::ConnectionLost,
+                        Some("Inactive") => SsmPing::Inactive,
+                        _ => SsmPing::Unknown,
+                    };
+                    if let Some(id) = info.instance_id() {
+                        out.insert(id.to_string(), ping);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(region = %c.region, error = %aws_sdk_ssm::error::DisplayErrorContext(&e), "DescribeInstanceInformation unavailable; SSM state unknown");
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+pub async fn instances_in(c: &RegionClients) -> ProviderResult<Vec<Instance>> {
+    instances_matching(c, &[]).await
+}
+
+/// Instances of one region that carry tag `key` = `value` (EC2 filters), for
+/// runbooks aimed at many instances by tag.
+pub async fn instances_tagged(
+    c: &RegionClients,
+    key: &str,
+    value: &str,
+) -> ProviderResult<Vec<Instance>> {
+    let f = aws_sdk_ec2::types::Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build();
+    instances_matching(c, &[f]).await
+}
+
+async fn instances_matching(
+    c: &RegionClients,
+    filters: &[aws_sdk_ec2::types::Filter],
+) -> ProviderResult<Vec<Instance>> {
+    let (ec2, pings) = tokio::join!(
+        async {
+            let mut list = Vec::new();
+            let mut pages = c
+                .ec2
+                .describe_instances()
+                .set_filters((!filters.is_empty()).then(|| filters.to_vec()))
+                .max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| ec2_err(&c.region, e.into_service_error()))?;
+                for r in page.reservations() {
+                    for i in r.instances() {
+                        list.push(i.clone());
+                    }
+                }
+            }
+            Ok::<_, ProviderError>(list)
+        },
+        ssm_pings(c)
+    );
+    let ec2 = ec2?;
+    Ok(ec2
+        .into_iter()
+        .map(|i| {
+            let id = i.instance_id().unwrap_or_default().to_string();
+            let tags: BTreeMap<String, String> = i
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect();
+            let ssm_ping = match &pings {
+                None => SsmPing::Unknown,
+                // Not registered with SSM at all: commands cannot reach it.
+                Some(p) => p.get(&id).copied().unwrap_or(SsmPing::Inactive),
+            };
+            Instance {
+                name: tags.get("Name").cloned().unwrap_or_default(),
+                region: c.region.clone(),
+                instance_type: i
+                    .instance_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                state: i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                private_ip: i.private_ip_address().map(str::to_string),
+                public_ip: i.public_ip_address().map(str::to_string),
+                ssm_ping,
+                platform: i.platform_details().unwrap_or_default().to_string(),
+                tags,
+                id,
+            }
+        })
+        .collect())
+}
+
+/// Every region at once; a failing region fails the list with its name.
+pub async fn instances(regions: &[RegionClients]) -> ProviderResult<Vec<Instance>> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, c) in regions.iter().enumerate() {
+        let c = c.clone();
+        set.spawn(async move { (i, instances_in(&c).await) });
+    }
+    let mut results: Vec<(usize, ProviderResult<Vec<Instance>>)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        results.push(r.map_err(|e| ProviderError::new("describing instances", e))?);
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let mut all = Vec::new();
+    for (_, r) in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// Start or stop an instance; returns the new state name EC2 reports.
+pub async fn set_running(c: &RegionClients, id: &str, running: bool) -> ProviderResult<String> {
+    let ctx = || {
+        format!(
+            "{} {id} in {}",
+            if running { "starting" } else { "stopping" },
+            c.region
+        )
+    };
+    let state = if running {
+        let out = c
+            .ec2
+            .start_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| ProviderError::new(ctx(), aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+        out.starting_instances()
+            .first()
+            .and_then(|s| s.current_state())
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+    } else {
+        let out = c
+            .ec2
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| ProviderError::new(ctx(), aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+        out.stopping_instances()
+            .first()
+            .and_then(|s| s.current_state())
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+    };
+    Ok(state.unwrap_or_else(|| "unknown".into()))
+}

@@ -1,0 +1,181 @@
+//! The `aws` provider: EC2 + SSM inventory, S3, and the SSM transport,
+//! behind the same seam as the sandbox. Credentials come from aws-config's
+//! standard chain exactly like the AWS CLI (profiles incl. SSO, env vars,
+//! IMDS); `AWS_PROFILE`, `AWS_REGION` and `AWS_ENDPOINT_URL` (and the
+//! per-service variants) are honoured; with an endpoint override S3 uses
+//! path-style addressing.
+
+pub mod ec2;
+pub mod s3;
+pub mod ssm;
+
+use crate::config::ContextConfig;
+use crate::domain::Instance;
+use crate::provider::{CloudInventory, ProviderResult};
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use ec2::RegionClients;
+use ssm::{HostRegions, SsmTiming, SsmTransport};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct AwsCloud {
+    label: String,
+    regions: Vec<RegionClients>,
+    host_regions: HostRegions,
+}
+
+#[async_trait]
+impl CloudInventory for AwsCloud {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    async fn instances(&self) -> ProviderResult<Vec<Instance>> {
+        let list = ec2::instances(&self.regions).await?;
+        if let Ok(mut m) = self.host_regions.write() {
+            for i in &list {
+                m.insert(i.id.clone(), i.region.clone());
+            }
+        }
+        Ok(list)
+    }
+}
+
+impl AwsCloud {
+    pub fn region(&self, name: &str) -> Option<&RegionClients> {
+        self.regions.iter().find(|r| r.region == name)
+    }
+}
+
+pub struct AwsEstate {
+    pub cloud: Arc<AwsCloud>,
+    pub store: Arc<s3::S3Store>,
+    pub transport: Arc<SsmTransport>,
+    pub regions: Vec<String>,
+    /// "account 123456789012 · arn:aws:iam::…"
+    pub identity: String,
+}
+
+/// Whether an endpoint override is in force (LocalStack, moto, MinIO).
+pub fn endpoint_overridden() -> bool {
+    ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+const SETUP_HINT: &str = "set AWS_PROFILE (or `profile` in the context), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for SSO run `aws sso login --profile NAME`";
+
+/// Open a context: load the credential chain, check it with
+/// sts:GetCallerIdentity, and make the per-region clients.
+pub async fn connect(ctx: &ContextConfig) -> Result<AwsEstate, String> {
+    connect_with(ctx, Overrides::default()).await
+}
+
+/// What a caller (a test, a benchmark) may set instead of the environment.
+#[derive(Default, Clone)]
+pub struct Overrides {
+    pub endpoint_url: Option<String>,
+    pub credentials: Option<aws_credential_types::Credentials>,
+    pub page_size: Option<i32>,
+}
+
+pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstate, String> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = &ov.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(c) = ov.credentials.clone() {
+        loader = loader.credentials_provider(c);
+    }
+    if let Some(p) = &ctx.profile {
+        loader = loader.profile_name(p);
+    }
+    let first = ctx.regions.first().cloned();
+    let region_chain =
+        RegionProviderChain::first_try(first.map(aws_config::Region::new)).or_default_provider();
+    let base = loader.region(region_chain).load().await;
+    let home = base.region().map(|r| r.to_string()).ok_or_else(|| {
+        format!(
+            "context {:?} has no AWS region: list `regions` in the context or set AWS_REGION",
+            ctx.name
+        )
+    })?;
+    let regions: Vec<String> = if ctx.regions.is_empty() {
+        vec![home.clone()]
+    } else {
+        ctx.regions.clone()
+    };
+
+    let sts = aws_sdk_sts::Client::new(&base);
+    let who = tokio::time::timeout(Duration::from_secs(15), sts.get_caller_identity().send())
+        .await
+        .map_err(|_| {
+            format!(
+                "context {:?}: no answer from STS within 15 s (network or endpoint?)",
+                ctx.name
+            )
+        })?
+        .map_err(|e| {
+            format!(
+                "context {:?}: AWS credentials are not usable ({}); {SETUP_HINT}",
+                ctx.name,
+                aws_sdk_sts::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let identity = format!(
+        "account {} · {}",
+        who.account().unwrap_or("?"),
+        who.arn().unwrap_or("?")
+    );
+
+    let host_regions: HostRegions = Default::default();
+    let mut ssm_clients = HashMap::new();
+    let mut region_clients = Vec::new();
+    for r in &regions {
+        let region = aws_config::Region::new(r.clone());
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&base)
+                .region(region.clone())
+                .build(),
+        );
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&base)
+                .region(region)
+                .build(),
+        );
+        ssm_clients.insert(r.clone(), ssm.clone());
+        region_clients.push(RegionClients {
+            region: r.clone(),
+            page_size: ov.page_size.unwrap_or(1000),
+            ec2,
+            ssm,
+        });
+    }
+    let label = match &ctx.profile {
+        Some(p) => format!("aws:{p}"),
+        None => "aws".to_string(),
+    };
+    Ok(AwsEstate {
+        cloud: Arc::new(AwsCloud {
+            label,
+            regions: region_clients,
+            host_regions: host_regions.clone(),
+        }),
+        store: Arc::new(s3::S3Store::new(
+            base.clone(),
+            home.clone(),
+            ov.endpoint_url.is_some() || endpoint_overridden(),
+        )),
+        transport: Arc::new(SsmTransport::new(
+            ssm_clients,
+            home,
+            host_regions,
+            SsmTiming::default(),
+        )),
+        regions,
+        identity,
+    })
+}

@@ -1,0 +1,471 @@
+//! The aws provider against a real AWS API peer: moto_server on a free
+//! loopback port, one per test binary (a watchdog stops it when the test
+//! process ends). Covers what moto implements: EC2 (1,000 instances, two
+//! regions, tags, filters, pagination, stop/start), S3 (posture set and
+//! unset, 5,000 objects by prefix, version restore, undelete, download) and
+//! the shapes of SSM SendCommand / GetCommandInvocation / ListCommands.
+
+use aws_credential_types::Credentials;
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_sdk_s3::primitives::ByteStream;
+use opsdeck::aws::{self, AwsEstate, Overrides};
+use opsdeck::config::{ContextConfig, ProviderKind};
+use opsdeck::domain::{ObjectEntry, SsmPing};
+use opsdeck::provider::{CloudInventory, ObjectStore};
+use opsdeck::transport::Transport;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const R1: &str = "eu-north-1";
+const R2: &str = "us-east-1";
+
+/// Start moto once per test binary; returns its endpoint URL.
+fn moto() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let me = std::process::id();
+        // The watchdog ends the server (and only it) once this process is gone.
+        let script = format!(
+            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {me} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null"
+        );
+        std::process::Command::new("bash")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("bash");
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(30), "moto_server did not start (is moto[server] installed? `bash .ci/test` installs it)");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+fn creds() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "opsdeck-tests")
+}
+
+async fn estate(regions: &[&str], page_size: i32) -> AwsEstate {
+    let ctx = ContextConfig {
+        name: "moto".into(),
+        provider: ProviderKind::Aws,
+        profile: None,
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+        production: false,
+        read_only: false,
+    };
+    aws::connect_with(
+        &ctx,
+        Overrides {
+            endpoint_url: Some(moto().to_string()),
+            credentials: Some(creds()),
+            page_size: Some(page_size),
+        },
+    )
+    .await
+    .expect("connects to moto")
+}
+
+async fn sdk(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto())
+        .credentials_provider(creds())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await
+}
+
+fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn run_instances(region: &str, count: i32, project: &str) -> Vec<String> {
+    let ec2 = aws_sdk_ec2::Client::new(&sdk(region).await);
+    let mut ids = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(250);
+        let out = ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Medium)
+            .min_count(n)
+            .max_count(n)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .tags(
+                        Tag::builder()
+                            .key("Name")
+                            .value(format!("{project}-host"))
+                            .build(),
+                    )
+                    .tags(Tag::builder().key("Project").value(project).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ids.extend(
+            out.instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string)),
+        );
+        left -= n;
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_instances_across_two_regions_with_tags_filters_and_pages() {
+    // Projects unique to this test keep it independent of the others on the same server.
+    run_instances(R1, 600, "inv-north").await;
+    run_instances(R2, 400, "inv-east").await;
+    let e = estate(&[R1, R2], 100).await;
+    assert!(e.identity.starts_with("account "), "{}", e.identity);
+    let all = e.cloud.instances().await.unwrap();
+    let north: Vec<_> = all
+        .iter()
+        .filter(|i| i.tags.get("Project").map(String::as_str) == Some("inv-north"))
+        .collect();
+    let east: Vec<_> = all
+        .iter()
+        .filter(|i| i.tags.get("Project").map(String::as_str) == Some("inv-east"))
+        .collect();
+    assert_eq!(north.len(), 600, "paginated 100 at a time");
+    assert_eq!(east.len(), 400);
+    assert!(north.iter().all(|i| i.region == R1
+        && i.name == "inv-north-host"
+        && i.instance_type == "t3.medium"
+        && i.state == "running"));
+    assert!(east.iter().all(|i| i.region == R2));
+    // moto has no DescribeInstanceInformation: SSM state is unknown, the list still works.
+    assert!(all.iter().all(|i| i.ssm_ping == SsmPing::Unknown));
+    // Tag filters run on the server.
+    let rc = e.cloud.region(R2).unwrap();
+    let tagged = aws::ec2::instances_tagged(rc, "Project", "inv-east")
+        .await
+        .unwrap();
+    assert_eq!(tagged.len(), 400);
+    assert!(
+        aws::ec2::instances_tagged(rc, "Project", "inv-north")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_start_an_instance() {
+    let region = "eu-west-1";
+    let ids = run_instances(region, 1, "stopstart").await;
+    let e = estate(&[region], 1000).await;
+    let rc = e.cloud.region(region).unwrap();
+    let state = aws::ec2::set_running(rc, &ids[0], false).await.unwrap();
+    assert!(state == "stopping" || state == "stopped", "{state}");
+    let now = e.cloud.instances().await.unwrap();
+    assert_eq!(
+        now.iter().find(|i| i.id == ids[0]).unwrap().state,
+        "stopped"
+    );
+    aws::ec2::set_running(rc, &ids[0], true).await.unwrap();
+    let now = e.cloud.instances().await.unwrap();
+    assert_eq!(
+        now.iter().find(|i| i.id == ids[0]).unwrap().state,
+        "running"
+    );
+    let err = aws::ec2::set_running(rc, "i-00000000000000000", true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("starting i-00000000000000000 in eu-west-1"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_posture_set_and_unset() {
+    use aws_sdk_s3::types::*;
+    let conf = sdk(R2).await;
+    let s3 = s3_client(&conf);
+    for b in ["posture-locked", "posture-open"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    s3.put_bucket_encryption()
+        .bucket("posture-locked")
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::Aes256)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_public_access_block()
+        .bucket("posture-locked")
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("posture-locked")
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(
+                    LifecycleRule::builder()
+                        .id("archive")
+                        .status(ExpirationStatus::Enabled)
+                        .filter(LifecycleRuleFilter::builder().prefix("").build())
+                        .transitions(
+                            Transition::builder()
+                                .days(90)
+                                .storage_class(TransitionStorageClass::StandardIa)
+                                .build(),
+                        )
+                        .noncurrent_version_expiration(
+                            NoncurrentVersionExpiration::builder()
+                                .noncurrent_days(365)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let e = estate(&[R2], 1000).await;
+    let buckets = e.store.buckets().await.unwrap();
+    let locked = buckets.iter().find(|b| b.name == "posture-locked").unwrap();
+    let open = buckets.iter().find(|b| b.name == "posture-open").unwrap();
+    assert_eq!(locked.region, "us-east-1");
+    assert_eq!(locked.encryption, "AES256");
+    assert_eq!(locked.public_access_block, "all blocked");
+    assert_eq!(locked.lifecycle, "STANDARD_IA@90d, expire noncurrent@365d");
+    // Absent configurations are "none", never errors.
+    assert_eq!(open.public_access_block, "none");
+    assert_eq!(open.lifecycle, "none");
+    assert!(
+        open.encryption == "none" || open.encryption == "AES256",
+        "moto may default to SSE-S3: {}",
+        open.encryption
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_objects_listed_by_prefix_in_pages() {
+    use futures::StreamExt;
+    let conf = sdk(R2).await;
+    let s3 = s3_client(&conf);
+    let bucket = "many-objects";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    // 5 tenants × 1,000 objects, plus a few at the root.
+    let keys: Vec<String> = (0..5000)
+        .map(|i| format!("tenant_id=t{}/entity=project/file-{i:05}.pdf", i % 5))
+        .chain(["README.md".to_string()])
+        .collect();
+    futures::stream::iter(keys.iter().map(|k| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(k)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .unwrap()
+        }
+    }))
+    .buffer_unordered(32)
+    .collect::<Vec<_>>()
+    .await;
+    let e = estate(&[R2], 1000).await;
+    let root = e.store.list(bucket, "").await.unwrap();
+    let prefixes: Vec<&str> = root
+        .iter()
+        .filter_map(|o| {
+            if let ObjectEntry::Prefix(p) = o {
+                Some(p.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        prefixes,
+        [
+            "tenant_id=t0/",
+            "tenant_id=t1/",
+            "tenant_id=t2/",
+            "tenant_id=t3/",
+            "tenant_id=t4/"
+        ]
+    );
+    assert!(root.iter().any(|o| o.name() == "README.md"));
+    // 1,000 objects under one prefix arrive page by page.
+    let mut pages = Vec::new();
+    e.store
+        .list_pages(bucket, "tenant_id=t3/entity=project/", &mut |p| {
+            pages.push(p.len())
+        })
+        .await
+        .unwrap();
+    assert_eq!(pages.iter().sum::<usize>(), 1000);
+    let all = e
+        .store
+        .list(bucket, "tenant_id=t3/entity=project/")
+        .await
+        .unwrap();
+    assert!(
+        all.iter()
+            .all(|o| matches!(o, ObjectEntry::Object { size: 1, .. }))
+    );
+    let missing = e
+        .store
+        .list("no-such-bucket-here", "")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("no-such-bucket-here") && missing.contains("NoSuchBucket"),
+        "{missing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_a_version_and_undelete_then_read_back() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let conf = sdk(R2).await;
+    let s3 = s3_client(&conf);
+    let bucket = "versioned-attachments";
+    let key = "tenant_id=demo/entity=client/entity_id=7e6d/contract v2 (signed).pdf";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v1 = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_static(b"first draft"))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_string();
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_static(b"second draft"))
+        .send()
+        .await
+        .unwrap();
+    let read = |s3: aws_sdk_s3::Client| async move {
+        match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(o) => Some(String::from_utf8(o.body.collect().await.unwrap().to_vec()).unwrap()),
+            Err(_) => None,
+        }
+    };
+    let e = estate(&[R2], 1000).await;
+    let versions = e.store.versions(bucket, key).await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(versions[0].is_latest && !versions[0].is_delete_marker);
+
+    // Restore the first version: it becomes current, the history grows.
+    e.store.restore_version(bucket, key, &v1).await.unwrap();
+    assert_eq!(read(s3.clone()).await.as_deref(), Some("first draft"));
+    assert_eq!(e.store.versions(bucket, key).await.unwrap().len(), 3);
+
+    // Delete, see the marker, undelete, read it back.
+    s3.delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(s3.clone()).await, None);
+    let versions = e.store.versions(bucket, key).await.unwrap();
+    assert!(
+        versions[0].is_latest && versions[0].is_delete_marker,
+        "{versions:?}"
+    );
+    e.store.undelete(bucket, key).await.unwrap();
+    assert_eq!(read(s3.clone()).await.as_deref(), Some("first draft"));
+    let err = e.store.undelete(bucket, key).await.unwrap_err().to_string();
+    assert!(err.contains("not deleted"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("contract.pdf");
+    let n = e.store.download(bucket, key, Some(&v1), &to).await.unwrap();
+    assert_eq!(n, 11);
+    assert_eq!(std::fs::read_to_string(&to).unwrap(), "first draft");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssm_send_command_shapes() {
+    let region = "ap-southeast-2";
+    let ids = run_instances(region, 1, "ssm-shapes").await;
+    let e = estate(&[region], 1000).await;
+    e.cloud.instances().await.unwrap(); // learns which region each host is in
+    // moto runs nothing: an instant Success with empty output.
+    let out = e
+        .transport
+        .exec(
+            &ids[0],
+            "d=x\nid='20260101-deploy-001'; echo hi",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.stdout, "");
+    let ssm = aws_sdk_ssm::Client::new(&sdk(region).await);
+    let cmds = ssm.list_commands().send().await.unwrap();
+    let c = cmds
+        .commands()
+        .iter()
+        .find(|c| c.instance_ids().contains(&ids[0]))
+        .expect("our command is listed");
+    assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
+    assert_eq!(c.comment(), Some("opsdeck 20260101-deploy-001"));
+    let params = c.parameters().unwrap();
+    assert_eq!(
+        params["commands"],
+        vec!["d=x\nid='20260101-deploy-001'; echo hi".to_string()]
+    );
+    assert_eq!(params["executionTimeout"], vec!["60".to_string()]);
+}
