@@ -47,7 +47,9 @@ impl Instance {
         if self.state != "running" {
             return Some(format!("{} is {} (not running)", self.id, self.state));
         }
-        if self.ssm_ping != SsmPing::Online {
+        // Unknown (DescribeInstanceInformation unavailable) is not refused:
+        // only an agent known to be away is.
+        if matches!(self.ssm_ping, SsmPing::ConnectionLost | SsmPing::Inactive) {
             return Some(format!(
                 "{}: SSM agent is {}, commands cannot be delivered",
                 self.id,

@@ -19,14 +19,19 @@ pub enum Kind {
     Backups,
 }
 
-async fn snapshots(p: &Providers) -> anyhow::Result<(BTreeMap<String, HostSnapshot>, Vec<String>)> {
+async fn snapshots(
+    p: &Providers,
+    config: &Config,
+) -> anyhow::Result<(BTreeMap<String, HostSnapshot>, Vec<String>)> {
     let instances = p.cloud.instances().await?;
     let inv = HostInventory::new(p.transport.clone());
     let mut snaps = BTreeMap::new();
     let mut errors = Vec::new();
+    // Only configured hosts: on AWS each one costs an SSM command.
+    let configured: Vec<&str> = config.hosts.iter().map(|h| h.instance.as_str()).collect();
     for i in instances
         .iter()
-        .filter(|i| i.unreachable_reason().is_none())
+        .filter(|i| i.unreachable_reason().is_none() && configured.contains(&i.id.as_str()))
     {
         match inv.snapshot(&i.id).await {
             Ok(s) => {
@@ -112,7 +117,7 @@ pub async fn ls(
             }
         }
         Kind::Containers | Kind::Tenants | Kind::Backups => {
-            let (snaps, errs) = snapshots(p).await?;
+            let (snaps, errs) = snapshots(p, config).await?;
             warnings.extend(errs);
             let s3: Vec<Backup> = match &config.backups.bucket {
                 Some(b) => match s3_backups(p.store.as_ref(), b, &config.backups.prefix).await {

@@ -29,7 +29,10 @@ fn moto() -> &'static str {
         let script = format!(
             "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {me} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null"
         );
-        std::process::Command::new("bash")
+        // Never waited for on purpose: the watchdog outlives every test and
+        // ends itself (and the server) once this process is gone.
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = std::process::Command::new("bash")
             .args(["-c", &script])
             .stdin(std::process::Stdio::null())
             .spawn()

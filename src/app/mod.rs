@@ -538,13 +538,20 @@ impl App {
                     }
                 }
                 self.rebuild(Screen::Instances);
-                // Host facts are read from every instance the transport can reach.
+                // Host facts are read from the configured hosts the transport
+                // can reach (never every instance: on AWS that is one SSM
+                // command per host per refresh).
                 let reachable: Vec<String> = self
-                    .instances
-                    .data
+                    .config
+                    .hosts
                     .iter()
-                    .filter(|i| i.unreachable_reason().is_none())
-                    .map(|i| i.id.clone())
+                    .filter(|h| {
+                        self.instances
+                            .data
+                            .iter()
+                            .any(|i| i.id == h.instance && i.unreachable_reason().is_none())
+                    })
+                    .map(|h| h.instance.clone())
                     .collect();
                 reachable
                     .into_iter()
