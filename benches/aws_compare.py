@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""opsdeck vs awscli vs the raw server, on one moto server.
+
+Listing 1,000 EC2 instances in two regions, and 20,000 S3 objects, measured
+three ways in the same run:
+  raw     the same API pages fetched with minimal SigV4-signed HTTP requests,
+          no parsing beyond finding the next-page token (the server's own time)
+  opsdeck `opsdeck ls instances --json` over both regions /
+          `opsdeck ls objects BUCKET --json`
+  awscli  `aws ec2 describe-instances` once per region, as a user would /
+          `aws s3api list-objects-v2 --bucket BUCKET`
+Goals: opsdeck <= 1.15 x raw, and >= 2 x faster than awscli.
+
+Run: cargo build --release && python3 benches/aws_compare.py [--runs N]
+Needs moto[server] and awscli (pip install 'moto[server]' awscli).
+"""
+
+import argparse
+import concurrent.futures
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPSDECK = os.path.join(ROOT, "target", "release", "opsdeck")
+REGIONS = ["eu-north-1", "us-east-1"]
+CREDS = Credentials("testing", "testing")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def signed_get(url, service, region, body=None, method="GET"):
+    req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"} if body else {})
+    SigV4Auth(CREDS, service, region).add_auth(req)
+    r = urllib.request.Request(url, data=body.encode() if body else None, method=method, headers=dict(req.headers))
+    with urllib.request.urlopen(r) as resp:
+        return resp.read()
+
+
+def raw_instances(endpoint):
+    for region in REGIONS:
+        token = None
+        while True:
+            body = "Action=DescribeInstances&Version=2016-11-15&MaxResults=1000"
+            if token:
+                body += "&NextToken=" + urllib.parse.quote(token, safe="")
+            data = signed_get(endpoint + "/", "ec2", region, body=body, method="POST")
+            m = re.search(rb"<nextToken>([^<]+)</nextToken>", data)
+            if not m:
+                break
+            token = m.group(1).decode()
+
+
+def raw_objects(endpoint, bucket):
+    token = None
+    while True:
+        url = f"{endpoint}/{bucket}?list-type=2&delimiter=%2F&max-keys=1000"
+        if token:
+            url += "&continuation-token=" + urllib.parse.quote(token, safe="")
+        data = signed_get(url, "s3", "us-east-1")
+        m = re.search(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>", data)
+        if not m:
+            break
+        token = m.group(1).decode()
+
+
+def timed(fn, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def run(cmd, env):
+    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {out.stderr.decode()}")
+    return out.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--instances", type=int, default=1000)
+    ap.add_argument("--objects", type=int, default=20000)
+    args = ap.parse_args()
+    if not os.path.exists(OPSDECK):
+        sys.exit("build first: cargo build --release")
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", AWS_PAGER="")
+        kw = dict(endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+        print(f"seeding {args.instances} instances in {REGIONS} and {args.objects} objects …", flush=True)
+        per_region = args.instances // len(REGIONS)
+        for region in REGIONS:
+            ec2 = boto3.client("ec2", region_name=region, **kw)
+            left = per_region
+            while left:
+                n = min(left, 250)
+                ec2.run_instances(ImageId="ami-12c6146b", MinCount=n, MaxCount=n, InstanceType="t3.medium",
+                                  TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"bench-{region}"}]}])
+                left -= n
+        s3 = boto3.client("s3", region_name="us-east-1", **kw)
+        bucket = "bench-objects"
+        s3.create_bucket(Bucket=bucket)
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"attachment-{i:06d}.pdf", Body=b"x"), range(args.objects)))
+
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        cfg.write(f'[[context]]\nname = "bench"\nprovider = "aws"\nregions = {REGIONS!r}\n'.replace("'", '"'))
+        cfg.close()
+        home = tempfile.mkdtemp()
+        env_op = dict(env, XDG_STATE_HOME=home, XDG_DATA_HOME=home, XDG_CONFIG_HOME=home)
+        op = [OPSDECK, "--config", cfg.name, "--context", "bench"]
+
+        # Sanity: everyone sees the same numbers.
+        import json
+        got = len(json.loads(run(op + ["ls", "instances", "--json"], env_op)))
+        assert got == args.instances, got
+        got = len(json.loads(run(op + ["ls", "objects", bucket, "--json"], env_op)))
+        assert got == args.objects, got
+
+        rows = []
+        raw = timed(lambda: raw_instances(endpoint), args.runs)
+        ops = timed(lambda: run(op + ["ls", "instances", "--json"], env_op), args.runs)
+        cli = timed(lambda: [run(["aws", "ec2", "describe-instances", "--region", r, "--output", "json"], env) for r in REGIONS], args.runs)
+        rows.append(("instances", args.instances, raw, ops, cli))
+        raw = timed(lambda: raw_objects(endpoint, bucket), args.runs)
+        ops = timed(lambda: run(op + ["ls", "objects", bucket, "--json"], env_op), args.runs)
+        cli = timed(lambda: run(["aws", "s3api", "list-objects-v2", "--bucket", bucket, "--delimiter", "/", "--output", "json"], env), args.runs)
+        rows.append(("objects", args.objects, raw, ops, cli))
+
+        print(f"\nmedian of {args.runs} runs (min in brackets), seconds")
+        print(f"{'listing':<10} {'n':>6} {'raw':>14} {'opsdeck':>14} {'awscli':>14} {'opsdeck/raw':>12} {'awscli/opsdeck':>15}")
+        for name, n, (r, rmin), (o, omin), (c, cmin) in rows:
+            print(f"{name:<10} {n:>6} {r:>7.3f} [{rmin:.3f}] {o:>7.3f} [{omin:.3f}] {c:>7.3f} [{cmin:.3f}] {o / r:>12.3f} {c / o:>15.2f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
