@@ -164,13 +164,18 @@ pub enum ObjectEntry {
         storage_class: String,
         last_modified: DateTime<Utc>,
     },
+    /// A key whose latest version is a delete marker (versioned buckets).
+    Deleted {
+        key: String,
+        deleted_at: DateTime<Utc>,
+    },
 }
 
 impl ObjectEntry {
     pub fn name(&self) -> &str {
         match self {
             ObjectEntry::Prefix(p) => p,
-            ObjectEntry::Object { key, .. } => key,
+            ObjectEntry::Object { key, .. } | ObjectEntry::Deleted { key, .. } => key,
         }
     }
 }

@@ -22,6 +22,29 @@ pub struct Providers {
     pub transport: Arc<dyn Transport>,
     /// Where complete run outputs are kept locally.
     pub runs_dir: PathBuf,
+    /// Where downloads go (the user's download directory, else the current one).
+    pub download_dir: PathBuf,
+}
+
+/// A file name in `dir` for `key` that does not overwrite anything.
+pub fn download_path(dir: &std::path::Path, key: &str, version_id: Option<&str>) -> PathBuf {
+    let _ = std::fs::create_dir_all(dir);
+    let base = key
+        .rsplit('/')
+        .next()
+        .filter(|b| !b.is_empty())
+        .unwrap_or("object");
+    let base = match version_id {
+        Some(v) => format!("{base}.{}", &v[..v.len().min(12)]),
+        None => base.to_string(),
+    };
+    let mut path = dir.join(&base);
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("{base}.{n}"));
+        n += 1;
+    }
+    path
 }
 
 pub struct EffectsRunner {
@@ -52,7 +75,7 @@ pub async fn s3_backups(
                     size,
                 })
             }
-            ObjectEntry::Prefix(_) => None,
+            ObjectEntry::Prefix(_) | ObjectEntry::Deleted { .. } => None,
         })
         .collect())
 }
@@ -102,7 +125,14 @@ impl EffectsRunner {
             }
             Effect::LoadObjects { bucket, prefix } => {
                 tokio::spawn(async move {
-                    let result = p.store.list(&bucket, &prefix).await;
+                    let mut result = p.store.list(&bucket, &prefix).await;
+                    // Keys hidden by a delete marker are listed too, so they can be undeleted.
+                    if let Ok(list) = result.as_mut() {
+                        match p.store.deleted(&bucket, &prefix).await {
+                            Ok(deleted) => list.extend(deleted),
+                            Err(e) => tracing::warn!("{e}"),
+                        }
+                    }
                     let _ = tx.send(Msg::Objects {
                         bucket,
                         prefix,
@@ -140,6 +170,79 @@ impl EffectsRunner {
                     self.run_tx.clone(),
                 );
                 self.handles.insert(id, handle);
+            }
+            Effect::SetRunning { id, running } => {
+                tokio::spawn(async move {
+                    let title = format!("{} {id}", if running { "start" } else { "stop" });
+                    let result = p
+                        .cloud
+                        .set_running(&id, running)
+                        .await
+                        .map(|s| format!("now {s}"))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::ActionDone {
+                        title,
+                        result,
+                        reload: vec![Effect::LoadInstances],
+                    });
+                });
+            }
+            Effect::RestoreVersion {
+                bucket,
+                key,
+                version_id,
+            } => {
+                tokio::spawn(async move {
+                    let title = format!("restore s3://{bucket}/{key} to {version_id}");
+                    let result = p
+                        .store
+                        .restore_version(&bucket, &key, &version_id)
+                        .await
+                        .map(|v| format!("current version is now {v}"))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::ActionDone {
+                        title,
+                        result,
+                        reload: vec![Effect::LoadVersions { bucket, key }],
+                    });
+                });
+            }
+            Effect::Undelete { bucket, key } => {
+                tokio::spawn(async move {
+                    let title = format!("undelete s3://{bucket}/{key}");
+                    let result = p
+                        .store
+                        .undelete(&bucket, &key)
+                        .await
+                        .map(|m| format!("delete marker {m} removed"))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::ActionDone {
+                        title,
+                        result,
+                        reload: vec![Effect::LoadVersions { bucket, key }],
+                    });
+                });
+            }
+            Effect::Download {
+                bucket,
+                key,
+                version_id,
+            } => {
+                tokio::spawn(async move {
+                    let to = download_path(&p.download_dir, &key, version_id.as_deref());
+                    let title = format!("download s3://{bucket}/{key}");
+                    let result = p
+                        .store
+                        .download(&bucket, &key, version_id.as_deref(), &to)
+                        .await
+                        .map(|n| format!("{n} bytes saved to {}", to.display()))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::ActionDone {
+                        title,
+                        result,
+                        reload: vec![],
+                    });
+                });
             }
             Effect::CancelRun { id, host } => {
                 tracing::info!(run = %id, "cancel requested");

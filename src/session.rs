@@ -46,6 +46,14 @@ impl From<ConfigError> for SessionError {
     }
 }
 
+/// The user's download directory, else the current one.
+pub fn download_dir() -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|u| u.download_dir().map(Path::to_path_buf))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// The config file to use: `--config`, else the XDG one if it exists.
 pub fn load_config(opts: &Options, dirs: &Dirs) -> Result<(Config, Option<PathBuf>), ConfigError> {
     if let Some(p) = &opts.config {
@@ -125,6 +133,7 @@ pub async fn open(
                         store: est.store.clone(),
                         transport: est.transport.clone(),
                         runs_dir: dirs.state.join("runs"),
+                        download_dir: download_dir(),
                     },
                     sandbox: None,
                     warning: None,
@@ -187,6 +196,7 @@ fn open_sandbox(
             store: cloud,
             transport,
             runs_dir: dirs.state.join("runs"),
+            download_dir: download_dir(),
         },
         sandbox: Some(sandbox),
         warning,

@@ -157,8 +157,21 @@ pub struct Preview {
     pub scroll: u16,
 }
 
+/// A change that is not a script (start an instance, restore a version):
+/// shown, then confirmed like a runbook.
+#[derive(Debug, Clone)]
+pub struct ActionConfirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub production: bool,
+    pub confirm_with: Option<String>,
+    pub typed: String,
+    pub effect: Effect,
+}
+
 pub enum Mode {
     Normal,
+    Confirm(ActionConfirm),
     Filter(TextArea<'static>),
     Palette(TextArea<'static>),
     Help,
@@ -207,6 +220,12 @@ pub enum Msg {
     },
     S3Backups(ProviderResult<Vec<Backup>>),
     Run(RunEvent),
+    /// A change or download finished; `reload` refreshes what it changed.
+    ActionDone {
+        title: String,
+        result: Result<String, String>,
+        reload: Vec<Effect>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,11 +233,44 @@ pub enum Effect {
     LoadInstances,
     LoadSnapshot(String),
     LoadBuckets,
-    LoadObjects { bucket: String, prefix: String },
-    LoadVersions { bucket: String, key: String },
-    LoadS3Backups { bucket: String, prefix: String },
-    StartRun { id: RunId, run: RenderedRun },
-    CancelRun { id: RunId, host: String },
+    LoadObjects {
+        bucket: String,
+        prefix: String,
+    },
+    LoadVersions {
+        bucket: String,
+        key: String,
+    },
+    LoadS3Backups {
+        bucket: String,
+        prefix: String,
+    },
+    StartRun {
+        id: RunId,
+        run: RenderedRun,
+    },
+    CancelRun {
+        id: RunId,
+        host: String,
+    },
+    SetRunning {
+        id: String,
+        running: bool,
+    },
+    RestoreVersion {
+        bucket: String,
+        key: String,
+        version_id: String,
+    },
+    Undelete {
+        bucket: String,
+        key: String,
+    },
+    Download {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
 }
 
 pub struct App {
@@ -245,6 +297,8 @@ pub struct App {
     pub s3_backups: Loaded<Vec<Backup>>,
     pub backups: Vec<Backup>,
     pub runs: Vec<RunView>,
+    /// Changes and downloads sent and not yet answered (the spinner turns).
+    pub actions_in_flight: usize,
     run_seq: u32,
     /// Distinguishes this console's run ids from another console's started
     /// in the same second (set from the process id; empty in tests).
@@ -291,6 +345,7 @@ impl App {
             s3_backups: Loaded::default(),
             backups: Vec::new(),
             runs: Vec::new(),
+            actions_in_flight: 0,
             run_seq: 0,
             run_tag: String::new(),
             output_run: None,
@@ -331,6 +386,7 @@ impl App {
             || self.s3_backups.loading
             || self.snapshots.values().any(|s| s.loading)
             || self.runs.iter().any(|r| r.status.is_active())
+            || self.actions_in_flight > 0
     }
 
     pub fn host_names(&self) -> BTreeMap<String, String> {
@@ -664,6 +720,26 @@ impl App {
                 vec![]
             }
             Msg::Run(ev) => self.on_run_event(ev),
+            Msg::ActionDone {
+                title,
+                result,
+                reload,
+            } => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                match result {
+                    Ok(detail) => self.notify(Level::Info, format!("{title}: {detail}")),
+                    Err(e) => self.notify(Level::Error, format!("{title} failed: {e}")),
+                }
+                for fx in &reload {
+                    match fx {
+                        Effect::LoadInstances => self.instances.loading = true,
+                        Effect::LoadVersions { .. } => self.versions.loading = true,
+                        Effect::LoadObjects { .. } => self.objects.loading = true,
+                        _ => {}
+                    }
+                }
+                reload
+            }
         }
     }
 
@@ -797,6 +873,47 @@ impl App {
                 }
                 _ => {
                     self.mode = Mode::Preview(p);
+                    vec![]
+                }
+            },
+            Mode::Confirm(mut c) => match key.code {
+                KeyCode::Esc => {
+                    self.notify(Level::Info, format!("{}: not done", c.title));
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    if let Some(need) = &c.confirm_with
+                        && &c.typed != need
+                    {
+                        self.notify(
+                            Level::Warn,
+                            format!("type {need} exactly to confirm (or Esc)"),
+                        );
+                        self.mode = Mode::Confirm(c);
+                        return vec![];
+                    }
+                    tracing::info!(action = %c.title, "confirmed");
+                    self.notify(Level::Info, format!("{}…", c.title));
+                    self.actions_in_flight += 1;
+                    vec![c.effect]
+                }
+                KeyCode::Backspace => {
+                    c.typed.pop();
+                    self.mode = Mode::Confirm(c);
+                    vec![]
+                }
+                KeyCode::Char(ch)
+                    if c.confirm_with.is_some()
+                        && !key.modifiers.contains(KeyModifiers::CONTROL) =>
+                {
+                    if c.typed.len() < 200 {
+                        c.typed.push(ch);
+                    }
+                    self.mode = Mode::Confirm(c);
+                    vec![]
+                }
+                _ => {
+                    self.mode = Mode::Confirm(c);
                     vec![]
                 }
             },
@@ -960,6 +1077,11 @@ impl App {
             }
             Action::Deploy => self.preview_deploy(),
             Action::Restart => self.preview_restart(),
+            Action::StartInstance => self.confirm_set_running(true),
+            Action::StopInstance => self.confirm_set_running(false),
+            Action::RestoreVersion => self.confirm_restore(),
+            Action::Undelete => self.confirm_undelete(),
+            Action::Download => self.download_selected(),
             Action::GoTenants => self.goto(Screen::Tenants),
             Action::GoInstances => self.goto(Screen::Instances),
             Action::GoContainers => self.goto(Screen::Containers),
@@ -1265,6 +1387,174 @@ impl App {
                 .iter()
                 .any(|i| i.id == c.host && i.is_production() && !c.name.ends_with("-staging"));
         self.open_preview(runbook::restart_container(&c.host, &c.name, production))
+    }
+
+    fn read_only(&self) -> bool {
+        self.ctx.read_only || self.config.read_only
+    }
+
+    fn ask(&mut self, c: ActionConfirm) -> Vec<Effect> {
+        if self.read_only() {
+            self.notify(
+                Level::Error,
+                format!("{} refused: read-only mode: changes are refused", c.title),
+            );
+        } else {
+            self.mode = Mode::Confirm(c);
+        }
+        vec![]
+    }
+
+    fn confirm_set_running(&mut self, running: bool) -> Vec<Effect> {
+        if self.screen != Screen::Instances {
+            self.notify(
+                Level::Info,
+                "start and stop work on an instance: press 2 for Instances",
+            );
+            return vec![];
+        }
+        let Some(i) = self
+            .selected_key()
+            .and_then(|k| self.instances.data.iter().find(|i| i.id == k).cloned())
+        else {
+            return vec![];
+        };
+        let verb = if running { "start" } else { "stop" };
+        if (running && i.state == "running") || (!running && i.state == "stopped") {
+            self.notify(Level::Info, format!("{} is already {}", i.id, i.state));
+            return vec![];
+        }
+        let production = self.ctx.production || i.is_production();
+        let name = if i.name.is_empty() {
+            i.id.clone()
+        } else {
+            i.name.clone()
+        };
+        let mut lines = vec![
+            format!("instance  {} ({name})", i.id),
+            format!("region    {}", i.region),
+            format!(
+                "state     {} → {}",
+                i.state,
+                if running { "running" } else { "stopped" }
+            ),
+        ];
+        if !running {
+            lines.push("every app on it goes down until it is started again".into());
+        }
+        self.ask(ActionConfirm {
+            title: format!("{verb} {name}"),
+            lines,
+            production,
+            confirm_with: production.then_some(name),
+            typed: String::new(),
+            effect: Effect::SetRunning { id: i.id, running },
+        })
+    }
+
+    fn selected_version(&self) -> Option<ObjectVersion> {
+        if self.screen != Screen::Versions {
+            return None;
+        }
+        let k = self.selected_key()?;
+        self.versions
+            .data
+            .iter()
+            .find(|v| v.version_id == k)
+            .cloned()
+    }
+
+    fn confirm_restore(&mut self) -> Vec<Effect> {
+        let Some(v) = self.selected_version() else {
+            self.notify(
+                Level::Info,
+                "restore works on a version: open a key's versions (Buckets → Enter)",
+            );
+            return vec![];
+        };
+        if v.is_delete_marker || v.is_latest {
+            self.notify(Level::Info, "pick an older version (not the current one, not a delete marker); `u` removes a delete marker");
+            return vec![];
+        }
+        let (bucket, key) = self.versions_of.clone();
+        let base = key.rsplit('/').next().unwrap_or(&key).to_string();
+        self.ask(ActionConfirm {
+            title: format!(
+                "restore {base} to version {}",
+                &v.version_id[..v.version_id.len().min(12)]
+            ),
+            lines: vec![
+                format!("object    s3://{bucket}/{key}"),
+                format!(
+                    "version   {} ({} bytes, {})",
+                    v.version_id,
+                    v.size,
+                    v.last_modified.format("%Y-%m-%d %H:%M")
+                ),
+                "copies it over the key: it becomes the current version; history is kept".into(),
+            ],
+            production: self.ctx.production,
+            confirm_with: self.ctx.production.then_some(base),
+            typed: String::new(),
+            effect: Effect::RestoreVersion {
+                bucket,
+                key,
+                version_id: v.version_id,
+            },
+        })
+    }
+
+    fn confirm_undelete(&mut self) -> Vec<Effect> {
+        if self.screen != Screen::Versions {
+            self.notify(
+                Level::Info,
+                "undelete works on a key's versions (Buckets → Enter)",
+            );
+            return vec![];
+        }
+        if !self
+            .versions
+            .data
+            .first()
+            .is_some_and(|v| v.is_latest && v.is_delete_marker)
+        {
+            self.notify(
+                Level::Info,
+                "this key is not deleted: its latest version is not a delete marker",
+            );
+            return vec![];
+        }
+        let (bucket, key) = self.versions_of.clone();
+        let base = key.rsplit('/').next().unwrap_or(&key).to_string();
+        self.ask(ActionConfirm {
+            title: format!("undelete {base}"),
+            lines: vec![
+                format!("object    s3://{bucket}/{key}"),
+                "removes the delete marker: the newest version is visible again".into(),
+            ],
+            production: self.ctx.production,
+            confirm_with: self.ctx.production.then_some(base),
+            typed: String::new(),
+            effect: Effect::Undelete { bucket, key },
+        })
+    }
+
+    fn download_selected(&mut self) -> Vec<Effect> {
+        let Some(v) = self.selected_version().filter(|v| !v.is_delete_marker) else {
+            self.notify(
+                Level::Info,
+                "download works on a version (not a delete marker)",
+            );
+            return vec![];
+        };
+        let (bucket, key) = self.versions_of.clone();
+        self.notify(Level::Info, format!("downloading s3://{bucket}/{key}…"));
+        self.actions_in_flight += 1;
+        vec![Effect::Download {
+            bucket,
+            key,
+            version_id: (!v.is_latest).then_some(v.version_id),
+        }]
     }
 
     fn start_run(&mut self, run: RenderedRun) -> Vec<Effect> {

@@ -269,6 +269,20 @@ pub fn objects_table(items: &[ObjectEntry], prefix: &str, now: DateTime<Utc>) ->
                         tone: Tone::Normal,
                         cells: vec![rel, "-".into(), "PREFIX".into(), "-".into()],
                     },
+                    ObjectEntry::Deleted { key, deleted_at } => Row {
+                        key: key.clone(),
+                        tone: Tone::Bad,
+                        cells: vec![
+                            rel,
+                            "-".into(),
+                            "DELETED".into(),
+                            format!(
+                                "{} ({} ago)",
+                                deleted_at.format("%Y-%m-%d %H:%M"),
+                                human_age(now, *deleted_at)
+                            ),
+                        ],
+                    },
                     ObjectEntry::Object {
                         key,
                         size,

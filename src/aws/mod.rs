@@ -42,6 +42,24 @@ impl CloudInventory for AwsCloud {
         }
         Ok(list)
     }
+
+    async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String> {
+        let region = self
+            .host_regions
+            .read()
+            .ok()
+            .and_then(|m| m.get(id).cloned());
+        let rc = region
+            .as_deref()
+            .and_then(|r| self.region(r))
+            .ok_or_else(|| {
+                crate::provider::ProviderError::new(
+                    format!("instance {id}"),
+                    "not in this context's regions (list instances first)",
+                )
+            })?;
+        ec2::set_running(rc, id, running).await
+    }
 }
 
 impl AwsCloud {

@@ -276,7 +276,7 @@ impl S3Store {
     }
 
     /// Copy `version_id` of `key` over the key: it becomes the current version.
-    pub async fn restore_version(
+    pub async fn restore_version_impl(
         &self,
         bucket: &str,
         key: &str,
@@ -305,7 +305,7 @@ impl S3Store {
     }
 
     /// Remove the delete marker that hides `key` (the newest one).
-    pub async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String> {
+    pub async fn undelete_impl(&self, bucket: &str, key: &str) -> ProviderResult<String> {
         let versions = self.versions(bucket, key).await?;
         let marker = versions
             .iter()
@@ -333,7 +333,7 @@ impl S3Store {
     }
 
     /// Download an object (a version of it) to a local file; returns the bytes written.
-    pub async fn download(
+    pub async fn download_impl(
         &self,
         bucket: &str,
         key: &str,
@@ -396,6 +396,69 @@ impl ObjectStore for S3Store {
             .into_iter()
             .collect::<ProviderResult<Vec<Bucket>>>()?;
         Ok(result)
+    }
+
+    async fn restore_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> ProviderResult<String> {
+        self.restore_version_impl(bucket, key, version_id).await
+    }
+
+    async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String> {
+        self.undelete_impl(bucket, key).await
+    }
+
+    async fn download(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        to: &std::path::Path,
+    ) -> ProviderResult<u64> {
+        self.download_impl(bucket, key, version_id, to).await
+    }
+
+    async fn deleted(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>> {
+        let c = self.client_for(bucket).await?;
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = c
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    err(
+                        format!("listing deleted keys in s3://{bucket}/{prefix}"),
+                        e.into_service_error(),
+                    )
+                })?;
+            out.extend(
+                page.delete_markers()
+                    .iter()
+                    .filter(|m| m.is_latest() == Some(true))
+                    .filter_map(|m| {
+                        Some(ObjectEntry::Deleted {
+                            key: m.key()?.to_string(),
+                            deleted_at: ts(m.last_modified()),
+                        })
+                    }),
+            );
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        Ok(out)
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>> {

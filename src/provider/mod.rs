@@ -35,6 +35,8 @@ pub trait CloudInventory: Send + Sync {
     /// Short label for the header ("sandbox", "aws:prod").
     fn label(&self) -> String;
     async fn instances(&self) -> ProviderResult<Vec<Instance>>;
+    /// Start (`running`) or stop an instance; returns the state reported back.
+    async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String>;
 }
 
 #[async_trait]
@@ -42,6 +44,25 @@ pub trait ObjectStore: Send + Sync {
     async fn buckets(&self) -> ProviderResult<Vec<Bucket>>;
     /// Common prefixes and objects directly under `prefix` (delimiter `/`).
     async fn list(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>>;
+    /// Keys directly under `prefix` hidden by a delete marker (to undelete them).
+    async fn deleted(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>>;
     /// Every version and delete marker of `key`, newest first.
     async fn versions(&self, bucket: &str, key: &str) -> ProviderResult<Vec<ObjectVersion>>;
+    /// Make an old version current again (copy it over the key); returns the new version id.
+    async fn restore_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> ProviderResult<String>;
+    /// Remove the delete marker hiding `key`; returns the marker's version id.
+    async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String>;
+    /// Save an object (a version of it) to a local file; returns the bytes written.
+    async fn download(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        to: &std::path::Path,
+    ) -> ProviderResult<u64>;
 }

@@ -156,6 +156,10 @@ pub fn instances() -> Vec<Instance> {
     ]
 }
 
+pub fn version_id_for(seed: &str) -> String {
+    version_id(seed)
+}
+
 fn version_id(seed: &str) -> String {
     format!("{}{}", short_id(seed), short_id(&format!("v:{seed}")))
 }

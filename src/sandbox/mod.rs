@@ -96,6 +96,18 @@ impl Sandbox {
         self.dir.join("hosts").join(id)
     }
 
+    /// Write the estate back (atomically: a crash never leaves half a file).
+    pub fn save_estate(&self, estate: &Estate) -> Result<(), ProviderError> {
+        let path = self.dir.join("estate.json");
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(estate)
+            .map_err(|e| ProviderError::new("saving the sandbox estate", e))?;
+        std::fs::write(&tmp, text)
+            .map_err(|e| ProviderError::new(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| ProviderError::new(format!("writing {}", path.display()), e))
+    }
+
     pub fn estate(&self) -> Result<Estate, ProviderError> {
         let path = self.dir.join("estate.json");
         let text = std::fs::read_to_string(&path)
@@ -104,14 +116,13 @@ impl Sandbox {
             .map_err(|e| ProviderError::new(format!("parsing {}", path.display()), e))
     }
 
-    /// The local transport over this sandbox's reachable hosts. Hosts that are
-    /// stopped or offline are left out: like SSM, the transport cannot reach them.
+    /// The local transport over this sandbox's hosts. Like SSM, it cannot
+    /// reach an instance that is stopped or whose agent is offline: the
+    /// estate is checked at every command, so starting an instance makes it
+    /// reachable.
     pub fn transport(&self, extra_env: &BTreeMap<String, String>) -> LocalTransport {
         let mut t = LocalTransport::new();
         for i in estate::instances() {
-            if i.unreachable_reason().is_some() {
-                continue;
-            }
             let mut env = extra_env.clone();
             if i.id == estate::ENSSOL_HOST {
                 env.insert("OPSDECK_SIM_NO_DOCKER".into(), "1".into());
@@ -126,6 +137,15 @@ impl Sandbox {
                 },
             );
         }
+        let sb = self.clone();
+        t.set_gate(std::sync::Arc::new(move |host: &str| {
+            let estate = sb.estate().ok()?;
+            estate
+                .instances
+                .iter()
+                .find(|i| i.id == host)?
+                .unreachable_reason()
+        }));
         t
     }
 }
@@ -190,6 +210,27 @@ impl CloudInventory for SandboxCloud {
     async fn instances(&self) -> ProviderResult<Vec<Instance>> {
         Ok(self.sandbox.estate()?.instances)
     }
+
+    async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String> {
+        let mut estate = self.sandbox.estate()?;
+        let i = estate
+            .instances
+            .iter_mut()
+            .find(|i| i.id == id)
+            .ok_or_else(|| {
+                ProviderError::new(format!("instance {id}"), "InvalidInstanceID.NotFound")
+            })?;
+        // The sandbox skips pending/stopping: the agent comes up with the host.
+        i.state = if running { "running" } else { "stopped" }.into();
+        i.ssm_ping = if running {
+            crate::domain::SsmPing::Online
+        } else {
+            crate::domain::SsmPing::ConnectionLost
+        };
+        let state = i.state.clone();
+        self.sandbox.save_estate(&estate)?;
+        Ok(state)
+    }
 }
 
 #[async_trait]
@@ -239,6 +280,99 @@ impl ObjectStore for SandboxCloud {
             .map(ObjectEntry::Prefix)
             .chain(objects)
             .collect())
+    }
+
+    async fn deleted(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>> {
+        let b = self.bucket(bucket)?;
+        Ok(b.objects
+            .iter()
+            .filter(|o| {
+                o.key
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .filter_map(|o| {
+                let last = o.versions.last().filter(|v| v.delete_marker)?;
+                Some(ObjectEntry::Deleted {
+                    key: o.key.clone(),
+                    deleted_at: last.last_modified,
+                })
+            })
+            .collect())
+    }
+
+    async fn restore_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> ProviderResult<String> {
+        let ctx = || format!("restoring s3://{bucket}/{key} to version {version_id}");
+        let mut estate = self.sandbox.estate()?;
+        let o = estate
+            .buckets
+            .iter_mut()
+            .find(|b| b.name == bucket)
+            .and_then(|b| b.objects.iter_mut().find(|o| o.key == key))
+            .ok_or_else(|| ProviderError::new(ctx(), "NoSuchKey"))?;
+        let old = o
+            .versions
+            .iter()
+            .find(|v| v.version_id == version_id && !v.delete_marker)
+            .cloned()
+            .ok_or_else(|| ProviderError::new(ctx(), "NoSuchVersion (or it is a delete marker)"))?;
+        let new_id = estate::version_id_for(&format!("{key}#restore#{}", o.versions.len()));
+        o.versions.push(estate::SimVersion {
+            version_id: new_id.clone(),
+            last_modified: chrono::Utc::now(),
+            ..old
+        });
+        self.sandbox.save_estate(&estate)?;
+        Ok(new_id)
+    }
+
+    async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String> {
+        let ctx = || format!("undeleting s3://{bucket}/{key}");
+        let mut estate = self.sandbox.estate()?;
+        let o = estate
+            .buckets
+            .iter_mut()
+            .find(|b| b.name == bucket)
+            .and_then(|b| b.objects.iter_mut().find(|o| o.key == key))
+            .ok_or_else(|| ProviderError::new(ctx(), "NoSuchKey"))?;
+        if !o.versions.last().is_some_and(|v| v.delete_marker) {
+            return Err(ProviderError::new(
+                ctx(),
+                "the key is not deleted (its latest version is not a delete marker)",
+            ));
+        }
+        let marker = o.versions.pop().map(|v| v.version_id).unwrap_or_default();
+        self.sandbox.save_estate(&estate)?;
+        Ok(marker)
+    }
+
+    async fn download(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        to: &std::path::Path,
+    ) -> ProviderResult<u64> {
+        let ctx = || format!("downloading s3://{bucket}/{key} to {}", to.display());
+        let versions = self.versions(bucket, key).await?;
+        let v = match version_id {
+            Some(id) => versions.iter().find(|v| v.version_id == id),
+            None => versions.iter().find(|v| v.is_latest),
+        }
+        .filter(|v| !v.is_delete_marker)
+        .ok_or_else(|| ProviderError::new(ctx(), "NoSuchVersion"))?;
+        // Sandbox objects have sizes but no contents: a labelled stand-in.
+        let body = format!(
+            "opsdeck sandbox object s3://{bucket}/{key} version {} ({} bytes in the estate)\n",
+            v.version_id, v.size
+        );
+        std::fs::write(to, &body).map_err(|e| ProviderError::new(ctx(), e))?;
+        Ok(body.len() as u64)
     }
 
     async fn versions(&self, bucket: &str, key: &str) -> ProviderResult<Vec<ObjectVersion>> {

@@ -19,9 +19,13 @@ pub struct LocalHost {
     pub path_prepend: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Says why a host cannot be reached right now, if it cannot.
+pub type Gate = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+#[derive(Clone, Default)]
 pub struct LocalTransport {
     hosts: BTreeMap<String, LocalHost>,
+    gate: Option<Gate>,
 }
 
 impl LocalTransport {
@@ -31,6 +35,11 @@ impl LocalTransport {
 
     pub fn add_host(&mut self, id: impl Into<String>, host: LocalHost) {
         self.hosts.insert(id.into(), host);
+    }
+
+    /// Refuse hosts for which `gate` gives a reason (stopped, agent offline).
+    pub fn set_gate(&mut self, gate: Gate) {
+        self.gate = Some(gate);
     }
 
     pub fn host(&self, id: &str) -> Option<&LocalHost> {
@@ -54,6 +63,12 @@ impl Transport for LocalTransport {
             .hosts
             .get(host)
             .ok_or_else(|| TransportError::UnknownHost(host.to_string()))?;
+        if let Some(reason) = self.gate.as_ref().and_then(|g| g(host)) {
+            return Err(TransportError::Unreachable {
+                host: host.to_string(),
+                reason,
+            });
+        }
         let mut path = h
             .path_prepend
             .iter()

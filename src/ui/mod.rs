@@ -38,6 +38,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         Mode::Help => draw_help(f, area, app, theme),
         Mode::Detail { title, fields } => draw_detail(f, area, title, fields, theme),
         Mode::Preview(p) => draw_preview(f, area, app, p, theme),
+        Mode::Confirm(c) => draw_action_confirm(f, area, c, theme),
         Mode::ConfirmCancel(id) => draw_confirm(
             f,
             area,
@@ -473,6 +474,11 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Mode::ConfirmCancel(_) | Mode::ConfirmQuit => {
             vec![("y".into(), "yes"), ("any key".into(), "no")]
         }
+        Mode::Confirm(c) if c.confirm_with.is_some() => vec![
+            ("type name + Enter".into(), "do it"),
+            ("Esc".into(), "abort"),
+        ],
+        Mode::Confirm(_) => vec![("Enter".into(), "do it"), ("Esc".into(), "abort")],
         Mode::Normal => {
             let mut v: Vec<(String, &str)> = app
                 .screen
@@ -488,6 +494,11 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         Action::Refresh => "refresh",
                         Action::CancelRun => "cancel run",
                         Action::Bottom => "follow",
+                        Action::StartInstance => "start",
+                        Action::StopInstance => "stop",
+                        Action::RestoreVersion => "restore",
+                        Action::Undelete => "undelete",
+                        Action::Download => "download",
                         _ => "",
                     };
                     (key_of(app, *a), label)
@@ -684,6 +695,48 @@ fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &crate::app::Preview, t
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(popup("preview", border, theme)),
+        r,
+    );
+}
+
+fn draw_action_confirm(f: &mut Frame, area: Rect, c: &crate::app::ActionConfirm, theme: &Theme) {
+    let border = if c.production {
+        theme.production
+    } else {
+        theme.warn
+    };
+    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(l.clone())).collect();
+    if c.production {
+        lines.push(Line::styled(" PRODUCTION ", theme.badge(theme.production)));
+    }
+    lines.push(Line::raw(""));
+    match &c.confirm_with {
+        Some(name) => lines.push(Line::from(vec![
+            Span::raw(format!("type {name} then Enter: ")),
+            Span::styled(
+                format!("{}▏", c.typed),
+                Style::default()
+                    .fg(if &c.typed == name {
+                        theme.good
+                    } else {
+                        theme.warn
+                    })
+                    .add_modifier(Modifier::BOLD),
+            ),
+        ])),
+        None => lines.push(Line::raw("Enter does it, Esc aborts")),
+    }
+    let w = lines
+        .iter()
+        .map(|l| l.width() as u16)
+        .max()
+        .unwrap_or(40)
+        .max(40)
+        + 4;
+    let r = centered(area, w, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(popup(&c.title, border, theme)),
         r,
     );
 }

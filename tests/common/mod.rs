@@ -67,6 +67,7 @@ pub fn providers(sandbox: &Sandbox, env: &BTreeMap<String, String>, state: &Path
         store: cloud,
         transport: Arc::new(sandbox.transport(env)),
         runs_dir: state.join("runs"),
+        download_dir: state.join("downloads"),
     }
 }
 

@@ -1,0 +1,212 @@
+//! Changes that are not scripts, driven by keys on the sandbox: start and
+//! stop an instance, restore an object version, undelete a key, download.
+//! Each asks first (typed name on production) and is refused in read-only mode.
+
+mod common;
+
+use common::Harness;
+use crossterm::event::KeyCode;
+use opsdeck::app::{Mode, Screen};
+use opsdeck::sandbox::estate::{MT_HOST, STOPPED_HOST};
+use opsdeck::transport::TransportError;
+use std::time::Duration;
+
+fn select(h: &mut Harness, key: &str) {
+    h.keys("g");
+    while h.app.selected_key().as_deref() != Some(key) {
+        let before = h.app.selected_key();
+        h.keys("j");
+        assert_ne!(before, h.app.selected_key(), "{key} not in the list");
+    }
+}
+
+fn instance_state(h: &Harness, id: &str) -> String {
+    h.app
+        .instances
+        .data
+        .iter()
+        .find(|i| i.id == id)
+        .unwrap()
+        .state
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_and_stop_instances_with_guards() {
+    let mut h = Harness::loaded().await;
+    h.keys("2");
+    // The stopped staging instance: Enter confirms.
+    select(&mut h, STOPPED_HOST);
+    h.keys("x");
+    assert!(
+        h.app
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("already stopped")
+    );
+    h.keys("s");
+    let Mode::Confirm(c) = &h.app.mode else {
+        panic!("start asks first")
+    };
+    assert_eq!(c.confirm_with, None);
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(instance_state(&h, STOPPED_HOST), "running");
+    assert!(
+        h.app.notice.as_ref().unwrap().text.contains("now running"),
+        "{:?}",
+        h.app.notice
+    );
+    // Started, it is reachable over the transport.
+    let out = h
+        .providers
+        .transport
+        .exec(STOPPED_HOST, "echo up", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "up\n");
+
+    // The production platform host needs its name typed.
+    select(&mut h, MT_HOST);
+    h.keys("x");
+    let Mode::Confirm(c) = &h.app.mode else {
+        panic!("stop asks first")
+    };
+    assert_eq!(c.confirm_with.as_deref(), Some("multi-tenant-platform"));
+    h.key(KeyCode::Enter);
+    assert!(
+        matches!(h.app.mode, Mode::Confirm(_)),
+        "Enter alone does nothing on production"
+    );
+    h.keys("multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(instance_state(&h, MT_HOST), "stopped");
+    // Stopped, the transport refuses it, and so do its runbooks.
+    let e = h
+        .providers
+        .transport
+        .exec(MT_HOST, "true", Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TransportError::Unreachable { .. }), "{e}");
+    h.keys("1");
+    h.keys("d");
+    assert!(
+        h.app.notice.as_ref().unwrap().text.contains("is stopped"),
+        "{:?}",
+        h.app.notice
+    );
+}
+
+async fn open_versions(h: &mut Harness, dir: &str, file: &str) {
+    h.keys("4");
+    select(h, "cohuron-attachments-prod-957207443425");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    for part in dir.split_inclusive('/') {
+        let prefix = format!("{}{part}", h.app.objects_at.1);
+        select(h, &prefix);
+        h.key(KeyCode::Enter);
+        h.settle().await;
+    }
+    let key = format!("{}{file}", h.app.objects_at.1);
+    select(h, &key);
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(h.app.screen, Screen::Versions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_an_old_version_and_download_it() {
+    let mut h = Harness::loaded().await;
+    open_versions(
+        &mut h,
+        "tenant_id=demo/entity=project/entity_id=5f0c2d3e-8a1b-4c6d-9e7f-0a1b2c3d4e5f/",
+        "abc123def456.pdf",
+    )
+    .await;
+    assert_eq!(h.app.versions.data.len(), 3);
+    let oldest = h.app.versions.data[2].clone();
+    // The current version cannot be "restored".
+    h.keys("g");
+    h.keys("R");
+    assert!(matches!(h.app.mode, Mode::Normal));
+    h.keys("G");
+    h.keys("R");
+    let Mode::Confirm(c) = &h.app.mode else {
+        panic!("restore asks first")
+    };
+    assert!(c.lines.iter().any(|l| l.contains(&oldest.version_id)));
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    let v = &h.app.versions.data;
+    assert_eq!(v.len(), 4, "history is kept");
+    assert!(v[0].is_latest && v[0].size == oldest.size && v[0].version_id != oldest.version_id);
+
+    h.keys("G");
+    h.keys("o");
+    h.settle().await;
+    let n = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(n.contains("saved to"), "{n}");
+    let saved = std::fs::read_dir(h.dir.path().join("state/downloads"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(saved, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_key_is_listed_and_can_be_undeleted() {
+    let mut h = Harness::loaded().await;
+    let dir = "tenant_id=demo/entity=client/entity_id=7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9/";
+    open_versions(&mut h, dir, "contract.pdf").await;
+    assert!(h.app.versions.data[0].is_delete_marker);
+    h.keys("u");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert!(
+        !h.app.versions.data[0].is_delete_marker,
+        "{:?}",
+        h.app.versions.data
+    );
+    h.key(KeyCode::Esc);
+    let fx = h
+        .app
+        .update(opsdeck::app::Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('r'),
+            crossterm::event::KeyModifiers::CONTROL,
+        )));
+    h.dispatch(fx);
+    h.settle().await;
+    let listed = opsdeck::app::views::objects_table(&h.app.objects.data, dir, h.app.now);
+    let row = listed
+        .rows
+        .iter()
+        .find(|r| r.key.ends_with("contract.pdf"))
+        .expect("listed again");
+    assert_ne!(row.cells[2], "DELETED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_refuses_every_change() {
+    let mut ctx = common::sandbox_ctx();
+    ctx.read_only = true;
+    let mut h = Harness::with_ctx(ctx).await;
+    h.keys("2");
+    select(&mut h, STOPPED_HOST);
+    h.keys("s");
+    assert!(matches!(h.app.mode, Mode::Normal));
+    assert!(h.app.notice.as_ref().unwrap().text.contains("read-only"));
+    assert_eq!(instance_state(&h, STOPPED_HOST), "stopped");
+    open_versions(
+        &mut h,
+        "tenant_id=demo/entity=client/entity_id=7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9/",
+        "contract.pdf",
+    )
+    .await;
+    h.keys("u");
+    assert!(matches!(h.app.mode, Mode::Normal));
+    assert!(h.app.versions.data[0].is_delete_marker);
+}
