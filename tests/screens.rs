@@ -100,8 +100,8 @@ async fn every_screen_renders_the_sandbox_estate() {
     let s = snap(&h);
     assert!(s.contains("photo-id.jpg"), "{s}");
     assert!(
-        !s.contains("contract.pdf"),
-        "a key under a delete marker is not listed: {s}"
+        s.contains("contract.pdf -         DELETED"),
+        "a key under a delete marker is listed as deleted: {s}"
     );
 
     // The fuzzy filter narrows the list and shows in the title.
