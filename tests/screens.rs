@@ -109,7 +109,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     h.keys("photo");
     h.key(KeyCode::Enter);
     let s = snap(&h);
-    assert!(s.contains("[1/1]") && s.contains("/photo"), "{s}");
+    assert!(s.contains("[1/2]") && s.contains("/photo"), "{s}");
     // Up to entity=project/ and the key with three versions.
     h.key(KeyCode::Esc); // clears the filter
     h.key(KeyCode::Esc); // up to entity=client/
