@@ -472,3 +472,113 @@ async fn ssm_send_command_shapes() {
     );
     assert_eq!(params["executionTimeout"], vec!["60".to_string()]);
 }
+
+fn opsdeck_bin(
+    home: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        // Never the network: no instance metadata service, no shared files.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join("no-aws-credentials"),
+        );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_lists_a_context_through_the_standard_chain() {
+    run_instances("sa-east-1", 3, "binary-ctx").await;
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("opsdeck.toml");
+    std::fs::write(&cfg, "[[context]]\nname = \"moto\"\nprovider = \"aws\"\nregions = [\"sa-east-1\"]\nproduction = true\n").unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", moto()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let out = opsdeck_bin(
+        home.path(),
+        &env,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--context",
+            "moto",
+            "ls",
+            "instances",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["tags"]["Project"] == "binary-ctx")
+        .count();
+    assert_eq!(ours, 3);
+    // `--context aws` alone: the standard chain with AWS_REGION.
+    let env = [
+        ("AWS_ENDPOINT_URL", moto()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "sa-east-1"),
+    ];
+    let out = opsdeck_bin(home.path(), &env, &["--context", "aws", "ls", "instances"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("binary-ctx-host"));
+}
+
+#[test]
+fn missing_credentials_get_one_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    // No keys, no profile, no region: the region is reported first…
+    let out = opsdeck_bin(home.path(), &[], &["--context", "aws", "ls", "instances"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has no AWS region") && err.contains("AWS_REGION"),
+        "{err}"
+    );
+    // …then the credentials, with what to set.
+    let out = opsdeck_bin(
+        home.path(),
+        &[
+            ("AWS_REGION", "eu-north-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ],
+        &["--context", "aws", "ls", "instances"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no AWS credentials found")
+            && err.contains("AWS_PROFILE")
+            && err.contains("aws sso login"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one message: {err}");
+}

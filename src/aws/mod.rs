@@ -84,6 +84,13 @@ pub fn endpoint_overridden() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
+/// The first line of an SDK error, without its debug dump.
+fn one_line(s: &str) -> String {
+    let first = s.lines().next().unwrap_or("").trim();
+    let cut = first.find(" (").map(|i| &first[..i]).unwrap_or(first);
+    cut.chars().take(240).collect()
+}
+
 const SETUP_HINT: &str = "set AWS_PROFILE (or `profile` in the context), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for SSO run `aws sso login --profile NAME`";
 
 /// Open a context: load the credential chain, check it with
@@ -127,6 +134,25 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
         ctx.regions.clone()
     };
 
+    use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError};
+    if let Some(p) = base.credentials_provider() {
+        match p.provide_credentials().await {
+            Ok(_) => {}
+            Err(CredentialsError::CredentialsNotLoaded(_)) => {
+                return Err(format!(
+                    "context {:?}: no AWS credentials found (looked in the environment, profiles incl. SSO, web identity, container and instance metadata); {SETUP_HINT}",
+                    ctx.name
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "context {:?}: AWS credentials are not usable ({}); {SETUP_HINT}",
+                    ctx.name,
+                    one_line(&aws_sdk_sts::error::DisplayErrorContext(&e).to_string())
+                ));
+            }
+        }
+    }
     let sts = aws_sdk_sts::Client::new(&base);
     let who = tokio::time::timeout(Duration::from_secs(15), sts.get_caller_identity().send())
         .await
