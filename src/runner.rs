@@ -125,14 +125,26 @@ impl EffectsRunner {
             }
             Effect::LoadObjects { bucket, prefix } => {
                 tokio::spawn(async move {
-                    let mut result = p.store.list(&bucket, &prefix).await;
+                    // Pages go to the list as they arrive.
+                    let (b, pr, t) = (bucket.clone(), prefix.clone(), tx.clone());
+                    let listed = p
+                        .store
+                        .list_pages(&bucket, &prefix, &mut |page| {
+                            let _ = t.send(Msg::ObjectsPage {
+                                bucket: b.clone(),
+                                prefix: pr.clone(),
+                                page,
+                            });
+                        })
+                        .await;
                     // Keys hidden by a delete marker are listed too, so they can be undeleted.
-                    if let Ok(list) = result.as_mut() {
-                        match p.store.deleted(&bucket, &prefix).await {
-                            Ok(deleted) => list.extend(deleted),
-                            Err(e) => tracing::warn!("{e}"),
-                        }
-                    }
+                    let result = match listed {
+                        Ok(()) => Ok(p.store.deleted(&bucket, &prefix).await.unwrap_or_else(|e| {
+                            tracing::warn!("{e}");
+                            vec![]
+                        })),
+                        Err(e) => Err(e),
+                    };
                     let _ = tx.send(Msg::Objects {
                         bucket,
                         prefix,

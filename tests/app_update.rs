@@ -272,3 +272,65 @@ fn the_output_pane_scrolls_and_follows() {
     key(&mut a, KeyCode::Char('G'));
     assert!(a.output_follow && a.output_scroll == 0);
 }
+
+#[test]
+fn object_pages_show_before_the_listing_ends() {
+    use opsdeck::domain::ObjectEntry;
+    let mut a = app();
+    a.update(Msg::Buckets(Ok(vec![opsdeck::domain::Bucket {
+        name: "big".into(),
+        region: "us-east-1".into(),
+        versioning: "Enabled".into(),
+        encryption: "AES256".into(),
+        public_access_block: "all blocked".into(),
+        lifecycle: "none".into(),
+    }])));
+    key(&mut a, KeyCode::Char('4'));
+    key(&mut a, KeyCode::Enter);
+    let obj = |k: &str| ObjectEntry::Object {
+        key: k.into(),
+        size: 1,
+        storage_class: "STANDARD".into(),
+        last_modified: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    };
+    let page = |from: usize| {
+        (from..from + 1000)
+            .map(|i| obj(&format!("k{i:06}")))
+            .collect::<Vec<_>>()
+    };
+    a.update(Msg::ObjectsPage {
+        bucket: "big".into(),
+        prefix: String::new(),
+        page: page(0),
+    });
+    assert!(a.objects.loading, "still listing");
+    assert_eq!(
+        a.table(Screen::Objects).rows.len(),
+        1000,
+        "the first page is on screen"
+    );
+    // A page of a place already left is ignored.
+    a.update(Msg::ObjectsPage {
+        bucket: "other".into(),
+        prefix: String::new(),
+        page: page(0),
+    });
+    a.update(Msg::ObjectsPage {
+        bucket: "big".into(),
+        prefix: String::new(),
+        page: page(1000),
+    });
+    let gone = ObjectEntry::Deleted {
+        key: "gone.pdf".into(),
+        deleted_at: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
+    };
+    a.update(Msg::Objects {
+        bucket: "big".into(),
+        prefix: String::new(),
+        result: Ok(vec![gone]),
+    });
+    assert!(!a.objects.loading);
+    let t = a.table(Screen::Objects);
+    assert_eq!(t.rows.len(), 2001);
+    assert_eq!(t.rows.last().unwrap().cells[2], "DELETED");
+}

@@ -208,6 +208,13 @@ pub enum Msg {
         result: Result<HostSnapshot, String>,
     },
     Buckets(ProviderResult<Vec<Bucket>>),
+    /// A page of a listing, as it arrives.
+    ObjectsPage {
+        bucket: String,
+        prefix: String,
+        page: Vec<ObjectEntry>,
+    },
+    /// The listing ended: its last entries, or the error that stopped it.
     Objects {
         bucket: String,
         prefix: String,
@@ -292,6 +299,7 @@ pub struct App {
     pub buckets: Loaded<Vec<Bucket>>,
     pub objects: Loaded<Vec<ObjectEntry>>,
     pub objects_at: (String, String),
+    objects_pages: usize,
     pub versions: Loaded<Vec<ObjectVersion>>,
     pub versions_of: (String, String),
     pub s3_backups: Loaded<Vec<Backup>>,
@@ -340,6 +348,7 @@ impl App {
             buckets: Loaded::default(),
             objects: Loaded::default(),
             objects_at: (String::new(), String::new()),
+            objects_pages: 0,
             versions: Loaded::default(),
             versions_of: (String::new(), String::new()),
             s3_backups: Loaded::default(),
@@ -650,6 +659,25 @@ impl App {
                 self.rebuild(Screen::Buckets);
                 vec![]
             }
+            Msg::ObjectsPage {
+                bucket,
+                prefix,
+                page,
+            } => {
+                if (bucket.as_str(), prefix.as_str())
+                    != (self.objects_at.0.as_str(), self.objects_at.1.as_str())
+                {
+                    return vec![];
+                }
+                self.objects.data.extend(page);
+                self.objects_pages += 1;
+                // Rows show as soon as the first pages arrive; later pages are
+                // folded in every tenth page so a 100k listing stays cheap.
+                if self.objects_pages <= 3 || self.objects_pages % 10 == 0 {
+                    self.rebuild(Screen::Objects);
+                }
+                vec![]
+            }
             Msg::Objects {
                 bucket,
                 prefix,
@@ -662,8 +690,8 @@ impl App {
                 }
                 self.objects.loading = false;
                 match result {
-                    Ok(o) => {
-                        self.objects.data = o;
+                    Ok(rest) => {
+                        self.objects.data.extend(rest);
                         self.objects.error = None;
                     }
                     Err(e) => {
@@ -1182,6 +1210,7 @@ impl App {
         self.objects_at = (bucket.clone(), prefix.clone());
         self.objects.loading = true;
         self.objects.data.clear();
+        self.objects_pages = 0;
         self.lists.insert(Screen::Objects, ListState::default());
         if self.screen != Screen::Objects {
             self.go(Screen::Objects, push);

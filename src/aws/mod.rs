@@ -163,11 +163,14 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
             )
         })?
         .map_err(|e| {
-            format!(
-                "context {:?}: AWS credentials are not usable ({}); {SETUP_HINT}",
-                ctx.name,
-                aws_sdk_sts::error::DisplayErrorContext(&e)
-            )
+            let why = one_line(&aws_sdk_sts::error::DisplayErrorContext(&e).to_string());
+            match e {
+                aws_sdk_sts::error::SdkError::DispatchFailure(_) | aws_sdk_sts::error::SdkError::TimeoutError(_) => format!(
+                    "context {:?}: cannot reach AWS STS ({why}); check the network, a proxy, or AWS_ENDPOINT_URL",
+                    ctx.name
+                ),
+                _ => format!("context {:?}: AWS credentials are not usable ({why}); {SETUP_HINT}", ctx.name),
+            }
         })?;
     let identity = format!(
         "account {} · {}",

@@ -233,7 +233,7 @@ impl S3Store {
     }
 
     /// List by prefix, handing each page to `on_page` as it arrives.
-    pub async fn list_pages(
+    pub async fn list_pages_impl(
         &self,
         bucket: &str,
         prefix: &str,
@@ -419,6 +419,15 @@ impl ObjectStore for S3Store {
         to: &std::path::Path,
     ) -> ProviderResult<u64> {
         self.download_impl(bucket, key, version_id, to).await
+    }
+
+    async fn list_pages(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        on_page: &mut (dyn FnMut(Vec<ObjectEntry>) + Send),
+    ) -> ProviderResult<()> {
+        self.list_pages_impl(bucket, prefix, on_page).await
     }
 
     async fn deleted(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>> {

@@ -44,6 +44,16 @@ pub trait ObjectStore: Send + Sync {
     async fn buckets(&self) -> ProviderResult<Vec<Bucket>>;
     /// Common prefixes and objects directly under `prefix` (delimiter `/`).
     async fn list(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>>;
+    /// The same listing, handed over page by page as it arrives.
+    async fn list_pages(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        on_page: &mut (dyn FnMut(Vec<ObjectEntry>) + Send),
+    ) -> ProviderResult<()> {
+        on_page(self.list(bucket, prefix).await?);
+        Ok(())
+    }
     /// Keys directly under `prefix` hidden by a delete marker (to undelete them).
     async fn deleted(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>>;
     /// Every version and delete marker of `key`, newest first.
