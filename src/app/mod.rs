@@ -673,7 +673,7 @@ impl App {
                 self.objects_pages += 1;
                 // Rows show as soon as the first pages arrive; later pages are
                 // folded in every tenth page so a 100k listing stays cheap.
-                if self.objects_pages <= 3 || self.objects_pages % 10 == 0 {
+                if self.objects_pages <= 3 || self.objects_pages.is_multiple_of(10) {
                     self.rebuild(Screen::Objects);
                 }
                 vec![]
