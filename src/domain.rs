@@ -190,6 +190,40 @@ pub struct ObjectVersion {
     pub last_modified: DateTime<Utc>,
 }
 
+/// A posture finding for the estate (the seeds have all three kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A security group that admits 0.0.0.0/0 (or ::/0).
+    OpenSecurityGroup,
+    /// An EBS volume that is not encrypted.
+    UnencryptedVolume,
+    /// An instance whose metadata service accepts IMDSv1 (tokens optional).
+    ImdsV1Allowed,
+}
+
+impl FindingKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            FindingKind::OpenSecurityGroup => "open to the internet",
+            FindingKind::UnencryptedVolume => "unencrypted EBS",
+            FindingKind::ImdsV1Allowed => "IMDSv1 allowed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub region: String,
+    /// sg-…, vol-…, or i-…
+    pub resource: String,
+    /// Instances the finding touches.
+    pub instances: Vec<String>,
+    /// Ports for open groups ("22/tcp", "all"), size for volumes.
+    pub detail: String,
+}
+
 /// Human size: 1.2 KiB, 3.4 MiB.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -17,6 +17,8 @@ pub enum Kind {
     Buckets,
     Objects,
     Backups,
+    /// Posture findings: open security groups, unencrypted EBS, IMDSv1.
+    Posture,
 }
 
 async fn snapshots(
@@ -92,6 +94,33 @@ pub async fn ls(
                 writeln!(out)?;
             } else {
                 table(out, &views::instances_table(&v))?;
+            }
+        }
+        Kind::Posture => {
+            let v = p.cloud.posture().await?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &v)?;
+                writeln!(out)?;
+            } else {
+                let t = crate::app::list::TableData {
+                    headers: vec!["FINDING", "REGION", "RESOURCE", "INSTANCES", "DETAIL"],
+                    rows: v
+                        .iter()
+                        .map(|f| crate::app::list::Row {
+                            key: f.resource.clone(),
+                            tone: crate::app::list::Tone::Warn,
+                            cells: vec![
+                                f.kind.label().into(),
+                                f.region.clone(),
+                                f.resource.clone(),
+                                f.instances.join(","),
+                                f.detail.clone(),
+                            ],
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                table(out, &t)?;
             }
         }
         Kind::Buckets => {

@@ -582,3 +582,132 @@ fn missing_credentials_get_one_clear_message() {
     );
     assert_eq!(err.trim().lines().count(), 1, "one message: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posture_finds_open_groups_unencrypted_volumes_and_imdsv1() {
+    use aws_sdk_ec2::types::*;
+    use opsdeck::domain::FindingKind;
+    let region = "ca-central-1";
+    let ec2 = aws_sdk_ec2::Client::new(&sdk(region).await);
+    let open = ec2
+        .create_security_group()
+        .group_name("seed-open")
+        .description("as in the PMO doc")
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let closed = ec2
+        .create_security_group()
+        .group_name("seed-closed")
+        .description("office only")
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let rule = |port: i32, cidr: &str| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&open)
+        .ip_permissions(rule(22, "0.0.0.0/0"))
+        .ip_permissions(rule(443, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(&closed)
+        .ip_permissions(rule(22, "203.0.113.0/24"))
+        .send()
+        .await
+        .unwrap();
+    let run = |tokens: HttpTokensState, group: &str| {
+        ec2.run_instances()
+            .image_id("ami-12c6146b")
+            .min_count(1)
+            .max_count(1)
+            .security_group_ids(group)
+            .metadata_options(
+                InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(tokens)
+                    .build(),
+            )
+            .send()
+    };
+    let v1 = run(HttpTokensState::Optional, &open)
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_string();
+    let v2 = run(HttpTokensState::Required, &closed)
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_string();
+    let plain = ec2
+        .create_volume()
+        .availability_zone(format!("{region}a"))
+        .size(8)
+        .encrypted(false)
+        .send()
+        .await
+        .unwrap()
+        .volume_id()
+        .unwrap()
+        .to_string();
+    let sealed = ec2
+        .create_volume()
+        .availability_zone(format!("{region}a"))
+        .size(8)
+        .encrypted(true)
+        .send()
+        .await
+        .unwrap()
+        .volume_id()
+        .unwrap()
+        .to_string();
+
+    let e = estate(&[region], 1000).await;
+    let f = e.cloud.posture().await.unwrap();
+    let open_f = f
+        .iter()
+        .find(|x| x.resource == open)
+        .expect("the open group is a finding");
+    assert_eq!(open_f.kind, FindingKind::OpenSecurityGroup);
+    assert!(
+        open_f.detail.starts_with("22/tcp, 443/tcp"),
+        "{}",
+        open_f.detail
+    );
+    assert_eq!(open_f.instances, vec![v1.clone()]);
+    assert!(
+        !f.iter().any(|x| x.resource == closed),
+        "a group open to one office is fine"
+    );
+    assert!(
+        f.iter()
+            .any(|x| x.kind == FindingKind::UnencryptedVolume && x.resource == plain)
+    );
+    assert!(!f.iter().any(|x| x.resource == sealed));
+    assert!(
+        f.iter()
+            .any(|x| x.kind == FindingKind::ImdsV1Allowed && x.resource == v1)
+    );
+    assert!(
+        !f.iter()
+            .any(|x| x.kind == FindingKind::ImdsV1Allowed && x.resource == v2)
+    );
+}

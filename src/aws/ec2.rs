@@ -215,3 +215,142 @@ pub async fn set_running(c: &RegionClients, id: &str, running: bool) -> Provider
     };
     Ok(state.unwrap_or_else(|| "unknown".into()))
 }
+
+/// Posture findings of one region: security groups open to the internet
+/// (with their ports), unencrypted EBS volumes, instances allowing IMDSv1.
+pub async fn posture_in(c: &RegionClients) -> ProviderResult<Vec<crate::domain::Finding>> {
+    use crate::domain::{Finding, FindingKind};
+    let e = |what: &str, err: &dyn std::fmt::Display| {
+        ProviderError::new(format!("{what} in {}", c.region), err.to_string())
+    };
+    let mut findings = Vec::new();
+
+    // Which instances use which group, and which allow IMDSv1.
+    let mut by_group: HashMap<String, Vec<String>> = HashMap::new();
+    let mut pages = c
+        .ec2
+        .describe_instances()
+        .max_results(c.page_size)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|x| {
+            e(
+                "describing instances",
+                &aws_sdk_ec2::error::DisplayErrorContext(x),
+            )
+        })?;
+        for i in page.reservations().iter().flat_map(|r| r.instances()) {
+            let id = i.instance_id().unwrap_or_default().to_string();
+            for g in i.security_groups() {
+                if let Some(gid) = g.group_id() {
+                    by_group
+                        .entry(gid.to_string())
+                        .or_default()
+                        .push(id.clone());
+                }
+            }
+            let tokens = i
+                .metadata_options()
+                .and_then(|m| m.http_tokens())
+                .map(|t| t.as_str().to_string());
+            let endpoint_on = i
+                .metadata_options()
+                .and_then(|m| m.http_endpoint())
+                .is_none_or(|e| e.as_str() != "disabled");
+            if endpoint_on && tokens.as_deref() != Some("required") {
+                findings.push(Finding {
+                    kind: FindingKind::ImdsV1Allowed,
+                    region: c.region.clone(),
+                    resource: id.clone(),
+                    instances: vec![id.clone()],
+                    detail: format!("HttpTokens={}", tokens.unwrap_or_else(|| "unset".into())),
+                });
+            }
+        }
+    }
+
+    let mut pages = c
+        .ec2
+        .describe_security_groups()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|x| {
+            e(
+                "describing security groups",
+                &aws_sdk_ec2::error::DisplayErrorContext(x),
+            )
+        })?;
+        for g in page.security_groups() {
+            let mut ports = Vec::new();
+            for p in g.ip_permissions() {
+                let open = p
+                    .ip_ranges()
+                    .iter()
+                    .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+                    || p.ipv6_ranges()
+                        .iter()
+                        .any(|r| r.cidr_ipv6() == Some("::/0"));
+                if !open {
+                    continue;
+                }
+                let proto = p.ip_protocol().unwrap_or("-1");
+                ports.push(match (proto, p.from_port(), p.to_port()) {
+                    ("-1", _, _) => "all".to_string(),
+                    (pr, Some(a), Some(b)) if a == b => format!("{a}/{pr}"),
+                    (pr, Some(a), Some(b)) => format!("{a}-{b}/{pr}"),
+                    (pr, _, _) => format!("all/{pr}"),
+                });
+            }
+            if !ports.is_empty() {
+                let gid = g.group_id().unwrap_or_default().to_string();
+                findings.push(Finding {
+                    kind: FindingKind::OpenSecurityGroup,
+                    region: c.region.clone(),
+                    instances: by_group.get(&gid).cloned().unwrap_or_default(),
+                    detail: format!("{} ({})", ports.join(", "), g.group_name().unwrap_or("")),
+                    resource: gid,
+                });
+            }
+        }
+    }
+
+    let mut pages = c
+        .ec2
+        .describe_volumes()
+        .max_results(500)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|x| {
+            e(
+                "describing volumes",
+                &aws_sdk_ec2::error::DisplayErrorContext(x),
+            )
+        })?;
+        for v in page.volumes() {
+            if v.encrypted() == Some(true) {
+                continue;
+            }
+            findings.push(Finding {
+                kind: FindingKind::UnencryptedVolume,
+                region: c.region.clone(),
+                resource: v.volume_id().unwrap_or_default().to_string(),
+                instances: v
+                    .attachments()
+                    .iter()
+                    .filter_map(|a| a.instance_id().map(str::to_string))
+                    .collect(),
+                detail: format!(
+                    "{} GiB {}",
+                    v.size().unwrap_or(0),
+                    v.volume_type().map(|t| t.as_str()).unwrap_or("")
+                ),
+            });
+        }
+    }
+    findings.sort_by(|a, b| (a.kind, &a.resource).cmp(&(b.kind, &b.resource)));
+    Ok(findings)
+}

@@ -43,6 +43,24 @@ impl CloudInventory for AwsCloud {
         Ok(list)
     }
 
+    async fn posture(&self) -> ProviderResult<Vec<crate::domain::Finding>> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, c) in self.regions.iter().enumerate() {
+            let c = c.clone();
+            set.spawn(async move { (i, ec2::posture_in(&c).await) });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = set.join_next().await {
+            results.push(r.map_err(|e| crate::provider::ProviderError::new("reading posture", e))?);
+        }
+        results.sort_by_key(|(i, _)| *i);
+        let mut all = Vec::new();
+        for (_, r) in results {
+            all.extend(r?);
+        }
+        Ok(all)
+    }
+
     async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String> {
         let region = self
             .host_regions

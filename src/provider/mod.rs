@@ -9,7 +9,7 @@
 
 pub mod host;
 
-use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
+use crate::domain::{Bucket, Finding, Instance, ObjectEntry, ObjectVersion};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +35,8 @@ pub trait CloudInventory: Send + Sync {
     /// Short label for the header ("sandbox", "aws:prod").
     fn label(&self) -> String;
     async fn instances(&self) -> ProviderResult<Vec<Instance>>;
+    /// Security posture: open security groups, unencrypted volumes, IMDSv1.
+    async fn posture(&self) -> ProviderResult<Vec<Finding>>;
     /// Start (`running`) or stop an instance; returns the state reported back.
     async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String>;
 }

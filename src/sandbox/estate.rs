@@ -160,6 +160,57 @@ pub fn version_id_for(seed: &str) -> String {
     version_id(seed)
 }
 
+/// The seeds' posture: the PMO group open on 22/80/443/4000/5173, the
+/// Enssol group open to all traffic with an unencrypted 8 GiB volume, IMDSv1
+/// left optional on the PMO host and the legacy worker.
+pub fn findings() -> Vec<crate::domain::Finding> {
+    use crate::domain::{Finding, FindingKind::*};
+    let f = |kind, region: &str, resource: &str, instances: &[&str], detail: &str| Finding {
+        kind,
+        region: region.into(),
+        resource: resource.into(),
+        instances: instances.iter().map(|s| s.to_string()).collect(),
+        detail: detail.into(),
+    };
+    vec![
+        f(
+            OpenSecurityGroup,
+            "ap-southeast-2",
+            "sg-0e55a11d0c0ffee01",
+            &[ENSSOL_HOST],
+            "all (enssol-web-sg)",
+        ),
+        f(
+            OpenSecurityGroup,
+            "us-east-1",
+            "sg-07f64b1f8de8f6b26",
+            &[PMO_HOST, STOPPED_HOST],
+            "22/tcp, 80/tcp, 443/tcp, 4000/tcp, 5173/tcp (cohuron-pmo-sg)",
+        ),
+        f(
+            UnencryptedVolume,
+            "ap-southeast-2",
+            "vol-0e55a11d0c0ffee02",
+            &[ENSSOL_HOST],
+            "8 GiB standard",
+        ),
+        f(
+            ImdsV1Allowed,
+            "us-east-1",
+            PMO_HOST,
+            &[PMO_HOST],
+            "HttpTokens=optional",
+        ),
+        f(
+            ImdsV1Allowed,
+            "us-east-1",
+            STOPPED_HOST,
+            &[STOPPED_HOST],
+            "HttpTokens=optional",
+        ),
+    ]
+}
+
 fn version_id(seed: &str) -> String {
     format!("{}{}", short_id(seed), short_id(&format!("v:{seed}")))
 }

@@ -211,6 +211,10 @@ impl CloudInventory for SandboxCloud {
         Ok(self.sandbox.estate()?.instances)
     }
 
+    async fn posture(&self) -> ProviderResult<Vec<crate::domain::Finding>> {
+        Ok(estate::findings())
+    }
+
     async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String> {
         let mut estate = self.sandbox.estate()?;
         let i = estate
