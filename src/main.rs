@@ -202,8 +202,30 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
     }
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let runner = EffectsRunner::new(session.providers.clone(), tx.clone());
+        // `:ctx NAME` opens another context the same way the command line does.
+        let opener: opsdeck::runner::ContextOpener = {
+            let (opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
+            std::sync::Arc::new(move |name: String| {
+                let (mut opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
+                opts.context = Some(name);
+                Box::pin(async move {
+                    let s = session::open(&opts, &dirs, chrono::Utc::now(), &exe)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if s.fell_back {
+                        return Err(s
+                            .warning
+                            .unwrap_or_default()
+                            .trim_end_matches("; showing the sandbox instead")
+                            .to_string());
+                    }
+                    Ok((s.providers, s.ctx, s.config))
+                })
+            })
+        };
+        let runner = EffectsRunner::new(session.providers.clone(), tx.clone()).with_opener(opener);
         let mut app = App::new(session.config, session.ctx, keymap, now);
+        app.contexts = session.contexts.clone();
         app.run_tag = format!("{:04x}", std::process::id() & 0xffff);
         if let Some(w) = session.warning {
             app.update(opsdeck::app::Msg::Tick(now));

@@ -47,9 +47,22 @@ pub fn download_path(dir: &std::path::Path, key: &str, version_id: Option<&str>)
     path
 }
 
+/// Opens a context by name (`:ctx NAME`): the providers, what the app
+/// shows of it, and its config. The error is shown as a notice.
+pub type ContextOpener = Arc<
+    dyn Fn(
+            String,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<(Providers, crate::app::ContextInfo, crate::config::Config), String>,
+        > + Send
+        + Sync,
+>;
+
 pub struct EffectsRunner {
-    providers: Providers,
-    protocol: RunProtocol,
+    /// Swapped by `:ctx`; each effect works on the providers current when it starts.
+    providers: Arc<std::sync::RwLock<Providers>>,
+    opener: Option<ContextOpener>,
     tx: UnboundedSender<Msg>,
     run_tx: UnboundedSender<RunEvent>,
     handles: HashMap<String, RunHandle>,
@@ -93,18 +106,62 @@ impl EffectsRunner {
             }
         });
         Self {
-            protocol: RunProtocol::new(providers.transport.clone()),
-            providers,
+            providers: Arc::new(std::sync::RwLock::new(providers)),
+            opener: None,
             tx,
             run_tx,
             handles: HashMap::new(),
         }
     }
 
+    /// Let `:ctx NAME` open other contexts.
+    pub fn with_opener(mut self, opener: ContextOpener) -> Self {
+        self.opener = Some(opener);
+        self
+    }
+
+    fn current(&self) -> Providers {
+        match self.providers.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     pub fn dispatch(&mut self, fx: Effect) {
         let tx = self.tx.clone();
-        let p = self.providers.clone();
+        let p = self.current();
         match fx {
+            Effect::SwitchContext(name) => {
+                let Some(opener) = self.opener.clone() else {
+                    let _ = tx.send(Msg::ActionDone {
+                        title: format!("switch to context {name}"),
+                        result: Err("this console cannot open other contexts".into()),
+                        reload: vec![],
+                    });
+                    return;
+                };
+                let slot = self.providers.clone();
+                tokio::spawn(async move {
+                    match opener(name.clone()).await {
+                        Ok((providers, ctx, config)) => {
+                            if let Ok(mut s) = slot.write() {
+                                *s = providers;
+                            }
+                            let _ = tx.send(Msg::ContextOpened {
+                                ctx,
+                                config: Box::new(config),
+                            });
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Msg::ActionDone {
+                                title: format!("switch to context {name}"),
+                                result: Err(e),
+                                reload: vec![],
+                            });
+                        }
+                    }
+                });
+            }
             Effect::LoadInstances => {
                 tokio::spawn(async move {
                     let _ = tx.send(Msg::Instances(p.cloud.instances().await));
@@ -171,7 +228,7 @@ impl EffectsRunner {
             Effect::StartRun { id, run } => {
                 tracing::info!(run = %id, host = %run.host, runbook = run.runbook, "starting run");
                 let handle = spawn_run(
-                    self.protocol.clone(),
+                    RunProtocol::new(p.transport.clone()),
                     RunRequest {
                         run: id.clone(),
                         host: run.host.clone(),
@@ -261,7 +318,7 @@ impl EffectsRunner {
                 match self.handles.get(&id) {
                     Some(h) => h.cancel(),
                     None => {
-                        let protocol = self.protocol.clone();
+                        let protocol = RunProtocol::new(p.transport.clone());
                         let run_tx = self.run_tx.clone();
                         tokio::spawn(async move {
                             if let Err(e) = protocol.cancel(&host, &id).await {

@@ -20,6 +20,8 @@ pub struct Options {
 }
 
 pub struct Session {
+    /// Every context `:ctx` can open: the config's, then `sandbox` and `aws`.
+    pub contexts: Vec<String>,
     /// True when an AWS context could not be opened and the sandbox is shown instead.
     pub fell_back: bool,
     pub config: Config,
@@ -76,6 +78,14 @@ fn choose_context(opts: &Options, user: &Config) -> Result<Option<ContextConfig>
     match &opts.context {
         Some(name) => match user.contexts.iter().find(|c| &c.name == name) {
             Some(c) => Ok(Some(c.clone())),
+            None if name == "sandbox" => Ok(Some(ContextConfig {
+                name: "sandbox".into(),
+                provider: ProviderKind::Sandbox,
+                profile: None,
+                regions: vec![],
+                production: false,
+                read_only: false,
+            })),
             None if name == "aws" => Ok(Some(ContextConfig {
                 name: "aws".into(),
                 provider: ProviderKind::Aws,
@@ -108,6 +118,12 @@ pub async fn open(
 ) -> Result<Session, SessionError> {
     let (user, _path) = load_config(opts, dirs)?;
     let chosen = choose_context(opts, &user)?;
+    let mut contexts: Vec<String> = user.contexts.iter().map(|c| c.name.clone()).collect();
+    for implicit in ["sandbox", "aws"] {
+        if !contexts.iter().any(|c| c == implicit) {
+            contexts.push(implicit.to_string());
+        }
+    }
     let read_only =
         opts.read_only || user.read_only || chosen.as_ref().is_some_and(|c| c.read_only);
     let mut warning = None;
@@ -117,6 +133,7 @@ pub async fn open(
                 let mut config = user.clone();
                 config.read_only = read_only;
                 return Ok(Session {
+                    contexts,
                     fell_back: false,
                     ctx: ContextInfo {
                         name: c.name.clone(),
@@ -144,6 +161,7 @@ pub async fn open(
     }
     let mut s = open_sandbox(opts, dirs, now, exe, &user, read_only)?;
     s.fell_back = warning.is_some();
+    s.contexts = contexts;
     s.warning = warning;
     Ok(s)
 }
@@ -188,6 +206,7 @@ fn open_sandbox(
     let cloud = Arc::new(SandboxCloud::new(sandbox.clone()));
     let transport = Arc::new(sandbox.transport(&BTreeMap::new()));
     Ok(Session {
+        contexts: vec![],
         fell_back: false,
         config,
         ctx,

@@ -210,3 +210,71 @@ async fn read_only_refuses_every_change() {
     assert!(matches!(h.app.mode, Mode::Normal));
     assert!(h.app.versions.data[0].is_delete_marker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctx_switches_the_console_to_another_context() {
+    let mut h = Harness::loaded().await;
+    // A second estate stands in for another account: one of its hosts is stopped.
+    let other_dir = h.dir.path().join("other");
+    let other =
+        opsdeck::sandbox::Sandbox::ensure(&other_dir, common::fixed_now(), &common::exe()).unwrap();
+    let other_p = common::providers(
+        &other,
+        &common::sim_env(common::fixed_now()),
+        &h.dir.path().join("state2"),
+    );
+    other_p.cloud.set_running(MT_HOST, false).await.unwrap();
+    let opener: opsdeck::runner::ContextOpener = std::sync::Arc::new(move |name: String| {
+        let p = other_p.clone();
+        Box::pin(async move {
+            if name != "prod-copy" {
+                return Err(format!("no context named {name:?}"));
+            }
+            let mut ctx = common::sandbox_ctx();
+            ctx.name = name;
+            ctx.production = true;
+            let cfg =
+                opsdeck::config::parse(opsdeck::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
+            Ok((p, ctx, cfg))
+        })
+    });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    h.runner = opsdeck::runner::EffectsRunner::new(h.providers.clone(), tx).with_opener(opener);
+    h.rx = rx;
+    h.app.contexts = vec!["sandbox".into(), "prod-copy".into()];
+
+    h.keys(":ctx nope");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.app
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no context named \"nope\"")
+    );
+    h.keys(":ctx prod-copy");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(h.app.ctx.name, "prod-copy");
+    assert!(
+        h.app.production_in_view(),
+        "a production context frames everything in red"
+    );
+    assert_eq!(
+        instance_state(&h, MT_HOST),
+        "stopped",
+        "the other estate's instances are shown"
+    );
+    // Its stopped platform host has no tenants up to read.
+    assert!(
+        h.app.tenants.iter().all(|t| t.health == "?"),
+        "{:?}",
+        h.app.tenants.iter().map(|t| &t.health).collect::<Vec<_>>()
+    );
+    let s = common::text(&common::render(&h.app, 120, 30));
+    assert!(
+        s.contains("ctx:prod-copy") && s.contains("PRODUCTION"),
+        "{s}"
+    );
+}

@@ -185,7 +185,7 @@ pub enum Mode {
 }
 
 /// The context the console is looking at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContextInfo {
     pub name: String,
     pub provider: String,
@@ -227,6 +227,11 @@ pub enum Msg {
     },
     S3Backups(ProviderResult<Vec<Backup>>),
     Run(RunEvent),
+    /// `:ctx NAME` opened another context: everything is read anew.
+    ContextOpened {
+        ctx: ContextInfo,
+        config: Box<Config>,
+    },
     /// A change or download finished; `reload` refreshes what it changed.
     ActionDone {
         title: String,
@@ -278,6 +283,7 @@ pub enum Effect {
         key: String,
         version_id: Option<String>,
     },
+    SwitchContext(String),
 }
 
 pub struct App {
@@ -305,6 +311,8 @@ pub struct App {
     pub s3_backups: Loaded<Vec<Backup>>,
     pub backups: Vec<Backup>,
     pub runs: Vec<RunView>,
+    /// Contexts `:ctx` can open (from the config, plus sandbox and aws).
+    pub contexts: Vec<String>,
     /// Changes and downloads sent and not yet answered (the spinner turns).
     pub actions_in_flight: usize,
     run_seq: u32,
@@ -354,6 +362,7 @@ impl App {
             s3_backups: Loaded::default(),
             backups: Vec::new(),
             runs: Vec::new(),
+            contexts: Vec::new(),
             actions_in_flight: 0,
             run_seq: 0,
             run_tag: String::new(),
@@ -748,6 +757,29 @@ impl App {
                 vec![]
             }
             Msg::Run(ev) => self.on_run_event(ev),
+            Msg::ContextOpened { ctx, config } => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                self.notify(
+                    Level::Info,
+                    format!("context {} ({})", ctx.name, ctx.provider),
+                );
+                self.ctx = ctx;
+                self.config = *config;
+                self.instances = Loaded::default();
+                self.snapshots.clear();
+                self.buckets = Loaded::default();
+                self.objects = Loaded::default();
+                self.versions = Loaded::default();
+                self.s3_backups = Loaded::default();
+                self.lists.clear();
+                self.rederive();
+                self.rebuild_all();
+                self.back.clear();
+                if !matches!(self.screen, Screen::Runs | Screen::RunOutput) {
+                    self.screen = Screen::Tenants;
+                }
+                self.refresh_all()
+            }
             Msg::ActionDone {
                 title,
                 result,
@@ -996,14 +1028,39 @@ impl App {
             "ctx" | "context" => {
                 let arg = arg.trim();
                 if arg.is_empty() || arg == self.ctx.name {
-                    self.notify(Level::Info, format!("context: {}", self.ctx.name));
-                } else {
+                    let others: Vec<&str> = self
+                        .contexts
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|c| *c != self.ctx.name)
+                        .collect();
                     self.notify(
-                        Level::Warn,
-                        format!("context {arg:?} is not available here; this console was opened on {:?} (use --context)", self.ctx.name),
+                        Level::Info,
+                        format!(
+                            "context: {} (others: {})",
+                            self.ctx.name,
+                            if others.is_empty() {
+                                "none".into()
+                            } else {
+                                others.join(", ")
+                            }
+                        ),
                     );
+                    vec![]
+                } else if !self.contexts.iter().any(|c| c == arg) {
+                    self.notify(
+                        Level::Error,
+                        format!(
+                            "no context named {arg:?} (known: {})",
+                            self.contexts.join(", ")
+                        ),
+                    );
+                    vec![]
+                } else {
+                    self.notify(Level::Info, format!("opening context {arg}…"));
+                    self.actions_in_flight += 1;
+                    vec![Effect::SwitchContext(arg.to_string())]
                 }
-                vec![]
             }
             other => {
                 let known: Vec<&str> = Screen::COMMANDS.iter().map(|(n, _)| *n).collect();
