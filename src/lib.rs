@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod domain;
 pub mod engine;
+pub mod fanout;
 pub mod headless;
 pub mod provider;
 pub mod runbook;
