@@ -66,10 +66,10 @@ impl Screen {
         match self {
             Screen::Tenants => &[Deploy, Select, Filter, Refresh],
             Screen::Containers => &[Restart, Select, Filter, Refresh],
-            Screen::Instances | Screen::Backups => &[Select, Filter, Refresh],
-            Screen::Buckets | Screen::Objects | Screen::Versions => {
-                &[Select, Back, Filter, Refresh]
-            }
+            Screen::Instances => &[Select, StartInstance, StopInstance, Filter, Refresh],
+            Screen::Backups => &[Select, Filter, Refresh],
+            Screen::Buckets | Screen::Objects => &[Select, Back, Filter, Refresh],
+            Screen::Versions => &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
             Screen::Runs => &[Select, CancelRun, Filter],
             Screen::RunOutput => &[CancelRun, Bottom, Back],
         }

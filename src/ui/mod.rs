@@ -569,12 +569,6 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Action::PageDown,
         Action::Back,
         Action::Palette,
-        Action::GoTenants,
-        Action::GoInstances,
-        Action::GoContainers,
-        Action::GoBuckets,
-        Action::GoBackups,
-        Action::GoRuns,
         Action::Help,
         Action::Quit,
     ]);
@@ -590,12 +584,19 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(a.describe()),
         ]));
     }
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!("{:>14}  ", "1 … 6"),
+            Style::default().fg(theme.accent),
+        ),
+        Span::raw("tenants, instances, containers, buckets, backups, runs"),
+    ]));
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        "palette: :tenants :instances :containers :buckets :backups :runs :ctx :quit",
+        ":tenants :instances :containers :buckets :backups :runs :ctx NAME :quit",
         Style::default().fg(theme.muted),
     ));
-    let r = centered(area, 72, lines.len() as u16 + 2);
+    let r = centered(area, 78, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(popup("help", theme.accent, theme)),
