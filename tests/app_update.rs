@@ -334,3 +334,37 @@ fn object_pages_show_before_the_listing_ends() {
     assert_eq!(t.rows.len(), 2001);
     assert_eq!(t.rows.last().unwrap().cells[2], "DELETED");
 }
+
+#[test]
+fn an_ambiguous_instance_name_must_be_confirmed_with_the_id() {
+    let mut a = app();
+    let mut list = estate::instances();
+    let mut twin = list[1].clone(); // cohuron-pmo-api, production
+    twin.id = "i-0twin0000000000001".into();
+    list.push(twin);
+    a.update(Msg::Instances(Ok(list)));
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('j'));
+    assert_eq!(a.selected_key().as_deref(), Some(estate::PMO_HOST));
+    key(&mut a, KeyCode::Char('x'));
+    let Mode::Confirm(c) = &a.mode else {
+        panic!("stop asks first")
+    };
+    assert_eq!(
+        c.confirm_with.as_deref(),
+        Some(estate::PMO_HOST),
+        "two instances are named cohuron-pmo-api"
+    );
+    // The right id typed: the effect names that instance.
+    for ch in estate::PMO_HOST.chars() {
+        key(&mut a, KeyCode::Char(ch));
+    }
+    let fx = key(&mut a, KeyCode::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::SetRunning {
+            id: estate::PMO_HOST.into(),
+            running: false
+        }]
+    );
+}

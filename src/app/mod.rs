@@ -1511,13 +1511,26 @@ impl App {
             return vec![];
         }
         let production = self.ctx.production || i.is_production();
-        let name = if i.name.is_empty() {
-            i.id.clone()
-        } else {
-            i.name.clone()
-        };
+        // The name to type must say which instance: when several share it, the id.
+        let unique = !i.name.is_empty()
+            && self
+                .instances
+                .data
+                .iter()
+                .filter(|x| x.name == i.name)
+                .count()
+                == 1;
+        let name = if unique { i.name.clone() } else { i.id.clone() };
         let mut lines = vec![
-            format!("instance  {} ({name})", i.id),
+            format!(
+                "instance  {} ({})",
+                i.id,
+                if i.name.is_empty() {
+                    "no Name tag"
+                } else {
+                    i.name.as_str()
+                }
+            ),
             format!("region    {}", i.region),
             format!(
                 "state     {} → {}",
