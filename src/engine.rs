@@ -163,6 +163,7 @@ async fn drive(
     let mut last_call = Instant::now() - policy.min_interval;
     let mut transient_errors = 0u32;
     let mut lost_seen = 0u32;
+    let mut line = String::new();
     loop {
         if *cancel.borrow() && !cancel_sent {
             cancel_sent = true;
@@ -199,25 +200,19 @@ async fn drive(
         };
         offset = chunk.next_offset;
         if !chunk.data.is_empty() {
-            if let Some(f) = log.as_mut() {
-                let _ = f.write_all(&chunk.data);
-            }
-            let text = carry.push(&chunk.data);
-            if !text.is_empty() {
-                let _ = events.send(RunEvent::Output {
-                    run: run.clone(),
-                    text,
-                });
+            line.push_str(&carry.push(&chunk.data));
+            // Only whole lines leave the engine, masked: a secret is never
+            // split across two chunks where the mask could miss it.
+            if let Some(nl) = line.rfind('\n') {
+                let rest = line.split_off(nl + 1);
+                let text = crate::mask::mask_text(&std::mem::replace(&mut line, rest));
+                emit(&mut log, events, &run, text);
             }
         }
         if chunk.is_complete() {
-            let rest = carry.finish();
-            if !rest.is_empty() {
-                let _ = events.send(RunEvent::Output {
-                    run: run.clone(),
-                    text: rest,
-                });
-            }
+            line.push_str(&carry.finish());
+            let text = crate::mask::mask_text(&std::mem::take(&mut line));
+            emit(&mut log, events, &run, text);
             let exit_code = chunk.exit_code.unwrap_or(-1);
             let ev = if chunk.cancelled {
                 RunEvent::Cancelled { run, exit_code }
@@ -244,6 +239,25 @@ async fn drive(
             return Ok(());
         }
     }
+}
+
+/// Send masked output to the pane and append it to the local log.
+fn emit(
+    log: &mut Option<std::fs::File>,
+    events: &mpsc::UnboundedSender<RunEvent>,
+    run: &str,
+    text: String,
+) {
+    if text.is_empty() {
+        return;
+    }
+    if let Some(f) = log.as_mut() {
+        let _ = f.write_all(text.as_bytes());
+    }
+    let _ = events.send(RunEvent::Output {
+        run: run.to_string(),
+        text,
+    });
 }
 
 #[cfg(test)]

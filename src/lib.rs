@@ -14,6 +14,7 @@ pub mod domain;
 pub mod engine;
 pub mod fanout;
 pub mod headless;
+pub mod mask;
 pub mod provider;
 pub mod runbook;
 pub mod runner;

@@ -241,3 +241,49 @@ async fn unknown_hosts_and_jobs_are_errors_not_hangs() {
         .to_string();
     assert!(e.contains("invalid job id"), "{e}");
 }
+
+#[tokio::test]
+async fn secrets_never_reach_the_pane_or_the_local_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = protocol(dir.path());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let log = dir.path().join("local/secret.log");
+    // The password arrives in two tail chunks, split mid-value.
+    let script = "echo start; printf 'POSTGRES_PASSWORD=hun'; sleep 0.4; printf 'ter2\\n'; echo 'DATABASE_URL=postgresql://app:s3cret-canary@db:5434/app'; printf 'TOKEN=tail-canary'";
+    spawn_run(
+        p,
+        RunRequest {
+            run: "sec".into(),
+            host: "h1".into(),
+            script: script.into(),
+            local_log: Some(log.clone()),
+            resume_from: None,
+        },
+        tx,
+    );
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            RunEvent::Output { text: t, .. } => text.push_str(&t),
+            RunEvent::Finished { .. } => break,
+            _ => {}
+        }
+    }
+    let stored = std::fs::read_to_string(&log).unwrap();
+    for shown in [&text, &stored] {
+        for canary in ["hunter2", "hun", "s3cret-canary", "tail-canary"] {
+            assert!(!shown.contains(canary), "{canary} leaked: {shown}");
+        }
+        assert!(
+            shown.contains("POSTGRES_PASSWORD=****\n")
+                && shown.contains("postgresql://app:****@db:5434/app")
+                && shown.ends_with("TOKEN=****"),
+            "{shown}"
+        );
+    }
+    // The raw log on the host is the host's business; what opsdeck keeps is masked.
+}

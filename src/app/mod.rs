@@ -459,7 +459,8 @@ impl App {
     }
 
     fn notify(&mut self, level: Level, text: impl Into<String>) {
-        let text = text.into();
+        // Error messages can quote URLs and settings: never show a secret.
+        let text = crate::mask::mask_text(&text.into());
         match level {
             Level::Error => tracing::warn!(notice = %text),
             _ => tracing::info!(notice = %text),
