@@ -232,8 +232,164 @@ impl S3Store {
         })
     }
 
+    /// Walk ListObjectVersions under `prefix` page by page; `on_page`
+    /// returns false to stop early.
+    async fn version_pages(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        context: &str,
+        mut on_page: impl FnMut(
+            &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
+        ) -> bool,
+    ) -> ProviderResult<()> {
+        let c = self.client_for(bucket).await?;
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = c
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_string))
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| err(context.to_string(), e.into_service_error()))?;
+            if !on_page(&page) || page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn buckets(&self) -> ProviderResult<Vec<Bucket>> {
+        let out = self
+            .client_in(&self.home_region)
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| err("listing buckets".into(), e.into_service_error()))?;
+        let names: Vec<String> = out
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect();
+        // Describe buckets concurrently, eight at a time, in listing order.
+        use futures::StreamExt;
+        let result: Vec<ProviderResult<Bucket>> =
+            futures::stream::iter(names.into_iter().map(|n| self.describe(n)))
+                .buffered(8)
+                .collect()
+                .await;
+        let result = result
+            .into_iter()
+            .collect::<ProviderResult<Vec<Bucket>>>()?;
+        Ok(result)
+    }
+
+    /// Copy `version_id` of `key` over the key: it becomes the current version.
+    async fn restore_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> ProviderResult<String> {
+        let c = self.client_for(bucket).await?;
+        let source = format!(
+            "{bucket}/{}?versionId={}",
+            percent_encoding::utf8_percent_encode(key, KEY_SET),
+            percent_encoding::utf8_percent_encode(version_id, KEY_SET)
+        );
+        let out = c
+            .copy_object()
+            .bucket(bucket)
+            .key(key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    format!("restoring s3://{bucket}/{key} to version {version_id}"),
+                    e.into_service_error(),
+                )
+            })?;
+        Ok(out.version_id().unwrap_or_default().to_string())
+    }
+
+    /// Remove the delete marker that hides `key` (the newest one).
+    async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String> {
+        let versions = self.versions(bucket, key).await?;
+        let marker = versions
+            .iter()
+            .find(|v| v.is_latest && v.is_delete_marker)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    format!("undeleting s3://{bucket}/{key}"),
+                    "the key is not deleted (its latest version is not a delete marker)",
+                )
+            })?;
+        let c = self.client_for(bucket).await?;
+        c.delete_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(&marker.version_id)
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    format!("undeleting s3://{bucket}/{key}"),
+                    e.into_service_error(),
+                )
+            })?;
+        Ok(marker.version_id.clone())
+    }
+
+    /// Download an object (a version of it) to a local file; returns the bytes written.
+    async fn download(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        to: &std::path::Path,
+    ) -> ProviderResult<u64> {
+        use tokio::io::AsyncWriteExt;
+        let ctx = || format!("downloading s3://{bucket}/{key} to {}", to.display());
+        let c = self.client_for(bucket).await?;
+        let mut out = c
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| err(ctx(), e.into_service_error()))?;
+        let tmp = to.with_extension("opsdeck-part");
+        let mut f = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| ProviderError::new(ctx(), e))?;
+        let mut n = 0u64;
+        while let Some(chunk) = out.body.next().await {
+            let chunk = chunk.map_err(|e| ProviderError::new(ctx(), e))?;
+            n += chunk.len() as u64;
+            f.write_all(&chunk)
+                .await
+                .map_err(|e| ProviderError::new(ctx(), e))?;
+        }
+        f.flush().await.map_err(|e| ProviderError::new(ctx(), e))?;
+        tokio::fs::rename(&tmp, to)
+            .await
+            .map_err(|e| ProviderError::new(ctx(), e))?;
+        Ok(n)
+    }
+
     /// List by prefix, handing each page to `on_page` as it arrives.
-    pub async fn list_pages_impl(
+    async fn list_pages(
         &self,
         bucket: &str,
         prefix: &str,
@@ -275,181 +431,10 @@ impl S3Store {
         Ok(())
     }
 
-    /// Copy `version_id` of `key` over the key: it becomes the current version.
-    pub async fn restore_version_impl(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-    ) -> ProviderResult<String> {
-        let c = self.client_for(bucket).await?;
-        let source = format!(
-            "{bucket}/{}?versionId={}",
-            percent_encoding::utf8_percent_encode(key, KEY_SET),
-            percent_encoding::utf8_percent_encode(version_id, KEY_SET)
-        );
-        let out = c
-            .copy_object()
-            .bucket(bucket)
-            .key(key)
-            .copy_source(source)
-            .send()
-            .await
-            .map_err(|e| {
-                err(
-                    format!("restoring s3://{bucket}/{key} to version {version_id}"),
-                    e.into_service_error(),
-                )
-            })?;
-        Ok(out.version_id().unwrap_or_default().to_string())
-    }
-
-    /// Remove the delete marker that hides `key` (the newest one).
-    pub async fn undelete_impl(&self, bucket: &str, key: &str) -> ProviderResult<String> {
-        let versions = self.versions(bucket, key).await?;
-        let marker = versions
-            .iter()
-            .find(|v| v.is_latest && v.is_delete_marker)
-            .ok_or_else(|| {
-                ProviderError::new(
-                    format!("undeleting s3://{bucket}/{key}"),
-                    "the key is not deleted (its latest version is not a delete marker)",
-                )
-            })?;
-        let c = self.client_for(bucket).await?;
-        c.delete_object()
-            .bucket(bucket)
-            .key(key)
-            .version_id(&marker.version_id)
-            .send()
-            .await
-            .map_err(|e| {
-                err(
-                    format!("undeleting s3://{bucket}/{key}"),
-                    e.into_service_error(),
-                )
-            })?;
-        Ok(marker.version_id.clone())
-    }
-
-    /// Download an object (a version of it) to a local file; returns the bytes written.
-    pub async fn download_impl(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        to: &std::path::Path,
-    ) -> ProviderResult<u64> {
-        use tokio::io::AsyncWriteExt;
-        let ctx = || format!("downloading s3://{bucket}/{key} to {}", to.display());
-        let c = self.client_for(bucket).await?;
-        let mut out = c
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_string))
-            .send()
-            .await
-            .map_err(|e| err(ctx(), e.into_service_error()))?;
-        let tmp = to.with_extension("opsdeck-part");
-        let mut f = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(|e| ProviderError::new(ctx(), e))?;
-        let mut n = 0u64;
-        while let Some(chunk) = out.body.next().await {
-            let chunk = chunk.map_err(|e| ProviderError::new(ctx(), e))?;
-            n += chunk.len() as u64;
-            f.write_all(&chunk)
-                .await
-                .map_err(|e| ProviderError::new(ctx(), e))?;
-        }
-        f.flush().await.map_err(|e| ProviderError::new(ctx(), e))?;
-        tokio::fs::rename(&tmp, to)
-            .await
-            .map_err(|e| ProviderError::new(ctx(), e))?;
-        Ok(n)
-    }
-}
-
-#[async_trait]
-impl ObjectStore for S3Store {
-    async fn buckets(&self) -> ProviderResult<Vec<Bucket>> {
-        let out = self
-            .client_in(&self.home_region)
-            .list_buckets()
-            .send()
-            .await
-            .map_err(|e| err("listing buckets".into(), e.into_service_error()))?;
-        let names: Vec<String> = out
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name().map(str::to_string))
-            .collect();
-        // Describe buckets concurrently, eight at a time, in listing order.
-        use futures::StreamExt;
-        let result: Vec<ProviderResult<Bucket>> =
-            futures::stream::iter(names.into_iter().map(|n| self.describe(n)))
-                .buffered(8)
-                .collect()
-                .await;
-        let result = result
-            .into_iter()
-            .collect::<ProviderResult<Vec<Bucket>>>()?;
-        Ok(result)
-    }
-
-    async fn restore_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-    ) -> ProviderResult<String> {
-        self.restore_version_impl(bucket, key, version_id).await
-    }
-
-    async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String> {
-        self.undelete_impl(bucket, key).await
-    }
-
-    async fn download(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        to: &std::path::Path,
-    ) -> ProviderResult<u64> {
-        self.download_impl(bucket, key, version_id, to).await
-    }
-
-    async fn list_pages(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        on_page: &mut (dyn FnMut(Vec<ObjectEntry>) + Send),
-    ) -> ProviderResult<()> {
-        self.list_pages_impl(bucket, prefix, on_page).await
-    }
-
     async fn deleted(&self, bucket: &str, prefix: &str) -> ProviderResult<Vec<ObjectEntry>> {
-        let c = self.client_for(bucket).await?;
         let mut out = Vec::new();
-        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
-        loop {
-            let page = c
-                .list_object_versions()
-                .bucket(bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(version_marker.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    err(
-                        format!("listing deleted keys in s3://{bucket}/{prefix}"),
-                        e.into_service_error(),
-                    )
-                })?;
+        let context = format!("listing deleted keys in s3://{bucket}/{prefix}");
+        self.version_pages(bucket, prefix, Some("/"), &context, |page| {
             out.extend(
                 page.delete_markers()
                     .iter()
@@ -461,12 +446,9 @@ impl ObjectStore for S3Store {
                         })
                     }),
             );
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            version_marker = page.next_version_id_marker().map(str::to_string);
-        }
+            true
+        })
+        .await?;
         Ok(out)
     }
 
@@ -478,24 +460,9 @@ impl ObjectStore for S3Store {
     }
 
     async fn versions(&self, bucket: &str, key: &str) -> ProviderResult<Vec<ObjectVersion>> {
-        let c = self.client_for(bucket).await?;
         let mut out = Vec::new();
-        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
-        loop {
-            let page = c
-                .list_object_versions()
-                .bucket(bucket)
-                .prefix(key)
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(version_marker.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    err(
-                        format!("listing versions of s3://{bucket}/{key}"),
-                        e.into_service_error(),
-                    )
-                })?;
+        let context = format!("listing versions of s3://{bucket}/{key}");
+        self.version_pages(bucket, key, None, &context, |page| {
             for v in page.versions().iter().filter(|v| v.key() == Some(key)) {
                 out.push(ObjectVersion {
                     key: key.to_string(),
@@ -520,17 +487,10 @@ impl ObjectStore for S3Store {
                     last_modified: ts(m.last_modified()),
                 });
             }
-            if page.is_truncated() == Some(true) {
-                key_marker = page.next_key_marker().map(str::to_string);
-                version_marker = page.next_version_id_marker().map(str::to_string);
-                // Past our key: nothing more of it can follow.
-                if key_marker.as_deref().is_some_and(|k| k > key) {
-                    break;
-                }
-            } else {
-                break;
-            }
-        }
+            // Past our key: nothing more of it can follow.
+            page.next_key_marker().is_none_or(|k| k <= key)
+        })
+        .await?;
         out.sort_by(|a, b| {
             b.is_latest
                 .cmp(&a.is_latest)
