@@ -177,6 +177,20 @@ fn fix_origins(dir: &Path, old: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+fn object_mut<'a>(
+    estate: &'a mut Estate,
+    bucket: &str,
+    key: &str,
+) -> Option<&'a mut estate::SimObject> {
+    estate
+        .buckets
+        .iter_mut()
+        .find(|b| b.name == bucket)?
+        .objects
+        .iter_mut()
+        .find(|o| o.key == key)
+}
+
 /// The sandbox as a cloud: instances and buckets from `estate.json`.
 pub struct SandboxCloud {
     sandbox: Sandbox,
@@ -313,11 +327,7 @@ impl ObjectStore for SandboxCloud {
     ) -> ProviderResult<String> {
         let ctx = || format!("restoring s3://{bucket}/{key} to version {version_id}");
         let mut estate = self.sandbox.estate()?;
-        let o = estate
-            .buckets
-            .iter_mut()
-            .find(|b| b.name == bucket)
-            .and_then(|b| b.objects.iter_mut().find(|o| o.key == key))
+        let o = object_mut(&mut estate, bucket, key)
             .ok_or_else(|| ProviderError::new(ctx(), "NoSuchKey"))?;
         let old = o
             .versions
@@ -338,11 +348,7 @@ impl ObjectStore for SandboxCloud {
     async fn undelete(&self, bucket: &str, key: &str) -> ProviderResult<String> {
         let ctx = || format!("undeleting s3://{bucket}/{key}");
         let mut estate = self.sandbox.estate()?;
-        let o = estate
-            .buckets
-            .iter_mut()
-            .find(|b| b.name == bucket)
-            .and_then(|b| b.objects.iter_mut().find(|o| o.key == key))
+        let o = object_mut(&mut estate, bucket, key)
             .ok_or_else(|| ProviderError::new(ctx(), "NoSuchKey"))?;
         if !o.versions.last().is_some_and(|v| v.delete_marker) {
             return Err(ProviderError::new(
