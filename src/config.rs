@@ -129,7 +129,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
@@ -157,28 +157,31 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
 
 /// Parse `text` (read from `file`) into a checked [`Config`].
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    let cfg: Config = toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-        let msg = e.message().trim().to_string();
-        let field = if msg.starts_with("unknown field") || msg.starts_with("missing field") {
-            backticked(&msg)
-        } else {
-            key_on_line(text, line)
-        };
-        ConfigError {
-            file: file.to_string(),
-            line,
-            column,
-            field,
-            message: msg.lines().next().unwrap_or("").to_string(),
-        }
-    })?;
+    let cfg: Config = toml::from_str(text).map_err(|e| toml_error(text, file, e))?;
     validate(&cfg, text, file)?;
     Ok(cfg)
 }
 
+/// A TOML parse error as file:line:column, with the field when known.
+pub fn toml_error(text: &str, file: &str, e: toml::de::Error) -> ConfigError {
+    let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+    let msg = e.message().trim().to_string();
+    let field = if msg.starts_with("unknown field") || msg.starts_with("missing field") {
+        backticked(&msg)
+    } else {
+        key_on_line(text, line)
+    };
+    ConfigError {
+        file: file.to_string(),
+        line,
+        column,
+        field,
+        message: msg.lines().next().unwrap_or("").to_string(),
+    }
+}
+
 /// Where `needle` first appears as a value of `field` (for semantic errors).
-fn locate(text: &str, field: &str, needle: &str) -> (usize, usize) {
+pub fn locate(text: &str, field: &str, needle: &str) -> (usize, usize) {
     for (i, l) in text.lines().enumerate() {
         if let Some((k, v)) = l.split_once('=')
             && k.trim() == field

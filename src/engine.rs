@@ -58,6 +58,11 @@ pub struct RunRequest {
     pub local_log: Option<PathBuf>,
     /// Resume an existing job from this offset instead of starting it.
     pub resume_from: Option<u64>,
+    /// Where to record how far the local log is complete: "OFFSET LOG_BYTES",
+    /// the job offset up to the last whole line written and the log's size
+    /// then. A restarted console truncates the log to LOG_BYTES and resumes
+    /// from OFFSET: no line lost, none twice.
+    pub progress: Option<PathBuf>,
 }
 
 /// A running job: dropping it does not stop the job; `cancel` does.
@@ -134,6 +139,7 @@ async fn drive(
         script,
         local_log,
         resume_from,
+        progress,
     } = req;
     let mut offset = match resume_from {
         Some(off) => off,
@@ -157,6 +163,12 @@ async fn drive(
             .open(p)
             .ok()
     });
+    let mut log_len = log
+        .as_ref()
+        .and_then(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let mut committed = offset;
     let policy = protocol.poll_policy();
     let mut carry = Utf8Carry::default();
     let mut cancel_sent = false;
@@ -206,13 +218,21 @@ async fn drive(
             if let Some(nl) = line.rfind('\n') {
                 let rest = line.split_off(nl + 1);
                 let text = crate::mask::mask_text(&std::mem::replace(&mut line, rest));
-                emit(&mut log, events, &run, text);
+                log_len += emit(&mut log, events, &run, text);
+            }
+            // Bytes read but not yet written as whole lines are read again after a restart.
+            let pending = (carry.pending.len() + line.len()) as u64;
+            let now_committed = offset.saturating_sub(pending);
+            if now_committed != committed {
+                committed = now_committed;
+                write_progress(progress.as_deref(), committed, log_len);
             }
         }
         if chunk.is_complete() {
             line.push_str(&carry.finish());
             let text = crate::mask::mask_text(&std::mem::take(&mut line));
-            emit(&mut log, events, &run, text);
+            log_len += emit(&mut log, events, &run, text);
+            write_progress(progress.as_deref(), offset, log_len);
             let exit_code = chunk.exit_code.unwrap_or(-1);
             let ev = if chunk.cancelled {
                 RunEvent::Cancelled { run, exit_code }
@@ -241,23 +261,36 @@ async fn drive(
     }
 }
 
-/// Send masked output to the pane and append it to the local log.
+/// Send masked output to the pane and append it to the local log; the
+/// bytes written to the log.
 fn emit(
     log: &mut Option<std::fs::File>,
     events: &mpsc::UnboundedSender<RunEvent>,
     run: &str,
     text: String,
-) {
+) -> u64 {
     if text.is_empty() {
-        return;
+        return 0;
     }
-    if let Some(f) = log.as_mut() {
-        let _ = f.write_all(text.as_bytes());
+    let mut written = 0;
+    if let Some(f) = log.as_mut()
+        && f.write_all(text.as_bytes()).is_ok()
+    {
+        written = text.len() as u64;
     }
     let _ = events.send(RunEvent::Output {
         run: run.to_string(),
         text,
     });
+    written
+}
+
+fn write_progress(path: Option<&std::path::Path>, offset: u64, log_len: u64) {
+    if let Some(p) = path
+        && let Err(e) = crate::journal::write_private(p, format!("{offset} {log_len}\n").as_bytes())
+    {
+        tracing::warn!("cannot record progress in {}: {e}", p.display());
+    }
 }
 
 #[cfg(test)]

@@ -169,6 +169,7 @@ pub async fn run(
                 host: host.clone(),
                 script: req.script.clone(),
                 resume_from: None,
+                progress: None,
             };
             let (p, ev) = (protocol.clone(), events.clone());
             running.spawn(async move { (host, one(p, rr, ev).await) });

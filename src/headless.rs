@@ -21,7 +21,7 @@ pub enum Kind {
     Posture,
 }
 
-async fn snapshots(
+pub async fn snapshots(
     p: &Providers,
     config: &Config,
 ) -> anyhow::Result<(BTreeMap<String, HostSnapshot>, Vec<String>)> {
@@ -45,7 +45,7 @@ async fn snapshots(
     Ok((snaps, errors))
 }
 
-fn table(out: &mut impl Write, t: &crate::app::list::TableData) -> std::io::Result<()> {
+pub fn table(out: &mut impl Write, t: &crate::app::list::TableData) -> std::io::Result<()> {
     let n = t.headers.len();
     let mut w: Vec<usize> = t.headers.iter().map(|h| h.len()).collect();
     for r in &t.rows {

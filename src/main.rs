@@ -2,11 +2,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use opsdeck::app::{App, keymap::Keymap};
 use opsdeck::config::{Dirs, STARTER_CONFIG};
-use opsdeck::headless;
 use opsdeck::runner::EffectsRunner;
 use opsdeck::sandbox::Sandbox;
 use opsdeck::session::{self, Options};
 use opsdeck::ui::theme::Theme;
+use opsdeck::{headless, headless_run};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,12 +55,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a runbook: RUNBOOK TARGET-KIND=NAME [PARAM=VALUE…]. Same guards as
+    /// the console; output streams to stdout. Exit: 0 succeeded, 1 failed,
+    /// 2 usage, 3 refused (nothing sent), 4 cancelled, 5 lost.
+    Run {
+        runbook: String,
+        /// tenant=APP-ENV | instance=ID|NAME | container=NAME[@ID] | backup=FILE, then PARAM=VALUE…
+        assignments: Vec<String>,
+        /// Print the preview (targets, guards, the exact script) and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Consent to a change or destructive runbook without the console.
+        #[arg(long)]
+        yes: bool,
+        /// The name the console would ask you to type (production, destructive).
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+        /// Output to stderr, a JSON summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The journal of runs, newest first; with RUN, that run's full output.
+    History {
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// The runbook library.
+    Runbook {
+        #[command(subcommand)]
+        action: RunbookAction,
+    },
     /// The sandbox's simulated docker CLI (put on sandbox hosts' PATH).
     #[command(name = "__docker-sim", hide = true)]
     DockerSim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum RunbookAction {
+    /// Every runbook: built in, and from $XDG_CONFIG_HOME/opsdeck/runbooks/.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a runbook file; errors name the file, line and problem.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +189,29 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         }
         _ => {}
     }
+    // Runbook errors, like config errors, are reported before the terminal is touched.
+    let library = opsdeck::runbook::Library::load(&dirs.config.join("runbooks"))?;
+    if let Some(Command::Runbook { action }) = &cli.command {
+        let mut out = std::io::stdout().lock();
+        return match action {
+            RunbookAction::List { json } => headless_run::list(&library, *json, &mut out),
+            RunbookAction::Check { file } => {
+                let s = opsdeck::runbook::check_file(file, &library)?;
+                println!(
+                    "{}: ok — `{}` on a {}, {}, {} parameter(s), {} pre-check(s), {} step(s), {} post-check(s)",
+                    file.display(),
+                    s.name(),
+                    s.target.label(),
+                    s.danger.label(),
+                    s.params.len(),
+                    s.prechecks.len(),
+                    s.steps.len(),
+                    s.postchecks.len()
+                );
+                Ok(0)
+            }
+        };
+    }
     // Config errors are reported before the terminal is touched.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -152,6 +219,45 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         .build()?;
     let session = rt.block_on(session::open(&opts, &dirs, now, &exe))?;
     let _guard = init_logging(&dirs);
+    if let Some(Command::History { run, json, limit }) = &cli.command {
+        let mut out = std::io::stdout().lock();
+        return headless_run::history(&session.providers, run.as_deref(), *json, *limit, &mut out);
+    }
+    if let Some(Command::Run {
+        runbook,
+        assignments,
+        dry_run,
+        yes,
+        confirm,
+        json,
+    }) = cli.command
+    {
+        if session.fell_back {
+            anyhow::bail!(
+                "{}",
+                session
+                    .warning
+                    .unwrap_or_default()
+                    .trim_end_matches("; showing the sandbox instead")
+            );
+        }
+        let args = headless_run::RunArgs {
+            runbook,
+            assignments,
+            dry_run,
+            yes,
+            confirm,
+            json,
+            read_only: session.ctx.read_only || session.config.read_only,
+            production_context: session.ctx.production,
+        };
+        return rt.block_on(headless_run::run(
+            &session.providers,
+            &session.config,
+            &library,
+            args,
+        ));
+    }
     if let Some(Command::Ls { kind, target, json }) = cli.command {
         if session.fell_back {
             // A script asked for AWS: never answer it with the sandbox.
@@ -225,6 +331,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         };
         let runner = EffectsRunner::new(session.providers.clone(), tx.clone()).with_opener(opener);
         let mut app = App::new(session.config, session.ctx, keymap, now);
+        app.library = std::sync::Arc::new(library);
         app.contexts = session.contexts.clone();
         app.run_tag = format!("{:04x}", std::process::id() & 0xffff);
         if let Some(w) = session.warning {

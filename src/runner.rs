@@ -4,7 +4,7 @@
 
 use crate::app::{Effect, Msg};
 use crate::domain::{Backup, BackupLocation, ObjectEntry};
-use crate::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
+use crate::engine::{RunEvent, RunHandle};
 use crate::provider::host::{HostInventory, parse_backup_name};
 use crate::provider::{CloudInventory, ObjectStore, ProviderResult};
 use crate::runproto::RunProtocol;
@@ -20,8 +20,10 @@ pub struct Providers {
     pub cloud: Arc<dyn CloudInventory>,
     pub store: Arc<dyn ObjectStore>,
     pub transport: Arc<dyn Transport>,
-    /// Where complete run outputs are kept locally.
-    pub runs_dir: PathBuf,
+    /// The audit journal (every run, its script and full output).
+    pub journal: crate::journal::Journal,
+    /// Who runs things here (recorded with every run).
+    pub operator: crate::journal::Operator,
     /// Where downloads go (the user's download directory, else the current one).
     pub download_dir: PathBuf,
 }
@@ -226,19 +228,74 @@ impl EffectsRunner {
                 });
             }
             Effect::StartRun { id, run } => {
-                tracing::info!(run = %id, host = %run.host, runbook = run.runbook, "starting run");
-                let handle = spawn_run(
+                match crate::runs::launch(
                     RunProtocol::new(p.transport.clone()),
-                    RunRequest {
-                        run: id.clone(),
-                        host: run.host.clone(),
-                        script: run.script.clone(),
-                        local_log: Some(p.runs_dir.join(format!("{id}.log"))),
-                        resume_from: None,
-                    },
+                    &p.journal,
+                    &p.operator,
+                    &id,
+                    &run,
                     self.run_tx.clone(),
-                );
-                self.handles.insert(id, handle);
+                ) {
+                    Ok(handle) => {
+                        self.handles.insert(id, handle);
+                    }
+                    Err(e) => {
+                        // No journal, no run: nothing was sent.
+                        let _ = self.run_tx.send(RunEvent::Failed {
+                            run: id,
+                            error: format!(
+                                "not started: cannot write the journal in {}: {e}",
+                                p.journal.root().display()
+                            ),
+                        });
+                    }
+                }
+            }
+            Effect::Reattach => {
+                for entry in p.journal.unfinished(&p.operator.context) {
+                    let output = std::fs::read_to_string(p.journal.output_path(&entry.start.run))
+                        .unwrap_or_default();
+                    let id = entry.start.run.clone();
+                    let _ = tx.send(Msg::RunAttached {
+                        entry: Box::new(entry.clone()),
+                        output,
+                    });
+                    match crate::runs::reattach(
+                        RunProtocol::new(p.transport.clone()),
+                        &p.journal,
+                        &entry,
+                        self.run_tx.clone(),
+                    ) {
+                        Ok(h) => {
+                            self.handles.insert(id, h);
+                        }
+                        Err(e) => {
+                            let _ = self.run_tx.send(RunEvent::Failed {
+                                run: id,
+                                error: format!("cannot reattach: {e}"),
+                            });
+                        }
+                    }
+                }
+            }
+            Effect::LoadHistory => {
+                let (mut entries, skipped) = p.journal.entries();
+                if skipped > 0 {
+                    tracing::warn!("journal: {skipped} unreadable line(s) skipped");
+                }
+                entries.reverse();
+                let _ = tx.send(Msg::History(entries));
+            }
+            Effect::OpenPastOutput(id) => {
+                let (entries, _) = p.journal.entries();
+                if let Some(entry) = entries.into_iter().find(|e| e.start.run == id) {
+                    let text = std::fs::read_to_string(p.journal.output_path(&id))
+                        .unwrap_or_else(|e| format!("(no output file: {e})\n"));
+                    let _ = tx.send(Msg::PastOutput {
+                        entry: Box::new(entry),
+                        text,
+                    });
+                }
             }
             Effect::SetRunning { id, running } => {
                 tokio::spawn(async move {

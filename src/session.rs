@@ -149,7 +149,11 @@ pub async fn open(
                         cloud: est.cloud.clone(),
                         store: est.store.clone(),
                         transport: est.transport.clone(),
-                        runs_dir: dirs.state.join("runs"),
+                        journal: crate::journal::Journal::new(&dirs.state),
+                        operator: crate::journal::Operator::local(
+                            &c.name,
+                            Some(est.identity.clone()),
+                        ),
                         download_dir: download_dir(),
                     },
                     sandbox: None,
@@ -205,6 +209,7 @@ fn open_sandbox(
     };
     let cloud = Arc::new(SandboxCloud::new(sandbox.clone()));
     let transport = Arc::new(sandbox.transport(&BTreeMap::new()));
+    let operator = crate::journal::Operator::local(&ctx.name, None);
     Ok(Session {
         contexts: vec![],
         fell_back: false,
@@ -214,7 +219,8 @@ fn open_sandbox(
             cloud: cloud.clone(),
             store: cloud,
             transport,
-            runs_dir: dirs.state.join("runs"),
+            journal: crate::journal::Journal::new(&dirs.state),
+            operator,
             download_dir: download_dir(),
         },
         sandbox: Some(sandbox),

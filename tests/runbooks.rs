@@ -57,16 +57,18 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     let run = h.app.runs.last().unwrap();
     let out: Vec<&str> = run.output.iter().collect();
     assert_eq!(run.status, RunStatus::Succeeded, "{out:#?}");
-    assert!(out.iter().any(|l| l.starts_with("==> [1/4] git pull")));
+    assert!(out.iter().any(|l| l.starts_with("==> [1/5] git pull")));
     assert!(
         out.iter()
             .any(|l| l.contains("Running upgrade") || l.contains("alembic"))
     );
-    assert!(out.last().unwrap().contains(&format!(
+    let deployed = format!(
         "deployed filter-ical-staging: {} -> {}",
         &before[..12],
         &origin[..12]
-    )));
+    );
+    assert!(out.iter().any(|l| l.contains(&deployed)), "{out:#?}");
+    assert_eq!(out.last().copied(), Some("==> opsdeck result: succeeded"));
 
     // The host moved, the containers were rebuilt from the new SHA, the deploy is recorded.
     assert_eq!(git_head(&checkout), origin);
@@ -148,7 +150,7 @@ async fn production_needs_the_name_typed_and_restart_restarts() {
         h.app.selected_key().as_deref(),
         Some("i-0a4f1c2e9b7d30001/postgres-platform")
     );
-    h.keys("r");
+    h.keys("t");
     let Mode::Preview(p) = &h.app.mode else {
         panic!("no preview")
     };

@@ -141,6 +141,7 @@ async fn engine_streams_events_and_resumes_from_an_offset() {
             script: "for i in 1 2 3; do echo \"line $i ✓\"; sleep 0.2; done; exit 3".into(),
             local_log: Some(log.clone()),
             resume_from: None,
+            progress: None,
         },
         tx,
     );
@@ -183,6 +184,7 @@ async fn engine_streams_events_and_resumes_from_an_offset() {
             script: String::new(),
             local_log: None,
             resume_from: Some("line 1 ✓\n".len() as u64),
+            progress: None,
         },
         tx,
     );
@@ -258,6 +260,7 @@ async fn secrets_never_reach_the_pane_or_the_local_log() {
             script: script.into(),
             local_log: Some(log.clone()),
             resume_from: None,
+            progress: None,
         },
         tx,
     );

@@ -315,6 +315,7 @@ async fn follow(protocol: RunProtocol) -> (String, Vec<(tokio::time::Instant, us
             script: "make output".into(),
             local_log: None,
             resume_from: None,
+            progress: None,
         },
         tx,
     );

@@ -26,6 +26,7 @@ pub enum Action {
     CancelRun,
     Deploy,
     Restart,
+    Runbooks,
     StartInstance,
     StopInstance,
     RestoreVersion,
@@ -37,6 +38,7 @@ pub enum Action {
     GoBuckets,
     GoBackups,
     GoRuns,
+    GoHistory,
     /// Unbinds a key in a user keymap.
     None,
 }
@@ -60,6 +62,7 @@ impl Action {
             Action::CancelRun => "cancel the run (asks first)",
             Action::Deploy => "deploy the tenant (preview first)",
             Action::Restart => "restart the container (preview first)",
+            Action::Runbooks => "runbooks for the selected row: pick, fill, preview, run",
             Action::StartInstance => "start the instance (asks first)",
             Action::StopInstance => "stop the instance (asks first)",
             Action::RestoreVersion => "make this version current again (asks first)",
@@ -71,6 +74,7 @@ impl Action {
             Action::GoBuckets => "buckets",
             Action::GoBackups => "backups",
             Action::GoRuns => "runs",
+            Action::GoHistory => "history (the journal of every run)",
             Action::None => "nothing",
         }
     }

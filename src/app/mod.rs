@@ -5,6 +5,7 @@
 pub mod keymap;
 pub mod list;
 pub mod output;
+pub mod runbooks;
 pub mod views;
 
 use crate::config::Config;
@@ -33,6 +34,7 @@ pub enum Screen {
     Backups,
     Runs,
     RunOutput,
+    History,
 }
 
 impl Screen {
@@ -47,31 +49,41 @@ impl Screen {
             Screen::Backups => "Backups",
             Screen::Runs => "Runs",
             Screen::RunOutput => "Run output",
+            Screen::History => "History",
         }
     }
 
     /// Palette commands and their screens.
-    pub const COMMANDS: [(&'static str, Screen); 6] = [
+    pub const COMMANDS: [(&'static str, Screen); 7] = [
         ("tenants", Screen::Tenants),
         ("instances", Screen::Instances),
         ("containers", Screen::Containers),
         ("buckets", Screen::Buckets),
         ("backups", Screen::Backups),
         ("runs", Screen::Runs),
+        ("history", Screen::History),
     ];
 
     /// Actions that do something on this screen (for help and the footer).
     pub fn actions(self) -> &'static [Action] {
         use Action::*;
         match self {
-            Screen::Tenants => &[Deploy, Select, Filter, Refresh],
-            Screen::Containers => &[Restart, Select, Filter, Refresh],
-            Screen::Instances => &[Select, StartInstance, StopInstance, Filter, Refresh],
-            Screen::Backups => &[Select, Filter, Refresh],
+            Screen::Tenants => &[Runbooks, Deploy, Select, Filter, Refresh],
+            Screen::Containers => &[Runbooks, Restart, Select, Filter, Refresh],
+            Screen::Instances => &[
+                Runbooks,
+                Select,
+                StartInstance,
+                StopInstance,
+                Filter,
+                Refresh,
+            ],
+            Screen::Backups => &[Runbooks, Select, Filter, Refresh],
             Screen::Buckets | Screen::Objects => &[Select, Back, Filter, Refresh],
             Screen::Versions => &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
             Screen::Runs => &[Select, CancelRun, Filter],
             Screen::RunOutput => &[CancelRun, Bottom, Back],
+            Screen::History => &[Select, Filter, Refresh],
         }
     }
 }
@@ -113,7 +125,7 @@ impl RunStatus {
 pub struct RunView {
     pub id: RunId,
     pub title: String,
-    pub runbook: &'static str,
+    pub runbook: String,
     pub host: String,
     pub production: bool,
     pub started_at: DateTime<Utc>,
@@ -153,6 +165,8 @@ pub struct Loaded<T> {
 
 pub struct Preview {
     pub run: RenderedRun,
+    /// The values the run was rendered from (Tab goes back to the form).
+    pub values: BTreeMap<String, String>,
     pub typed: String,
     pub scroll: u16,
 }
@@ -179,6 +193,8 @@ pub enum Mode {
         title: String,
         fields: Vec<(String, String)>,
     },
+    Picker(runbooks::Picker),
+    Form(runbooks::Form),
     Preview(Preview),
     ConfirmCancel(RunId),
     ConfirmQuit,
@@ -227,6 +243,18 @@ pub enum Msg {
     },
     S3Backups(ProviderResult<Vec<Backup>>),
     Run(RunEvent),
+    /// An unfinished run from the journal, followed again (with its output so far).
+    RunAttached {
+        entry: Box<crate::journal::Entry>,
+        output: String,
+    },
+    /// The journal, newest first.
+    History(Vec<crate::journal::Entry>),
+    /// A past run's full output, opened from History.
+    PastOutput {
+        entry: Box<crate::journal::Entry>,
+        text: String,
+    },
     /// `:ctx NAME` opened another context: everything is read anew.
     ContextOpened {
         ctx: ContextInfo,
@@ -259,7 +287,7 @@ pub enum Effect {
     },
     StartRun {
         id: RunId,
-        run: RenderedRun,
+        run: Box<RenderedRun>,
     },
     CancelRun {
         id: RunId,
@@ -284,6 +312,10 @@ pub enum Effect {
         version_id: Option<String>,
     },
     SwitchContext(String),
+    /// Follow again the runs the journal says were in flight.
+    Reattach,
+    LoadHistory,
+    OpenPastOutput(RunId),
 }
 
 pub struct App {
@@ -311,6 +343,8 @@ pub struct App {
     pub s3_backups: Loaded<Vec<Backup>>,
     pub backups: Vec<Backup>,
     pub runs: Vec<RunView>,
+    /// The journal, newest first (History screen).
+    pub history: Loaded<Vec<crate::journal::Entry>>,
     /// Contexts `:ctx` can open (from the config, plus sandbox and aws).
     pub contexts: Vec<String>,
     /// Changes and downloads sent and not yet answered (the spinner turns).
@@ -327,6 +361,8 @@ pub struct App {
     pub tables: BTreeMap<Screen, TableData>,
     pub lists: BTreeMap<Screen, ListState>,
     matcher: Matcher,
+    /// Runbooks: the built-in library plus the user's directory.
+    pub library: std::sync::Arc<runbook::Library>,
 }
 
 fn input_area(placeholder: &str) -> TextArea<'static> {
@@ -362,6 +398,7 @@ impl App {
             s3_backups: Loaded::default(),
             backups: Vec::new(),
             runs: Vec::new(),
+            history: Loaded::default(),
             contexts: Vec::new(),
             actions_in_flight: 0,
             run_seq: 0,
@@ -372,6 +409,7 @@ impl App {
             tables: BTreeMap::new(),
             lists: BTreeMap::new(),
             matcher: list::new_matcher(),
+            library: std::sync::Arc::new(runbook::Library::builtin()),
         };
         app.rebuild_all();
         app
@@ -379,7 +417,10 @@ impl App {
 
     /// Effects to run when the console opens.
     pub fn startup(&mut self) -> Vec<Effect> {
-        self.refresh_all()
+        let mut fx = self.refresh_all();
+        // Runs the journal says were in flight are followed again.
+        fx.push(Effect::Reattach);
+        fx
     }
 
     fn refresh_all(&mut self) -> Vec<Effect> {
@@ -486,6 +527,7 @@ impl App {
             Screen::Versions => views::versions_table(&self.versions.data),
             Screen::Backups => views::backups_table(&self.backups, self.now, rpo, &host_names),
             Screen::Runs => self.runs_table(),
+            Screen::History => views::history_table(&self.history.data, &host_names),
             Screen::RunOutput => return,
         };
         let list = self.lists.entry(s).or_default();
@@ -503,6 +545,7 @@ impl App {
             Screen::Versions,
             Screen::Backups,
             Screen::Runs,
+            Screen::History,
         ] {
             self.rebuild(s);
         }
@@ -757,6 +800,77 @@ impl App {
                 self.rederive();
                 vec![]
             }
+            Msg::RunAttached { entry, output } => {
+                let id = entry.start.run.clone();
+                if !self.runs.iter().any(|r| r.id == id) {
+                    let mut buf = OutputBuffer::default();
+                    buf.push_str(&output);
+                    self.runs.push(RunView {
+                        id: id.clone(),
+                        title: entry.start.title.clone(),
+                        runbook: entry.start.runbook.clone(),
+                        host: entry.start.host.clone(),
+                        production: entry.start.production,
+                        started_at: entry.start.at,
+                        finished_at: None,
+                        status: RunStatus::Running,
+                        output: buf,
+                    });
+                    self.rebuild(Screen::Runs);
+                }
+                self.notify(
+                    Level::Warn,
+                    format!(
+                        "reattached to {} (still in flight when opsdeck last stopped): press 6 for Runs",
+                        entry.start.title
+                    ),
+                );
+                vec![]
+            }
+            Msg::History(entries) => {
+                self.history.data = entries;
+                self.history.loading = false;
+                self.history.loaded = true;
+                self.rebuild(Screen::History);
+                vec![]
+            }
+            Msg::PastOutput { entry, text } => {
+                let id = entry.start.run.clone();
+                let status = match entry.finish.as_ref() {
+                    None => RunStatus::Running,
+                    Some(f) => match (f.status.as_str(), f.exit_code) {
+                        ("succeeded", _) => RunStatus::Succeeded,
+                        ("failed", Some(c)) => RunStatus::Failed(c),
+                        ("cancelled", Some(c)) => RunStatus::Cancelled(c),
+                        (other, _) => {
+                            RunStatus::Error(f.error.clone().unwrap_or_else(|| other.to_string()))
+                        }
+                    },
+                };
+                // A run of this console keeps its live view; a past one is loaded.
+                if !self.runs.iter().any(|r| r.id == id) {
+                    let mut buf = OutputBuffer::default();
+                    buf.push_str(&text);
+                    self.runs.push(RunView {
+                        id: id.clone(),
+                        title: entry.start.title.clone(),
+                        runbook: entry.start.runbook.clone(),
+                        host: entry.start.host.clone(),
+                        production: entry.start.production,
+                        started_at: entry.start.at,
+                        finished_at: entry.finish.as_ref().map(|f| f.at),
+                        status,
+                        output: buf,
+                    });
+                    self.rebuild(Screen::Runs);
+                }
+                self.output_run = Some(id);
+                self.output_scroll = 0;
+                self.output_follow = false;
+                self.back.push(self.screen);
+                self.screen = Screen::RunOutput;
+                vec![]
+            }
             Msg::Run(ev) => self.on_run_event(ev),
             Msg::ContextOpened { ctx, config } => {
                 self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
@@ -843,6 +957,9 @@ impl App {
             // What the run changed shows up on the next read of the host.
             self.snapshots.entry(host.clone()).or_default().loading = true;
             fx.push(Effect::LoadSnapshot(host));
+            if self.history.loaded {
+                fx.push(Effect::LoadHistory);
+            }
         }
         self.rebuild(Screen::Runs);
         fx
@@ -889,7 +1006,10 @@ impl App {
                 }
             },
             Mode::Help | Mode::Detail { .. } => vec![],
+            Mode::Picker(p) => self.on_picker_key(p, key),
+            Mode::Form(f) => self.on_form_key(f, key),
             Mode::Preview(mut p) => match key.code {
+                KeyCode::Tab | KeyCode::BackTab => self.edit_preview(p),
                 KeyCode::Esc => {
                     self.notify(Level::Info, format!("{}: not started", p.run.title));
                     vec![]
@@ -1016,11 +1136,24 @@ impl App {
             .iter()
             .find(|(n, _)| *n == word || (word.len() >= 2 && n.starts_with(word)))
         {
-            self.go(*s, false);
-            return vec![];
+            return self.goto(*s);
         }
         match word {
             "" => vec![],
+            "run" | "rb" | "runbook" => {
+                let name = arg.trim();
+                if name.is_empty() {
+                    return self.open_picker();
+                }
+                let Some(target) = self.selection_target() else {
+                    self.notify(
+                        Level::Info,
+                        "select a tenant, instance, container or backup first",
+                    );
+                    return vec![];
+                };
+                self.open_form(name, target, &BTreeMap::new())
+            }
             "q" | "quit" => self.request_quit(),
             "help" => {
                 self.mode = Mode::Help;
@@ -1162,6 +1295,7 @@ impl App {
                 vec![]
             }
             Action::Deploy => self.preview_deploy(),
+            Action::Runbooks => self.open_picker(),
             Action::Restart => self.preview_restart(),
             Action::StartInstance => self.confirm_set_running(true),
             Action::StopInstance => self.confirm_set_running(false),
@@ -1174,12 +1308,17 @@ impl App {
             Action::GoBuckets => self.goto(Screen::Buckets),
             Action::GoBackups => self.goto(Screen::Backups),
             Action::GoRuns => self.goto(Screen::Runs),
+            Action::GoHistory => self.goto(Screen::History),
             Action::None => vec![],
         }
     }
 
     fn goto(&mut self, s: Screen) -> Vec<Effect> {
         self.go(s, false);
+        if s == Screen::History {
+            self.history.loading = true;
+            return vec![Effect::LoadHistory];
+        }
         vec![]
     }
 
@@ -1250,6 +1389,10 @@ impl App {
                 let (b, p) = self.objects_at.clone();
                 self.open_objects(b, p, false)
             }
+            Screen::History => {
+                self.history.loading = true;
+                vec![Effect::LoadHistory]
+            }
             Screen::Versions => {
                 self.versions.loading = true;
                 vec![Effect::LoadVersions {
@@ -1283,6 +1426,7 @@ impl App {
             return vec![];
         };
         match self.screen {
+            Screen::History => vec![Effect::OpenPastOutput(key)],
             Screen::Buckets => self.open_objects(key, String::new(), true),
             Screen::Objects => {
                 if key.ends_with('/') {
@@ -1392,25 +1536,33 @@ impl App {
     }
 
     /// Can this context change anything on `host`? Returns the refusal.
-    fn change_refusal(&self, host: &str) -> Option<String> {
-        if self.ctx.read_only || self.config.read_only {
-            return Some("read-only mode: changes are refused".into());
+    /// Why a rendered run must not be sent: read-only mode for anything
+    /// but a read runbook, or a host that cannot be reached.
+    fn run_refusal(&self, run: &RenderedRun) -> Option<String> {
+        if let Some(why) = run.refusal(self.read_only()) {
+            return Some(why);
         }
-        let Some(inst) = self.instances.data.iter().find(|i| i.id == host) else {
+        let Some(inst) = self.instances.data.iter().find(|i| i.id == run.host) else {
             return Some(format!(
-                "host {host} is not in this context's instances (not loaded yet?)"
+                "host {} is not in this context's instances (not loaded yet?)",
+                run.host
             ));
         };
         inst.unreachable_reason()
     }
 
-    fn open_preview(&mut self, run: Result<RenderedRun, runbook::ParamError>) -> Vec<Effect> {
+    fn open_preview(
+        &mut self,
+        run: Result<RenderedRun, runbook::RenderError>,
+        values: BTreeMap<String, String>,
+    ) -> Vec<Effect> {
         match run {
-            Ok(run) => match self.change_refusal(&run.host) {
+            Ok(run) => match self.run_refusal(&run) {
                 Some(why) => self.notify(Level::Error, format!("{} refused: {why}", run.title)),
                 None => {
                     self.mode = Mode::Preview(Preview {
                         run,
+                        values,
                         typed: String::new(),
                         scroll: 0,
                     })
@@ -1426,27 +1578,7 @@ impl App {
             self.notify(Level::Info, "deploy works on a tenant: press 1 for Tenants");
             return vec![];
         }
-        let Some(t) = self
-            .selected_key()
-            .and_then(|k| self.tenants.iter().find(|t| t.project() == k).cloned())
-        else {
-            return vec![];
-        };
-        let migrations = crate::sandbox::estate::app_services(&t.app).contains(&"backend")
-            || self.containers.iter().any(|c| {
-                c.labels.get("com.docker.compose.project") == Some(&t.project())
-                    && c.labels
-                        .get("com.docker.compose.service")
-                        .is_some_and(|s| s == "backend")
-            });
-        let mut run = runbook::deploy_tenant(&t.host, &t.app, &t.env, migrations);
-        if let Ok(r) = run.as_mut() {
-            r.production |= self.ctx.production;
-            if r.production && r.confirm_with.is_none() {
-                r.confirm_with = Some(t.project());
-            }
-        }
-        self.open_preview(run)
+        self.quick_preview("deploy")
     }
 
     fn preview_restart(&mut self) -> Vec<Effect> {
@@ -1457,23 +1589,7 @@ impl App {
             );
             return vec![];
         }
-        let Some(c) = self.selected_key().and_then(|k| {
-            self.containers
-                .iter()
-                .find(|c| format!("{}/{}", c.host, c.name) == k)
-                .cloned()
-        }) else {
-            return vec![];
-        };
-        let production = self.ctx.production
-            || c.name.ends_with("-production")
-            || c.name.ends_with("-platform")
-            || self
-                .instances
-                .data
-                .iter()
-                .any(|i| i.id == c.host && i.is_production() && !c.name.ends_with("-staging"));
-        self.open_preview(runbook::restart_container(&c.host, &c.name, production))
+        self.quick_preview("restart")
     }
 
     fn read_only(&self) -> bool {
@@ -1659,7 +1775,7 @@ impl App {
 
     fn start_run(&mut self, run: RenderedRun) -> Vec<Effect> {
         // Guards are checked again at the moment of sending.
-        if let Some(why) = self.change_refusal(&run.host) {
+        if let Some(why) = self.run_refusal(&run) {
             self.notify(Level::Error, format!("{} refused: {why}", run.title));
             return vec![];
         }
@@ -1676,7 +1792,7 @@ impl App {
         self.runs.push(RunView {
             id: id.clone(),
             title: run.title.clone(),
-            runbook: run.runbook,
+            runbook: run.runbook.clone(),
             host: run.host.clone(),
             production: run.production,
             started_at: self.now,
@@ -1691,7 +1807,10 @@ impl App {
         self.back.clear();
         self.back.push(Screen::Runs);
         self.screen = Screen::RunOutput;
-        vec![Effect::StartRun { id, run }]
+        vec![Effect::StartRun {
+            id,
+            run: Box::new(run),
+        }]
     }
 }
 

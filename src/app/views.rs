@@ -400,3 +400,55 @@ pub fn backups_table(
         ..Default::default()
     }
 }
+
+/// The journal, newest first: one row per run.
+pub fn history_table(
+    entries: &[crate::journal::Entry],
+    host_names: &BTreeMap<String, String>,
+) -> TableData {
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let s = &e.start;
+            let f = e.finish.as_ref();
+            let tone = match e.status() {
+                "succeeded" => Tone::Good,
+                "in flight" => Tone::Normal,
+                "cancelled" => Tone::Warn,
+                _ => Tone::Bad,
+            };
+            let duration = f
+                .map(|f| format!("{:.1}s", f.duration_ms as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into());
+            Row {
+                key: s.run.clone(),
+                tone,
+                cells: vec![
+                    s.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    s.runbook.clone(),
+                    s.target.clone(),
+                    host_names
+                        .get(&s.host)
+                        .cloned()
+                        .unwrap_or_else(|| s.host.clone()),
+                    s.operator.context.clone(),
+                    s.operator.who.clone(),
+                    e.status().to_string(),
+                    f.and_then(|f| f.exit_code)
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    duration,
+                    f.and_then(|f| f.result.clone().or(f.error.clone()))
+                        .unwrap_or_default(),
+                ],
+            }
+        })
+        .collect();
+    TableData::new(
+        vec![
+            "STARTED", "RUNBOOK", "TARGET", "HOST", "CONTEXT", "WHO", "STATUS", "EXIT", "TOOK",
+            "RESULT",
+        ],
+        rows,
+    )
+}

@@ -240,7 +240,7 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        if let (Some(project), [epoch, prev, new]) = (current.as_ref(), f.as_slice())
+        if let (Some(project), [epoch, prev, new, ..]) = (current.as_ref(), f.as_slice())
             && let Some(at) = epoch
                 .parse::<i64>()
                 .ok()

@@ -1,6 +1,7 @@
 //! Drawing: one function of the app state to a frame. No IO, no mutation of
 //! the state except the per-list scroll offset, which only drawing knows.
 
+mod runbooks;
 pub mod theme;
 
 use crate::app::keymap::Action;
@@ -37,7 +38,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     match &app.mode {
         Mode::Help => draw_help(f, area, app, theme),
         Mode::Detail { title, fields } => draw_detail(f, area, title, fields, theme),
-        Mode::Preview(p) => draw_preview(f, area, app, p, theme),
+        Mode::Preview(p) => runbooks::draw_preview(f, area, app, p, theme),
+        Mode::Picker(p) => runbooks::draw_picker(f, area, p, theme),
+        Mode::Form(form) => runbooks::draw_form(f, area, app, form, theme),
         Mode::Confirm(c) => draw_action_confirm(f, area, c, theme),
         Mode::ConfirmCancel(id) => draw_confirm(
             f,
@@ -463,12 +466,27 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Mode::Preview(p) if p.run.confirm_with.is_some() => vec![
             ("type name + Enter".into(), "run"),
             ("Esc".into(), "abort"),
+            ("Tab".into(), "edit parameters"),
             ("↑↓".into(), "scroll"),
         ],
         Mode::Preview(_) => vec![
             ("Enter".into(), "run"),
             ("Esc".into(), "abort"),
+            ("Tab".into(), "edit parameters"),
             ("↑↓".into(), "scroll"),
+        ],
+        Mode::Picker(_) => vec![
+            ("type".into(), "filter"),
+            ("↑↓".into(), "choose"),
+            ("Enter".into(), "parameters"),
+            ("Esc".into(), "close"),
+        ],
+        Mode::Form(f) if f.editor.is_some() => vec![("Esc".into(), "keep the text")],
+        Mode::Form(_) => vec![
+            ("↑↓".into(), "field"),
+            ("←→".into(), "choose"),
+            ("Enter".into(), "preview (edit text)"),
+            ("Esc".into(), "abort"),
         ],
         Mode::Help | Mode::Detail { .. } => vec![("any key".into(), "close")],
         Mode::ConfirmCancel(_) | Mode::ConfirmQuit => {
@@ -488,6 +506,7 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     let label = match a {
                         Action::Deploy => "deploy",
                         Action::Restart => "restart",
+                        Action::Runbooks => "runbooks",
                         Action::Select => "open",
                         Action::Back => "back",
                         Action::Filter => "filter",
@@ -619,83 +638,6 @@ fn draw_detail(f: &mut Frame, area: Rect, title: &str, fields: &[(String, String
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(popup(title, theme.accent, theme)),
-        r,
-    );
-}
-
-fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &crate::app::Preview, theme: &Theme) {
-    let run = &p.run;
-    let host = app.host_names().get(&run.host).cloned().unwrap_or_default();
-    let border = if run.production {
-        theme.production
-    } else {
-        theme.accent
-    };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled("runbook  ", Style::default().fg(theme.muted)),
-            Span::raw(run.title.clone()),
-        ]),
-        Line::from(vec![
-            Span::styled("target   ", Style::default().fg(theme.muted)),
-            Span::raw(format!(
-                "{} ({host}) via {}",
-                run.host,
-                if app.ctx.simulated {
-                    "local transport (sandbox)"
-                } else {
-                    "SSM"
-                }
-            )),
-        ]),
-        Line::from(vec![
-            Span::styled("danger   ", Style::default().fg(theme.muted)),
-            Span::styled(
-                run.danger.label(),
-                Style::default().fg(theme.warn).add_modifier(Modifier::BOLD),
-            ),
-            if run.production {
-                Span::styled("  PRODUCTION", theme.badge(theme.production))
-            } else {
-                Span::raw("")
-            },
-        ]),
-    ];
-    match &run.confirm_with {
-        Some(name) => lines.push(Line::from(vec![
-            Span::styled("confirm  ", Style::default().fg(theme.muted)),
-            Span::raw(format!("type {name} then Enter: ")),
-            Span::styled(
-                format!("{}▏", p.typed),
-                Style::default()
-                    .fg(if &p.typed == name {
-                        theme.good
-                    } else {
-                        theme.warn
-                    })
-                    .add_modifier(Modifier::BOLD),
-            ),
-        ])),
-        None => lines.push(Line::from(vec![
-            Span::styled("confirm  ", Style::default().fg(theme.muted)),
-            Span::raw("Enter runs it, Esc aborts"),
-        ])),
-    }
-    lines.push(Line::styled(
-        "─── script sent to the host (run detached, output streamed) ───",
-        Style::default().fg(theme.muted),
-    ));
-    for l in run.script.lines().skip(p.scroll as usize) {
-        lines.push(Line::raw(l.to_string()));
-    }
-    let r = centered(
-        area,
-        area.width.saturating_sub(6).max(40),
-        area.height.saturating_sub(4).max(10),
-    );
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).block(popup("preview", border, theme)),
         r,
     );
 }

@@ -66,7 +66,8 @@ pub fn providers(sandbox: &Sandbox, env: &BTreeMap<String, String>, state: &Path
         cloud: cloud.clone(),
         store: cloud,
         transport: Arc::new(sandbox.transport(env)),
-        runs_dir: state.join("runs"),
+        journal: opsdeck::journal::Journal::new(state),
+        operator: opsdeck::journal::Operator::local("sandbox", None),
         download_dir: state.join("downloads"),
     }
 }

@@ -1,0 +1,375 @@
+//! Runbooks in the console: pick one for the selected row, fill its typed
+//! parameters in a form (a multi-line editor for text), then the preview
+//! and its guards. No IO: the rendered run goes out as an effect.
+
+use super::{App, Effect, Level, Mode, Preview, Screen};
+use crate::runbook::spec::{ParamType, TargetKind};
+use crate::runbook::{self, Choices, RenderedRun, Target, params};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+use std::collections::BTreeMap;
+
+/// Choosing a runbook for a target.
+pub struct Picker {
+    pub target: Target,
+    pub names: Vec<(String, String, runbook::Danger)>,
+    pub filter: String,
+    pub selected: usize,
+}
+
+impl Picker {
+    /// Names (and titles) that contain every word of the filter.
+    pub fn visible(&self) -> Vec<&(String, String, runbook::Danger)> {
+        let words: Vec<String> = self
+            .filter
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        self.names
+            .iter()
+            .filter(|(n, d, _)| {
+                let hay = format!("{n} {d}").to_lowercase();
+                words.iter().all(|w| hay.contains(w))
+            })
+            .collect()
+    }
+}
+
+pub struct Field {
+    pub name: String,
+    pub kind: ParamType,
+    pub help: String,
+    pub value: String,
+    pub options: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// A runbook's parameters being filled in.
+pub struct Form {
+    pub runbook: String,
+    pub title: String,
+    pub target: Target,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    /// Open while a text parameter is edited (Esc closes it).
+    pub editor: Option<TextArea<'static>>,
+}
+
+impl App {
+    /// The target the selected row stands for, on the current screen.
+    pub fn selection_target(&self) -> Option<Target> {
+        let key = self.selected_key()?;
+        match self.screen {
+            Screen::Tenants => self
+                .tenants
+                .iter()
+                .find(|t| t.project() == key)
+                .map(Target::tenant),
+            Screen::Containers => {
+                let c = self
+                    .containers
+                    .iter()
+                    .find(|c| format!("{}/{}", c.host, c.name) == key)?;
+                let host_prod = self
+                    .instances
+                    .data
+                    .iter()
+                    .any(|i| i.id == c.host && i.is_production());
+                Some(Target::container(c, host_prod))
+            }
+            Screen::Instances => {
+                let i = self.instances.data.iter().find(|i| i.id == key)?;
+                let unique = self
+                    .instances
+                    .data
+                    .iter()
+                    .filter(|x| x.name == i.name)
+                    .count()
+                    == 1;
+                Some(Target::instance(i, unique))
+            }
+            Screen::Backups => {
+                let b = self
+                    .backups
+                    .iter()
+                    .find(|b| format!("{}:{}", b.origin, b.path) == key || b.path == key)?;
+                Some(Target::backup(b, b.database.contains("production")))
+            }
+            _ => None,
+        }
+    }
+
+    /// What `choice` parameters can offer for `target`, from what is loaded.
+    pub fn choices_for(&self, target: &Target) -> Choices {
+        let deploys = self
+            .snapshots
+            .get(&target.host)
+            .and_then(|s| s.data.as_ref())
+            .map(|s| &s.deploys);
+        runbook::choices(
+            target,
+            &self.tenants,
+            &self.containers,
+            &self.backups,
+            deploys,
+        )
+    }
+
+    fn render_named(
+        &self,
+        name: &str,
+        target: &Target,
+        values: &BTreeMap<String, String>,
+    ) -> Result<RenderedRun, runbook::RenderError> {
+        let spec = self
+            .library
+            .get(name)
+            .ok_or_else(|| runbook::RenderError::NoRollback(format!("{name} (no such runbook)")))?;
+        runbook::render(
+            &self.library,
+            spec,
+            target,
+            values,
+            &self.choices_for(target),
+            self.ctx.production,
+        )
+    }
+
+    /// `d`, `R`: straight to the preview with default parameters.
+    pub(super) fn quick_preview(&mut self, name: &str) -> Vec<Effect> {
+        let Some(target) = self.selection_target() else {
+            return vec![];
+        };
+        let run = self.render_named(name, &target, &BTreeMap::new());
+        self.open_preview(run, BTreeMap::new())
+    }
+
+    /// `r`: the runbooks that run on the selected row.
+    pub(super) fn open_picker(&mut self) -> Vec<Effect> {
+        let Some(target) = self.selection_target() else {
+            self.notify(
+                Level::Info,
+                "runbooks run on a tenant, instance, container or backup: select one first",
+            );
+            return vec![];
+        };
+        let names: Vec<_> = self
+            .library
+            .for_target(target.kind)
+            .into_iter()
+            .map(|s| (s.name().to_string(), s.title.clone(), s.danger))
+            .collect();
+        if names.is_empty() {
+            self.notify(
+                Level::Info,
+                format!("no runbook runs on a {}", target.kind.label()),
+            );
+            return vec![];
+        }
+        self.mode = Mode::Picker(Picker {
+            target,
+            names,
+            filter: String::new(),
+            selected: 0,
+        });
+        vec![]
+    }
+
+    /// The parameter form for `name` on `target`, prefilled with `values`.
+    pub fn open_form(
+        &mut self,
+        name: &str,
+        target: Target,
+        values: &BTreeMap<String, String>,
+    ) -> Vec<Effect> {
+        let Some(spec) = self.library.get(name) else {
+            self.notify(Level::Error, format!("no runbook named {name}"));
+            return vec![];
+        };
+        let choices = self.choices_for(&target);
+        let fields = spec
+            .params
+            .iter()
+            .map(|p| {
+                let value = values
+                    .get(p.name())
+                    .cloned()
+                    .or_else(|| p.default_text())
+                    .unwrap_or_default();
+                let mut f = Field {
+                    name: p.name().to_string(),
+                    kind: p.kind,
+                    help: p.help.clone(),
+                    value,
+                    options: match p.kind {
+                        ParamType::Bool => vec!["true".into(), "false".into()],
+                        _ => params::offered(p, &choices),
+                    },
+                    error: None,
+                };
+                f.error = params::validate(p, &f.value, &choices).err();
+                f
+            })
+            .collect();
+        let mut title = spec.title.clone();
+        for (k, v) in &target.vars {
+            title = title.replace(&format!("{{{k}}}"), v);
+        }
+        self.mode = Mode::Form(Form {
+            runbook: name.to_string(),
+            title,
+            target,
+            fields,
+            focus: 0,
+            editor: None,
+        });
+        vec![]
+    }
+
+    pub(super) fn on_picker_key(&mut self, mut p: Picker, key: KeyEvent) -> Vec<Effect> {
+        let n = p.visible().len();
+        match key.code {
+            KeyCode::Esc => return vec![],
+            KeyCode::Enter => {
+                let Some((name, _, _)) = p.visible().get(p.selected).map(|x| (*x).clone()) else {
+                    self.mode = Mode::Picker(p);
+                    return vec![];
+                };
+                return self.open_form(&name, p.target, &BTreeMap::new());
+            }
+            KeyCode::Down | KeyCode::Tab => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
+            KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
+            KeyCode::Backspace => {
+                p.filter.pop();
+                p.selected = 0;
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                p.filter.push(c);
+                p.selected = 0;
+            }
+            _ => {}
+        }
+        self.mode = Mode::Picker(p);
+        vec![]
+    }
+
+    fn revalidate(&self, f: &mut Form) {
+        let Some(spec) = self.library.get(&f.runbook) else {
+            return;
+        };
+        let choices = self.choices_for(&f.target);
+        for field in &mut f.fields {
+            if let Some(p) = spec.param(&field.name) {
+                field.error = params::validate(p, &field.value, &choices).err();
+            }
+        }
+    }
+
+    pub(super) fn on_form_key(&mut self, mut f: Form, key: KeyEvent) -> Vec<Effect> {
+        // The multi-line editor has the keys until Esc.
+        if let Some(mut ed) = f.editor.take() {
+            if key.code == KeyCode::Esc {
+                let text = ed.lines().join("\n");
+                if let Some(field) = f.fields.get_mut(f.focus) {
+                    field.value = text;
+                }
+                self.revalidate(&mut f);
+            } else {
+                ed.input(key);
+                f.editor = Some(ed);
+            }
+            self.mode = Mode::Form(f);
+            return vec![];
+        }
+        let n = f.fields.len();
+        match key.code {
+            KeyCode::Esc => {
+                self.notify(Level::Info, format!("{}: not started", f.title));
+                return vec![];
+            }
+            KeyCode::Down | KeyCode::Tab => f.focus = (f.focus + 1).min(n.saturating_sub(1)),
+            KeyCode::Up | KeyCode::BackTab => f.focus = f.focus.saturating_sub(1),
+            KeyCode::Enter => {
+                if let Some(field) = f.fields.get(f.focus)
+                    && field.kind == ParamType::Text
+                {
+                    let mut ed = TextArea::new(field.value.lines().map(String::from).collect());
+                    ed.set_cursor_line_style(ratatui::style::Style::default());
+                    f.editor = Some(ed);
+                    self.mode = Mode::Form(f);
+                    return vec![];
+                }
+                let values: BTreeMap<String, String> = f
+                    .fields
+                    .iter()
+                    .map(|x| (x.name.clone(), x.value.clone()))
+                    .collect();
+                if let Some(bad) = f.fields.iter().find(|x| x.error.is_some()) {
+                    self.notify(
+                        Level::Warn,
+                        format!("{}: {}", bad.name, bad.error.clone().unwrap_or_default()),
+                    );
+                    self.mode = Mode::Form(f);
+                    return vec![];
+                }
+                let run = self.render_named(&f.runbook, &f.target, &values);
+                return self.open_preview(run, values);
+            }
+            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')
+                if f.fields.get(f.focus).is_some_and(|x| {
+                    matches!(x.kind, ParamType::Choice | ParamType::Bool) && !x.options.is_empty()
+                }) =>
+            {
+                if let Some(field) = f.fields.get_mut(f.focus) {
+                    let len = field.options.len();
+                    let i = field
+                        .options
+                        .iter()
+                        .position(|o| *o == field.value)
+                        .unwrap_or(len - 1);
+                    let j = if key.code == KeyCode::Left {
+                        (i + len - 1) % len
+                    } else {
+                        (i + 1) % len
+                    };
+                    field.value = field.options[j].clone();
+                }
+                self.revalidate(&mut f);
+            }
+            KeyCode::Backspace => {
+                if let Some(field) = f.fields.get_mut(f.focus) {
+                    field.value.pop();
+                }
+                self.revalidate(&mut f);
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                if let Some(field) = f.fields.get_mut(f.focus)
+                    && field.kind != ParamType::Text
+                    && field.value.chars().count() < 512
+                {
+                    field.value.push(c);
+                }
+                self.revalidate(&mut f);
+            }
+            _ => {}
+        }
+        self.mode = Mode::Form(f);
+        vec![]
+    }
+
+    /// Tab in the preview: back to the form with the same values.
+    pub(super) fn edit_preview(&mut self, p: Preview) -> Vec<Effect> {
+        let target = p.run.target.clone();
+        self.open_form(&p.run.runbook, target, &p.values)
+    }
+}
+
+/// Which kinds of rows have runbooks (for help texts).
+pub fn target_screens() -> [(Screen, TargetKind); 4] {
+    [
+        (Screen::Tenants, TargetKind::Tenant),
+        (Screen::Instances, TargetKind::Instance),
+        (Screen::Containers, TargetKind::Container),
+        (Screen::Backups, TargetKind::Backup),
+    ]
+}

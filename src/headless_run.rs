@@ -1,0 +1,488 @@
+//! Headless runbooks: `opsdeck run`, `opsdeck history`, `opsdeck runbook`.
+//! Same library, renderer, guards, engine and journal as the console.
+
+use crate::app::views;
+use crate::config::Config;
+use crate::domain::{Backup, Container};
+use crate::engine::RunEvent;
+use crate::journal::Entry;
+use crate::runbook::spec::TargetKind;
+use crate::runbook::{self, Danger, Library, RenderedRun, Target};
+use crate::runner::Providers;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Exit codes of `opsdeck run`.
+pub mod exit {
+    pub const SUCCEEDED: u8 = 0;
+    /// The script ran and failed (including a failed pre-check).
+    pub const FAILED: u8 = 1;
+    /// Bad usage or configuration (clap and config errors use it too).
+    pub const USAGE: u8 = 2;
+    /// A guard refused it: nothing was sent.
+    pub const REFUSED: u8 = 3;
+    pub const CANCELLED: u8 = 4;
+    /// The job vanished or the transport gave up: the outcome is unknown.
+    pub const LOST: u8 = 5;
+}
+
+pub struct RunArgs {
+    pub runbook: String,
+    pub assignments: Vec<String>,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub confirm: Option<String>,
+    pub json: bool,
+    pub read_only: bool,
+    pub production_context: bool,
+}
+
+/// What the estate looks like right now, for targets and choices.
+struct Inventory {
+    instances: Vec<crate::domain::Instance>,
+    tenants: Vec<crate::domain::Tenant>,
+    containers: Vec<Container>,
+    backups: Vec<Backup>,
+    snapshots: BTreeMap<String, crate::provider::host::HostSnapshot>,
+}
+
+async fn inventory(p: &Providers, config: &Config, kind: TargetKind) -> anyhow::Result<Inventory> {
+    let instances = p.cloud.instances().await?;
+    // Instances need no host reads; everything else does.
+    let (snapshots, errors) = if kind == TargetKind::Instance {
+        (BTreeMap::new(), vec![])
+    } else {
+        crate::headless::snapshots(p, config).await?
+    };
+    for e in errors {
+        eprintln!("warning: {e}");
+    }
+    let tenants = views::derive_tenants(config, &snapshots, &[]);
+    let containers = snapshots
+        .values()
+        .flat_map(|s| s.containers.clone())
+        .collect();
+    let backups = snapshots.values().flat_map(|s| s.backups.clone()).collect();
+    Ok(Inventory {
+        instances,
+        tenants,
+        containers,
+        backups,
+        snapshots,
+    })
+}
+
+fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target, String> {
+    let host_prod = |host: &str| {
+        inv.instances
+            .iter()
+            .any(|i| i.id == host && i.is_production())
+    };
+    match kind {
+        TargetKind::Tenant => inv
+            .tenants
+            .iter()
+            .find(|t| t.project() == value)
+            .map(Target::tenant)
+            .ok_or_else(|| {
+                let known: Vec<String> = inv.tenants.iter().map(|t| t.project()).collect();
+                format!("no tenant {value:?} (known: {})", known.join(", "))
+            }),
+        TargetKind::Instance => {
+            let matches: Vec<_> = inv
+                .instances
+                .iter()
+                .filter(|i| i.id == value || i.name == value)
+                .collect();
+            match matches.as_slice() {
+                [i] => {
+                    let unique = inv.instances.iter().filter(|x| x.name == i.name).count() == 1;
+                    Ok(Target::instance(i, unique))
+                }
+                [] => Err(format!("no instance with id or Name {value:?}")),
+                _ => Err(format!(
+                    "{} instances are named {value:?}: use the instance id",
+                    matches.len()
+                )),
+            }
+        }
+        TargetKind::Container => {
+            let (name, host) = match value.split_once('@') {
+                Some((n, h)) => (n, Some(h)),
+                None => (value, None),
+            };
+            let matches: Vec<_> = inv
+                .containers
+                .iter()
+                .filter(|c| c.name == name && host.is_none_or(|h| c.host == h))
+                .collect();
+            match matches.as_slice() {
+                [c] => Ok(Target::container(c, host_prod(&c.host))),
+                [] => Err(format!("no container {value:?} on the configured hosts")),
+                _ => Err(format!(
+                    "{value:?} runs on several hosts: write NAME@INSTANCE-ID"
+                )),
+            }
+        }
+        TargetKind::Backup => inv
+            .backups
+            .iter()
+            .find(|b| b.path == value || b.path.ends_with(&format!("/{value}")))
+            .map(|b| Target::backup(b, b.database.contains("production")))
+            .ok_or_else(|| format!("no backup {value:?} on the configured hosts")),
+    }
+}
+
+fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()> {
+    writeln!(out, "# runbook   {} — {}", run.runbook, run.title)?;
+    writeln!(
+        out,
+        "# target    {} {} on {}",
+        run.target.kind.label(),
+        run.target.label,
+        run.host
+    )?;
+    writeln!(
+        out,
+        "# danger    {}{}",
+        run.danger.label(),
+        if run.production { " · PRODUCTION" } else { "" }
+    )?;
+    writeln!(out, "# on fail   {}", run.on_failure)?;
+    writeln!(out, "# guards    {}", run.guard_text())?;
+    for (k, v) in &run.params {
+        writeln!(out, "# param     {k}={}", v.replace('\n', "\\n"))?;
+    }
+    writeln!(out, "# sha256    {}", run.digest)?;
+    writeln!(out, "{}", crate::mask::mask_text(&run.script))
+}
+
+/// `opsdeck run`. Returns the exit code.
+pub async fn run(
+    p: &Providers,
+    config: &Config,
+    lib: &Library,
+    args: RunArgs,
+) -> anyhow::Result<u8> {
+    let refuse = |msg: String| {
+        eprintln!("opsdeck: refused: {msg}");
+        Ok(exit::REFUSED)
+    };
+    let Some(spec) = lib.get(&args.runbook) else {
+        let names: Vec<&str> = lib.all().map(|s| s.name()).collect();
+        eprintln!(
+            "opsdeck: no runbook named {:?} (known: {})",
+            args.runbook,
+            names.join(", ")
+        );
+        return Ok(exit::USAGE);
+    };
+    let kind = spec.target;
+    let mut target_value = None;
+    let mut values = BTreeMap::new();
+    for a in &args.assignments {
+        let Some((k, v)) = a.split_once('=') else {
+            eprintln!("opsdeck: {a:?}: write KEY=VALUE");
+            return Ok(exit::USAGE);
+        };
+        if k == kind.label() {
+            target_value = Some(v.to_string());
+        } else {
+            values.insert(k.to_string(), v.to_string());
+        }
+    }
+    let Some(target_value) = target_value else {
+        eprintln!(
+            "opsdeck: `{}` runs on a {k}: add {k}=…",
+            args.runbook,
+            k = kind.label()
+        );
+        return Ok(exit::USAGE);
+    };
+    let inv = inventory(p, config, kind).await?;
+    let target = match find_target(&inv, kind, &target_value) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let choices = runbook::choices(
+        &target,
+        &inv.tenants,
+        &inv.containers,
+        &inv.backups,
+        inv.snapshots.get(&target.host).map(|s| &s.deploys),
+    );
+    let rendered = match runbook::render(
+        lib,
+        spec,
+        &target,
+        &values,
+        &choices,
+        args.production_context,
+    ) {
+        Ok(r) => r,
+        // A bad parameter never reaches a shell.
+        Err(e) => return refuse(e.to_string()),
+    };
+    let unreachable = inv
+        .instances
+        .iter()
+        .find(|i| i.id == rendered.host)
+        .map(|i| i.unreachable_reason())
+        .unwrap_or_else(|| Some(format!("host {} is not in this context", rendered.host)));
+    if args.dry_run {
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({
+                    "runbook": rendered.runbook,
+                    "title": rendered.title,
+                    "target": rendered.target,
+                    "host": rendered.host,
+                    "danger": rendered.danger,
+                    "production": rendered.production,
+                    "confirm_with": rendered.confirm_with,
+                    "on_failure": rendered.on_failure,
+                    "params": rendered.params,
+                    "digest": rendered.digest,
+                    "script": crate::mask::mask_text(&rendered.script),
+                    "refused": rendered.refusal(args.read_only).or(unreachable.clone()),
+                }),
+            )?;
+            writeln!(out)?;
+        } else {
+            print_preview(&mut out, &rendered)?;
+        }
+        if let Some(why) = rendered.refusal(args.read_only).or(unreachable) {
+            eprintln!("opsdeck: this run would be refused: {why}");
+            return Ok(exit::REFUSED);
+        }
+        return Ok(exit::SUCCEEDED);
+    }
+    if let Some(why) = rendered.refusal(args.read_only) {
+        return refuse(why);
+    }
+    if let Some(why) = unreachable {
+        return refuse(why);
+    }
+    if rendered.danger != Danger::Read && !args.yes {
+        return refuse(format!(
+            "`{}` is a {} runbook: pass --yes to run it without the console{}",
+            rendered.runbook,
+            rendered.danger.label(),
+            rendered
+                .confirm_with
+                .as_ref()
+                .map(|n| format!(" (and --confirm {n})"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(need) = &rendered.confirm_with
+        && args.confirm.as_deref() != Some(need.as_str())
+    {
+        return refuse(format!("{}: pass --confirm {need}", rendered.guard_text()));
+    }
+    let id = format!(
+        "{}-{}-h{:04x}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        rendered.runbook,
+        std::process::id() & 0xffff
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = match crate::runs::launch(
+        crate::runproto::RunProtocol::new(p.transport.clone()),
+        &p.journal,
+        &p.operator,
+        &id,
+        &rendered,
+        tx,
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!(
+                "opsdeck: not started: cannot write the journal in {}: {e}",
+                p.journal.root().display()
+            );
+            return Ok(exit::USAGE);
+        }
+    };
+    eprintln!("opsdeck: run {id} started ({})", rendered.title);
+    let mut cancel_requested = false;
+    let mut output_tail = String::new();
+    let (code, status, exit_code, error) = loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::signal::ctrl_c(), if !cancel_requested => {
+                cancel_requested = true;
+                eprintln!("opsdeck: cancelling {id} (its process group on the host is killed)…");
+                handle.cancel();
+                continue;
+            }
+        };
+        let Some(ev) = ev else {
+            break (
+                exit::LOST,
+                "lost",
+                None,
+                Some("the run's events stopped".to_string()),
+            );
+        };
+        match ev {
+            RunEvent::Started { .. } => {}
+            RunEvent::Output { text, .. } => {
+                if args.json {
+                    eprint!("{text}");
+                } else {
+                    print!("{text}");
+                    let _ = std::io::stdout().flush();
+                }
+                output_tail.push_str(&text);
+                if output_tail.len() > 64 * 1024 {
+                    let cut = output_tail.len() - 32 * 1024;
+                    let cut = (cut..output_tail.len())
+                        .find(|i| output_tail.is_char_boundary(*i))
+                        .unwrap_or(0);
+                    output_tail.drain(..cut);
+                }
+            }
+            RunEvent::Finished { exit_code, .. } => {
+                break if exit_code == 0 {
+                    (exit::SUCCEEDED, "succeeded", Some(exit_code), None)
+                } else {
+                    (exit::FAILED, "failed", Some(exit_code), None)
+                };
+            }
+            RunEvent::Cancelled { exit_code, .. } => {
+                break (exit::CANCELLED, "cancelled", Some(exit_code), None);
+            }
+            RunEvent::Failed { error, .. } => break (exit::LOST, "lost", None, Some(error)),
+        }
+    };
+    let result = crate::runs::result_line(&output_tail);
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "run": id,
+                "runbook": rendered.runbook,
+                "target": rendered.target.label,
+                "host": rendered.host,
+                "status": status,
+                "exit_code": exit_code,
+                "result": result,
+                "error": error,
+                "digest": rendered.digest,
+                "output": p.journal.output_path(&id),
+            }),
+        )?;
+        writeln!(out)?;
+    } else {
+        eprintln!(
+            "opsdeck: {id} {status}{}{}",
+            exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default(),
+            error.map(|e| format!(": {e}")).unwrap_or_default()
+        );
+    }
+    Ok(code)
+}
+
+/// `opsdeck history [RUN] [--json]`.
+pub fn history(
+    p: &Providers,
+    run: Option<&str>,
+    json: bool,
+    limit: usize,
+    out: &mut impl Write,
+) -> anyhow::Result<u8> {
+    let (mut entries, skipped) = p.journal.entries();
+    if skipped > 0 {
+        eprintln!("warning: {skipped} unreadable journal line(s) skipped");
+    }
+    entries.reverse();
+    if let Some(id) = run {
+        let Some(e) = entries.iter().find(|e| e.start.run == id) else {
+            eprintln!("opsdeck: no run {id:?} in the journal");
+            return Ok(exit::USAGE);
+        };
+        if json {
+            serde_json::to_writer_pretty(&mut *out, e)?;
+            writeln!(out)?;
+        } else {
+            let text = std::fs::read_to_string(p.journal.output_path(id)).unwrap_or_default();
+            write!(out, "{text}")?;
+            eprintln!(
+                "opsdeck: {id}: {} · {}",
+                e.status(),
+                p.journal.output_path(id).display()
+            );
+        }
+        return Ok(0);
+    }
+    let shown: Vec<&Entry> = entries.iter().take(limit).collect();
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &shown)?;
+        writeln!(out)?;
+    } else {
+        let names = BTreeMap::new();
+        let owned: Vec<Entry> = shown.into_iter().cloned().collect();
+        let mut t = views::history_table(&owned, &names);
+        t.headers.insert(0, "RUN");
+        for (row, e) in t.rows.iter_mut().zip(&owned) {
+            row.cells.insert(0, e.start.run.clone());
+        }
+        crate::headless::table(out, &t)?;
+    }
+    Ok(0)
+}
+
+/// `opsdeck runbook list`.
+pub fn list(lib: &Library, json: bool, out: &mut impl Write) -> anyhow::Result<u8> {
+    if json {
+        let v: Vec<_> = lib
+            .all()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name(),
+                    "title": s.title,
+                    "target": s.target,
+                    "danger": s.danger,
+                    "source": s.source,
+                    "params": s.params.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    for s in lib.all() {
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .map(|p| match p.default_text() {
+                Some(d) => format!("{}={d}", p.name()),
+                None => p.name().to_string(),
+            })
+            .collect();
+        writeln!(
+            out,
+            "{:<16} {:<10} {:<12} {}{}",
+            s.name(),
+            s.target.label(),
+            s.danger.label(),
+            s.title,
+            if params.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", params.join(" "))
+            }
+        )?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,654 @@
+//! Runbooks: TOML files (a built-in library plus the user's directory)
+//! rendered into one bash script per target. Parameters are validated by
+//! type, then enter the script only as shell-quoted variable assignments
+//! at its top ([`Quoted`]): a runbook's text is never spliced with a value,
+//! so there is no way to write an unquoted interpolation.
+
+pub mod params;
+pub mod spec;
+
+use crate::config::ConfigError;
+use spec::{Block, OnFailure, Source, Spec, TargetKind};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// A value that has been validated and shell-quoted; the only way a
+/// parameter enters a rendered script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quoted(String);
+
+impl fmt::Display for Quoted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("parameter `{name}`: {why}")]
+    Invalid { name: String, why: String },
+}
+
+/// Names of apps, environments, containers: `[A-Za-z0-9][A-Za-z0-9_.-]*`, ≤ 128 chars.
+pub fn name_param(name: &str, value: &str) -> Result<Quoted, ParamError> {
+    let bad = |why: &str| ParamError::Invalid {
+        name: name.into(),
+        why: why.into(),
+    };
+    if value.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    if value.len() > 128 {
+        return Err(bad("longer than 128 characters"));
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(bad("must start with a letter or digit"));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(bad(&format!(
+            "{c:?} is not allowed (letters, digits, '-', '_' and '.' only)"
+        )));
+    }
+    quote(name, value)
+}
+
+/// Quote any string for bash (refuses NUL, which no shell argument can hold).
+pub fn quote(name: &str, value: &str) -> Result<Quoted, ParamError> {
+    shlex::try_quote(value)
+        .map(|q| Quoted(q.into_owned()))
+        .map_err(|e| ParamError::Invalid {
+            name: name.into(),
+            why: e.to_string(),
+        })
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Danger {
+    Read,
+    Change,
+    Destructive,
+}
+
+impl Danger {
+    pub fn label(self) -> &'static str {
+        match self {
+            Danger::Read => "read",
+            Danger::Change => "change",
+            Danger::Destructive => "destructive",
+        }
+    }
+}
+
+/// Live inventory a `choice` parameter can draw from.
+#[derive(Debug, Clone, Default)]
+pub struct Choices(BTreeMap<Source, Vec<String>>);
+
+impl Choices {
+    pub fn set(&mut self, src: Source, mut values: Vec<String>) {
+        values.dedup();
+        self.0.insert(src, values);
+    }
+    pub fn get(&self, src: Source) -> Option<&Vec<String>> {
+        self.0.get(&src)
+    }
+}
+
+/// What a runbook runs against: the host, what to call it, the name a
+/// user types to confirm, and the variables the script gets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub host: String,
+    pub label: String,
+    pub production: bool,
+    pub confirm_name: String,
+    pub vars: Vec<(String, String)>,
+}
+
+impl Target {
+    pub fn tenant(t: &crate::domain::Tenant) -> Target {
+        Target {
+            kind: TargetKind::Tenant,
+            host: t.host.clone(),
+            label: t.project(),
+            production: t.env == "production",
+            confirm_name: t.project(),
+            vars: vec![
+                ("app".into(), t.app.clone()),
+                ("env".into(), t.env.clone()),
+                ("project".into(), t.project()),
+                ("database".into(), t.database.clone().unwrap_or_default()),
+            ],
+        }
+    }
+    pub fn container(c: &crate::domain::Container, host_production: bool) -> Target {
+        let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+        let production = c.name.ends_with("-production")
+            || c.name.ends_with("-platform")
+            || (host_production && !c.name.ends_with("-staging"));
+        Target {
+            kind: TargetKind::Container,
+            host: c.host.clone(),
+            label: c.name.clone(),
+            production,
+            confirm_name: c.name.clone(),
+            vars: vec![
+                ("container".into(), c.name.clone()),
+                ("project".into(), label("com.docker.compose.project")),
+                ("service".into(), label("com.docker.compose.service")),
+            ],
+        }
+    }
+    /// `unique_name`: the instance's Name when no other instance shares it.
+    pub fn instance(i: &crate::domain::Instance, unique_name: bool) -> Target {
+        let confirm = if unique_name && !i.name.is_empty() {
+            i.name.clone()
+        } else {
+            i.id.clone()
+        };
+        Target {
+            kind: TargetKind::Instance,
+            host: i.id.clone(),
+            label: if i.name.is_empty() {
+                i.id.clone()
+            } else {
+                format!("{} ({})", i.name, i.id)
+            },
+            production: i.is_production(),
+            confirm_name: confirm,
+            vars: vec![("instance".into(), i.id.clone())],
+        }
+    }
+    pub fn backup(b: &crate::domain::Backup, production: bool) -> Target {
+        let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+        Target {
+            kind: TargetKind::Backup,
+            host: b.origin.clone(),
+            label: file.clone(),
+            production,
+            confirm_name: b.database.clone(),
+            vars: vec![
+                ("backup".into(), b.path.clone()),
+                ("database".into(), b.database.clone()),
+            ],
+        }
+    }
+}
+
+/// The library: built-in runbooks, overridden or extended by the user's.
+#[derive(Debug, Clone)]
+pub struct Library {
+    specs: BTreeMap<String, Spec>,
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("deploy.toml", include_str!("library/deploy.toml")),
+    ("rollback.toml", include_str!("library/rollback.toml")),
+    (
+        "deploy-platform.toml",
+        include_str!("library/deploy-platform.toml"),
+    ),
+    ("restart.toml", include_str!("library/restart.toml")),
+    ("logs.toml", include_str!("library/logs.toml")),
+    ("health.toml", include_str!("library/health.toml")),
+    ("api-health.toml", include_str!("library/api-health.toml")),
+    ("host-stats.toml", include_str!("library/host-stats.toml")),
+    ("cert-expiry.toml", include_str!("library/cert-expiry.toml")),
+    (
+        "limits-audit.toml",
+        include_str!("library/limits-audit.toml"),
+    ),
+    ("queue-depth.toml", include_str!("library/queue-depth.toml")),
+    ("query.toml", include_str!("library/query.toml")),
+    ("command.toml", include_str!("library/command.toml")),
+];
+
+impl Library {
+    pub fn builtin() -> Library {
+        let mut specs = BTreeMap::new();
+        for (file, text) in BUILTIN {
+            match spec::parse(text, &format!("built-in/{file}")) {
+                Ok(mut s) => {
+                    s.source = "built-in".into();
+                    specs.insert(s.name().to_string(), s);
+                }
+                // A test checks every built-in; never crash the console for one.
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        Library { specs }
+    }
+
+    /// Built-ins plus every `*.toml` in `dir` (same name = override).
+    pub fn load(dir: &Path) -> Result<Library, ConfigError> {
+        let mut lib = Library::builtin();
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Ok(lib);
+        };
+        let mut files: Vec<_> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for f in files {
+            let s = check_file(&f, &lib)?;
+            lib.specs.insert(s.name().to_string(), s);
+        }
+        Ok(lib)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Spec> {
+        self.specs.get(name)
+    }
+    pub fn all(&self) -> impl Iterator<Item = &Spec> {
+        self.specs.values()
+    }
+    pub fn for_target(&self, kind: TargetKind) -> Vec<&Spec> {
+        self.specs.values().filter(|s| s.target == kind).collect()
+    }
+}
+
+/// `opsdeck runbook check FILE`: parse, check, and resolve its rollback
+/// against `lib` (plus itself).
+pub fn check_file(path: &Path, lib: &Library) -> Result<Spec, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        field: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    let s = spec::parse(&text, &file)?;
+    if let Some(r) = &s.rollback {
+        let target = lib
+            .get(r.get_ref())
+            .map(|x| x.target)
+            .or_else(|| (r.get_ref() == s.name()).then_some(s.target));
+        match target {
+            None => {
+                let (line, column) = crate::config::line_col(&text, r.span().start);
+                return Err(ConfigError {
+                    file,
+                    line,
+                    column,
+                    field: Some("rollback".into()),
+                    message: format!("no runbook named `{}`", r.get_ref()),
+                });
+            }
+            Some(t) if t != s.target => {
+                let (line, column) = crate::config::line_col(&text, r.span().start);
+                return Err(ConfigError {
+                    file,
+                    line,
+                    column,
+                    field: Some("rollback".into()),
+                    message: format!(
+                        "`{}` runs on a {}, this runbook on a {}",
+                        r.get_ref(),
+                        t.label(),
+                        s.target.label()
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// What `choice` parameters can offer for `target`: tenants, apps, envs and
+/// databases of the estate; containers and backups on the target's host;
+/// the revisions the host's deploy records name for the target's project.
+pub fn choices(
+    target: &Target,
+    tenants: &[crate::domain::Tenant],
+    containers: &[crate::domain::Container],
+    backups: &[crate::domain::Backup],
+    deploys: Option<&BTreeMap<String, Vec<crate::domain::DeployRecord>>>,
+) -> Choices {
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut c = Choices::default();
+    c.set(
+        Source::Tenants,
+        sorted(tenants.iter().map(|t| t.project()).collect()),
+    );
+    c.set(
+        Source::Apps,
+        sorted(tenants.iter().map(|t| t.app.clone()).collect()),
+    );
+    c.set(
+        Source::Envs,
+        sorted(tenants.iter().map(|t| t.env.clone()).collect()),
+    );
+    c.set(
+        Source::Databases,
+        sorted(
+            tenants
+                .iter()
+                .filter_map(|t| t.database.clone())
+                .chain(backups.iter().map(|b| b.database.clone()))
+                .collect(),
+        ),
+    );
+    c.set(
+        Source::Containers,
+        containers
+            .iter()
+            .filter(|x| x.host == target.host)
+            .map(|x| x.name.clone())
+            .collect(),
+    );
+    c.set(
+        Source::Backups,
+        backups
+            .iter()
+            .filter(|b| b.origin == target.host)
+            .map(|b| b.path.clone())
+            .collect(),
+    );
+    let project = target
+        .vars
+        .iter()
+        .find(|(k, _)| k == "project")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let mut refs: Vec<String> = Vec::new();
+    if let Some(records) = deploys.and_then(|d| d.get(project)) {
+        for r in records.iter().rev() {
+            for sha in [&r.current, &r.previous] {
+                if !refs.contains(sha) {
+                    refs.push(sha.clone());
+                }
+            }
+        }
+    }
+    c.set(Source::GitRefs, refs);
+    c
+}
+
+/// A runbook ready to run: what it is, where, and the exact script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedRun {
+    pub runbook: String,
+    pub title: String,
+    pub host: String,
+    pub target: Target,
+    pub danger: Danger,
+    pub production: bool,
+    /// What a user must type to confirm, when confirmation is required.
+    pub confirm_with: Option<String>,
+    /// Parameter values as the script gets them (secrets masked).
+    pub params: Vec<(String, String)>,
+    pub on_failure: String,
+    pub script: String,
+    /// sha256 of the script, hex.
+    pub digest: String,
+}
+
+impl RenderedRun {
+    /// Why this run must not be sent, if anything forbids it.
+    pub fn refusal(&self, read_only: bool) -> Option<String> {
+        (read_only && self.danger != Danger::Read).then(|| {
+            format!(
+                "read-only mode: `{}` is a {} runbook; only read runbooks run",
+                self.runbook,
+                self.danger.label()
+            )
+        })
+    }
+    /// What the guards require, in words (the preview shows it).
+    pub fn guard_text(&self) -> String {
+        match (&self.confirm_with, self.danger) {
+            (Some(n), Danger::Destructive) => {
+                format!("destructive: type `{n}` to confirm")
+            }
+            (Some(n), _) => format!("production: type `{n}` to confirm"),
+            (None, Danger::Read) => "read-only runbook: Enter runs it".into(),
+            (None, _) => "Enter runs it".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("unknown parameter `{name}`: `{runbook}` takes {takes}")]
+    Unknown {
+        runbook: String,
+        name: String,
+        takes: String,
+    },
+    #[error("`{runbook}` runs on a {wants}, not on a {got}")]
+    WrongTarget {
+        runbook: String,
+        wants: &'static str,
+        got: &'static str,
+    },
+    #[error("`{0}` names a rollback runbook that does not exist")]
+    NoRollback(String),
+}
+
+/// Names that look like they hold a secret: their values are masked in
+/// everything opsdeck shows or keeps.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+/// Validate `values` for `spec` on `target`: canonical values, in the spec's order.
+pub fn resolve(
+    spec: &Spec,
+    target: &Target,
+    values: &BTreeMap<String, String>,
+    choices: &Choices,
+) -> Result<Vec<(String, String)>, RenderError> {
+    if spec.target != target.kind {
+        return Err(RenderError::WrongTarget {
+            runbook: spec.name().into(),
+            wants: spec.target.label(),
+            got: target.kind.label(),
+        });
+    }
+    if let Some(k) = values.keys().find(|k| spec.param(k).is_none()) {
+        let takes: Vec<&str> = spec.params.iter().map(|p| p.name()).collect();
+        return Err(RenderError::Unknown {
+            runbook: spec.name().into(),
+            name: k.clone(),
+            takes: if takes.is_empty() {
+                "no parameters".into()
+            } else {
+                takes.join(", ")
+            },
+        });
+    }
+    let mut out = Vec::new();
+    for p in &spec.params {
+        let raw = match values.get(p.name()) {
+            Some(v) => v.clone(),
+            None => p.default_text().ok_or_else(|| ParamError::Invalid {
+                name: p.name().into(),
+                why: "required (no default)".into(),
+            })?,
+        };
+        let v = params::validate(p, &raw, choices).map_err(|why| ParamError::Invalid {
+            name: p.name().into(),
+            why,
+        })?;
+        out.push((p.name().to_string(), v));
+    }
+    Ok(out)
+}
+
+/// Render `spec` for `target` with `values` (missing ones take defaults).
+/// `production` adds the context's production flag to the target's.
+pub fn render(
+    lib: &Library,
+    spec: &Spec,
+    target: &Target,
+    values: &BTreeMap<String, String>,
+    choices: &Choices,
+    production: bool,
+) -> Result<RenderedRun, RenderError> {
+    let resolved = resolve(spec, target, values, choices)?;
+    let mut script = script_for(spec, target, &resolved)?;
+    let mut on_failure = match spec.on_failure {
+        OnFailure::Abort => "abort".to_string(),
+        OnFailure::Continue => "continue".to_string(),
+        OnFailure::Rollback => String::new(),
+    };
+    if spec.on_failure == OnFailure::Rollback {
+        let rb_name = spec
+            .rollback
+            .as_ref()
+            .map(|r| r.get_ref().clone())
+            .unwrap_or_default();
+        let rb = lib
+            .get(&rb_name)
+            .ok_or_else(|| RenderError::NoRollback(rb_name.clone()))?;
+        // The rollback gets the parameters it shares with this runbook.
+        let shared: BTreeMap<String, String> = resolved
+            .iter()
+            .filter(|(k, _)| rb.param(k).is_some())
+            .cloned()
+            .collect();
+        let rb_resolved = resolve(rb, target, &shared, choices)?;
+        let rb_script = script_for(rb, target, &rb_resolved)?;
+        let delim = format!("__OPSDECK_ROLLBACK_{}__", &sha256_hex(&rb_script)[..12]);
+        script = script.replace(
+            NO_ROLLBACK,
+            &format!(
+                "__rollback_name={}\n__rollback() {{\n  local __rb\n  __rb=$(cat <<'{delim}'\n{rb_script}{delim}\n)\n  OPSDECK_RESULT_PREFIX=rollback bash -c \"$__rb\"\n}}\n",
+                quote("rollback", &rb_name)?
+            ),
+        );
+        on_failure = format!("roll back with `{rb_name}`");
+    }
+    let production = production || target.production;
+    let confirm_with = (spec.danger == Danger::Destructive
+        || (production && spec.danger == Danger::Change))
+        .then(|| target.confirm_name.clone());
+    let shown: Vec<(String, String)> = resolved
+        .iter()
+        .map(|(k, v)| {
+            let v = if is_secret_name(k) {
+                "••••••".to_string()
+            } else {
+                crate::mask::mask_text(v)
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let mut title = spec.title.clone();
+    for (k, v) in target.vars.iter().chain(&shown) {
+        title = title.replace(&format!("{{{k}}}"), v);
+    }
+    let digest = sha256_hex(&script);
+    Ok(RenderedRun {
+        runbook: spec.name().into(),
+        title,
+        host: target.host.clone(),
+        target: target.clone(),
+        danger: spec.danger,
+        production,
+        confirm_with,
+        params: shown,
+        on_failure,
+        script,
+        digest,
+    })
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(text.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const NO_ROLLBACK: &str = "__rollback_name=''\n__rollback() { return 1; }\n";
+
+/// Shared shell helpers every rendered script starts with.
+const PRELUDE: &str = include_str!("prelude.sh");
+
+fn block_fn(fname: &str, b: &Block) -> String {
+    let body = b.run.get_ref();
+    let nl = if body.ends_with('\n') { "" } else { "\n" };
+    format!("{fname}() {{\n{body}{nl}}}\n")
+}
+
+fn script_for(
+    spec: &Spec,
+    target: &Target,
+    resolved: &[(String, String)],
+) -> Result<String, ParamError> {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "#!/usr/bin/env bash\n# opsdeck runbook `{}` ({}) on {} · danger: {}\n",
+        spec.name(),
+        spec.source,
+        target.label.replace('\n', " "),
+        spec.danger.label()
+    ));
+    s.push_str("set -uo pipefail\nroot=\"${OPSDECK_ROOT:-}\"\n");
+    s.push_str("# target and parameters: validated and shell-quoted by opsdeck\n");
+    for (k, v) in &target.vars {
+        s.push_str(&format!("{k}={}\n", quote(k, v)?));
+    }
+    for (k, v) in resolved {
+        s.push_str(&format!("{k}={}\n", quote(k, v)?));
+    }
+    s.push_str(PRELUDE);
+    s.push_str(NO_ROLLBACK);
+    let mut calls = String::new();
+    let q = |t: &str| quote("name", t).map(|q| q.to_string());
+    for (i, b) in spec.prechecks.iter().enumerate() {
+        let f = format!("__precheck_{}", i + 1);
+        s.push_str(&block_fn(&f, b));
+        calls.push_str(&format!(
+            "__block {} {f}; __rc=$?\nif [ \"$__rc\" -ne 0 ]; then __precheck_failed {} \"$__rc\"; fi\n",
+            q(&format!("precheck: {}", b.name))?,
+            q(&b.name)?
+        ));
+    }
+    let total = spec.steps.len();
+    let failed = match spec.on_failure {
+        OnFailure::Continue => "__failed_continue",
+        OnFailure::Abort | OnFailure::Rollback => "__failed",
+    };
+    for (i, b) in spec.steps.iter().enumerate() {
+        let f = format!("__step_{}", i + 1);
+        s.push_str(&block_fn(&f, b));
+        calls.push_str(&format!(
+            "__block {} {f}; __rc=$?\nif [ \"$__rc\" -ne 0 ]; then {failed} {} \"$__rc\"; fi\n",
+            q(&format!("[{}/{total}] {}", i + 1, b.name))?,
+            q(&b.name)?
+        ));
+    }
+    for (i, b) in spec.postchecks.iter().enumerate() {
+        let f = format!("__postcheck_{}", i + 1);
+        s.push_str(&block_fn(&f, b));
+        calls.push_str(&format!(
+            "__block {} {f}; __rc=$?\nif [ \"$__rc\" -ne 0 ]; then {failed} {} \"$__rc\"; fi\n",
+            q(&format!("postcheck: {}", b.name))?,
+            q(&format!("postcheck: {}", b.name))?
+        ));
+    }
+    s.push_str(&calls);
+    s.push_str("__finish\n");
+    Ok(s)
+}

@@ -1,0 +1,188 @@
+//! Parameter values: validated by type before anything is rendered. What
+//! comes out is the canonical text a script sees (then shell-quoted).
+
+use super::Choices;
+use super::spec::{ParamSpec, ParamType, Source};
+
+/// Longest one-line value unless the runbook says otherwise.
+const MAX_LINE: usize = 256;
+/// Longest multi-line text (a query, an ad-hoc command).
+const MAX_TEXT: usize = 64 * 1024;
+
+/// Seconds from `90`, `90s`, `5m`, `2h`, `1d`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    let mut total: i64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("{s:?} is not a duration (like 30s, 5m, 1h30m)")),
+        };
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration (like 30s, 5m, 1h30m)"))?;
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or("duration too long")?)
+            .ok_or("duration too long")?;
+        num.clear();
+    }
+    if !num.is_empty() {
+        return Err(format!("{s:?}: a number without a unit at the end"));
+    }
+    Ok(total)
+}
+
+fn options<'a>(p: &'a ParamSpec, choices: &'a Choices) -> Vec<&'a str> {
+    let mut v: Vec<&str> = p.options.iter().map(String::as_str).collect();
+    if let Some(src) = p.from
+        && let Some(live) = choices.get(src)
+    {
+        v.extend(live.iter().map(String::as_str));
+    }
+    v
+}
+
+/// The choices a form offers for `p` (fixed options, then the inventory's).
+pub fn offered(p: &ParamSpec, choices: &Choices) -> Vec<String> {
+    options(p, choices).into_iter().map(String::from).collect()
+}
+
+/// Check `raw` against the parameter's type; the canonical value or why not.
+pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, String> {
+    if raw.contains('\0') {
+        return Err("contains a NUL byte".into());
+    }
+    let limit = p.max_len.unwrap_or(match p.kind {
+        ParamType::Text => MAX_TEXT,
+        _ => MAX_LINE,
+    });
+    if raw.chars().count() > limit {
+        return Err(format!("longer than {limit} characters"));
+    }
+    if p.kind != ParamType::Text
+        && let Some(c) = raw.chars().find(|c| c.is_control())
+    {
+        return Err(format!("control character {c:?} is not allowed"));
+    }
+    match p.kind {
+        ParamType::Choice => {
+            let opts = options(p, choices);
+            if opts.contains(&raw) {
+                return Ok(raw.to_string());
+            }
+            // Revisions not (yet) listed: a full or short hex SHA; the
+            // script checks it exists on the host.
+            if p.from == Some(Source::GitRefs)
+                && raw.len() >= 7
+                && raw.len() <= 40
+                && raw
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            {
+                return Ok(raw.to_string());
+            }
+            if opts.is_empty() {
+                let src = p
+                    .from
+                    .map(|s| format!("{s:?}").to_lowercase())
+                    .unwrap_or_default();
+                return Err(format!("no {src} are known yet (inventory not loaded)"));
+            }
+            let shown: Vec<&str> = opts.iter().take(8).copied().collect();
+            Err(format!(
+                "{raw:?} is not one of: {}{}",
+                shown.join(", "),
+                if opts.len() > 8 { ", …" } else { "" }
+            ))
+        }
+        ParamType::Bool => match raw.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok("true".into()),
+            "false" | "no" | "off" | "0" => Ok("false".into()),
+            _ => Err(format!("{raw:?} is not true or false")),
+        },
+        ParamType::Int => {
+            let n: i64 = raw
+                .trim()
+                .parse()
+                .map_err(|_| format!("{raw:?} is not a whole number"))?;
+            range(p, n, &n.to_string())?;
+            Ok(n.to_string())
+        }
+        ParamType::Duration => {
+            let n = parse_duration(raw)?;
+            range(p, n, &format!("{n}s"))?;
+            Ok(n.to_string())
+        }
+        ParamType::String => {
+            let pat = p
+                .pattern
+                .as_ref()
+                .map(|s| s.get_ref().as_str())
+                .unwrap_or("^$");
+            let re = regex_lite::Regex::new(pat).map_err(|e| e.to_string())?;
+            if re.is_match(raw) {
+                Ok(raw.to_string())
+            } else {
+                Err(format!("{raw:?} does not match {pat}"))
+            }
+        }
+        ParamType::Text => {
+            // Newlines and tabs are text; other control characters (escape
+            // sequences, carriage returns) could rewrite the screen.
+            if let Some(c) = raw
+                .chars()
+                .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+            {
+                return Err(format!("control character {c:?} is not allowed"));
+            }
+            if raw.trim().is_empty() {
+                return Err("must not be empty".into());
+            }
+            Ok(raw.to_string())
+        }
+    }
+}
+
+fn range(p: &ParamSpec, n: i64, shown: &str) -> Result<(), String> {
+    if let Some(lo) = p.min
+        && n < lo
+    {
+        return Err(format!("{shown} is below the minimum {lo}"));
+    }
+    if let Some(hi) = p.max
+        && n > hi
+    {
+        return Err(format!("{shown} is above the maximum {hi}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("5m"), Ok(300));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert!(parse_duration("5 m").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("99999999999999999d").is_err());
+    }
+}

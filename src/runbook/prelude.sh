@@ -1,0 +1,99 @@
+# ---- opsdeck prelude: helpers every runbook can use ----
+__state=$(mktemp "${TMPDIR:-/tmp}/opsdeck-state.XXXXXX") || exit 70
+trap 'rm -f "$__state"' EXIT
+__first_rc=0
+__failed_step=
+# say TEXT: one indented progress line.
+say() { printf '    %s\n' "$*"; }
+# keep NAME VALUE: the blocks that follow see $NAME.
+keep() { printf '%s=%q\n' "$1" "$2" >> "$__state"; }
+# now_epoch: seconds since 1970 (the sandbox's simulated clock when set).
+now_epoch() { echo "${OPSDECK_SIM_NOW:-$(date +%s)}"; }
+# newest_backup DB: the newest {db}_YYYYmmdd_HHMMSS.sql.gz on this host, or nothing.
+newest_backup() {
+  local f newest=
+  for f in "$root/opt/backups/postgres/$1"_????????_??????.sql.gz; do
+    if [ -e "$f" ]; then newest=$f; fi
+  done
+  printf '%s' "$newest"
+}
+# backup_epoch FILE: when a backup was taken, from its name.
+backup_epoch() {
+  local ts=${1##*/}
+  ts=${ts%%.*}; ts=${ts: -15}
+  date -u -d "${ts:0:4}-${ts:4:2}-${ts:6:2} ${ts:9:2}:${ts:11:2}:${ts:13:2}" +%s
+}
+# wait_project_healthy PROJECT [SECONDS]: every container of the compose
+# project running and healthy (or without a healthcheck); 20 when not.
+wait_project_healthy() {
+  local project=$1 deadline=$((SECONDS + ${2:-${OPSDECK_HEALTH_TIMEOUT:-60}})) c h bad waiting names
+  while :; do
+    bad=0; waiting=0
+    names=$(docker compose -p "$project" ps --format '{{.Name}}')
+    if [ -z "$names" ]; then say "no containers in $project"; return 20; fi
+    for c in $names; do
+      h=$(docker inspect --format '{{.State.Health.Status}}' "$c" 2>/dev/null || echo missing)
+      case "$h" in
+        healthy|'<no value>') ;;
+        starting) waiting=1; say "$c: health starting" ;;
+        *) bad=1; say "$c is $h" ;;
+      esac
+    done
+    if [ "$bad" = 0 ] && [ "$waiting" = 0 ]; then say "all containers of $project are healthy"; return 0; fi
+    if [ "$bad" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; then return 20; fi
+    sleep 1
+  done
+}
+# wait_container_healthy NAME [SECONDS]
+wait_container_healthy() {
+  local c=$1 deadline=$((SECONDS + ${2:-${OPSDECK_HEALTH_TIMEOUT:-60}})) h
+  while :; do
+    h=$(docker inspect --format '{{.State.Health.Status}}' "$c" 2>/dev/null || echo missing)
+    case "$h" in
+      healthy|'<no value>') say "$c is up (${h/<no value>/no healthcheck})"; return 0 ;;
+      starting) say "$c: health starting" ;;
+      *) say "$c is $h"; return 20 ;;
+    esac
+    if [ "$SECONDS" -ge "$deadline" ]; then say "$c still not healthy"; return 20; fi
+    sleep 1
+  done
+}
+__result() { printf '==> %s result: %s\n' "${OPSDECK_RESULT_PREFIX:-opsdeck}" "$*"; }
+__block() {
+  printf '==> %s\n' "$1"
+  ( set -euo pipefail; . "$__state"; "$2" )
+}
+__precheck_failed() {
+  printf '==> precheck failed: %s (exit %s); nothing was changed\n' "$1" "$2"
+  __result "precheck-failed step=\"$1\" exit=3"
+  exit 3
+}
+__failed() {
+  local rb=none
+  printf '==> FAILED: %s (exit %s)\n' "$1" "$2"
+  if [ -n "$__rollback_name" ]; then
+    printf '==> rolling back automatically with `%s`\n' "$__rollback_name"
+    if __rollback; then
+      rb=done
+      printf '==> rolled back automatically: `%s` succeeded\n' "$__rollback_name"
+    else
+      rb=failed
+      printf '==> ROLLBACK FAILED: `%s` did not complete; the tenant needs you now\n' "$__rollback_name"
+    fi
+  fi
+  __result "failed step=\"$1\" exit=$2 rollback=$rb"
+  exit "$2"
+}
+__failed_continue() {
+  printf '==> FAILED: %s (exit %s); continuing\n' "$1" "$2"
+  if [ "$__first_rc" -eq 0 ]; then __first_rc=$2; __failed_step=$1; fi
+}
+__finish() {
+  if [ "$__first_rc" -ne 0 ]; then
+    __result "failed step=\"$__failed_step\" exit=$__first_rc"
+    exit "$__first_rc"
+  fi
+  __result "succeeded"
+  exit 0
+}
+# ---- runbook blocks ----

@@ -1,0 +1,170 @@
+//! Journaled runs: the engine with the journal around it. A start record is
+//! written before anything is sent (no journal, no run); the output goes to
+//! the run's file with its progress; the finish record is written before the
+//! final event is passed on. After a crash, [`reattach`] resumes an
+//! unfinished run from its recorded progress. No UI here: the console,
+//! headless `run` and tests share it.
+
+use crate::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
+use crate::journal::{Entry, Finished, Journal, Operator, Record, Started};
+use crate::runbook::RenderedRun;
+use crate::runproto::RunProtocol;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::{self, UnboundedSender};
+
+/// The marker a rendered script prints last (see the runbook prelude).
+pub const RESULT_MARKER: &str = "==> opsdeck result: ";
+
+/// Start `run` as job `id`, journaled. Fails (and sends nothing) when the
+/// journal cannot be written.
+pub fn launch(
+    protocol: RunProtocol,
+    journal: &Journal,
+    operator: &Operator,
+    id: &str,
+    run: &RenderedRun,
+    events: UnboundedSender<RunEvent>,
+) -> std::io::Result<RunHandle> {
+    journal.prepare_run(id, &run.script)?;
+    let at = Utc::now();
+    journal.append(&Record::Start(Box::new(Started {
+        run: id.into(),
+        at,
+        operator: operator.clone(),
+        runbook: run.runbook.clone(),
+        title: run.title.clone(),
+        danger: run.danger,
+        production: run.production,
+        params: run.params.clone(),
+        digest: run.digest.clone(),
+        target: run.target.label.clone(),
+        host: run.host.clone(),
+        job: id.into(),
+        on_failure: run.on_failure.clone(),
+    })))?;
+    tracing::info!(run = %id, host = %run.host, runbook = %run.runbook, digest = %run.digest, "starting run");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = spawn_run(
+        protocol,
+        RunRequest {
+            run: id.into(),
+            host: run.host.clone(),
+            script: run.script.clone(),
+            local_log: Some(journal.output_path(id)),
+            resume_from: None,
+            progress: Some(journal.progress_path(id)),
+        },
+        tx,
+    );
+    record_finish(journal.clone(), id.into(), at, false, rx, events);
+    Ok(handle)
+}
+
+/// Follow an unfinished run again: the output file is cut back to what the
+/// progress file vouches for, and the tail resumes from the matching offset.
+pub fn reattach(
+    protocol: RunProtocol,
+    journal: &Journal,
+    entry: &Entry,
+    events: UnboundedSender<RunEvent>,
+) -> std::io::Result<RunHandle> {
+    let id = entry.start.run.clone();
+    let (offset, len) = journal.progress(&id).unwrap_or((0, 0));
+    let out = journal.output_path(&id);
+    {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&out)?;
+        f.set_len(len)?;
+    }
+    tracing::info!(run = %id, offset, "reattaching run");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = spawn_run(
+        protocol,
+        RunRequest {
+            run: id.clone(),
+            host: entry.start.host.clone(),
+            script: String::new(),
+            local_log: Some(out),
+            resume_from: Some(offset),
+            progress: Some(journal.progress_path(&id)),
+        },
+        tx,
+    );
+    record_finish(journal.clone(), id, entry.start.at, true, rx, events);
+    Ok(handle)
+}
+
+/// The last `==> opsdeck result:` line of some output.
+pub fn result_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(RESULT_MARKER))
+        .map(|r| r.trim().to_string())
+}
+
+fn record_finish(
+    journal: Journal,
+    id: String,
+    started: DateTime<Utc>,
+    reattached: bool,
+    mut rx: mpsc::UnboundedReceiver<RunEvent>,
+    events: UnboundedSender<RunEvent>,
+) {
+    tokio::spawn(async move {
+        let mut result = None;
+        while let Some(ev) = rx.recv().await {
+            let end = match &ev {
+                RunEvent::Output { text, .. } => {
+                    if let Some(r) = result_line(text) {
+                        result = Some(r);
+                    }
+                    None
+                }
+                RunEvent::Started { .. } => None,
+                RunEvent::Finished { exit_code, .. } => Some((
+                    if *exit_code == 0 {
+                        "succeeded"
+                    } else {
+                        "failed"
+                    },
+                    Some(*exit_code),
+                    None,
+                )),
+                RunEvent::Cancelled { exit_code, .. } => {
+                    Some(("cancelled", Some(*exit_code), None))
+                }
+                RunEvent::Failed { error, .. } => Some((
+                    if error.contains("without an exit code") {
+                        "lost"
+                    } else {
+                        "error"
+                    },
+                    None,
+                    Some(error.clone()),
+                )),
+            };
+            if let Some((status, exit_code, error)) = end {
+                let now = Utc::now();
+                let rec = Record::Finish(Finished {
+                    run: id.clone(),
+                    at: now,
+                    status: status.into(),
+                    exit_code,
+                    result: result.take(),
+                    error,
+                    duration_ms: (now - started).num_milliseconds(),
+                    reattached,
+                });
+                if let Err(e) = journal.append(&rec) {
+                    tracing::error!(run = %id, "cannot journal the end of the run: {e}");
+                }
+                let _ = events.send(ev);
+                return;
+            }
+            let _ = events.send(ev);
+        }
+    });
+}
