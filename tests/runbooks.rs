@@ -82,7 +82,7 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
             .lines()
             .last()
             .unwrap()
-            .ends_with(&format!("{before} {origin}"))
+            .ends_with(&format!("{before} {origin} deploy"))
     );
     for name in [
         "filter-ical-backend-staging",
@@ -96,25 +96,31 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
         );
     }
     assert_eq!(tenant_sha(&h, "filter-ical-staging"), Some(origin.clone()));
-    // The local copy of the output is complete.
-    let local = std::fs::read_to_string(
-        h.dir
-            .path()
-            .join("state/runs")
-            .join(format!("{}.log", run.id)),
-    )
-    .unwrap();
+    // The journal has the run, and its copy of the output is complete.
+    let local = std::fs::read_to_string(h.providers.journal.output_path(&run.id)).unwrap();
     assert_eq!(local.lines().count() as u64, run.output.total);
+    let (entries, skipped) = h.providers.journal.entries();
+    assert_eq!(skipped, 0);
+    let e = entries.iter().find(|e| e.start.run == run.id).unwrap();
+    assert_eq!(e.start.runbook, "deploy");
+    assert_eq!(e.start.target, "filter-ical-staging");
+    assert_eq!(e.start.params, [("migrations".into(), "true".into())]);
+    assert_eq!(e.start.digest.len(), 64);
+    let f = e.finish.as_ref().unwrap();
+    assert_eq!((f.status.as_str(), f.exit_code), ("succeeded", Some(0)));
+    assert_eq!(f.result.as_deref(), Some("succeeded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_health_check_ends_red_and_records_no_deploy() {
+async fn a_release_failing_health_is_rolled_back_automatically() {
     let mut h = Harness::loaded().await;
-    std::fs::write(h.host_root().join("opt/apps/gabs-massage/HEALTH_FAIL"), "").unwrap();
-    let records_path = h
-        .host_root()
-        .join("var/lib/opsdeck/deploys/gabs-massage-staging");
-    let records = std::fs::read_to_string(&records_path).unwrap();
+    let checkout = h.host_root().join("opt/apps/gabs-massage");
+    let before = git_head(&checkout);
+    // A developer pushes a release whose containers never get healthy.
+    let bad = h
+        .sandbox
+        .push_release("gabs-massage", "feat: new booking flow", &[("HEALTH_FAIL", "")])
+        .unwrap();
     select_tenant(&mut h, "gabs-massage-staging");
     h.keys("d");
     h.key(KeyCode::Enter);
@@ -122,21 +128,47 @@ async fn a_failed_health_check_ends_red_and_records_no_deploy() {
     let run = h.app.runs.last().unwrap();
     let out: Vec<&str> = run.output.iter().collect();
     assert_eq!(run.status, RunStatus::Failed(20), "{out:#?}");
+    for needle in [
+        "gabs-massage-backend-staging is unhealthy",
+        "==> FAILED: wait for the containers to be healthy (exit 20)",
+        "==> rolling back automatically with `rollback`",
+        "==> rolled back automatically: `rollback` succeeded",
+        "==> opsdeck result: failed step=\"wait for the containers to be healthy\" exit=20 rollback=done",
+    ] {
+        assert!(out.iter().any(|l| l.contains(needle)), "{needle}\n{out:#?}");
+    }
+    // The host is back where it was, rebuilt from that revision, and says so.
+    assert_eq!(git_head(&checkout), before);
+    let records = std::fs::read_to_string(
+        h.host_root()
+            .join("var/lib/opsdeck/deploys/gabs-massage-staging"),
+    )
+    .unwrap();
     assert!(
-        out.iter()
-            .any(|l| l.contains("gabs-massage-backend-staging is unhealthy")),
-        "{out:#?}"
-    );
-    assert_eq!(std::fs::read_to_string(&records_path).unwrap(), records);
-    assert_eq!(
-        h.app
-            .tenants
-            .iter()
-            .find(|t| t.project() == "gabs-massage-staging")
+        records
+            .lines()
+            .last()
             .unwrap()
-            .health,
-        "unhealthy"
+            .ends_with(&format!("{bad} {before} rollback")),
+        "{records}"
     );
+    let c = h
+        .app
+        .containers
+        .iter()
+        .find(|c| c.name == "gabs-massage-backend-staging")
+        .unwrap();
+    assert_eq!(c.labels.get("org.opencontainers.image.revision"), Some(&before));
+    assert_eq!(c.health, "healthy");
+    assert!(
+        !h.host_root()
+            .join("var/lib/opsdeck/deploys/.gabs-massage-staging.inflight")
+            .exists()
+    );
+    let (entries, _) = h.providers.journal.entries();
+    let f = entries.last().unwrap().finish.clone().unwrap();
+    assert_eq!(f.status, "failed");
+    assert!(f.result.unwrap().ends_with("rollback=done"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -361,7 +361,7 @@ pub fn buckets(now: DateTime<Utc>) -> Vec<SimBucket> {
     ]
 }
 
-fn git(dir: &Path, args: &[&str], date: &str) -> std::io::Result<()> {
+pub(crate) fn git(dir: &Path, args: &[&str], date: &str) -> std::io::Result<()> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -509,7 +509,7 @@ fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> std::io::Resu
     Ok(())
 }
 
-fn head(dir: &Path) -> String {
+pub(crate) fn head(dir: &Path) -> String {
     Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(dir)

@@ -92,6 +92,34 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Publish a new release of `app` on its origin (the way a developer
+    /// pushes to main): write `files` in the source repository, commit,
+    /// push. The next deploy pulls it. Drills use it to ship a bad release
+    /// (a `HEALTH_FAIL` file, a failing migration). Returns the new SHA.
+    pub fn push_release(
+        &self,
+        app: &str,
+        message: &str,
+        files: &[(&str, &str)],
+    ) -> std::io::Result<String> {
+        let src = self.dir.join("remotes").join(format!("{app}-src"));
+        if !src.join(".git").exists() {
+            return Err(std::io::Error::other(format!("no app {app} in the sandbox")));
+        }
+        let date = "2026-02-02T12:00:00Z";
+        for (path, text) in files {
+            let p = src.join(path);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::write(p, text)?;
+        }
+        estate::git(&src, &["add", "-A"], date)?;
+        estate::git(&src, &["commit", "-q", "-m", message], date)?;
+        estate::git(&src, &["push", "-q", "origin", "main"], date)?;
+        Ok(estate::head(&src))
+    }
+
     pub fn host_root(&self, id: &str) -> PathBuf {
         self.dir.join("hosts").join(id)
     }
