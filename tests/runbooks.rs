@@ -119,7 +119,11 @@ async fn a_release_failing_health_is_rolled_back_automatically() {
     // A developer pushes a release whose containers never get healthy.
     let bad = h
         .sandbox
-        .push_release("gabs-massage", "feat: new booking flow", &[("HEALTH_FAIL", "")])
+        .push_release(
+            "gabs-massage",
+            "feat: new booking flow",
+            &[("HEALTH_FAIL", "")],
+        )
         .unwrap();
     select_tenant(&mut h, "gabs-massage-staging");
     h.keys("d");
@@ -158,7 +162,10 @@ async fn a_release_failing_health_is_rolled_back_automatically() {
         .iter()
         .find(|c| c.name == "gabs-massage-backend-staging")
         .unwrap();
-    assert_eq!(c.labels.get("org.opencontainers.image.revision"), Some(&before));
+    assert_eq!(
+        c.labels.get("org.opencontainers.image.revision"),
+        Some(&before)
+    );
     assert_eq!(c.health, "healthy");
     assert!(
         !h.host_root()

@@ -369,7 +369,7 @@ fn check_bash(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> {
         .chain(&spec.postchecks);
     for b in blocks {
         let body = b.run.get_ref();
-        let wrapped = format!("__f() {{\n{body}\n}}\n");
+        let wrapped = format!("__f() {{\n{}\n}}\n", body.trim_end_matches('\n'));
         let out = std::process::Command::new("bash")
             .args(["-n", "-c", &wrapped])
             .output();

@@ -43,6 +43,11 @@ pub struct SimContainer {
     pub cpu_centi: u32,
     pub mem_mib: u32,
     pub labels: BTreeMap<String, String>,
+    /// Resource limits (0 = none), as `docker inspect` HostConfig shows them.
+    #[serde(default)]
+    pub mem_limit_mib: u64,
+    #[serde(default)]
+    pub cpu_limit_milli: u64,
 }
 
 pub fn short_id(seed: &str) -> String {
@@ -145,6 +150,10 @@ impl SimContainer {
             "RestartCount": self.restarts,
             "State": state,
             "Config": {"Image": self.image, "Labels": self.labels},
+            "HostConfig": {
+                "Memory": self.mem_limit_mib * 1024 * 1024,
+                "NanoCpus": self.cpu_limit_milli * 1_000_000,
+            },
         })
     }
 }
@@ -243,6 +252,11 @@ pub fn load_state(root: &Path) -> std::io::Result<SimState> {
 
 /// Entry point of `opsdeck __docker-sim ARGS…`; returns the exit code.
 pub fn main(args: &[String]) -> i32 {
+    // `curl` on sandbox hosts answers from the simulated estate.
+    if args.first().map(String::as_str) == Some("curl") {
+        let root = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from);
+        return curl(root.as_deref(), &args[1..]);
+    }
     if std::env::var_os("OPSDECK_SIM_NO_DOCKER").is_some() {
         eprintln!("bash: docker: command not found");
         return 127;
@@ -404,6 +418,20 @@ fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             }
             Ok(0)
         }
+        "info" => {
+            let st = Store::open(root)?.load();
+            let running = st
+                .containers
+                .iter()
+                .filter(|c| c.state == "running")
+                .count();
+            writeln!(
+                out,
+                "Server:\n Containers: {}\n  Running: {running}\n Server Version: 24.0.7 (opsdeck sandbox simulation)",
+                st.containers.len()
+            )?;
+            Ok(0)
+        }
         "exec" => exec(root, rest, out),
         "compose" => compose(root, rest, out),
         other => {
@@ -460,7 +488,51 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         return Ok(1);
     }
     let db = flag_value(rest, &["-d", "--dbname"]).unwrap_or_else(|| "postgres".into());
+    let now = now_epoch();
     match cmd.first().map(String::as_str) {
+        Some("certbot") if cmd.get(1).map(String::as_str) == Some("certificates") => {
+            writeln!(
+                out,
+                "Saving debug log to /var/log/letsencrypt/letsencrypt.log\n"
+            )?;
+            writeln!(
+                out,
+                "- - - - - - - - - - - - - - - - - - - - - - - - - - - -"
+            )?;
+            writeln!(out, "Found the following certs:")?;
+            for (domain, days) in [
+                ("filter-ical.example.com", 64),
+                ("gabs-massage.example.com", 12),
+                ("paiss.example.com", 45),
+            ] {
+                let expiry = chrono::DateTime::from_timestamp(now + days * 86_400, 0)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%d %H:%M:%S+00:00");
+                writeln!(out, "  Certificate Name: {domain}")?;
+                writeln!(out, "    Domains: {domain}")?;
+                writeln!(out, "    Expiry Date: {expiry} (VALID: {days} days)")?;
+                writeln!(
+                    out,
+                    "    Certificate Path: /etc/letsencrypt/live/{domain}/fullchain.pem"
+                )?;
+            }
+            writeln!(
+                out,
+                "- - - - - - - - - - - - - - - - - - - - - - - - - - - -"
+            )?;
+            Ok(0)
+        }
+        Some("rabbitmqctl") if cmd.get(1).map(String::as_str) == Some("list_queues") => {
+            for (q, n, consumers) in [
+                ("orders.created", 14, 2),
+                ("documents.ocr", 4_213, 1),
+                ("notifications.email", 3, 1),
+                ("reports.nightly", 0, 0),
+            ] {
+                writeln!(out, "{q}\t{n}\t{consumers}")?;
+            }
+            Ok(0)
+        }
         Some("pg_dump") => {
             write!(out, "{}", sim_dump(&db))?;
             Ok(0)
@@ -478,6 +550,95 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         }
         None => Ok(0),
     }
+}
+
+/// `curl` on a sandbox host. PMO's API answers on localhost:4000
+/// (/api/health, /api/v1/s3-backend/health); a tenant's domain
+/// (`https://{app}[-{env}].example.com/…`) answers 200 when every container
+/// of its project is healthy and 503 otherwise; anything else is refused.
+fn curl(root: Option<&Path>, args: &[String]) -> i32 {
+    let fail_on_error = args.iter().any(|a| {
+        a == "-f"
+            || a == "--fail"
+            || (a.starts_with('-') && !a.starts_with("--") && a.contains('f') && a.len() <= 4)
+    });
+    let write_out = flag_value(args, &["-w", "--write-out"]);
+    let to_null = flag_value(args, &["-o", "--output"]).is_some_and(|o| o == "/dev/null");
+    let pos = positional(
+        args,
+        &[
+            "-w",
+            "--write-out",
+            "-o",
+            "--output",
+            "-m",
+            "--max-time",
+            "-H",
+        ],
+    );
+    let Some(url) = pos.last() else {
+        eprintln!("curl: no URL specified");
+        return 2;
+    };
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let host_id = std::env::var("OPSDECK_HOST").unwrap_or_default();
+    let now = now_epoch();
+    let answer: Option<(u16, String)> =
+        if hostport == "localhost:4000" && host_id == super::estate::PMO_HOST {
+            match path {
+                "/api/health" => Some((200, r#"{"status":"ok","database":"ok"}"#.into())),
+                "/api/v1/s3-backend/health" => {
+                    Some((200, r#"{"status":"ok","bucket":"pmo-documents"}"#.into()))
+                }
+                _ => Some((404, r#"{"error":"not found"}"#.into())),
+            }
+        } else if let Some(sub) = hostport.strip_suffix(".example.com") {
+            let project = if sub.ends_with("-staging") || sub.ends_with("-production") {
+                sub.to_string()
+            } else {
+                format!("{sub}-production")
+            };
+            let st = root
+                .and_then(|r| Store::open(r).ok())
+                .map(|s| s.load())
+                .unwrap_or_default();
+            let cs: Vec<_> = st
+                .containers
+                .iter()
+                .filter(|c| c.project == project)
+                .collect();
+            if cs.is_empty() {
+                None
+            } else if cs
+                .iter()
+                .all(|c| c.state == "running" && matches!(c.health(now).as_str(), "healthy" | ""))
+            {
+                Some((200, r#"{"status":"ok"}"#.into()))
+            } else {
+                Some((503, "Service Unavailable".into()))
+            }
+        } else {
+            None
+        };
+    let Some((code, body)) = answer else {
+        eprintln!("curl: (7) Failed to connect to {hostport}: Connection refused");
+        return 7;
+    };
+    if fail_on_error && code >= 400 {
+        eprintln!("curl: (22) The requested URL returned error: {code}");
+        return 22;
+    }
+    if !to_null {
+        print!("{body}");
+    }
+    if let Some(w) = write_out {
+        print!("{}", w.replace("%{http_code}", &code.to_string()));
+    }
+    0
 }
 
 /// A small deterministic SQL dump standing in for pg_dump's output.
@@ -544,9 +705,15 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         eprintln!("docker compose (simulated): -p PROJECT is required");
         return Ok(1);
     };
-    let Some((app, env)) = project.rsplit_once('-') else {
-        eprintln!("docker compose (simulated): project {project} is not {{app}}-{{env}}");
-        return Ok(1);
+    // Tenants are `{app}-{env}` ({app}-{svc}-{env} containers); the
+    // platform project has no env ({svc}-platform containers).
+    let (app, env) = project.rsplit_once('-').unwrap_or((project.as_str(), ""));
+    let container_name = |svc: &str| {
+        if env.is_empty() {
+            format!("{svc}-{app}")
+        } else {
+            format!("{app}-{svc}-{env}")
+        }
     };
     let pos = positional(
         rest,
@@ -609,22 +776,23 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             let mut st = store.load();
             let unhealthy = cwd.join("HEALTH_FAIL").exists();
             for (svc, hc) in &services {
-                let name = format!("{app}-{svc}-{env}");
+                let name = container_name(svc);
                 let mut labels = BTreeMap::new();
                 labels.insert("com.docker.compose.project".into(), project.clone());
                 labels.insert("com.docker.compose.service".into(), svc.clone());
                 labels.insert("org.opencontainers.image.revision".into(), sha.clone());
-                let restarts = st
-                    .containers
-                    .iter()
-                    .find(|c| c.name == name)
-                    .map(|_| 0)
-                    .unwrap_or(0);
+                let old = st.containers.iter().find(|c| c.name == name).cloned();
+                let restarts = 0;
+                // Built services get a project image; pulled ones keep theirs.
+                let image = match (&old, build) {
+                    (Some(o), false) => o.image.clone(),
+                    _ => format!("{project}-{svc}"),
+                };
                 st.containers.retain(|c| c.name != name);
                 st.containers.push(SimContainer {
                     id: short_id(&format!("{name}:{sha}")),
                     name: name.clone(),
-                    image: format!("{project}-{svc}"),
+                    image,
                     project: project.clone(),
                     service: svc.clone(),
                     state: "running".into(),
@@ -637,6 +805,8 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
                     cpu_centi: 20 + (short_id(&name).len() as u32 * 13) % 300,
                     mem_mib: 60 + (name.len() as u32 * 11) % 200,
                     labels,
+                    mem_limit_mib: old.as_ref().map_or(0, |o| o.mem_limit_mib),
+                    cpu_limit_milli: old.as_ref().map_or(0, |o| o.cpu_limit_milli),
                 });
                 writeln!(out, " Container {name}  Recreated")?;
                 writeln!(out, " Container {name}  Started")?;

@@ -509,6 +509,75 @@ fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> std::io::Resu
     Ok(())
 }
 
+/// `/opt/platform` (deploy-platform.sh's checkout): nginx, postgres and
+/// certbot in one compose file, one commit behind its origin.
+fn create_platform_repo(sandbox: &Path, host_root: &Path) -> std::io::Result<()> {
+    let src = sandbox.join("remotes/platform-src");
+    let bare = sandbox.join("remotes/platform.git");
+    std::fs::create_dir_all(&src)?;
+    let d0 = "2026-01-02T09:00:00Z";
+    git(&src, &["init", "-q", "-b", "main"], d0)?;
+    let hc = "    healthcheck:\n      test: [\"CMD\", \"true\"]\n";
+    write(
+        &src.join("platform/docker-compose.yml"),
+        &format!(
+            "# the shared platform: one nginx, one PostgreSQL, certbot\nservices:\n  nginx:\n    image: nginx:1.25-alpine\n{hc}  postgres:\n    image: postgres:16-alpine\n{hc}  certbot:\n    image: certbot/certbot\n"
+        ),
+    )?;
+    write(&src.join(".gitignore"), "platform/.env\n")?;
+    git(&src, &["add", "-A"], d0)?;
+    git(
+        &src,
+        &["commit", "-q", "-m", "platform: nginx, postgres, certbot"],
+        d0,
+    )?;
+    let d1 = "2026-02-09T10:00:00Z";
+    write(
+        &src.join("platform/nginx/conf.d/limits.conf"),
+        "client_max_body_size 50m;\n",
+    )?;
+    git(&src, &["add", "-A"], d1)?;
+    git(
+        &src,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "nginx: raise client_max_body_size to 50m",
+        ],
+        d1,
+    )?;
+    git(
+        sandbox,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &src.display().to_string(),
+            &bare.display().to_string(),
+        ],
+        d0,
+    )?;
+    git(
+        &src,
+        &["remote", "add", "origin", &bare.display().to_string()],
+        d0,
+    )?;
+    let checkout = host_root.join("opt/platform");
+    std::fs::create_dir_all(host_root.join("opt"))?;
+    git(
+        host_root,
+        &[
+            "clone",
+            "-q",
+            &bare.display().to_string(),
+            &checkout.display().to_string(),
+        ],
+        d0,
+    )?;
+    git(&checkout, &["reset", "-q", "--hard", "HEAD~1"], d0)
+}
+
 pub(crate) fn head(dir: &Path) -> String {
     Command::new("git")
         .args(["rev-parse", "HEAD"])
@@ -570,6 +639,8 @@ fn container(
         cpu_centi: 10 + (u32::from_str_radix(&short_id(name)[..4], 16).unwrap_or(0) % 400),
         mem_mib: 40 + (u32::from_str_radix(&short_id(name)[4..8], 16).unwrap_or(0) % 300),
         labels,
+        mem_limit_mib: 0,
+        cpu_limit_milli: 0,
     }
 }
 
@@ -585,10 +656,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
 
     // The multi-tenant platform host.
     let mt = dir.join("hosts").join(MT_HOST);
-    write(
-        &mt.join("opt/platform/platform/docker-compose.yml"),
-        "services:\n  nginx:\n    image: nginx:1.25-alpine\n  postgres:\n    image: postgres:16-alpine\n  certbot:\n    image: certbot/certbot\n",
-    )?;
+    create_platform_repo(dir, &mt)?;
     write(
         &mt.join("opt/platform/platform/.env"),
         "POSTGRES_PASSWORD=sandbox-not-a-secret\n",
@@ -604,7 +672,8 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
         12 * day,
         true,
     ));
-    sim.containers.push(container(
+    // The platform's database has limits; the doc's audit finds the rest.
+    let mut pg = container(
         "postgres-platform",
         "postgres:16-alpine",
         "platform",
@@ -612,7 +681,10 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
         epoch,
         12 * day,
         true,
-    ));
+    );
+    pg.mem_limit_mib = 1024;
+    pg.cpu_limit_milli = 1000;
+    sim.containers.push(pg);
     sim.containers.push(container(
         "certbot-platform",
         "certbot/certbot",
@@ -732,6 +804,19 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
     );
     worker.restarts = 14;
     pmo_sim.containers.push(worker);
+    // The message broker the MAP design puts next to the API.
+    let mut broker = container(
+        "rabbitmq",
+        "rabbitmq:3.13-management",
+        "pmo",
+        "rabbitmq",
+        epoch,
+        20 * day,
+        true,
+    );
+    broker.mem_limit_mib = 512;
+    broker.cpu_limit_milli = 500;
+    pmo_sim.containers.push(broker);
     pmo_sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
     save_state(&pmo, &pmo_sim)?;
     write(

@@ -78,7 +78,11 @@ impl Sandbox {
         let exe_q = shlex::try_quote(&exe.display().to_string())
             .map_err(std::io::Error::other)?
             .into_owned();
-        for (name, prefix) in [("docker", ""), ("docker-compose", "compose ")] {
+        for (name, prefix) in [
+            ("docker", ""),
+            ("docker-compose", "compose "),
+            ("curl", "curl "),
+        ] {
             let text = format!(
                 "#!/bin/sh\n# opsdeck sandbox: simulated docker (no engine runs here)\nexec {exe_q} __docker-sim {prefix}\"$@\"\n"
             );
@@ -104,7 +108,9 @@ impl Sandbox {
     ) -> std::io::Result<String> {
         let src = self.dir.join("remotes").join(format!("{app}-src"));
         if !src.join(".git").exists() {
-            return Err(std::io::Error::other(format!("no app {app} in the sandbox")));
+            return Err(std::io::Error::other(format!(
+                "no app {app} in the sandbox"
+            )));
         }
         let date = "2026-02-02T12:00:00Z";
         for (path, text) in files {
@@ -180,13 +186,13 @@ impl Sandbox {
 
 /// After moving the estate into place, point git remotes at the final paths.
 fn fix_origins(dir: &Path, old: &Path) -> std::io::Result<()> {
-    for app in estate::APPS {
+    let mt = dir.join("hosts").join(estate::MT_HOST);
+    let repos = estate::APPS
+        .iter()
+        .map(|app| (app.to_string(), mt.join("opt/apps").join(app)))
+        .chain([("platform".to_string(), mt.join("opt/platform"))]);
+    for (app, checkout) in repos {
         let bare = dir.join("remotes").join(format!("{app}.git"));
-        let checkout = dir
-            .join("hosts")
-            .join(estate::MT_HOST)
-            .join("opt/apps")
-            .join(app);
         let src = dir.join("remotes").join(format!("{app}-src"));
         for repo in [checkout, src] {
             let status = std::process::Command::new("git")

@@ -84,9 +84,22 @@ impl Harness {
 
     pub async fn with_env(ctx: ContextInfo, env: BTreeMap<String, String>) -> Harness {
         let dir = tempfile::tempdir().unwrap();
+        let (sb, state) = (dir.path().join("sandbox"), dir.path().join("state"));
+        Self::in_dir(dir, &sb, &state, ctx, env).await
+    }
+
+    /// A console on an existing (or new) sandbox and state directory, as
+    /// the binary lays them out under XDG dirs (see [`cli`]).
+    pub async fn in_dir(
+        dir: tempfile::TempDir,
+        sandbox_dir: &Path,
+        state: &Path,
+        ctx: ContextInfo,
+        env: BTreeMap<String, String>,
+    ) -> Harness {
         let now = fixed_now();
-        let sandbox = Sandbox::ensure(&dir.path().join("sandbox"), now, &exe()).unwrap();
-        let providers = providers(&sandbox, &env, &dir.path().join("state"));
+        let sandbox = Sandbox::ensure(sandbox_dir, now, &exe()).unwrap();
+        let providers = providers(&sandbox, &env, state);
         let (tx, rx) = mpsc::unbounded_channel();
         let runner = EffectsRunner::new(providers.clone(), tx);
         let cfg = config::parse(SANDBOX_CONFIG, "sandbox.toml").unwrap();
@@ -189,4 +202,28 @@ pub fn git_head(dir: &Path) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The binary with its XDG dirs under `dir` (sandbox in `dir/data/opsdeck/sandbox`,
+/// journal in `dir/state/opsdeck/journal`), no simulated delays.
+pub fn cli(dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(exe());
+    c.env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("OPSDECK_SIM_DELAY_MS", "0")
+        .env("OPSDECK_SIM_HEALTH_GRACE", "0")
+        .env_remove("AWS_PROFILE")
+        .env_remove("OPSDECK_LOG");
+    c
+}
+
+/// Run the binary; (exit code, stdout, stderr).
+pub fn run_cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = cli(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
