@@ -165,4 +165,130 @@ async fn every_screen_renders_the_sandbox_estate() {
     h.key(KeyCode::Esc);
     assert_eq!(h.app.screen, Screen::Runs);
     insta::assert_snapshot!("runs", snap(&h));
+
+    // History: the journal, newest first (real clock and user scrubbed).
+    h.keys("7");
+    h.settle().await;
+    while !h.app.history.loaded {
+        h.step().await;
+    }
+    let mut entries = h.app.history.data.clone();
+    for e in &mut entries {
+        e.start.at = common::fixed_now();
+        e.start.operator.who = "oncall".into();
+        if let Some(f) = e.finish.as_mut() {
+            f.duration_ms = 2400;
+        }
+    }
+    h.app.update(opsdeck::app::Msg::History(entries));
+    let s = snap(&h);
+    assert!(s.contains("History [1]") && s.contains("succeeded"), "{s}");
+    insta::assert_snapshot!("history", s);
+    screenshot(&h, "history");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbook_picker_form_preview_and_confirmation() {
+    let mut h = Harness::loaded().await;
+    // Tenants → filter-ical production → r: the runbooks for a tenant.
+    h.keys("jjj");
+    assert_eq!(
+        h.app.selected_key().as_deref(),
+        Some("filter-ical-production")
+    );
+    h.keys("r");
+    assert!(matches!(h.app.mode, Mode::Picker(_)));
+    let s = snap(&h);
+    assert!(
+        s.contains("rollback") && s.contains("deploy") && s.contains("query"),
+        "{s}"
+    );
+    insta::assert_snapshot!("runbook-picker", s);
+    screenshot(&h, "runbook-picker");
+
+    // Typing filters; Enter opens the parameter form.
+    h.keys("roll");
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Form(_)));
+    // ←→ cycle the choices: previous, then the SHAs the host has deployed.
+    h.key(KeyCode::Right);
+    let s = snap(&h);
+    assert!(s.contains("to"), "{s}");
+    insta::assert_snapshot!("runbook-form", s);
+    screenshot(&h, "runbook-form");
+    h.key(KeyCode::Esc);
+
+    // A container's logs: a bad value is shown at its field, Enter refuses it.
+    h.keys("3");
+    h.keys("/");
+    h.keys("nginx-platform");
+    h.key(KeyCode::Enter);
+    h.keys("r");
+    h.keys("logs");
+    h.key(KeyCode::Enter);
+    h.keys("x"); // lines: "200x"
+    let s = snap(&h);
+    assert!(s.contains("\"200x\" is not a whole number"), "{s}");
+    insta::assert_snapshot!("runbook-form-error", s);
+    h.key(KeyCode::Enter);
+    assert!(
+        matches!(h.app.mode, Mode::Form(_)),
+        "not previewed with a bad value"
+    );
+    h.key(KeyCode::Backspace);
+    h.key(KeyCode::Down);
+    h.keys("GET");
+    h.key(KeyCode::Enter);
+    let Mode::Preview(p) = &h.app.mode else {
+        panic!("preview")
+    };
+    assert_eq!(p.run.params[1], ("filter".into(), "GET".into()));
+    let s = snap(&h);
+    assert!(
+        s.contains("filter=GET") && !s.contains("filter=GET\n"),
+        "{s}"
+    );
+    insta::assert_snapshot!("runbook-preview", s);
+    screenshot(&h, "runbook-preview");
+    // Tab goes back to the form with the values kept.
+    h.key(KeyCode::Tab);
+    let Mode::Form(f) = &h.app.mode else {
+        panic!("form")
+    };
+    assert_eq!(f.fields[1].value, "GET");
+    h.key(KeyCode::Esc);
+
+    // The ad-hoc command: typed in the multi-line editor, destructive, so
+    // the instance's name is typed to confirm.
+    h.keys("2");
+    h.keys("g");
+    h.keys(":");
+    h.keys("run command");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter); // opens the editor
+    h.keys("uptime");
+    h.key(KeyCode::Enter);
+    h.keys("df -h /");
+    let s = snap(&h);
+    assert!(s.contains("editor"), "{s}");
+    insta::assert_snapshot!("runbook-editor", s);
+    h.key(KeyCode::Esc); // keeps the text
+    h.key(KeyCode::Enter); // preview
+    h.keys("multi-tenant");
+    let Mode::Preview(p) = &h.app.mode else {
+        panic!("preview")
+    };
+    assert_eq!(p.run.confirm_with.as_deref(), Some("multi-tenant-platform"));
+    assert!(
+        p.run.script.contains("command='uptime\ndf -h /'"),
+        "{}",
+        p.run.script
+    );
+    let s = snap(&h);
+    assert!(
+        s.contains("destructive: type multi-tenant-platform then Enter"),
+        "{s}"
+    );
+    insta::assert_snapshot!("runbook-confirm", s);
+    screenshot(&h, "runbook-confirm");
 }

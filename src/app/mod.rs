@@ -1132,6 +1132,21 @@ impl App {
     fn run_command(&mut self, cmd: &str) -> Vec<Effect> {
         let cmd = cmd.trim_start_matches(':');
         let (word, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
+        // `:run NAME` (before `runs`, which `run` would abbreviate).
+        if matches!(word, "run" | "rb" | "runbook") {
+            let name = arg.trim();
+            if name.is_empty() {
+                return self.open_picker();
+            }
+            let Some(target) = self.selection_target() else {
+                self.notify(
+                    Level::Info,
+                    "select a tenant, instance, container or backup first",
+                );
+                return vec![];
+            };
+            return self.open_form(name, target, &BTreeMap::new());
+        }
         if let Some((_, s)) = Screen::COMMANDS
             .iter()
             .find(|(n, _)| *n == word || (word.len() >= 2 && n.starts_with(word)))
@@ -1140,20 +1155,7 @@ impl App {
         }
         match word {
             "" => vec![],
-            "run" | "rb" | "runbook" => {
-                let name = arg.trim();
-                if name.is_empty() {
-                    return self.open_picker();
-                }
-                let Some(target) = self.selection_target() else {
-                    self.notify(
-                        Level::Info,
-                        "select a tenant, instance, container or backup first",
-                    );
-                    return vec![];
-                };
-                self.open_form(name, target, &BTreeMap::new())
-            }
+
             "q" | "quit" => self.request_quit(),
             "help" => {
                 self.mode = Mode::Help;

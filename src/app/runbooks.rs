@@ -157,7 +157,13 @@ impl App {
             .library
             .for_target(target.kind)
             .into_iter()
-            .map(|s| (s.name().to_string(), s.title.clone(), s.danger))
+            .map(|s| {
+                (
+                    s.name().to_string(),
+                    fill_title(&s.title, &target.vars),
+                    s.danger,
+                )
+            })
             .collect();
         if names.is_empty() {
             self.notify(
@@ -211,10 +217,7 @@ impl App {
                 f
             })
             .collect();
-        let mut title = spec.title.clone();
-        for (k, v) in &target.vars {
-            title = title.replace(&format!("{{{k}}}"), v);
-        }
+        let title = fill_title(&spec.title, &target.vars);
         self.mode = Mode::Form(Form {
             runbook: name.to_string(),
             title,
@@ -289,13 +292,23 @@ impl App {
             }
             KeyCode::Down | KeyCode::Tab => f.focus = (f.focus + 1).min(n.saturating_sub(1)),
             KeyCode::Up | KeyCode::BackTab => f.focus = f.focus.saturating_sub(1),
+            // Typing on a text field opens the editor (with what is there).
+            KeyCode::Char(_) | KeyCode::Backspace
+                if f.fields
+                    .get(f.focus)
+                    .is_some_and(|x| x.kind == ParamType::Text)
+                    && !key.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
+                let mut ed = editor_for(&f.fields[f.focus].value);
+                ed.input(key);
+                f.editor = Some(ed);
+            }
             KeyCode::Enter => {
                 if let Some(field) = f.fields.get(f.focus)
                     && field.kind == ParamType::Text
+                    && field.value.is_empty()
                 {
-                    let mut ed = TextArea::new(field.value.lines().map(String::from).collect());
-                    ed.set_cursor_line_style(ratatui::style::Style::default());
-                    f.editor = Some(ed);
+                    f.editor = Some(editor_for(""));
                     self.mode = Mode::Form(f);
                     return vec![];
                 }
@@ -362,6 +375,46 @@ impl App {
         let target = p.run.target.clone();
         self.open_form(&p.run.runbook, target, &p.values)
     }
+}
+
+/// A runbook title with the target's variables filled in; parameters not
+/// chosen yet show as `…`.
+pub fn fill_title(title: &str, vars: &[(String, String)]) -> String {
+    let mut t = title.to_string();
+    for (k, v) in vars {
+        t = t.replace(&format!("{{{k}}}"), v);
+    }
+    let mut out = String::new();
+    let mut rest = t.as_str();
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        match rest[i..].find('}') {
+            Some(j) => {
+                out.push('…');
+                rest = &rest[i + j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The multi-line editor, holding `text` with the cursor at its end.
+fn editor_for(text: &str) -> TextArea<'static> {
+    let lines: Vec<String> = if text.is_empty() {
+        vec![String::new()]
+    } else {
+        text.lines().map(String::from).collect()
+    };
+    let mut ed = TextArea::new(lines);
+    ed.set_cursor_line_style(ratatui::style::Style::default());
+    ed.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    ed.move_cursor(ratatui_textarea::CursorMove::End);
+    ed
 }
 
 /// Which kinds of rows have runbooks (for help texts).

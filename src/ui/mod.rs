@@ -485,7 +485,8 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Mode::Form(_) => vec![
             ("↑↓".into(), "field"),
             ("←→".into(), "choose"),
-            ("Enter".into(), "preview (edit text)"),
+            ("Enter".into(), "preview"),
+            ("type".into(), "edit"),
             ("Esc".into(), "abort"),
         ],
         Mode::Help | Mode::Detail { .. } => vec![("any key".into(), "close")],

@@ -231,6 +231,21 @@ fn prelude_range(script: &str) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
+/// Lines of the embedded rollback script (between its heredoc markers).
+fn rollback_range(script: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = script.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.contains("<<'__OPSDECK_ROLLBACK_"))?;
+    let delim = lines[start]
+        .split("<<'")
+        .nth(1)?
+        .trim_end_matches('\'')
+        .to_string();
+    let end = start + 1 + lines[start + 1..].iter().position(|l| *l == delim)?;
+    Some((start + 1, end))
+}
+
 pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &Theme) {
     let run = &p.run;
     let host = app.host_names().get(&run.host).cloned().unwrap_or_default();
@@ -308,7 +323,14 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
     match &run.confirm_with {
         Some(name) => lines.push(Line::from(vec![
             label("confirm", theme),
-            Span::raw(format!("{} — type {name} then Enter: ", run.guard_text())),
+            Span::raw(format!(
+                "{}: type {name} then Enter: ",
+                if run.danger == Danger::Destructive {
+                    "destructive"
+                } else {
+                    "production"
+                }
+            )),
             Span::styled(
                 format!("{}▏", p.typed),
                 Style::default()
@@ -330,6 +352,7 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
         Style::default().fg(theme.muted),
     ));
     let fold = prelude_range(&run.script);
+    let rollback = rollback_range(&run.script);
     let mut script_lines: Vec<Line> = Vec::new();
     for (i, l) in run.script.lines().enumerate() {
         if let Some((a, b)) = fold {
@@ -340,6 +363,20 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
                         b - a
                     ),
                     Style::default().fg(theme.muted),
+                ));
+            }
+            if i >= a && i < b {
+                continue;
+            }
+        }
+        if let Some((a, b)) = rollback {
+            if i == a {
+                script_lines.push(Line::styled(
+                    format!(
+                        "# ▸ the rollback runbook's script ({} lines), run only if a step fails (opsdeck run --dry-run shows it whole)",
+                        b - a
+                    ),
+                    Style::default().fg(theme.warn),
                 ));
             }
             if i >= a && i < b {
