@@ -186,6 +186,18 @@ pub fn render_template(tpl: &str, v: &Value) -> String {
         let expr = rest[start + 2..start + end].trim();
         if expr == "json ." {
             out.push_str(&v.to_string());
+        } else if let Some(args) = expr.strip_prefix("index .") {
+            // {{index .Config.Labels "key"}}
+            let (path, key) = args.split_once(' ').unwrap_or((args, ""));
+            let mut cur = v;
+            for part in path.split('.') {
+                cur = cur.get(part).unwrap_or(&Value::Null);
+            }
+            match cur.get(key.trim().trim_matches('"')) {
+                Some(Value::String(s)) => out.push_str(s),
+                Some(other) => out.push_str(&other.to_string()),
+                None => out.push_str("<no value>"),
+            }
         } else if let Some(path) = expr.strip_prefix('.') {
             let mut cur = v;
             for part in path.split('.') {
