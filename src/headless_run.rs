@@ -179,6 +179,7 @@ pub async fn run(
     };
     let kind = spec.target;
     let mut target_value = None;
+    let mut tag = None;
     let mut values = BTreeMap::new();
     for a in &args.assignments {
         let Some((k, v)) = a.split_once('=') else {
@@ -187,14 +188,24 @@ pub async fn run(
         };
         if k == kind.label() {
             target_value = Some(v.to_string());
+        } else if k == "tag" && kind == TargetKind::Instance {
+            tag = Some(v.to_string());
         } else {
             values.insert(k.to_string(), v.to_string());
         }
     }
+    if let Some(tag) = tag {
+        return run_on_tag(p, config, lib, spec, &tag, &values, &args).await;
+    }
     let Some(target_value) = target_value else {
         eprintln!(
-            "opsdeck: `{}` runs on a {k}: add {k}=…",
+            "opsdeck: `{}` runs on a {k}: add {k}=…{}",
             args.runbook,
+            if kind == TargetKind::Instance {
+                " (or tag=KEY=VALUE for every instance with that tag)"
+            } else {
+                ""
+            },
             k = kind.label()
         );
         return Ok(exit::USAGE);
@@ -388,6 +399,166 @@ pub async fn run(
                 .unwrap_or_default(),
             error.map(|e| format!(": {e}")).unwrap_or_default()
         );
+    }
+    Ok(code)
+}
+
+/// One instance runbook on every instance tagged `KEY=VALUE`, at most four
+/// at a time, each run journaled on its own; output lines are prefixed
+/// with the instance's name. Unreachable instances are refused (reported),
+/// the others run. A production target among them needs `--confirm tag:KEY=VALUE`.
+async fn run_on_tag(
+    p: &Providers,
+    config: &Config,
+    lib: &Library,
+    spec: &runbook::spec::Spec,
+    tag: &str,
+    values: &BTreeMap<String, String>,
+    args: &RunArgs,
+) -> anyhow::Result<u8> {
+    use futures::StreamExt;
+    let targets = match crate::fanout::Targets::parse(&format!("tag:{tag}")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let inv = inventory(p, config, TargetKind::Instance).await?;
+    let selected = match targets.select(&inv.instances) {
+        Ok(v) if !v.is_empty() => v,
+        Ok(_) => {
+            eprintln!("opsdeck: no instance is tagged {tag}");
+            return Ok(exit::USAGE);
+        }
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let mut runs = Vec::new();
+    let mut refused = Vec::new();
+    for i in selected {
+        let unique = inv.instances.iter().filter(|x| x.name == i.name).count() == 1;
+        let target = Target::instance(i, unique);
+        let choices = runbook::choices(&target, &[], &[], &[], None);
+        let r = match runbook::render(
+            lib,
+            spec,
+            &target,
+            values,
+            &choices,
+            args.production_context,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("opsdeck: refused: {e}");
+                return Ok(exit::REFUSED);
+            }
+        };
+        if let Some(why) = r.refusal(args.read_only) {
+            eprintln!("opsdeck: refused: {why}");
+            return Ok(exit::REFUSED);
+        }
+        match i.unreachable_reason() {
+            Some(why) => refused.push((target.label.clone(), why)),
+            None => runs.push(r),
+        }
+    }
+    let confirm = format!("tag:{tag}");
+    if args.dry_run {
+        let mut out = std::io::stdout().lock();
+        for r in &runs {
+            print_preview(&mut out, r)?;
+        }
+        for (t, why) in &refused {
+            eprintln!("opsdeck: {t} would be refused: {why}");
+        }
+        return Ok(exit::SUCCEEDED);
+    }
+    if spec.danger != Danger::Read && !args.yes {
+        eprintln!(
+            "opsdeck: refused: pass --yes to run a {} runbook on {confirm}",
+            spec.danger.label()
+        );
+        return Ok(exit::REFUSED);
+    }
+    if runs.iter().any(|r| r.confirm_with.is_some()) && args.confirm.as_deref() != Some(&confirm) {
+        eprintln!("opsdeck: refused: production or destructive targets: pass --confirm {confirm}");
+        return Ok(exit::REFUSED);
+    }
+    for (t, why) in &refused {
+        eprintln!("opsdeck: {t}: refused: {why}");
+    }
+    if runs.is_empty() {
+        return Ok(exit::REFUSED);
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    let pid = std::process::id() & 0xffff;
+    let results: Vec<(String, &'static str, Option<i32>)> =
+        futures::stream::iter(runs.into_iter().enumerate().map(|(n, r)| {
+            let id = format!("{stamp}-{}-h{pid:04x}-{}", r.runbook, n + 1);
+            async move {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let name = r.target.label.clone();
+                let prefix = name.split(' ').next().unwrap_or(&name).to_string();
+                if let Err(e) = crate::runs::launch(
+                    crate::runproto::RunProtocol::new(p.transport.clone()),
+                    &p.journal,
+                    &p.operator,
+                    &id,
+                    &r,
+                    tx,
+                ) {
+                    eprintln!("opsdeck: {name}: not started: cannot write the journal: {e}");
+                    return (name, "error", None);
+                }
+                while let Some(ev) = rx.recv().await {
+                    match ev {
+                        RunEvent::Output { text, .. } => {
+                            let mut out = std::io::stdout().lock();
+                            for line in text.lines() {
+                                let _ = writeln!(out, "[{prefix}] {line}");
+                            }
+                        }
+                        RunEvent::Finished { exit_code, .. } => {
+                            let s = if exit_code == 0 {
+                                "succeeded"
+                            } else {
+                                "failed"
+                            };
+                            return (name, s, Some(exit_code));
+                        }
+                        RunEvent::Cancelled { exit_code, .. } => {
+                            return (name, "cancelled", Some(exit_code));
+                        }
+                        RunEvent::Failed { error, .. } => {
+                            eprintln!("opsdeck: {name}: {error}");
+                            return (name, "lost", None);
+                        }
+                        RunEvent::Started { .. } => {}
+                    }
+                }
+                (name, "lost", None)
+            }
+        }))
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let mut code = exit::SUCCEEDED;
+    for (name, status, exit_code) in &results {
+        eprintln!(
+            "opsdeck: {name}: {status}{}",
+            exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default()
+        );
+        if *status != "succeeded" {
+            code = exit::FAILED;
+        }
+    }
+    if !refused.is_empty() {
+        code = exit::FAILED;
     }
     Ok(code)
 }

@@ -479,3 +479,49 @@ fn runbook_check_names_the_file_line_and_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn an_instance_runbook_on_every_instance_with_a_tag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (code, out, err) = run_cli(d, &["run", "limits-audit", "tag=Environment=production"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("[multi-tenant-platform]     10 of 11 running containers"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[cohuron-pmo-api] ==> opsdeck result: succeeded"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[enssol-web-prod]     no docker engine on this host"),
+        "{out}"
+    );
+    let (_, h, _) = run_cli(d, &["history", "--json"]);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&h).unwrap();
+    assert_eq!(v.len(), 3, "one journal entry per instance");
+    // Both staging instances are unreachable (stopped, agent offline): refused, nothing sent.
+    let (code, _, err) = run_cli(d, &["run", "host-stats", "tag=Environment=staging"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("pmo-worker-legacy") && err.contains("map-rabbitmq"),
+        "{err}"
+    );
+    // A change on production instances needs the tag typed.
+    let (code, _, err) = run_cli(
+        d,
+        &[
+            "run",
+            "command",
+            "tag=Environment=production",
+            "command=true",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("--confirm tag:Environment=production"),
+        "{err}"
+    );
+}

@@ -70,8 +70,8 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     assert!(out.iter().any(|l| l.contains(&deployed)), "{out:#?}");
     assert_eq!(out.last().copied(), Some("==> opsdeck result: succeeded"));
     assert!(
-        out.iter().any(|l| *l
-            == format!("    filter-ical-backend-staging runs {}", &origin[..12])),
+        out.iter()
+            .any(|l| *l == format!("    filter-ical-backend-staging runs {}", &origin[..12])),
         "the post-check saw the new revision: {out:#?}"
     );
 
