@@ -144,11 +144,43 @@ fn start_to_first_frame(c: &mut Criterion) {
     group.finish();
 }
 
+/// Loading the runbook library, and validating + rendering a deploy (what
+/// happens between Enter in the form and the preview).
+fn runbooks(c: &mut Criterion) {
+    use opsdeck::runbook::{self, Choices, Library, Target};
+    let mut group = c.benchmark_group("runbooks");
+    group.bench_function(
+        "parse + check the built-in library (bash -n per block)",
+        |b| b.iter(Library::builtin),
+    );
+    let lib = Library::builtin();
+    let spec = lib.get("deploy").unwrap();
+    let t = Target {
+        kind: runbook::spec::TargetKind::Tenant,
+        host: "i-0a4f1c2e9b7d30001".into(),
+        label: "filter-ical-production".into(),
+        production: true,
+        confirm_name: "filter-ical-production".into(),
+        vars: vec![
+            ("app".into(), "filter-ical".into()),
+            ("env".into(), "production".into()),
+            ("project".into(), "filter-ical-production".into()),
+            ("database".into(), "filter_ical_production".into()),
+        ],
+    };
+    let values = BTreeMap::new();
+    group.bench_function("render deploy (with its rollback)", |b| {
+        b.iter(|| runbook::render(&lib, spec, &t, &values, &Choices::default(), false).unwrap())
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     render_100k,
     filter_100k,
     ingest_1m,
-    start_to_first_frame
+    start_to_first_frame,
+    runbooks
 );
 criterion_main!(benches);
