@@ -72,6 +72,14 @@ async fn inventory(p: &Providers, config: &Config, kind: TargetKind) -> anyhow::
     })
 }
 
+fn project_of(inv: &Inventory, database: &str) -> String {
+    inv.tenants
+        .iter()
+        .find(|t| t.database.as_deref() == Some(database))
+        .map(|t| t.project())
+        .unwrap_or_default()
+}
+
 fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target, String> {
     let host_prod = |host: &str| {
         inv.instances
@@ -128,8 +136,65 @@ fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target,
             .backups
             .iter()
             .find(|b| b.path == value || b.path.ends_with(&format!("/{value}")))
-            .map(|b| Target::backup(b, b.database.contains("production")))
+            .map(|b| {
+                Target::backup(
+                    b,
+                    b.database.contains("production"),
+                    &project_of(inv, &b.database),
+                )
+            })
             .ok_or_else(|| format!("no backup {value:?} on the configured hosts")),
+        TargetKind::Database => {
+            let (db, host) = match value.split_once('@') {
+                Some((d, h)) => (d, Some(h.to_string())),
+                None => (value, None),
+            };
+            // Where it lives: the tenant using it, else the host keeping its backups.
+            let mut hosts: Vec<String> = inv
+                .tenants
+                .iter()
+                .filter(|t| t.database.as_deref() == Some(db))
+                .map(|t| t.host.clone())
+                .chain(
+                    inv.backups
+                        .iter()
+                        .filter(|b| b.database == db)
+                        .map(|b| b.origin.clone()),
+                )
+                .filter(|h| h.starts_with("i-"))
+                .collect();
+            hosts.sort();
+            hosts.dedup();
+            let host = match (host, hosts.as_slice()) {
+                (Some(h), _) => h,
+                (None, [h]) => h.clone(),
+                (None, []) => {
+                    return Err(format!(
+                        "no database {db:?} known on the configured hosts (write NAME@INSTANCE-ID)"
+                    ));
+                }
+                (None, _) => {
+                    return Err(format!(
+                        "{db:?} is on several hosts: write {db}@INSTANCE-ID"
+                    ));
+                }
+            };
+            // Production: as the tenant using it says, else as its host is tagged.
+            let production = match inv
+                .tenants
+                .iter()
+                .find(|t| t.database.as_deref() == Some(db))
+            {
+                Some(t) => t.env == "production",
+                None => db.contains("production") || host_prod(&host),
+            };
+            Ok(Target::database(
+                &host,
+                db,
+                production,
+                &project_of(inv, db),
+            ))
+        }
     }
 }
 

@@ -76,6 +76,9 @@ pub struct Finished {
     pub duration_ms: i64,
     /// True when this console picked the run up after a restart.
     pub reattached: bool,
+    /// Figures the script reported (`report KEY VALUE`): row counts, sizes…
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub report: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

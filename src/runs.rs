@@ -14,6 +14,19 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 /// The marker a rendered script prints last (see the runbook prelude).
 pub const RESULT_MARKER: &str = "==> opsdeck result: ";
+/// A figure a script reports (`report KEY VALUE` in the prelude).
+pub const REPORT_MARKER: &str = "==> opsdeck report: ";
+
+/// `key=value` pairs of the `==> opsdeck report:` lines in some output.
+pub fn report_lines(text: &str, into: &mut std::collections::BTreeMap<String, String>) {
+    for l in text.lines() {
+        if let Some(kv) = l.strip_prefix(REPORT_MARKER)
+            && let Some((k, v)) = kv.split_once('=')
+        {
+            into.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+}
 
 /// Start `run` as job `id`, journaled. Fails (and sends nothing) when the
 /// journal cannot be written.
@@ -115,12 +128,18 @@ fn record_finish(
 ) {
     tokio::spawn(async move {
         let mut result = None;
+        let mut report = std::collections::BTreeMap::new();
+        // After a restart, figures reported before the crash are in the file.
+        if reattached && let Ok(text) = std::fs::read_to_string(journal.output_path(&id)) {
+            report_lines(&text, &mut report);
+        }
         while let Some(ev) = rx.recv().await {
             let end = match &ev {
                 RunEvent::Output { text, .. } => {
                     if let Some(r) = result_line(text) {
                         result = Some(r);
                     }
+                    report_lines(text, &mut report);
                     None
                 }
                 RunEvent::Started { .. } => None,
@@ -157,6 +176,7 @@ fn record_finish(
                     error,
                     duration_ms: (now - started).num_milliseconds(),
                     reattached,
+                    report: std::mem::take(&mut report),
                 });
                 if let Err(e) = journal.append(&rec) {
                     tracing::error!(run = %id, "cannot journal the end of the run: {e}");

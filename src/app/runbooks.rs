@@ -9,17 +9,20 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeMap;
 
+/// One runbook offered by the picker, with the target it would run on.
+pub type PickerEntry = (String, String, runbook::Danger, Target);
+
 /// Choosing a runbook for a target.
 pub struct Picker {
     pub target: Target,
-    pub names: Vec<(String, String, runbook::Danger)>,
+    pub names: Vec<PickerEntry>,
     pub filter: String,
     pub selected: usize,
 }
 
 impl Picker {
     /// Names (and titles) that contain every word of the filter.
-    pub fn visible(&self) -> Vec<&(String, String, runbook::Danger)> {
+    pub fn visible(&self) -> Vec<&PickerEntry> {
         let words: Vec<String> = self
             .filter
             .split_whitespace()
@@ -27,7 +30,7 @@ impl Picker {
             .collect();
         self.names
             .iter()
-            .filter(|(n, d, _)| {
+            .filter(|(n, d, _, _)| {
                 let hay = format!("{n} {d}").to_lowercase();
                 words.iter().all(|w| hay.contains(w))
             })
@@ -93,10 +96,58 @@ impl App {
                     .backups
                     .iter()
                     .find(|b| format!("{}:{}", b.origin, b.path) == key || b.path == key)?;
-                Some(Target::backup(b, b.database.contains("production")))
+                Some(Target::backup(
+                    b,
+                    b.database.contains("production"),
+                    &self.project_of(&b.database),
+                ))
             }
             _ => None,
         }
+    }
+
+    /// The compose project of the tenant whose database this is ("" if none).
+    pub fn project_of(&self, database: &str) -> String {
+        self.tenants
+            .iter()
+            .find(|t| t.database.as_deref() == Some(database))
+            .map(|t| t.project())
+            .unwrap_or_default()
+    }
+
+    /// Everything the selected row can be a target as: a backup is also its
+    /// database (back up now), a tenant also its database.
+    pub fn selection_targets(&self) -> Vec<Target> {
+        let Some(first) = self.selection_target() else {
+            return vec![];
+        };
+        let db = first
+            .vars
+            .iter()
+            .find(|(k, _)| k == "database")
+            .map(|(_, v)| v.clone())
+            .filter(|d| !d.is_empty());
+        let mut v = vec![first.clone()];
+        if let Some(db) = db
+            && matches!(first.kind, TargetKind::Backup | TargetKind::Tenant)
+            && self.instances.data.iter().any(|i| i.id == first.host)
+        {
+            let production = match self
+                .tenants
+                .iter()
+                .find(|t| t.database.as_deref() == Some(&db))
+            {
+                Some(t) => t.env == "production",
+                None => first.production || db.contains("production"),
+            };
+            v.push(Target::database(
+                &first.host,
+                &db,
+                production,
+                &self.project_of(&db),
+            ));
+        }
+        v
     }
 
     /// What `choice` parameters can offer for `target`, from what is loaded.
@@ -146,23 +197,25 @@ impl App {
 
     /// `r`: the runbooks that run on the selected row.
     pub(super) fn open_picker(&mut self) -> Vec<Effect> {
-        let Some(target) = self.selection_target() else {
+        let targets = self.selection_targets();
+        let Some(target) = targets.first().cloned() else {
             self.notify(
                 Level::Info,
                 "runbooks run on a tenant, instance, container or backup: select one first",
             );
             return vec![];
         };
-        let names: Vec<_> = self
-            .library
-            .for_target(target.kind)
-            .into_iter()
-            .map(|s| {
-                (
-                    s.name().to_string(),
-                    fill_title(&s.title, &target.vars),
-                    s.danger,
-                )
+        let names: Vec<PickerEntry> = targets
+            .iter()
+            .flat_map(|t| {
+                self.library.for_target(t.kind).into_iter().map(|s| {
+                    (
+                        s.name().to_string(),
+                        fill_title(&s.title, &t.vars),
+                        s.danger,
+                        t.clone(),
+                    )
+                })
             })
             .collect();
         if names.is_empty() {
@@ -234,11 +287,12 @@ impl App {
         match key.code {
             KeyCode::Esc => return vec![],
             KeyCode::Enter => {
-                let Some((name, _, _)) = p.visible().get(p.selected).map(|x| (*x).clone()) else {
+                let Some((name, _, _, target)) = p.visible().get(p.selected).map(|x| (*x).clone())
+                else {
                     self.mode = Mode::Picker(p);
                     return vec![];
                 };
-                return self.open_form(&name, p.target, &BTreeMap::new());
+                return self.open_form(&name, target, &BTreeMap::new());
             }
             KeyCode::Down | KeyCode::Tab => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
             KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
@@ -418,11 +472,12 @@ fn editor_for(text: &str) -> TextArea<'static> {
 }
 
 /// Which kinds of rows have runbooks (for help texts).
-pub fn target_screens() -> [(Screen, TargetKind); 4] {
+pub fn target_screens() -> [(Screen, TargetKind); 5] {
     [
         (Screen::Tenants, TargetKind::Tenant),
         (Screen::Instances, TargetKind::Instance),
         (Screen::Containers, TargetKind::Container),
         (Screen::Backups, TargetKind::Backup),
+        (Screen::Backups, TargetKind::Database),
     ]
 }

@@ -166,7 +166,9 @@ impl Target {
             vars: vec![("instance".into(), i.id.clone())],
         }
     }
-    pub fn backup(b: &crate::domain::Backup, production: bool) -> Target {
+    /// `project`: the compose project of the tenant using the database,
+    /// whose app containers a restore stops (empty when none).
+    pub fn backup(b: &crate::domain::Backup, production: bool, project: &str) -> Target {
         let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
         Target {
             kind: TargetKind::Backup,
@@ -177,6 +179,20 @@ impl Target {
             vars: vec![
                 ("backup".into(), b.path.clone()),
                 ("database".into(), b.database.clone()),
+                ("project".into(), project.to_string()),
+            ],
+        }
+    }
+    pub fn database(host: &str, database: &str, production: bool, project: &str) -> Target {
+        Target {
+            kind: TargetKind::Database,
+            host: host.to_string(),
+            label: database.to_string(),
+            production,
+            confirm_name: database.to_string(),
+            vars: vec![
+                ("database".into(), database.to_string()),
+                ("project".into(), project.to_string()),
             ],
         }
     }
@@ -208,6 +224,19 @@ const BUILTIN: &[(&str, &str)] = &[
     ("queue-depth.toml", include_str!("library/queue-depth.toml")),
     ("query.toml", include_str!("library/query.toml")),
     ("command.toml", include_str!("library/command.toml")),
+    ("backup.toml", include_str!("library/backup.toml")),
+    (
+        "validate-backup.toml",
+        include_str!("library/validate-backup.toml"),
+    ),
+    (
+        "restore-database.toml",
+        include_str!("library/restore-database.toml"),
+    ),
+    (
+        "restore-safety.toml",
+        include_str!("library/restore-safety.toml"),
+    ),
 ];
 
 impl Library {

@@ -7,6 +7,27 @@ __failed_step=
 say() { printf '    %s\n' "$*"; }
 # keep NAME VALUE: the blocks that follow see $NAME.
 keep() { printf '%s=%q\n' "$1" "$2" >> "$__state"; }
+# report KEY VALUE: a figure the journal keeps with the run (row counts, sizes…).
+report() { printf '==> opsdeck report: %s=%s\n' "$1" "$2"; }
+# Databases: `via` is docker (psql in $pg_container), tcp ($pg_host:$pg_port)
+# or sqlite. Credentials stay on the host (.pgpass, trust), never in opsdeck.
+db_psql() {
+  local db=$1; shift
+  case "$via" in
+    docker) docker exec -i "$pg_container" psql -X -q -v ON_ERROR_STOP=1 -U "$pg_user" -d "$db" "$@" ;;
+    tcp) psql -X -q -v ON_ERROR_STOP=1 -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$db" "$@" ;;
+    *) say "db_psql: via=$via is not PostgreSQL"; return 2 ;;
+  esac
+}
+# db_value DB SQL: one value, unaligned.
+db_value() { db_psql "$1" -A -t -c "$2"; }
+db_dump() {
+  case "$via" in
+    docker) docker exec "$pg_container" pg_dump -U "$pg_user" -d "$1" --no-owner --no-privileges ;;
+    tcp) pg_dump -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$1" --no-owner --no-privileges ;;
+    *) say "db_dump: via=$via is not PostgreSQL"; return 2 ;;
+  esac
+}
 # now_epoch: seconds since 1970 (the sandbox's simulated clock when set).
 now_epoch() { echo "${OPSDECK_SIM_NOW:-$(date +%s)}"; }
 # newest_backup DB: the newest {db}_YYYYmmdd_HHMMSS.sql.gz on this host, or nothing.

@@ -19,6 +19,8 @@ pub enum TargetKind {
     Container,
     /// A backup file on a host.
     Backup,
+    /// A database on a host (PostgreSQL or SQLite).
+    Database,
 }
 
 impl TargetKind {
@@ -28,6 +30,7 @@ impl TargetKind {
             TargetKind::Instance => "instance",
             TargetKind::Container => "container",
             TargetKind::Backup => "backup",
+            TargetKind::Database => "database",
         }
     }
     /// The shell variables a target of this kind sets.
@@ -36,7 +39,8 @@ impl TargetKind {
             TargetKind::Tenant => &["app", "env", "project", "database"],
             TargetKind::Instance => &["instance"],
             TargetKind::Container => &["container", "project", "service"],
-            TargetKind::Backup => &["backup", "database"],
+            TargetKind::Backup => &["backup", "database", "project"],
+            TargetKind::Database => &["database", "project"],
         }
     }
 }

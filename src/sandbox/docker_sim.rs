@@ -907,6 +907,23 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             )?;
             Ok(0)
         }
+        "stop" | "start" => {
+            let store = Store::open(root)?;
+            let mut st = store.load();
+            for c in st.containers.iter_mut().filter(|c| c.project == project) {
+                if sub == "stop" {
+                    c.state = "exited".into();
+                    c.exit_code = 0;
+                    writeln!(out, " Container {}  Stopped", c.name)?;
+                } else {
+                    c.state = "running".into();
+                    c.started_epoch = now;
+                    writeln!(out, " Container {}  Started", c.name)?;
+                }
+            }
+            store.save(&st)?;
+            Ok(0)
+        }
         "restart" => {
             let store = Store::open(root)?;
             let mut st = store.load();

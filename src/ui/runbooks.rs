@@ -57,7 +57,7 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
             Style::default().fg(theme.muted),
         ));
     }
-    for (i, (name, title, danger)) in visible.iter().enumerate() {
+    for (i, (name, title, danger, _)) in visible.iter().enumerate() {
         let sel = i == p.selected;
         let base = if sel {
             Style::default()

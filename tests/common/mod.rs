@@ -2,6 +2,7 @@
 //! effects runner, and helpers to drive the app the way the console does.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod svg;
 
 use chrono::{DateTime, TimeZone, Utc};
