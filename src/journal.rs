@@ -57,6 +57,9 @@ pub struct Started {
     /// sha256 of the script sent.
     pub digest: String,
     pub target: String,
+    /// What the target is: tenant, instance, container, backup, database.
+    #[serde(default)]
+    pub target_kind: String,
     pub host: String,
     /// The job's name on the host (the run protocol's job directory).
     pub job: String,
@@ -86,6 +89,8 @@ pub struct Finished {
 pub enum Record {
     Start(Box<Started>),
     Finish(Finished),
+    /// A drill's report (see `drill.rs`).
+    Drill(Box<crate::drill::Report>),
 }
 
 /// A run as the journal knows it.
@@ -192,10 +197,24 @@ impl Journal {
                     Some(&i) => entries[i].finish = Some(f),
                     None => skipped += 1,
                 },
+                Ok(Record::Drill(_)) => {}
                 Err(_) => skipped += 1,
             }
         }
         (entries, skipped)
+    }
+
+    /// Drill reports, oldest first.
+    pub fn drills(&self) -> Vec<crate::drill::Report> {
+        let Ok(text) = std::fs::read_to_string(self.file()) else {
+            return vec![];
+        };
+        text.lines()
+            .filter_map(|l| match serde_json::from_str::<Record>(l) {
+                Ok(Record::Drill(r)) => Some(*r),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Runs with a start and no finish: their jobs may still run on the hosts.
@@ -253,6 +272,7 @@ mod tests {
             params: vec![("migrations".into(), "true".into())],
             digest: "ab".into(),
             target: "x".into(),
+            target_kind: "tenant".into(),
             host: "i-1".into(),
             job: run.into(),
             on_failure: "abort".into(),

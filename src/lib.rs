@@ -11,6 +11,7 @@ pub mod aws;
 pub mod config;
 pub mod console;
 pub mod domain;
+pub mod drill;
 pub mod engine;
 pub mod fanout;
 pub mod headless;

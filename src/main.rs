@@ -83,6 +83,13 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Rehearse an incident on the sandbox: start a scenario (the fault is
+    /// injected, the timer starts), recover with runbooks, verify (a report
+    /// with RTO, RPO and the steps taken goes to the journal).
+    Drill {
+        #[command(subcommand)]
+        action: DrillAction,
+    },
     /// The runbook library.
     Runbook {
         #[command(subcommand)]
@@ -93,6 +100,35 @@ enum Command {
     DockerSim {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DrillAction {
+    /// The scenarios.
+    List,
+    /// Inject the fault and raise the alarm.
+    Start {
+        scenario: opsdeck::drill::Scenario,
+        /// A PostgreSQL (superuser postgres) for the database drills.
+        #[arg(long, value_name = "HOST:PORT")]
+        pg: Option<String>,
+    },
+    /// The drill in progress.
+    Status,
+    /// Check the recovery; write the report.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A past drill's report (the newest without ID), as Markdown.
+    Report {
+        id: Option<String>,
+        /// Also write it to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -219,6 +255,9 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         .build()?;
     let session = rt.block_on(session::open(&opts, &dirs, now, &exe))?;
     let _guard = init_logging(&dirs);
+    if let Some(Command::Drill { action }) = &cli.command {
+        return drill_command(&session, action);
+    }
     if let Some(Command::History { run, json, limit }) = &cli.command {
         let mut out = std::io::stdout().lock();
         return headless_run::history(&session.providers, run.as_deref(), *json, *limit, &mut out);
@@ -346,4 +385,90 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         opsdeck::console::run(app, theme, runner, rx, tx).await
     })?;
     Ok(0)
+}
+
+fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Result<u8> {
+    use opsdeck::drill;
+    let journal = &session.providers.journal;
+    let sandbox = || {
+        session
+            .sandbox
+            .as_ref()
+            .filter(|_| !session.fell_back)
+            .ok_or_else(|| anyhow::anyhow!("drills run on the sandbox only (--context sandbox)"))
+    };
+    match action {
+        DrillAction::List => {
+            for s in drill::Scenario::ALL {
+                println!("{:<24} {}", s.name(), s.title());
+            }
+            Ok(0)
+        }
+        DrillAction::Start { scenario, pg } => {
+            let pg = pg
+                .as_deref()
+                .map(drill::PgTarget::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let a = drill::start(
+                sandbox()?,
+                journal,
+                *scenario,
+                pg.as_ref(),
+                chrono::Utc::now(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            println!(
+                "drill {} started at {}",
+                a.id,
+                a.started_at.format("%H:%M:%S UTC")
+            );
+            println!("ALARM: {}", a.alarm);
+            println!("the clock runs until `opsdeck drill verify` passes");
+            Ok(0)
+        }
+        DrillAction::Status => match drill::active(journal) {
+            Some(a) => {
+                let secs = (chrono::Utc::now() - a.started_at).num_seconds();
+                println!("drill {} ({}) running for {secs} s", a.id, a.scenario);
+                println!("ALARM: {}", a.alarm);
+                Ok(0)
+            }
+            None => {
+                println!("no drill is running");
+                Ok(0)
+            }
+        },
+        DrillAction::Verify { json } => {
+            let r = drill::verify(sandbox()?, journal, chrono::Utc::now())
+                .map_err(anyhow::Error::msg)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", drill::markdown(&r));
+            }
+            Ok(if r.passed { 0 } else { 1 })
+        }
+        DrillAction::Report { id, markdown, json } => {
+            let all = journal.drills();
+            let r = match id {
+                Some(id) => all.iter().rev().find(|r| &r.id == id),
+                None => all.last(),
+            };
+            let Some(r) = r else {
+                anyhow::bail!("no drill report in the journal");
+            };
+            let md = drill::markdown(r);
+            if let Some(path) = markdown {
+                std::fs::write(path, &md)?;
+                eprintln!("wrote {}", path.display());
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(r)?);
+            } else {
+                print!("{md}");
+            }
+            Ok(0)
+        }
+    }
 }

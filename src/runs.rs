@@ -51,6 +51,7 @@ pub fn launch(
         params: run.params.clone(),
         digest: run.digest.clone(),
         target: run.target.label.clone(),
+        target_kind: run.target.kind.label().into(),
         host: run.host.clone(),
         job: id.into(),
         on_failure: run.on_failure.clone(),

@@ -101,6 +101,13 @@ impl SimContainer {
     }
 
     pub fn status(&self, now: i64) -> String {
+        if self.state == "restarting" {
+            return format!(
+                "Restarting ({}) {} ago",
+                self.exit_code.max(1),
+                docker_duration(now - self.started_epoch)
+            );
+        }
         if self.state == "running" {
             let h = match self.health(now).as_str() {
                 "" => String::new(),
@@ -336,7 +343,11 @@ fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             let all = all || rest.iter().any(|a| a == "-aq");
             let fmt = flag_value(rest, &["--format"]);
             let filter = flag_value(rest, &["--filter", "-f"]);
-            for c in st.containers.iter().filter(|c| all || c.state == "running") {
+            for c in st
+                .containers
+                .iter()
+                .filter(|c| all || c.state == "running" || c.state == "restarting")
+            {
                 if let Some(f) = &filter
                     && let Some(lbl) = f.strip_prefix("label=")
                 {

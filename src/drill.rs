@@ -1,0 +1,660 @@
+//! Drills: rehearsed incidents on the sandbox. `start` injects a fault and
+//! raises the alarm (the timer starts); the operator works with the usual
+//! runbooks; `verify` checks the recovery, stops the timer and writes a
+//! report to the journal: the runs taken, the recovery time (RTO), the age
+//! of the backup used (RPO), each check and pass/fail. Reports export as
+//! Markdown. No UI here; the console and `opsdeck drill` share it.
+
+use crate::journal::{Entry, Journal};
+use crate::sandbox::{Sandbox, docker_sim, estate};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// A release whose migration fails: the deploy must roll back by itself.
+    FailedMigration,
+    /// A production container restarting in a loop.
+    CrashLoop,
+    /// The database is damaged and its newest backup is corrupt (needs --pg).
+    CorruptLatestBackup,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 3] = [
+        Scenario::FailedMigration,
+        Scenario::CrashLoop,
+        Scenario::CorruptLatestBackup,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::FailedMigration => "failed-migration",
+            Scenario::CrashLoop => "crash-loop",
+            Scenario::CorruptLatestBackup => "corrupt-latest-backup",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Scenario> {
+        Self::ALL.into_iter().find(|x| x.name() == s)
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Scenario::FailedMigration => "failed migration on deploy",
+            Scenario::CrashLoop => "crash-looping container",
+            Scenario::CorruptLatestBackup => "damaged database, corrupt latest backup",
+        }
+    }
+}
+
+/// A drill in progress (one at a time, kept next to the journal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Active {
+    pub id: String,
+    pub scenario: String,
+    pub started_at: DateTime<Utc>,
+    pub alarm: String,
+    /// What the verification needs to know (SHAs, fingerprints, files…).
+    pub facts: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub what: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: DateTime<Utc>,
+    pub run: String,
+    pub runbook: String,
+    pub target: String,
+    #[serde(default)]
+    pub kind: String,
+    pub params: Vec<(String, String)>,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub result: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub scenario: String,
+    pub title: String,
+    pub alarm: String,
+    pub started_at: DateTime<Utc>,
+    pub verified_at: DateTime<Utc>,
+    /// From the alarm to the verified recovery.
+    pub rto_seconds: i64,
+    /// Age of the backup restored, at the time of the fault.
+    pub rpo_seconds: Option<i64>,
+    pub backup_used: Option<String>,
+    pub passed: bool,
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+}
+
+/// Where the sandbox's PostgreSQL stand-in lives for database drills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgTarget {
+    pub host: String,
+    pub port: u16,
+}
+
+impl PgTarget {
+    /// `HOST:PORT`.
+    pub fn parse(s: &str) -> Result<PgTarget, String> {
+        let (h, p) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{s:?}: write HOST:PORT"))?;
+        let port = p.parse().map_err(|_| format!("{p:?} is not a port"))?;
+        if h.is_empty()
+            || !h
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(format!("{h:?} is not a host name"));
+        }
+        Ok(PgTarget {
+            host: h.into(),
+            port,
+        })
+    }
+    fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                &self.host,
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "psql on {}:{}: {}",
+                self.host,
+                self.port,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+    /// Row counts and md5 of every table's rows: equal fingerprints, equal data.
+    pub fn fingerprint(&self, db: &str) -> Result<String, String> {
+        let tables = self.psql(
+            db,
+            "SELECT string_agg(quote_ident(table_name), ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )?;
+        let mut parts = Vec::new();
+        for t in tables.split(',').filter(|t| !t.is_empty()) {
+            parts.push(self.psql(
+                db,
+                &format!("SELECT '{t}:' || count(*) || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM {t} x"),
+            )?);
+        }
+        Ok(parts.join(" "))
+    }
+}
+
+fn active_path(j: &Journal) -> PathBuf {
+    j.root().join("drill-active.json")
+}
+
+pub fn active(j: &Journal) -> Option<Active> {
+    let text = std::fs::read_to_string(active_path(j)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+const DRILL_DB: &str = "filter_ical_staging";
+
+/// Inject the fault and raise the alarm. `pg` is needed by database drills.
+pub fn start(
+    sandbox: &Sandbox,
+    j: &Journal,
+    scenario: Scenario,
+    pg: Option<&PgTarget>,
+    now: DateTime<Utc>,
+) -> Result<Active, String> {
+    if let Some(a) = active(j) {
+        return Err(format!(
+            "drill {} ({}) is still running: verify it first (opsdeck drill verify)",
+            a.id, a.scenario
+        ));
+    }
+    let mt = sandbox.host_root(estate::MT_HOST);
+    let mut facts = BTreeMap::new();
+    let alarm = match scenario {
+        Scenario::FailedMigration => {
+            let checkout = mt.join("opt/apps/gabs-massage");
+            facts.insert("before".into(), git_head(&checkout));
+            let bad = sandbox
+                .push_release(
+                    "gabs-massage",
+                    "migration: bookings.deposit",
+                    &[
+                        (
+                            "migrations/0003_bookings_deposit.sql",
+                            "ALTER TABLE bookings ADD COLUMN deposit numeric;\n",
+                        ),
+                        ("migrations/FAIL", ""),
+                    ],
+                )
+                .map_err(|e| format!("cannot publish the release: {e}"))?;
+            facts.insert("release".into(), bad.clone());
+            format!(
+                "Release {} of gabs-massage (\"migration: bookings.deposit\") is on main: deploy it to gabs-massage-staging, and make sure the tenant ends up healthy.",
+                &bad[..12]
+            )
+        }
+        Scenario::CrashLoop => {
+            let name = "gabs-massage-backend-production";
+            let mut st = docker_sim::load_state(&mt).map_err(|e| e.to_string())?;
+            let c = st
+                .containers
+                .iter_mut()
+                .find(|c| c.name == name)
+                .ok_or("the sandbox has no gabs-massage-backend-production")?;
+            c.state = "restarting".into();
+            c.exit_code = 137;
+            c.restarts += 6;
+            facts.insert("container".into(), name.into());
+            facts.insert("restarts_before".into(), c.restarts.to_string());
+            docker_sim::save_state(&mt, &st).map_err(|e| e.to_string())?;
+            format!(
+                "{name} keeps restarting (6 restarts in the last 10 minutes, exit 137): find out why and bring it back."
+            )
+        }
+        Scenario::CorruptLatestBackup => {
+            let pg = pg.ok_or(
+                "this drill restores a real database: give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
+            )?;
+            corrupt_latest_backup(&mt, pg, now, &mut facts)?
+        }
+    };
+    let a = Active {
+        id: format!("drill-{}-{}", now.format("%Y%m%d-%H%M%S"), scenario.name()),
+        scenario: scenario.name().into(),
+        started_at: now,
+        alarm,
+        facts,
+    };
+    std::fs::create_dir_all(j.root()).map_err(|e| e.to_string())?;
+    crate::journal::write_private(
+        &active_path(j),
+        serde_json::to_string_pretty(&a)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(a)
+}
+
+/// Yesterday's good backup (state A), today's backup of newer data that
+/// arrives truncated, then the live database loses a table.
+fn corrupt_latest_backup(
+    mt: &std::path::Path,
+    pg: &PgTarget,
+    now: DateTime<Utc>,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<String, String> {
+    let db = DRILL_DB;
+    pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"))?;
+    pg.psql("postgres", &format!("CREATE DATABASE {db}"))?;
+    pg.psql(
+        db,
+        "CREATE TABLE calendars (id serial PRIMARY KEY, owner text NOT NULL);
+         CREATE TABLE events (id serial PRIMARY KEY, calendar_id int NOT NULL REFERENCES calendars(id), title text, starts_at timestamptz);
+         INSERT INTO calendars (owner) SELECT 'owner ' || g FROM generate_series(1, 200) g;
+         INSERT INTO events (calendar_id, title, starts_at) SELECT 1 + g % 200, 'event ' || g, now() - (g || ' minutes')::interval FROM generate_series(1, 5000) g;",
+    )?;
+    let good = pg.fingerprint(db)?;
+    let dir = mt.join("opt/backups/postgres");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let dump = |name: &str| -> Result<(), String> {
+        let path = dir.join(name);
+        let st = Command::new("bash")
+            .args([
+                "-c",
+                "set -o pipefail; pg_dump -h \"$1\" -p \"$2\" -U postgres -d \"$3\" --no-owner --no-privileges | gzip -c > \"$4\"",
+                "dump",
+                &pg.host,
+                &pg.port.to_string(),
+                db,
+                &path.display().to_string(),
+            ])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(format!("pg_dump into {} failed", path.display()))
+        }
+    };
+    let prev_at = now - Duration::hours(22);
+    let prev = format!("{db}_{}.sql.gz", prev_at.format("%Y%m%d_%H%M%S"));
+    dump(&prev)?;
+    pg.psql(db, "INSERT INTO events (calendar_id, title, starts_at) SELECT 1, 'late ' || g, now() FROM generate_series(1, 300) g")?;
+    let latest = format!(
+        "{db}_{}.sql.gz",
+        (now - Duration::hours(1)).format("%Y%m%d_%H%M%S")
+    );
+    dump(&latest)?;
+    let path = dir.join(&latest);
+    let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).map_err(|e| e.to_string())?;
+    // The fault: the events table is gone.
+    pg.psql(db, "DROP TABLE events")?;
+    facts.insert("database".into(), db.into());
+    facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
+    facts.insert("good_backup".into(), prev.clone());
+    facts.insert("good_backup_at".into(), prev_at.to_rfc3339());
+    facts.insert("corrupt_backup".into(), latest.clone());
+    facts.insert("good_fingerprint".into(), good);
+    Ok(format!(
+        "{db} lost its events table and the nightly check says its newest backup {latest} does not restore. Find a backup that does and restore it. (The database is at {}:{}: pass via=tcp pg_host={} pg_port={} to the backup runbooks.)",
+        pg.host, pg.port, pg.host, pg.port
+    ))
+}
+
+fn git_head(dir: &std::path::Path) -> String {
+    Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn check(checks: &mut Vec<Check>, what: &str, passed: bool, detail: impl Into<String>) {
+    checks.push(Check {
+        what: what.into(),
+        passed,
+        detail: detail.into(),
+    });
+}
+
+/// The runs since the alarm, oldest first.
+fn steps_since(j: &Journal, since: DateTime<Utc>) -> Vec<Entry> {
+    j.entries()
+        .0
+        .into_iter()
+        .filter(|e| e.start.at >= since)
+        .collect()
+}
+
+fn ran<'a>(
+    steps: &'a [Entry],
+    runbook: &str,
+    target: &str,
+    ok: impl Fn(&Entry) -> bool,
+) -> Option<&'a Entry> {
+    steps
+        .iter()
+        .find(|e| e.start.runbook == runbook && e.start.target == target && ok(e))
+}
+
+fn succeeded(e: &Entry) -> bool {
+    e.status() == "succeeded"
+}
+
+/// Check the recovery, stop the timer, write the report to the journal.
+pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Report, String> {
+    let a = active(j).ok_or("no drill is running (opsdeck drill start SCENARIO)")?;
+    let scenario = Scenario::parse(&a.scenario).ok_or("unknown scenario in the active drill")?;
+    let mt = sandbox.host_root(estate::MT_HOST);
+    let steps = steps_since(j, a.started_at);
+    let mut checks = Vec::new();
+    let mut backup_used = None;
+    let mut rpo = None;
+    let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
+    match scenario {
+        Scenario::FailedMigration => {
+            let project = "gabs-massage-staging";
+            let deploy = ran(&steps, "deploy", project, |_| true);
+            check(
+                &mut checks,
+                "the release was deployed",
+                deploy.is_some(),
+                deploy
+                    .map(|e| e.start.run.clone())
+                    .unwrap_or("no deploy of gabs-massage-staging since the alarm".into()),
+            );
+            let rolled = deploy
+                .and_then(|e| e.finish.as_ref())
+                .and_then(|f| f.result.clone())
+                .unwrap_or_default();
+            check(
+                &mut checks,
+                "the failed migration rolled the deploy back automatically",
+                rolled.contains("rollback=done"),
+                rolled,
+            );
+            let head = git_head(&mt.join("opt/apps/gabs-massage"));
+            check(
+                &mut checks,
+                "the tenant runs the revision from before the release",
+                head == fact("before"),
+                format!("HEAD {}", &head[..head.len().min(12)]),
+            );
+            let health_after = deploy.and_then(|d| {
+                steps.iter().find(|e| {
+                    e.start.runbook == "health"
+                        && e.start.target == project
+                        && e.start.at >= d.start.at
+                        && succeeded(e)
+                })
+            });
+            check(
+                &mut checks,
+                "the operator verified the tenant's health afterwards",
+                health_after.is_some(),
+                health_after
+                    .map(|e| e.start.run.clone())
+                    .unwrap_or("no successful health run after the deploy".into()),
+            );
+        }
+        Scenario::CrashLoop => {
+            let name = fact("container");
+            let looked = ran(&steps, "logs", &name, succeeded);
+            check(
+                &mut checks,
+                "the operator read the container's logs",
+                looked.is_some(),
+                looked
+                    .map(|e| e.start.run.clone())
+                    .unwrap_or("no logs run".into()),
+            );
+            let fixed = steps.iter().find(|e| {
+                succeeded(e)
+                    && ((e.start.runbook == "restart" && e.start.target == name)
+                        || (matches!(e.start.runbook.as_str(), "rollback" | "deploy")
+                            && e.start.target == "gabs-massage-production"))
+            });
+            check(
+                &mut checks,
+                "a restart or rollback succeeded",
+                fixed.is_some(),
+                fixed
+                    .map(|e| format!("{} {}", e.start.runbook, e.start.run))
+                    .unwrap_or("none".into()),
+            );
+            let st = docker_sim::load_state(&mt).map_err(|e| e.to_string())?;
+            let c = st.containers.iter().find(|c| c.name == name);
+            let now_epoch = docker_sim::now_epoch();
+            let ok = c.is_some_and(|c| {
+                c.state == "running"
+                    && matches!(c.health(now_epoch).as_str(), "healthy" | "starting")
+            });
+            check(
+                &mut checks,
+                "the container is up and healthy",
+                ok,
+                c.map(|c| c.status(now_epoch)).unwrap_or("gone".into()),
+            );
+        }
+        Scenario::CorruptLatestBackup => {
+            let db = fact("database");
+            let corrupt = fact("corrupt_backup");
+            let good = fact("good_backup");
+            let v_bad = ran(&steps, "validate-backup", &corrupt, |e| {
+                e.status() == "failed"
+            });
+            check(
+                &mut checks,
+                "the corrupt latest backup was validated and failed",
+                v_bad.is_some(),
+                v_bad
+                    .map(|e| e.start.run.clone())
+                    .unwrap_or(format!("no failed validate-backup of {corrupt}")),
+            );
+            let restore = steps
+                .iter()
+                .find(|e| e.start.runbook == "restore-database" && succeeded(e));
+            let restored_from = restore.map(|e| e.start.target.clone()).unwrap_or_default();
+            check(
+                &mut checks,
+                "a restore succeeded",
+                restore.is_some(),
+                if restored_from.is_empty() {
+                    "no successful restore-database".to_string()
+                } else {
+                    format!("from {restored_from}")
+                },
+            );
+            let validated_first = restore.is_some_and(|r| {
+                steps.iter().any(|e| {
+                    e.start.runbook == "validate-backup"
+                        && e.start.target == restored_from
+                        && succeeded(e)
+                        && e.start.at <= r.start.at
+                })
+            });
+            check(
+                &mut checks,
+                "the backup restored had been validated first",
+                validated_first,
+                restored_from.clone(),
+            );
+            if let Some(pgs) = a.facts.get("pg") {
+                let pg = PgTarget::parse(pgs)?;
+                let now_fp = pg.fingerprint(&db).unwrap_or_else(|e| e);
+                let same = now_fp == fact("good_fingerprint");
+                check(
+                    &mut checks,
+                    "the database holds exactly the good backup's data",
+                    same,
+                    if same {
+                        "every table's rows and checksum match".to_string()
+                    } else {
+                        now_fp
+                    },
+                );
+            }
+            if !restored_from.is_empty() {
+                backup_used = Some(restored_from.clone());
+                if restored_from == good
+                    && let Ok(at) = DateTime::parse_from_rfc3339(&fact("good_backup_at"))
+                {
+                    rpo = Some((a.started_at - at.with_timezone(&Utc)).num_seconds());
+                }
+            }
+        }
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    let report = Report {
+        id: a.id.clone(),
+        scenario: a.scenario.clone(),
+        title: scenario.title().into(),
+        alarm: a.alarm.clone(),
+        started_at: a.started_at,
+        verified_at: now,
+        rto_seconds: (now - a.started_at).num_seconds(),
+        rpo_seconds: rpo,
+        backup_used,
+        passed,
+        checks,
+        steps: steps
+            .iter()
+            .map(|e| Step {
+                at: e.start.at,
+                run: e.start.run.clone(),
+                runbook: e.start.runbook.clone(),
+                target: e.start.target.clone(),
+                kind: e.start.target_kind.clone(),
+                params: e.start.params.clone(),
+                status: e.status().to_string(),
+                exit_code: e.finish.as_ref().and_then(|f| f.exit_code),
+                result: e.finish.as_ref().and_then(|f| f.result.clone()),
+            })
+            .collect(),
+    };
+    // A failed verification keeps the drill open: fix, then verify again.
+    if passed {
+        let _ = std::fs::remove_file(active_path(j));
+    }
+    j.append(&crate::journal::Record::Drill(Box::new(report.clone())))
+        .map_err(|e| format!("cannot write the journal: {e}"))?;
+    Ok(report)
+}
+
+fn dur(s: i64) -> String {
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+/// The report as Markdown (for the post-incident notes).
+pub fn markdown(r: &Report) -> String {
+    let mut s = format!(
+        "# Drill: {} — {}\n\n**{}** · started {} · verified {}\n\n",
+        r.scenario,
+        r.title,
+        if r.passed { "PASSED" } else { "FAILED" },
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.verified_at.format("%Y-%m-%d %H:%M:%S UTC"),
+    );
+    s.push_str(&format!("> {}\n\n", r.alarm));
+    s.push_str(&format!(
+        "- **RTO** (alarm → verified recovery): {}\n",
+        dur(r.rto_seconds)
+    ));
+    match (r.rpo_seconds, &r.backup_used) {
+        (Some(rpo), Some(b)) => s.push_str(&format!(
+            "- **RPO** (age of the backup restored at the time of the fault): {} — `{b}`\n",
+            dur(rpo)
+        )),
+        (None, Some(b)) => s.push_str(&format!("- backup restored: `{b}`\n")),
+        _ => s.push_str("- no backup restored\n"),
+    }
+    s.push_str("\n## Checks\n\n");
+    for c in &r.checks {
+        s.push_str(&format!(
+            "- [{}] {} — {}\n",
+            if c.passed { "x" } else { " " },
+            c.what,
+            c.detail
+        ));
+    }
+    s.push_str("\n## Steps taken\n\n| at | runbook | target | status | exit | result |\n|---|---|---|---|---|---|\n");
+    for st in &r.steps {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            st.at.format("%H:%M:%S"),
+            st.runbook,
+            st.target,
+            st.status,
+            st.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
+            st.result.clone().unwrap_or_default().replace('|', "\\|")
+        ));
+    }
+    s.push_str("\n## Commands\n\n```sh\n");
+    for st in &r.steps {
+        let params: Vec<String> = st
+            .params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    shlex::try_quote(v)
+                        .map(|q| q.into_owned())
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        // The target as `opsdeck run` takes it (an instance by its id in the label).
+        let target = match st.target.rsplit_once(" (") {
+            Some((_, id)) if st.kind == "instance" => id.trim_end_matches(')').to_string(),
+            _ => st.target.clone(),
+        };
+        s.push_str(&format!(
+            "opsdeck run {} {}={} {}\n",
+            st.runbook,
+            st.kind,
+            target,
+            params.join(" ")
+        ));
+    }
+    s.push_str("```\n");
+    s
+}

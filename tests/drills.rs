@@ -1,0 +1,185 @@
+//! Each drill scenario run headless to a passing report, the test playing
+//! the operator with the same runbooks a person would use; and a drill that
+//! is not recovered does not pass.
+
+mod common;
+
+use common::pg::Pg;
+use common::run_cli;
+use std::path::Path;
+
+fn ok(d: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run_cli(d, args);
+    assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
+    out
+}
+
+fn verify(d: &Path) -> serde_json::Value {
+    let (code, out, err) = run_cli(d, &["drill", "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    assert_eq!(code == 0, v["passed"] == true, "{out}");
+    v
+}
+
+#[test]
+fn failed_migration_drill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let out = ok(d, &["drill", "start", "failed-migration"]);
+    assert!(out.contains("ALARM: Release"), "{out}");
+    // Verifying before doing anything fails and keeps the drill open.
+    let v = verify(d);
+    assert_eq!(v["passed"], false);
+    assert!(ok(d, &["drill", "status"]).contains("failed-migration"));
+    // The operator deploys; the migration fails; the deploy rolls back by itself.
+    let (code, out, _) = run_cli(
+        d,
+        &["run", "deploy", "tenant=gabs-massage-staging", "--yes"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("rollback=done"), "{out}");
+    ok(d, &["run", "health", "tenant=gabs-massage-staging"]);
+    let v = verify(d);
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 2);
+    assert!(v["rto_seconds"].as_i64().unwrap() >= 0);
+    // The report is in the journal and exports as Markdown.
+    let md_path = d.join("drill.md");
+    ok(
+        d,
+        &["drill", "report", "--markdown", md_path.to_str().unwrap()],
+    );
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert!(md.contains("# Drill: failed-migration"), "{md}");
+    assert!(md.contains("**PASSED**"));
+    assert!(
+        md.contains("opsdeck run deploy tenant=gabs-massage-staging migrations=true"),
+        "{md}"
+    );
+    assert!(ok(d, &["drill", "status"]).contains("no drill is running"));
+}
+
+#[test]
+fn crash_loop_drill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["drill", "start", "crash-loop"]);
+    let out = ok(d, &["ls", "containers"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("gabs-massage-backend-production"))
+        .unwrap();
+    assert!(line.contains("Restarting (137)"), "{line}");
+    ok(
+        d,
+        &[
+            "run",
+            "logs",
+            "container=gabs-massage-backend-production",
+            "lines=50",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "run",
+            "restart",
+            "container=gabs-massage-backend-production",
+            "--yes",
+            "--confirm",
+            "gabs-massage-backend-production",
+        ],
+    );
+    let v = verify(d);
+    assert_eq!(v["passed"], true, "{v:#}");
+    let checks: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(checks.contains(&"the container is up and healthy"));
+}
+
+#[test]
+fn corrupt_latest_backup_drill_on_real_postgresql() {
+    let pg = Pg::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Without a PostgreSQL the drill says what it needs.
+    let (code, _, err) = run_cli(d, &["drill", "start", "corrupt-latest-backup"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--pg HOST:PORT"), "{err}");
+    let pgarg = format!("127.0.0.1:{}", pg.port);
+    let out = ok(
+        d,
+        &["drill", "start", "corrupt-latest-backup", "--pg", &pgarg],
+    );
+    assert!(out.contains("lost its events table"), "{out}");
+    let port = format!("pg_port={}", pg.port);
+    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    // The backups, newest first: the operator validates the newest…
+    let list = ok(d, &["ls", "backups", "--json"]);
+    let backups: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let mut ours: Vec<String> = backups
+        .iter()
+        .filter(|b| b["database"] == "filter_ical_staging" && b["location"] != "s3")
+        .map(|b| {
+            b["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ours.sort();
+    ours.reverse();
+    let run = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(tcp);
+        run_cli(d, &a)
+    };
+    let newest = ours[0].clone();
+    let (code, out, _) = run(&[
+        "run",
+        "validate-backup",
+        &format!("backup={newest}"),
+        "--yes",
+    ]);
+    assert_eq!(code, 1, "the newest is corrupt: {out}");
+    assert!(out.contains("not a valid gzip file"), "{out}");
+    // …then the one before, which restores…
+    let good = ours[1].clone();
+    let (code, out, _) = run(&[
+        "run",
+        "validate-backup",
+        &format!("backup={good}"),
+        "key_tables=events",
+        "--yes",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // …and restores it.
+    let (code, out, err) = run(&[
+        "run",
+        "restore-database",
+        &format!("backup={good}"),
+        "key_tables=events",
+        "--yes",
+        "--confirm",
+        "filter_ical_staging",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = verify(d);
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(v["backup_used"], good.as_str());
+    let rpo = v["rpo_seconds"].as_i64().unwrap();
+    assert!((22 * 3600 - 5..=22 * 3600 + 5).contains(&rpo), "RPO {rpo}");
+    let md = ok(d, &["drill", "report"]);
+    assert!(md.contains("**RPO**") && md.contains(&good), "{md}");
+    assert!(
+        md.contains("- [x] the database holds exactly the good backup's data"),
+        "{md}"
+    );
+}
