@@ -199,7 +199,8 @@ pub async fn ls(
                         serde_json::to_writer_pretty(&mut *out, &v)?;
                         writeln!(out)?;
                     } else {
-                        table(out, &views::backups_table(&v, now, rpo, &names))?;
+                        let checks = views::validation_results(&p.journal.entries().0);
+                        table(out, &views::backups_table(&v, now, rpo, &names, &checks))?;
                         let total: u64 = v.iter().map(|b| b.size).sum();
                         writeln!(out, "{} backups, {}", v.len(), human_size(total))?;
                     }

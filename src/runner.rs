@@ -26,6 +26,8 @@ pub struct Providers {
     pub operator: crate::journal::Operator,
     /// Where downloads go (the user's download directory, else the current one).
     pub download_dir: PathBuf,
+    /// The sandbox, when this context is one (drills run there only).
+    pub sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 /// A file name in `dir` for `key` that does not overwrite anything.
@@ -277,6 +279,32 @@ impl EffectsRunner {
                         }
                     }
                 }
+            }
+            Effect::LoadDrills => {
+                let _ = tx.send(Msg::Drills {
+                    active: crate::drill::active(&p.journal).map(Box::new),
+                    reports: p.journal.drills(),
+                });
+            }
+            Effect::StartDrill(name) => {
+                let result = match (&p.sandbox, crate::drill::Scenario::parse(&name)) {
+                    (None, _) => Err("drills run on the sandbox only (:ctx sandbox)".to_string()),
+                    (_, None) => Err(format!(
+                        "no scenario {name:?} (try: {})",
+                        crate::drill::Scenario::ALL.map(|s| s.name()).join(", ")
+                    )),
+                    (Some(sb), Some(sc)) => {
+                        crate::drill::start(sb, &p.journal, sc, None, chrono::Utc::now())
+                    }
+                };
+                let _ = tx.send(Msg::DrillStarted(result.map(Box::new)));
+            }
+            Effect::VerifyDrill => {
+                let result = match &p.sandbox {
+                    None => Err("drills run on the sandbox only".to_string()),
+                    Some(sb) => crate::drill::verify(sb, &p.journal, chrono::Utc::now()),
+                };
+                let _ = tx.send(Msg::DrillVerified(result.map(Box::new)));
             }
             Effect::LoadHistory => {
                 let (mut entries, skipped) = p.journal.entries();

@@ -124,7 +124,7 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
         {
             streamed_while_running.get_or_insert(s.clone());
         }
-        if s.contains("succeeded") {
+        if s.contains("succeeded") && s.contains("exit 0") {
             break s;
         }
         assert!(

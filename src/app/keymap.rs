@@ -39,6 +39,7 @@ pub enum Action {
     GoBackups,
     GoRuns,
     GoHistory,
+    GoDrills,
     /// Unbinds a key in a user keymap.
     None,
 }
@@ -75,6 +76,7 @@ impl Action {
             Action::GoBackups => "backups",
             Action::GoRuns => "runs",
             Action::GoHistory => "history (the journal of every run)",
+            Action::GoDrills => "drills (:drill SCENARIO starts one on the sandbox)",
             Action::None => "nothing",
         }
     }

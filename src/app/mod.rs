@@ -35,6 +35,7 @@ pub enum Screen {
     Runs,
     RunOutput,
     History,
+    Drills,
 }
 
 impl Screen {
@@ -50,11 +51,12 @@ impl Screen {
             Screen::Runs => "Runs",
             Screen::RunOutput => "Run output",
             Screen::History => "History",
+            Screen::Drills => "Drills",
         }
     }
 
     /// Palette commands and their screens.
-    pub const COMMANDS: [(&'static str, Screen); 7] = [
+    pub const COMMANDS: [(&'static str, Screen); 8] = [
         ("tenants", Screen::Tenants),
         ("instances", Screen::Instances),
         ("containers", Screen::Containers),
@@ -62,6 +64,7 @@ impl Screen {
         ("backups", Screen::Backups),
         ("runs", Screen::Runs),
         ("history", Screen::History),
+        ("drills", Screen::Drills),
     ];
 
     /// Actions that do something on this screen (for help and the footer).
@@ -84,6 +87,7 @@ impl Screen {
             Screen::Runs => &[Select, CancelRun, Filter],
             Screen::RunOutput => &[CancelRun, Bottom, Back],
             Screen::History => &[Select, Filter, Refresh],
+            Screen::Drills => &[Select, Filter, Refresh],
         }
     }
 }
@@ -250,6 +254,12 @@ pub enum Msg {
     },
     /// The journal, newest first.
     History(Vec<crate::journal::Entry>),
+    Drills {
+        active: Option<Box<crate::drill::Active>>,
+        reports: Vec<crate::drill::Report>,
+    },
+    DrillStarted(Result<Box<crate::drill::Active>, String>),
+    DrillVerified(Result<Box<crate::drill::Report>, String>),
     /// A past run's full output, opened from History.
     PastOutput {
         entry: Box<crate::journal::Entry>,
@@ -316,6 +326,11 @@ pub enum Effect {
     Reattach,
     LoadHistory,
     OpenPastOutput(RunId),
+    LoadDrills,
+    /// `:drill SCENARIO` (sandbox only).
+    StartDrill(String),
+    /// `:drill verify`.
+    VerifyDrill,
 }
 
 pub struct App {
@@ -345,6 +360,9 @@ pub struct App {
     pub runs: Vec<RunView>,
     /// The journal, newest first (History screen).
     pub history: Loaded<Vec<crate::journal::Entry>>,
+    /// Drill reports, newest first, and the drill in progress.
+    pub drills: Loaded<Vec<crate::drill::Report>>,
+    pub drill: Option<crate::drill::Active>,
     /// Contexts `:ctx` can open (from the config, plus sandbox and aws).
     pub contexts: Vec<String>,
     /// Changes and downloads sent and not yet answered (the spinner turns).
@@ -399,6 +417,8 @@ impl App {
             backups: Vec::new(),
             runs: Vec::new(),
             history: Loaded::default(),
+            drills: Loaded::default(),
+            drill: None,
             contexts: Vec::new(),
             actions_in_flight: 0,
             run_seq: 0,
@@ -418,8 +438,11 @@ impl App {
     /// Effects to run when the console opens.
     pub fn startup(&mut self) -> Vec<Effect> {
         let mut fx = self.refresh_all();
-        // Runs the journal says were in flight are followed again.
+        // Runs the journal says were in flight are followed again; the
+        // journal also feeds the Backups screen's last validations.
         fx.push(Effect::Reattach);
+        fx.push(Effect::LoadHistory);
+        fx.push(Effect::LoadDrills);
         fx
     }
 
@@ -525,9 +548,16 @@ impl App {
                 views::objects_table(&self.objects.data, &self.objects_at.1, self.now)
             }
             Screen::Versions => views::versions_table(&self.versions.data),
-            Screen::Backups => views::backups_table(&self.backups, self.now, rpo, &host_names),
+            Screen::Backups => views::backups_table(
+                &self.backups,
+                self.now,
+                rpo,
+                &host_names,
+                &views::validation_results(&self.history.data),
+            ),
             Screen::Runs => self.runs_table(),
             Screen::History => views::history_table(&self.history.data, &host_names),
+            Screen::Drills => views::drills_table(&self.drills.data),
             Screen::RunOutput => return,
         };
         let list = self.lists.entry(s).or_default();
@@ -546,6 +576,7 @@ impl App {
             Screen::Backups,
             Screen::Runs,
             Screen::History,
+            Screen::Drills,
         ] {
             self.rebuild(s);
         }
@@ -827,11 +858,66 @@ impl App {
                 );
                 vec![]
             }
+            Msg::Drills { active, reports } => {
+                self.drill = active.map(|a| *a);
+                self.drills.data = reports.into_iter().rev().collect();
+                self.drills.loaded = true;
+                self.rebuild(Screen::Drills);
+                vec![]
+            }
+            Msg::DrillStarted(result) => {
+                match result {
+                    Ok(a) => {
+                        self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
+                        self.drill = Some(*a);
+                    }
+                    Err(e) => self.notify(Level::Error, format!("drill not started: {e}")),
+                }
+                // The fault changed the estate: read it again.
+                self.refresh_all()
+            }
+            Msg::DrillVerified(result) => {
+                match result {
+                    Ok(r) => {
+                        self.notify(
+                            if r.passed { Level::Info } else { Level::Warn },
+                            format!(
+                                "drill {}: {} (RTO {} s){}",
+                                r.scenario,
+                                if r.passed {
+                                    "PASSED"
+                                } else {
+                                    "not recovered yet"
+                                },
+                                r.rto_seconds,
+                                if r.passed {
+                                    ""
+                                } else {
+                                    "; fix it and :drill verify again"
+                                }
+                            ),
+                        );
+                        if r.passed {
+                            self.drill = None;
+                        }
+                        self.mode = Mode::Detail {
+                            title: format!("drill {}", r.id),
+                            fields: crate::drill::markdown(&r)
+                                .lines()
+                                .map(|l| (String::new(), l.to_string()))
+                                .collect(),
+                        };
+                    }
+                    Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
+                }
+                vec![Effect::LoadDrills]
+            }
             Msg::History(entries) => {
                 self.history.data = entries;
                 self.history.loading = false;
                 self.history.loaded = true;
                 self.rebuild(Screen::History);
+                self.rebuild(Screen::Backups);
                 vec![]
             }
             Msg::PastOutput { entry, text } => {
@@ -1132,6 +1218,23 @@ impl App {
     fn run_command(&mut self, cmd: &str) -> Vec<Effect> {
         let cmd = cmd.trim_start_matches(':');
         let (word, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
+        if word == "drill" {
+            let arg = arg.trim();
+            return match arg {
+                "" => {
+                    self.notify(
+                        Level::Info,
+                        format!(
+                            ":drill SCENARIO ({}) or :drill verify",
+                            crate::drill::Scenario::ALL.map(|s| s.name()).join(", ")
+                        ),
+                    );
+                    vec![]
+                }
+                "verify" => vec![Effect::VerifyDrill],
+                name => vec![Effect::StartDrill(name.to_string())],
+            };
+        }
         // `:run NAME` (before `runs`, which `run` would abbreviate).
         if matches!(word, "run" | "rb" | "runbook") {
             let name = arg.trim();
@@ -1311,6 +1414,7 @@ impl App {
             Action::GoBackups => self.goto(Screen::Backups),
             Action::GoRuns => self.goto(Screen::Runs),
             Action::GoHistory => self.goto(Screen::History),
+            Action::GoDrills => self.goto(Screen::Drills),
             Action::None => vec![],
         }
     }
@@ -1320,6 +1424,9 @@ impl App {
         if s == Screen::History {
             self.history.loading = true;
             return vec![Effect::LoadHistory];
+        }
+        if s == Screen::Drills {
+            return vec![Effect::LoadDrills];
         }
         vec![]
     }
@@ -1395,6 +1502,7 @@ impl App {
                 self.history.loading = true;
                 vec![Effect::LoadHistory]
             }
+            Screen::Drills => vec![Effect::LoadDrills],
             Screen::Versions => {
                 self.versions.loading = true;
                 vec![Effect::LoadVersions {
@@ -1429,6 +1537,18 @@ impl App {
         };
         match self.screen {
             Screen::History => vec![Effect::OpenPastOutput(key)],
+            Screen::Drills => {
+                if let Some(r) = self.drills.data.iter().find(|r| r.id == key) {
+                    self.mode = Mode::Detail {
+                        title: format!("drill {}", r.id),
+                        fields: crate::drill::markdown(r)
+                            .lines()
+                            .map(|l| (String::new(), l.to_string()))
+                            .collect(),
+                    };
+                }
+                vec![]
+            }
             Screen::Buckets => self.open_objects(key, String::new(), true),
             Screen::Objects => {
                 if key.ends_with('/') {

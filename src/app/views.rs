@@ -348,11 +348,45 @@ pub fn versions_table(items: &[ObjectVersion]) -> TableData {
     }
 }
 
+/// The last validation of each backup file, from the journal: file name →
+/// "passed" or "FAILED: why" (the newest run wins, in any order).
+pub fn validation_results(entries: &[crate::journal::Entry]) -> BTreeMap<String, String> {
+    let mut newest: BTreeMap<String, &crate::journal::Entry> = BTreeMap::new();
+    for e in entries {
+        if e.start.runbook == "validate-backup" && e.finish.is_some() {
+            let slot = newest.entry(e.start.target.clone()).or_insert(e);
+            if e.start.at > slot.start.at {
+                *slot = e;
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for e in newest.into_values() {
+        if e.start.runbook != "validate-backup" {
+            continue;
+        }
+        let Some(f) = &e.finish else { continue };
+        let rows = f
+            .report
+            .get("rows")
+            .map(|r| format!(", {r} rows"))
+            .unwrap_or_default();
+        let text = match (f.status.as_str(), f.report.get("check")) {
+            ("succeeded", _) => format!("passed {}{rows}", e.start.at.format("%m-%d %H:%M")),
+            (_, Some(why)) => format!("FAILED: {why}"),
+            (s, None) => format!("FAILED: {s}"),
+        };
+        out.insert(e.start.target.clone(), text);
+    }
+    out
+}
+
 pub fn backups_table(
     items: &[Backup],
     now: DateTime<Utc>,
     rpo_hours: u32,
     host_names: &BTreeMap<String, String>,
+    checks: &BTreeMap<String, String>,
 ) -> TableData {
     // Newest per database decides whether the RPO is met.
     let mut newest: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
@@ -364,7 +398,7 @@ pub fn backups_table(
     }
     TableData {
         headers: vec![
-            "DATABASE", "LOCATION", "ORIGIN", "TAKEN AT", "AGE", "SIZE", "FILE",
+            "DATABASE", "LOCATION", "ORIGIN", "TAKEN AT", "AGE", "SIZE", "FILE", "CHECK",
         ],
         rows: items
             .iter()
@@ -372,9 +406,17 @@ pub fn backups_table(
                 let breach = newest
                     .get(b.database.as_str())
                     .is_some_and(|n| (now - *n).num_hours() >= i64::from(rpo_hours));
+                let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+                let check = checks.get(&file).cloned().unwrap_or_else(|| "-".into());
                 Row {
                     key: format!("{}:{}", b.origin, b.path),
-                    tone: if breach { Tone::Warn } else { Tone::Normal },
+                    tone: if check.starts_with("FAILED") {
+                        Tone::Bad
+                    } else if breach {
+                        Tone::Warn
+                    } else {
+                        Tone::Normal
+                    },
                     cells: vec![
                         b.database.clone(),
                         match b.location {
@@ -392,7 +434,8 @@ pub fn backups_table(
                             if breach { " >RPO" } else { "" }
                         ),
                         human_size(b.size),
-                        b.path.rsplit('/').next().unwrap_or(&b.path).to_string(),
+                        file,
+                        check,
                     ],
                 }
             })
@@ -448,6 +491,40 @@ pub fn history_table(
         vec![
             "STARTED", "RUNBOOK", "TARGET", "HOST", "CONTEXT", "WHO", "STATUS", "EXIT", "TOOK",
             "RESULT",
+        ],
+        rows,
+    )
+}
+
+/// Drill reports, newest first.
+pub fn drills_table(reports: &[crate::drill::Report]) -> TableData {
+    let rows = reports
+        .iter()
+        .map(|r| Row {
+            key: r.id.clone(),
+            tone: if r.passed { Tone::Good } else { Tone::Bad },
+            cells: vec![
+                r.started_at.format("%Y-%m-%d %H:%M").to_string(),
+                r.scenario.clone(),
+                if r.passed { "passed" } else { "FAILED" }.into(),
+                format!("{}s", r.rto_seconds),
+                r.rpo_seconds
+                    .map(|s| format!("{:.1}h", s as f64 / 3600.0))
+                    .unwrap_or_else(|| "-".into()),
+                r.steps.len().to_string(),
+                r.backup_used.clone().unwrap_or_else(|| "-".into()),
+            ],
+        })
+        .collect();
+    TableData::new(
+        vec![
+            "STARTED",
+            "SCENARIO",
+            "RESULT",
+            "RTO",
+            "RPO",
+            "STEPS",
+            "BACKUP USED",
         ],
         rows,
     )

@@ -94,6 +94,14 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(" READ-ONLY ", theme.badge(theme.warn)));
     }
+    if let Some(d) = &app.drill {
+        let secs = (app.now - d.started_at).num_seconds().max(0);
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            format!(" DRILL {} {}:{:02} ", d.scenario, secs / 60, secs % 60),
+            theme.badge(theme.bad),
+        ));
+    }
     if app.production_in_view() {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(" PRODUCTION ", theme.badge(theme.production)));

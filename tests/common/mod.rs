@@ -70,6 +70,7 @@ pub fn providers(sandbox: &Sandbox, env: &BTreeMap<String, String>, state: &Path
         journal: opsdeck::journal::Journal::new(state),
         operator: opsdeck::journal::Operator::local("sandbox", None),
         download_dir: state.join("downloads"),
+        sandbox: Some(sandbox.clone()),
     }
 }
 
