@@ -525,3 +525,49 @@ fn an_instance_runbook_on_every_instance_with_a_tag() {
         "{err}"
     );
 }
+
+#[test]
+fn sync_backups_ships_the_host_backups_to_s3_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["ls", "backups"]);
+    let on_host = std::fs::read_dir(mt(d).join("opt/backups/postgres"))
+        .unwrap()
+        .count();
+    let args = [
+        "run",
+        "sync-backups",
+        "instance=multi-tenant-platform",
+        "bucket=cohuron-backups",
+        "--yes",
+        "--confirm",
+        "multi-tenant-platform",
+    ];
+    let out = ok(d, &args);
+    assert!(
+        out.contains(&format!("{on_host} file(s) uploaded")),
+        "{out}"
+    );
+    let out = ok(d, &args);
+    assert!(out.contains("0 file(s) uploaded"), "already there: {out}");
+    let out = ok(d, &["ls", "backups", "--json"]);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert!(
+        v.iter()
+            .any(|b| b["database"] == "filter_ical_staging" && b["location"] == "s3"),
+        "{out}"
+    );
+    let (code, _, err) = run_cli(
+        d,
+        &[
+            "run",
+            "sync-backups",
+            "instance=multi-tenant-platform",
+            "bucket=no-such-bucket",
+            "--yes",
+            "--confirm",
+            "multi-tenant-platform",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+}

@@ -226,6 +226,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("command.toml", include_str!("library/command.toml")),
     ("backup.toml", include_str!("library/backup.toml")),
     (
+        "sync-backups.toml",
+        include_str!("library/sync-backups.toml"),
+    ),
+    (
         "validate-backup.toml",
         include_str!("library/validate-backup.toml"),
     ),

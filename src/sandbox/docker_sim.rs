@@ -276,6 +276,17 @@ pub fn main(args: &[String]) -> i32 {
         let root = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from);
         return curl(root.as_deref(), &args[1..]);
     }
+    // `aws s3 sync` on sandbox hosts writes into the sandbox's buckets.
+    if args.first().map(String::as_str) == Some("aws") {
+        let root = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from);
+        return match aws(root.as_deref(), &args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("aws (simulated): {e}");
+                1
+            }
+        };
+    }
     if std::env::var_os("OPSDECK_SIM_NO_DOCKER").is_some() {
         eprintln!("bash: docker: command not found");
         return 127;
@@ -662,6 +673,98 @@ fn curl(root: Option<&Path>, args: &[String]) -> i32 {
         print!("{}", w.replace("%{http_code}", &code.to_string()));
     }
     0
+}
+
+/// `aws s3 sync DIR s3://BUCKET/PREFIX [--exclude GLOB]…` against the
+/// sandbox estate's buckets: files missing there or of another size are
+/// uploaded (a new version), like the real command.
+fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn std::error::Error>> {
+    let pos = positional(args, &["--exclude", "--include", "--region", "--profile"]);
+    if pos.first().map(String::as_str) != Some("s3")
+        || pos.get(1).map(String::as_str) != Some("sync")
+    {
+        eprintln!("aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX` is simulated");
+        return Ok(2);
+    }
+    let (Some(src), Some(dst)) = (pos.get(2), pos.get(3)) else {
+        eprintln!("usage: aws s3 sync DIR s3://BUCKET/PREFIX");
+        return Ok(2);
+    };
+    let Some(rest) = dst.strip_prefix("s3://") else {
+        eprintln!("aws (simulated): {dst} is not an s3:// URL");
+        return Ok(2);
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let excludes: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--exclude")
+        .map(|w| w[1].trim_start_matches('*'))
+        .collect();
+    let estate_path = root
+        .and_then(|r| r.parent()?.parent().map(|d| d.join("estate.json")))
+        .ok_or("not on a sandbox host")?;
+    let mut estate: super::estate::Estate =
+        serde_json::from_str(&std::fs::read_to_string(&estate_path)?)?;
+    let Some(b) = estate.buckets.iter_mut().find(|b| b.name == bucket) else {
+        eprintln!(
+            "fatal error: An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist"
+        );
+        return Ok(1);
+    };
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(src)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().map(|m| m.len()).unwrap_or(0),
+            )
+        })
+        .filter(|(n, _)| !excludes.iter().any(|x| n.ends_with(x)))
+        .collect();
+    files.sort();
+    let now = chrono::DateTime::from_timestamp(now_epoch(), 0).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    for (name, size) in files {
+        let key = format!(
+            "{prefix}{}{name}",
+            if prefix.is_empty() || prefix.ends_with('/') {
+                ""
+            } else {
+                "/"
+            }
+        );
+        let current = b
+            .objects
+            .iter()
+            .find(|o| o.key == key)
+            .and_then(|o| o.versions.last())
+            .filter(|v| !v.delete_marker)
+            .map(|v| v.size);
+        if current == Some(size) {
+            continue;
+        }
+        let version = super::estate::SimVersion {
+            version_id: super::estate::version_id_for(&format!("{key}:{size}:{}", now.timestamp())),
+            size,
+            last_modified: now,
+            delete_marker: false,
+            storage_class: "STANDARD".into(),
+        };
+        match b.objects.iter_mut().find(|o| o.key == key) {
+            Some(o) => o.versions.push(version),
+            None => b.objects.push(super::estate::SimObject {
+                key: key.clone(),
+                versions: vec![version],
+            }),
+        }
+        writeln!(out, "upload: {src}/{name} to s3://{bucket}/{key}")?;
+    }
+    b.objects.sort_by(|x, y| x.key.cmp(&y.key));
+    let tmp = estate_path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&estate)?)?;
+    std::fs::rename(&tmp, &estate_path)?;
+    Ok(0)
 }
 
 /// A small deterministic SQL dump standing in for pg_dump's output.

@@ -82,6 +82,7 @@ impl Sandbox {
             ("docker", ""),
             ("docker-compose", "compose "),
             ("curl", "curl "),
+            ("aws", "aws "),
         ] {
             let text = format!(
                 "#!/bin/sh\n# opsdeck sandbox: simulated docker (no engine runs here)\nexec {exe_q} __docker-sim {prefix}\"$@\"\n"
