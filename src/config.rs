@@ -85,6 +85,67 @@ impl Default for BackupsConfig {
     }
 }
 
+/// How to reach one database, and what its backups must prove. Fills the
+/// backup runbooks' parameters (a value typed in the form still wins).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub name: String,
+    /// docker (psql in a container), tcp, or sqlite.
+    #[serde(default)]
+    pub via: Option<String>,
+    #[serde(default)]
+    pub pg_container: Option<String>,
+    #[serde(default)]
+    pub pg_host: Option<String>,
+    #[serde(default)]
+    pub pg_port: Option<u16>,
+    #[serde(default)]
+    pub pg_user: Option<String>,
+    #[serde(default)]
+    pub sqlite_path: Option<String>,
+    /// The host's backup directory.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Tables that must not be empty in a restored backup.
+    #[serde(default)]
+    pub key_tables: Vec<String>,
+    /// `table.column` whose newest value must be close to the backup's time.
+    #[serde(default)]
+    pub fresh_column: Option<String>,
+    #[serde(default)]
+    pub fresh_hours: Option<u32>,
+    /// Overrides `[backups] rpo_hours` for this database.
+    #[serde(default)]
+    pub rpo_hours: Option<u32>,
+}
+
+impl DatabaseConfig {
+    /// Runbook parameter values this entry provides.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        let mut put = |k: &'static str, val: Option<String>| {
+            if let Some(x) = val {
+                v.push((k, x));
+            }
+        };
+        put("via", self.via.clone());
+        put("pg_container", self.pg_container.clone());
+        put("pg_host", self.pg_host.clone());
+        put("pg_port", self.pg_port.map(|p| p.to_string()));
+        put("pg_user", self.pg_user.clone());
+        put("sqlite_path", self.sqlite_path.clone());
+        put("dir", self.dir.clone());
+        put(
+            "key_tables",
+            (!self.key_tables.is_empty()).then(|| self.key_tables.join(",")),
+        );
+        put("fresh_column", self.fresh_column.clone());
+        put("fresh_hours", self.fresh_hours.map(|h| h.to_string()));
+        v
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -100,11 +161,22 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     #[serde(default)]
     pub backups: BackupsConfig,
+    #[serde(default, rename = "database")]
+    pub databases: Vec<DatabaseConfig>,
 }
 
 impl Config {
     pub fn app(&self, name: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|a| a.name == name)
+    }
+    pub fn database(&self, name: &str) -> Option<&DatabaseConfig> {
+        self.databases.iter().find(|d| d.name == name)
+    }
+    /// The RPO of a database: its own, else `[backups] rpo_hours`.
+    pub fn rpo_hours(&self, database: &str) -> u32 {
+        self.database(database)
+            .and_then(|d| d.rpo_hours)
+            .unwrap_or(self.backups.rpo_hours)
     }
 }
 
@@ -239,6 +311,17 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             if cfg.app(a).is_none() {
                 return Err(err("apps", a, format!("app `{a}` has no [[app]] entry")));
             }
+        }
+    }
+    for d in &cfg.databases {
+        if let Some(v) = &d.via
+            && !matches!(v.as_str(), "docker" | "tcp" | "sqlite")
+        {
+            return Err(err(
+                "via",
+                v,
+                format!("database `{}`: via must be docker, tcp or sqlite", d.name),
+            ));
         }
     }
     if let Some(t) = &cfg.theme

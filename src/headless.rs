@@ -84,7 +84,7 @@ pub async fn ls(
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
     let now = chrono::Utc::now();
-    let rpo = config.backups.rpo_hours;
+    let rpo = |db: &str| config.rpo_hours(db);
     let mut warnings = Vec::new();
     match kind {
         Kind::Instances => {
@@ -181,7 +181,7 @@ pub async fn ls(
                         serde_json::to_writer_pretty(&mut *out, &v)?;
                         writeln!(out)?;
                     } else {
-                        table(out, &views::tenants_table(&v, now, rpo))?;
+                        table(out, &views::tenants_table(&v, now, &rpo))?;
                     }
                 }
                 _ => {
@@ -200,7 +200,7 @@ pub async fn ls(
                         writeln!(out)?;
                     } else {
                         let checks = views::validation_results(&p.journal.entries().0);
-                        table(out, &views::backups_table(&v, now, rpo, &names, &checks))?;
+                        table(out, &views::backups_table(&v, now, &rpo, &names, &checks))?;
                         let total: u64 = v.iter().map(|b| b.size).sum();
                         writeln!(out, "{} backups, {}", v.len(), human_size(total))?;
                     }

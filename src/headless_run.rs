@@ -290,6 +290,7 @@ pub async fn run(
         &inv.backups,
         inv.snapshots.get(&target.host).map(|s| &s.deploys),
     );
+    let values = runbook::with_config_defaults(config, spec, &target, &values);
     let rendered = match runbook::render(
         lib,
         spec,

@@ -538,9 +538,10 @@ impl App {
 
     fn rebuild(&mut self, s: Screen) {
         let host_names = self.host_names();
-        let rpo = self.config.backups.rpo_hours;
+        let cfg = self.config.clone();
+        let rpo = move |db: &str| cfg.rpo_hours(db);
         let table = match s {
-            Screen::Tenants => views::tenants_table(&self.tenants, self.now, rpo),
+            Screen::Tenants => views::tenants_table(&self.tenants, self.now, &rpo),
             Screen::Instances => views::instances_table(&self.instances.data),
             Screen::Containers => views::containers_table(&self.containers, &host_names),
             Screen::Buckets => views::buckets_table(&self.buckets.data),
@@ -551,7 +552,7 @@ impl App {
             Screen::Backups => views::backups_table(
                 &self.backups,
                 self.now,
-                rpo,
+                &rpo,
                 &host_names,
                 &views::validation_results(&self.history.data),
             ),

@@ -176,11 +176,12 @@ impl App {
             .library
             .get(name)
             .ok_or_else(|| runbook::RenderError::NoRollback(format!("{name} (no such runbook)")))?;
+        let values = runbook::with_config_defaults(&self.config, spec, target, values);
         runbook::render(
             &self.library,
             spec,
             target,
-            values,
+            &values,
             &self.choices_for(target),
             self.ctx.production,
         )
@@ -246,6 +247,7 @@ impl App {
             return vec![];
         };
         let choices = self.choices_for(&target);
+        let values = runbook::with_config_defaults(&self.config, spec, &target, values);
         let fields = spec
             .params
             .iter()

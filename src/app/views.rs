@@ -129,7 +129,11 @@ pub fn instances_table(items: &[Instance]) -> TableData {
     }
 }
 
-pub fn tenants_table(items: &[Tenant], now: DateTime<Utc>, rpo_hours: u32) -> TableData {
+pub fn tenants_table(
+    items: &[Tenant],
+    now: DateTime<Utc>,
+    rpo_hours: &dyn Fn(&str) -> u32,
+) -> TableData {
     TableData {
         headers: vec![
             "APP",
@@ -146,7 +150,10 @@ pub fn tenants_table(items: &[Tenant], now: DateTime<Utc>, rpo_hours: u32) -> Ta
             .map(|t| {
                 let stale = t.database.is_some()
                     && t.last_backup
-                        .is_none_or(|b| (now - b).num_hours() >= i64::from(rpo_hours));
+                        .is_none_or(|b| {
+                            let rpo = t.database.as_deref().map_or(24, rpo_hours);
+                            (now - b).num_hours() >= i64::from(rpo)
+                        });
                 let tone = match t.health.as_str() {
                     "healthy" if stale => Tone::Warn,
                     "healthy" => Tone::Good,
@@ -384,7 +391,7 @@ pub fn validation_results(entries: &[crate::journal::Entry]) -> BTreeMap<String,
 pub fn backups_table(
     items: &[Backup],
     now: DateTime<Utc>,
-    rpo_hours: u32,
+    rpo_hours: &dyn Fn(&str) -> u32,
     host_names: &BTreeMap<String, String>,
     checks: &BTreeMap<String, String>,
 ) -> TableData {
@@ -405,7 +412,7 @@ pub fn backups_table(
             .map(|b| {
                 let breach = newest
                     .get(b.database.as_str())
-                    .is_some_and(|n| (now - *n).num_hours() >= i64::from(rpo_hours));
+                    .is_some_and(|n| (now - *n).num_hours() >= i64::from(rpo_hours(&b.database)));
                 let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
                 let check = checks.get(&file).cloned().unwrap_or_else(|| "-".into());
                 Row {

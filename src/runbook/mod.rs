@@ -484,6 +484,31 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|s| n.contains(s))
 }
 
+/// `values` completed from the config's `[[database]]` entry for the
+/// target's database (for parameters the runbook has and `values` lacks).
+pub fn with_config_defaults(
+    config: &crate::config::Config,
+    spec: &Spec,
+    target: &Target,
+    values: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = values.clone();
+    let db = target
+        .vars
+        .iter()
+        .find(|(k, _)| k == "database")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    if let Some(d) = config.database(db) {
+        for (k, v) in d.params() {
+            if spec.param(k).is_some() && !out.contains_key(k) {
+                out.insert(k.to_string(), v);
+            }
+        }
+    }
+    out
+}
+
 /// Validate `values` for `spec` on `target`: canonical values, in the spec's order.
 pub fn resolve(
     spec: &Spec,
