@@ -21,19 +21,23 @@ pub enum Scenario {
     CrashLoop,
     /// The database is damaged and its newest backup is corrupt (needs --pg).
     CorruptLatestBackup,
+    /// The database and the host's backups are gone; S3 has a copy (needs --pg).
+    LostDatabase,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [
+    pub const ALL: [Scenario; 4] = [
         Scenario::FailedMigration,
         Scenario::CrashLoop,
         Scenario::CorruptLatestBackup,
+        Scenario::LostDatabase,
     ];
     pub fn name(self) -> &'static str {
         match self {
             Scenario::FailedMigration => "failed-migration",
             Scenario::CrashLoop => "crash-loop",
             Scenario::CorruptLatestBackup => "corrupt-latest-backup",
+            Scenario::LostDatabase => "lost-database",
         }
     }
     pub fn parse(s: &str) -> Option<Scenario> {
@@ -44,6 +48,7 @@ impl Scenario {
             Scenario::FailedMigration => "failed migration on deploy",
             Scenario::CrashLoop => "crash-looping container",
             Scenario::CorruptLatestBackup => "damaged database, corrupt latest backup",
+            Scenario::LostDatabase => "lost database, restore from S3",
         }
     }
 }
@@ -249,6 +254,12 @@ pub fn start(
             )?;
             corrupt_latest_backup(&mt, pg, now, &mut facts)?
         }
+        Scenario::LostDatabase => {
+            let pg = pg.ok_or(
+                "this drill restores a real database: give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
+            )?;
+            lost_database(sandbox, &mt, pg, now, &mut facts)?
+        }
     };
     let a = Active {
         id: format!("drill-{}-{}", now.format("%Y%m%d-%H%M%S"), scenario.name()),
@@ -268,14 +279,8 @@ pub fn start(
     Ok(a)
 }
 
-/// Yesterday's good backup (state A), today's backup of newer data that
-/// arrives truncated, then the live database loses a table.
-fn corrupt_latest_backup(
-    mt: &std::path::Path,
-    pg: &PgTarget,
-    now: DateTime<Utc>,
-    facts: &mut BTreeMap<String, String>,
-) -> Result<String, String> {
+/// The drill's database, created afresh with a little data; its fingerprint.
+fn seed_drill_db(pg: &PgTarget) -> Result<String, String> {
     let db = DRILL_DB;
     pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"))?;
     pg.psql("postgres", &format!("CREATE DATABASE {db}"))?;
@@ -286,29 +291,108 @@ fn corrupt_latest_backup(
          INSERT INTO calendars (owner) SELECT 'owner ' || g FROM generate_series(1, 200) g;
          INSERT INTO events (calendar_id, title, starts_at) SELECT 1 + g % 200, 'event ' || g, now() - (g || ' minutes')::interval FROM generate_series(1, 5000) g;",
     )?;
-    let good = pg.fingerprint(db)?;
+    pg.fingerprint(db)
+}
+
+/// pg_dump | gzip of the drill's database into `path`.
+fn dump_to(pg: &PgTarget, path: &std::path::Path) -> Result<(), String> {
+    let st = Command::new("bash")
+        .args([
+            "-c",
+            "set -o pipefail; pg_dump -h \"$1\" -p \"$2\" -U postgres -d \"$3\" --no-owner --no-privileges | gzip -c > \"$4\"",
+            "dump",
+            &pg.host,
+            &pg.port.to_string(),
+            DRILL_DB,
+            &path.display().to_string(),
+        ])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("pg_dump into {} failed", path.display()))
+    }
+}
+
+/// A backup taken 3 h ago went to S3; since then the host's backup volume
+/// and the database itself are gone.
+fn lost_database(
+    sandbox: &Sandbox,
+    mt: &std::path::Path,
+    pg: &PgTarget,
+    now: DateTime<Utc>,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<String, String> {
+    let db = DRILL_DB;
+    let good = seed_drill_db(pg)?;
+    let at = now - Duration::hours(3);
+    let name = format!("{db}_{}.sql.gz", at.format("%Y%m%d_%H%M%S"));
     let dir = mt.join("opt/backups/postgres");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let dump = |name: &str| -> Result<(), String> {
-        let path = dir.join(name);
-        let st = Command::new("bash")
-            .args([
-                "-c",
-                "set -o pipefail; pg_dump -h \"$1\" -p \"$2\" -U postgres -d \"$3\" --no-owner --no-privileges | gzip -c > \"$4\"",
-                "dump",
-                &pg.host,
-                &pg.port.to_string(),
-                db,
-                &path.display().to_string(),
-            ])
-            .status()
-            .map_err(|e| e.to_string())?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err(format!("pg_dump into {} failed", path.display()))
+    let local = dir.join(&name);
+    dump_to(pg, &local)?;
+    // The off-instance copy (what sync-backups does every night).
+    let bucket = "cohuron-backups";
+    let key = format!("postgres/{name}");
+    crate::sandbox::s3_store(&sandbox.dir, bucket, &key, &local).map_err(|e| e.to_string())?;
+    let size = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
+    let mut estate = sandbox.estate().map_err(|e| e.to_string())?;
+    let b = estate
+        .buckets
+        .iter_mut()
+        .find(|b| b.name == bucket)
+        .ok_or("the sandbox has no cohuron-backups bucket")?;
+    b.objects.retain(|o| o.key != key);
+    b.objects.push(estate::SimObject {
+        key: key.clone(),
+        versions: vec![estate::SimVersion {
+            version_id: estate::version_id_for(&key),
+            size,
+            last_modified: at,
+            delete_marker: false,
+            storage_class: "STANDARD".into(),
+        }],
+    });
+    b.objects.sort_by(|x, y| x.key.cmp(&y.key));
+    sandbox.save_estate(&estate).map_err(|e| e.to_string())?;
+    // The fault: the host's backups and the database are gone.
+    for e in std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{db}_"))
+        {
+            let _ = std::fs::remove_file(e.path());
         }
-    };
+    }
+    pg.psql("postgres", &format!("DROP DATABASE {db}"))?;
+    facts.insert("database".into(), db.into());
+    facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
+    facts.insert("good_backup".into(), name.clone());
+    facts.insert("good_backup_at".into(), at.to_rfc3339());
+    facts.insert("good_fingerprint".into(), good);
+    Ok(format!(
+        "{db} is gone, and the host's /opt/backups went with the old volume. The nightly off-instance copies are in s3://{bucket}/postgres/: restore from there. (The database server is {}:{}: pass via=tcp pg_host={} pg_port={} to the backup runbooks.)",
+        pg.host, pg.port, pg.host, pg.port
+    ))
+}
+
+/// Yesterday's good backup (state A), today's backup of newer data that
+/// arrives truncated, then the live database loses a table.
+fn corrupt_latest_backup(
+    mt: &std::path::Path,
+    pg: &PgTarget,
+    now: DateTime<Utc>,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<String, String> {
+    let db = DRILL_DB;
+    let good = seed_drill_db(pg)?;
+    let dir = mt.join("opt/backups/postgres");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let dump = |name: &str| dump_to(pg, &dir.join(name));
     let prev_at = now - Duration::hours(22);
     let prev = format!("{db}_{}.sql.gz", prev_at.format("%Y%m%d_%H%M%S"));
     dump(&prev)?;
@@ -470,6 +554,42 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 ok,
                 c.map(|c| c.status(now_epoch)).unwrap_or("gone".into()),
             );
+        }
+        Scenario::LostDatabase => {
+            let db = fact("database");
+            let good = fact("good_backup");
+            let restore = steps.iter().find(|e| {
+                e.start.runbook == "restore-database" && e.start.target == good && succeeded(e)
+            });
+            check(
+                &mut checks,
+                "the S3 copy was restored (the host has none)",
+                restore.is_some(),
+                restore
+                    .map(|e| e.start.run.clone())
+                    .unwrap_or(format!("no successful restore-database of {good}")),
+            );
+            if let Some(pgs) = a.facts.get("pg") {
+                let pg = PgTarget::parse(pgs)?;
+                let now_fp = pg.fingerprint(&db).unwrap_or_else(|e| e);
+                let same = now_fp == fact("good_fingerprint");
+                check(
+                    &mut checks,
+                    "the database holds exactly the backup's data",
+                    same,
+                    if same {
+                        "every table's rows and checksum match".to_string()
+                    } else {
+                        now_fp
+                    },
+                );
+            }
+            if restore.is_some() {
+                backup_used = Some(format!("s3://cohuron-backups/postgres/{good}"));
+                if let Ok(at) = DateTime::parse_from_rfc3339(&fact("good_backup_at")) {
+                    rpo = Some((a.started_at - at.with_timezone(&Utc)).num_seconds());
+                }
+            }
         }
         Scenario::CorruptLatestBackup => {
             let db = fact("database");

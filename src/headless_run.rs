@@ -62,7 +62,16 @@ async fn inventory(p: &Providers, config: &Config, kind: TargetKind) -> anyhow::
         .values()
         .flat_map(|s| s.containers.clone())
         .collect();
-    let backups = snapshots.values().flat_map(|s| s.backups.clone()).collect();
+    let mut backups: Vec<Backup> = snapshots.values().flat_map(|s| s.backups.clone()).collect();
+    // Backups kept in S3 are targets too (restored on their database's host).
+    if kind == TargetKind::Backup
+        && let Some(bucket) = &config.backups.bucket
+    {
+        match crate::runner::s3_backups(p.store.as_ref(), bucket, &config.backups.prefix).await {
+            Ok(v) => backups.extend(v),
+            Err(e) => eprintln!("warning: S3 backups: {e}"),
+        }
+    }
     Ok(Inventory {
         instances,
         tenants,
@@ -132,18 +141,41 @@ fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target,
                 )),
             }
         }
-        TargetKind::Backup => inv
-            .backups
-            .iter()
-            .find(|b| b.path == value || b.path.ends_with(&format!("/{value}")))
-            .map(|b| {
-                Target::backup(
-                    b,
-                    b.database.contains("production"),
-                    &project_of(inv, &b.database),
-                )
-            })
-            .ok_or_else(|| format!("no backup {value:?} on the configured hosts")),
+        TargetKind::Backup => {
+            // A host's file first; `s3://bucket/key` (or the key) for one in S3.
+            let found = inv
+                .backups
+                .iter()
+                .filter(|b| b.origin.starts_with("i-"))
+                .find(|b| b.path == value || b.path.ends_with(&format!("/{value}")))
+                .or_else(|| {
+                    inv.backups.iter().find(|b| {
+                        b.origin.starts_with("s3://")
+                            && (format!("{}/{}", b.origin, b.path) == value
+                                || b.path == value
+                                || b.path.ends_with(&format!("/{value}")))
+                    })
+                });
+            let b = found
+                .ok_or_else(|| format!("no backup {value:?} on the configured hosts or in S3"))?;
+            let db_host = inv
+                .tenants
+                .iter()
+                .find(|t| t.database.as_deref() == Some(b.database.as_str()))
+                .map(|t| t.host.clone())
+                .or_else(|| {
+                    inv.backups
+                        .iter()
+                        .find(|x| x.database == b.database && x.origin.starts_with("i-"))
+                        .map(|x| x.origin.clone())
+                });
+            Ok(Target::backup(
+                b,
+                b.database.contains("production"),
+                &project_of(inv, &b.database),
+                db_host.as_deref(),
+            ))
+        }
         TargetKind::Database => {
             let (db, host) = match value.split_once('@') {
                 Some((d, h)) => (d, Some(h.to_string())),

@@ -183,3 +183,63 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
         "{md}"
     );
 }
+
+#[test]
+fn lost_database_drill_restores_from_s3() {
+    let pg = Pg::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let pgarg = format!("127.0.0.1:{}", pg.port);
+    let out = ok(d, &["drill", "start", "lost-database", "--pg", &pgarg]);
+    assert!(out.contains("s3://cohuron-backups/postgres/"), "{out}");
+    assert_eq!(
+        pg.q(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'filter_ical_staging'"
+        ),
+        "0"
+    );
+    // The host has no backup of it any more; S3 does.
+    let list = ok(d, &["ls", "backups", "--json"]);
+    let backups: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let mine: Vec<&serde_json::Value> = backups
+        .iter()
+        .filter(|b| b["database"] == "filter_ical_staging")
+        .collect();
+    assert!(mine.iter().all(|b| b["location"] == "s3"), "{list}");
+    let newest = mine
+        .iter()
+        .map(|b| b["path"].as_str().unwrap())
+        .max()
+        .unwrap()
+        .to_string();
+    let url = format!("s3://cohuron-backups/{newest}");
+    let port = format!("pg_port={}", pg.port);
+    let (code, out, err) = run_cli(
+        d,
+        &[
+            "run",
+            "restore-database",
+            &format!("backup={url}"),
+            "via=tcp",
+            "pg_host=127.0.0.1",
+            &port,
+            "--yes",
+            "--confirm",
+            "filter_ical_staging",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("download: {url}")),
+        "fetched to the host first: {out}"
+    );
+    let v = verify(d);
+    assert_eq!(v["passed"], true, "{v:#}");
+    let rpo = v["rpo_seconds"].as_i64().unwrap();
+    assert!((3 * 3600 - 5..=3 * 3600 + 5).contains(&rpo), "RPO {rpo}");
+    assert_eq!(
+        pg.q("filter_ical_staging", "SELECT count(*) FROM events"),
+        "5000"
+    );
+}

@@ -96,14 +96,30 @@ impl App {
                     .backups
                     .iter()
                     .find(|b| format!("{}:{}", b.origin, b.path) == key || b.path == key)?;
+                let db_host = self.host_of_database(&b.database);
                 Some(Target::backup(
                     b,
                     b.database.contains("production"),
                     &self.project_of(&b.database),
+                    db_host.as_deref(),
                 ))
             }
             _ => None,
         }
+    }
+
+    /// The host of a database: its tenant's, else the one keeping its backups.
+    pub fn host_of_database(&self, database: &str) -> Option<String> {
+        self.tenants
+            .iter()
+            .find(|t| t.database.as_deref() == Some(database))
+            .map(|t| t.host.clone())
+            .or_else(|| {
+                self.backups
+                    .iter()
+                    .find(|b| b.database == database && b.origin.starts_with("i-"))
+                    .map(|b| b.origin.clone())
+            })
     }
 
     /// The compose project of the tenant whose database this is ("" if none).

@@ -149,11 +149,10 @@ pub fn tenants_table(
             .iter()
             .map(|t| {
                 let stale = t.database.is_some()
-                    && t.last_backup
-                        .is_none_or(|b| {
-                            let rpo = t.database.as_deref().map_or(24, rpo_hours);
-                            (now - b).num_hours() >= i64::from(rpo)
-                        });
+                    && t.last_backup.is_none_or(|b| {
+                        let rpo = t.database.as_deref().map_or(24, rpo_hours);
+                        (now - b).num_hours() >= i64::from(rpo)
+                    });
                 let tone = match t.health.as_str() {
                     "healthy" if stale => Tone::Warn,
                     "healthy" => Tone::Good,

@@ -167,17 +167,32 @@ impl Target {
         }
     }
     /// `project`: the compose project of the tenant using the database,
-    /// whose app containers a restore stops (empty when none).
-    pub fn backup(b: &crate::domain::Backup, production: bool, project: &str) -> Target {
+    /// whose app containers a restore stops (empty when none). `db_host`:
+    /// where the database lives, for a backup kept in S3 (runbooks on it
+    /// run there and fetch it first).
+    pub fn backup(
+        b: &crate::domain::Backup,
+        production: bool,
+        project: &str,
+        db_host: Option<&str>,
+    ) -> Target {
         let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+        let (host, path) = if b.origin.starts_with("s3://") {
+            (
+                db_host.unwrap_or(&b.origin).to_string(),
+                format!("{}/{}", b.origin, b.path),
+            )
+        } else {
+            (b.origin.clone(), b.path.clone())
+        };
         Target {
             kind: TargetKind::Backup,
-            host: b.origin.clone(),
+            host,
             label: file.clone(),
             production,
             confirm_name: b.database.clone(),
             vars: vec![
-                ("backup".into(), b.path.clone()),
+                ("backup".into(), path),
                 ("database".into(), b.database.clone()),
                 ("project".into(), project.to_string()),
             ],

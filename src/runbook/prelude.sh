@@ -28,6 +28,18 @@ db_dump() {
     *) say "db_dump: via=$via is not PostgreSQL"; return 2 ;;
   esac
 }
+# fetch_backup PATH-OR-S3-URL: a local file holding the backup (S3 ones are
+# downloaded to the host first, with the instance's role); prints its path.
+fetch_backup() {
+  case "$1" in
+    s3://*)
+      local d="$root/var/lib/opsdeck/fetched"
+      mkdir -p "$d"
+      aws s3 cp "$1" "$d/${1##*/}" >&2 || return 1
+      printf '%s' "$d/${1##*/}" ;;
+    *) printf '%s' "$root$1" ;;
+  esac
+}
 # now_epoch: seconds since 1970 (the sandbox's simulated clock when set).
 now_epoch() { echo "${OPSDECK_SIM_NOW:-$(date +%s)}"; }
 # newest_backup DB: the newest {db}_YYYYmmdd_HHMMSS.sql.gz on this host, or nothing.

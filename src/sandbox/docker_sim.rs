@@ -680,10 +680,39 @@ fn curl(root: Option<&Path>, args: &[String]) -> i32 {
 /// uploaded (a new version), like the real command.
 fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn std::error::Error>> {
     let pos = positional(args, &["--exclude", "--include", "--region", "--profile"]);
+    let sandbox_dir = root
+        .and_then(|r| r.parent()?.parent())
+        .ok_or("not on a sandbox host")?
+        .to_path_buf();
+    if pos.first().map(String::as_str) == Some("s3") && pos.get(1).map(String::as_str) == Some("cp")
+    {
+        let (Some(src), Some(dst)) = (pos.get(2), pos.get(3)) else {
+            eprintln!("usage: aws s3 cp s3://BUCKET/KEY FILE");
+            return Ok(2);
+        };
+        let Some((bucket, key)) = src.strip_prefix("s3://").and_then(|r| r.split_once('/')) else {
+            eprintln!(
+                "aws (simulated): only downloads (aws s3 cp s3://BUCKET/KEY FILE) are simulated"
+            );
+            return Ok(2);
+        };
+        let data = super::s3_content(&sandbox_dir, bucket, key);
+        let Some(from) = data.filter(|p| p.exists()) else {
+            eprintln!(
+                "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found (the sandbox keeps contents only for objects uploaded with aws s3 sync)"
+            );
+            return Ok(1);
+        };
+        std::fs::copy(&from, dst)?;
+        println!("download: {src} to {dst}");
+        return Ok(0);
+    }
     if pos.first().map(String::as_str) != Some("s3")
         || pos.get(1).map(String::as_str) != Some("sync")
     {
-        eprintln!("aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX` is simulated");
+        eprintln!(
+            "aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX` and `aws s3 cp s3://… FILE` are simulated"
+        );
         return Ok(2);
     }
     let (Some(src), Some(dst)) = (pos.get(2), pos.get(3)) else {
@@ -700,9 +729,7 @@ fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn std::error::
         .filter(|w| w[0] == "--exclude")
         .map(|w| w[1].trim_start_matches('*'))
         .collect();
-    let estate_path = root
-        .and_then(|r| r.parent()?.parent().map(|d| d.join("estate.json")))
-        .ok_or("not on a sandbox host")?;
+    let estate_path = sandbox_dir.join("estate.json");
     let mut estate: super::estate::Estate =
         serde_json::from_str(&std::fs::read_to_string(&estate_path)?)?;
     let Some(b) = estate.buckets.iter_mut().find(|b| b.name == bucket) else {
@@ -744,6 +771,7 @@ fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn std::error::
         if current == Some(size) {
             continue;
         }
+        super::s3_store(&sandbox_dir, bucket, &key, &Path::new(src).join(&name))?;
         let version = super::estate::SimVersion {
             version_id: super::estate::version_id_for(&format!("{key}:{size}:{}", now.timestamp())),
             size,

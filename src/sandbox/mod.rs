@@ -185,6 +185,25 @@ impl Sandbox {
     }
 }
 
+/// Where the sandbox keeps the content of an S3 object (only objects
+/// uploaded with `aws s3 sync` have one; the estate's own objects are sizes).
+pub fn s3_content(sandbox_dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
+    if key.split('/').any(|p| p == ".." || p.is_empty()) || bucket.contains('/') {
+        return None;
+    }
+    Some(sandbox_dir.join("s3data").join(bucket).join(key))
+}
+
+/// Keep `file` as the content of `s3://bucket/key` in the sandbox.
+pub fn s3_store(sandbox_dir: &Path, bucket: &str, key: &str, file: &Path) -> std::io::Result<()> {
+    let to = s3_content(sandbox_dir, bucket, key)
+        .ok_or_else(|| std::io::Error::other(format!("bad key {key}")))?;
+    if let Some(d) = to.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::copy(file, to).map(|_| ())
+}
+
 /// After moving the estate into place, point git remotes at the final paths.
 fn fix_origins(dir: &Path, old: &Path) -> std::io::Result<()> {
     let mt = dir.join("hosts").join(estate::MT_HOST);
