@@ -137,7 +137,7 @@ impl DatabaseConfig {
         put("sqlite_path", self.sqlite_path.clone());
         put("dir", self.dir.clone());
         put(
-            "key_tables",
+            "check_tables",
             (!self.key_tables.is_empty()).then(|| self.key_tables.join(",")),
         );
         put("fresh_column", self.fresh_column.clone());

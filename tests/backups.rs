@@ -101,7 +101,7 @@ fn backup_lose_restore_on_real_postgresql_and_validation() {
         "run",
         "validate-backup",
         &format!("backup={file}"),
-        "key_tables=events,attendees",
+        "check_tables=events,attendees",
         "fresh_column=events.starts_at",
         "--yes",
     ]);
@@ -136,7 +136,7 @@ fn backup_lose_restore_on_real_postgresql_and_validation() {
         "run",
         "restore-database",
         &format!("backup={file}"),
-        "key_tables=events",
+        "check_tables=events",
         "--yes",
         "--confirm",
         DB,

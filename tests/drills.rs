@@ -156,7 +156,7 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
         "run",
         "validate-backup",
         &format!("backup={good}"),
-        "key_tables=events",
+        "check_tables=events",
         "--yes",
     ]);
     assert_eq!(code, 0, "{out}");
@@ -165,7 +165,7 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
         "run",
         "restore-database",
         &format!("backup={good}"),
-        "key_tables=events",
+        "check_tables=events",
         "--yes",
         "--confirm",
         "filter_ical_staging",

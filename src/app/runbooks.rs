@@ -454,6 +454,12 @@ impl App {
 pub fn fill_title(title: &str, vars: &[(String, String)]) -> String {
     let mut t = title.to_string();
     for (k, v) in vars {
+        // A backup reads better by its file name than by its path.
+        let v = if k == "backup" {
+            v.rsplit('/').next().unwrap_or(v)
+        } else {
+            v
+        };
         t = t.replace(&format!("{{{k}}}"), v);
     }
     let mut out = String::new();

@@ -629,6 +629,11 @@ pub fn render(
         .collect();
     let mut title = spec.title.clone();
     for (k, v) in target.vars.iter().chain(&shown) {
+        let v = if k == "backup" {
+            v.rsplit('/').next().unwrap_or(v)
+        } else {
+            v
+        };
         title = title.replace(&format!("{{{k}}}"), v);
     }
     let digest = sha256_hex(&script);

@@ -69,7 +69,7 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
         };
         lines.push(Line::from(vec![
             Span::styled(if sel { "▶ " } else { "  " }, base),
-            Span::styled(format!("{name:<16}"), base),
+            Span::styled(format!("{name:<18}"), base),
             Span::styled(
                 format!("{:<12}", danger.label()),
                 danger_style(*danger, theme),
