@@ -571,6 +571,12 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             write!(out, "{}", sim_dump(&db))?;
             Ok(0)
         }
+        Some("psql") if rest.iter().any(|a| a == "-c" || a == "--command") => {
+            eprintln!(
+                "psql (opsdeck sandbox): the sandbox's PostgreSQL is simulated and answers no queries; run the database runbooks with via=tcp against a real PostgreSQL"
+            );
+            Ok(2)
+        }
         Some("psql") => {
             let mut input = String::new();
             let _ = std::io::stdin().read_to_string(&mut input);
