@@ -421,6 +421,7 @@ pub async fn run(
     eprintln!("opsdeck: run {id} started ({})", rendered.title);
     let mut cancel_requested = false;
     let mut output_tail = String::new();
+    let mut report = BTreeMap::new();
     let (code, status, exit_code, error) = loop {
         let ev = tokio::select! {
             ev = rx.recv() => ev,
@@ -448,6 +449,7 @@ pub async fn run(
                     print!("{text}");
                     let _ = std::io::stdout().flush();
                 }
+                crate::runs::report_lines(&text, &mut report);
                 output_tail.push_str(&text);
                 if output_tail.len() > 64 * 1024 {
                     let cut = output_tail.len() - 32 * 1024;
@@ -483,6 +485,7 @@ pub async fn run(
                 "status": status,
                 "exit_code": exit_code,
                 "result": result,
+                "report": report,
                 "error": error,
                 "digest": rendered.digest,
                 "output": p.journal.output_path(&id),

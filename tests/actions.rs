@@ -278,3 +278,38 @@ async fn ctx_switches_the_console_to_another_context() {
         "{s}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_backup_downloads_from_the_backups_screen() {
+    let mut h = Harness::loaded().await;
+    h.keys("5");
+    h.keys("/");
+    h.keys("s3 app_2026");
+    h.key(KeyCode::Enter);
+    let key = h.app.selected_key().unwrap();
+    assert!(key.starts_with("s3://cohuron-backups:"), "{key}");
+    h.keys("o");
+    h.settle().await;
+    let notice = h.app.notice.clone().unwrap().text;
+    assert!(notice.contains("bytes saved to"), "{notice}");
+    let saved: Vec<_> = std::fs::read_dir(h.dir.path().join("state/downloads"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(saved.iter().any(|f| f.starts_with("app_2026")), "{saved:?}");
+    // A backup only on its host says how to get it off the host.
+    h.key(KeyCode::Esc);
+    h.keys("/");
+    h.keys("host enssol");
+    h.key(KeyCode::Enter);
+    h.keys("o");
+    assert!(
+        h.app
+            .notice
+            .clone()
+            .unwrap()
+            .text
+            .contains("only on its host")
+    );
+}

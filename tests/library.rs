@@ -557,6 +557,15 @@ fn sync_backups_ships_the_host_backups_to_s3_once() {
             .any(|b| b["database"] == "filter_ical_staging" && b["location"] == "s3"),
         "{out}"
     );
+    // The table shows one row per file, on the host and in S3.
+    let table = ok(d, &["ls", "backups"]);
+    assert!(
+        table
+            .lines()
+            .filter(|l| l.starts_with("filter_ical_staging"))
+            .all(|l| l.contains("host+s3")),
+        "{table}"
+    );
     let (code, _, err) = run_cli(
         d,
         &[

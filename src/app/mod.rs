@@ -81,7 +81,7 @@ impl Screen {
                 Filter,
                 Refresh,
             ],
-            Screen::Backups => &[Runbooks, Select, Filter, Refresh],
+            Screen::Backups => &[Runbooks, Select, Download, Filter, Refresh],
             Screen::Buckets | Screen::Objects => &[Select, Back, Filter, Refresh],
             Screen::Versions => &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
             Screen::Runs => &[Select, CancelRun, Filter],
@@ -1879,6 +1879,9 @@ impl App {
     }
 
     fn download_selected(&mut self) -> Vec<Effect> {
+        if self.screen == Screen::Backups {
+            return self.download_backup();
+        }
         let Some(v) = self.selected_version().filter(|v| !v.is_delete_marker) else {
             self.notify(
                 Level::Info,
@@ -1893,6 +1896,53 @@ impl App {
             bucket,
             key,
             version_id: (!v.is_latest).then_some(v.version_id),
+        }]
+    }
+
+    /// `o` on Backups: save an S3 backup to the download directory.
+    fn download_backup(&mut self) -> Vec<Effect> {
+        let Some(key) = self.selected_key() else {
+            return vec![];
+        };
+        let Some(b) = self
+            .backups
+            .iter()
+            .find(|b| format!("{}:{}", b.origin, b.path) == key)
+            .cloned()
+        else {
+            return vec![];
+        };
+        // A host file that is also in S3 downloads from S3.
+        let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+        let s3 = if b.location == crate::domain::BackupLocation::S3 {
+            Some(b.clone())
+        } else {
+            self.backups
+                .iter()
+                .find(|x| {
+                    x.location == crate::domain::BackupLocation::S3
+                        && x.database == b.database
+                        && x.path.rsplit('/').next() == Some(file.as_str())
+                })
+                .cloned()
+        };
+        let Some(s3) = s3 else {
+            self.notify(
+                Level::Info,
+                "this backup is only on its host: `r` → sync-backups ships it to S3, or restore/validate it there",
+            );
+            return vec![];
+        };
+        let bucket = s3.origin.trim_start_matches("s3://").to_string();
+        self.notify(
+            Level::Info,
+            format!("downloading s3://{bucket}/{}…", s3.path),
+        );
+        self.actions_in_flight += 1;
+        vec![Effect::Download {
+            bucket,
+            key: s3.path,
+            version_id: None,
         }]
     }
 

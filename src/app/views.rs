@@ -380,7 +380,16 @@ pub fn validation_results(entries: &[crate::journal::Entry]) -> BTreeMap<String,
         let text = match (f.status.as_str(), f.report.get("check")) {
             ("succeeded", _) => format!("passed {}{rows}", e.start.at.format("%m-%d %H:%M")),
             (_, Some(why)) => format!("FAILED: {why}"),
-            (s, None) => format!("FAILED: {s}"),
+            // No figure: say which step stopped it.
+            (s, None) => match f
+                .result
+                .as_deref()
+                .and_then(|r| r.split_once("step=\""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+            {
+                Some((step, _)) => format!("FAILED at: {step}"),
+                None => format!("FAILED: {s}"),
+            },
         };
         out.insert(e.start.target.clone(), text);
     }
@@ -402,12 +411,28 @@ pub fn backups_table(
             *e = b.taken_at;
         }
     }
+    // A file on a host that is also in S3 is one row: "host+s3".
+    let file_of = |b: &Backup| b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+    let on_host: std::collections::BTreeSet<(String, String)> = items
+        .iter()
+        .filter(|b| b.location == BackupLocation::Host)
+        .map(|b| (b.database.clone(), file_of(b)))
+        .collect();
+    let in_s3: std::collections::BTreeSet<(String, String)> = items
+        .iter()
+        .filter(|b| b.location == BackupLocation::S3)
+        .map(|b| (b.database.clone(), file_of(b)))
+        .collect();
     TableData {
         headers: vec![
             "DATABASE", "LOCATION", "ORIGIN", "TAKEN AT", "AGE", "SIZE", "FILE", "CHECK",
         ],
         rows: items
             .iter()
+            .filter(|b| {
+                b.location == BackupLocation::Host
+                    || !on_host.contains(&(b.database.clone(), file_of(b)))
+            })
             .map(|b| {
                 let breach = newest
                     .get(b.database.as_str())
@@ -426,6 +451,11 @@ pub fn backups_table(
                     cells: vec![
                         b.database.clone(),
                         match b.location {
+                            BackupLocation::Host
+                                if in_s3.contains(&(b.database.clone(), file.clone())) =>
+                            {
+                                "host+s3".into()
+                            }
                             BackupLocation::Host => "host".into(),
                             BackupLocation::S3 => "s3".into(),
                         },
