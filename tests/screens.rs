@@ -196,6 +196,14 @@ async fn every_screen_renders_the_sandbox_estate() {
     let s = snap(&h);
     assert!(s.contains("DRILL crash-loop"), "{s}");
     assert!(s.contains("keeps restarting"), "the alarm: {s}");
+    // `:drill` shows the whole alarm again.
+    goto(&mut h, "drill");
+    let s = snap(&h);
+    assert!(
+        s.contains("keeps restarting") && s.contains(":drill verify when it is recovered"),
+        "{s}"
+    );
+    h.key(KeyCode::Esc);
     goto(&mut h, "containers");
     let s = snap(&h);
     assert!(s.contains("Restarting (137)"), "{s}");

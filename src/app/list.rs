@@ -101,12 +101,26 @@ impl ListState {
         } else {
             let pattern = Pattern::parse(&self.filter, CaseMatching::Smart, Normalization::Smart);
             let hay = table.haystacks();
-            let all = || 0..table.rows.len();
-            let mut matches = |i: &usize| is_match(&pattern, hay[*i].slice(..), matcher);
-            self.visible = match candidates {
-                Some(c) => c.into_iter().filter(|i| matches(i)).collect(),
-                None => all().filter(|i| matches(i)).collect(),
+            let rows: Vec<usize> = match candidates {
+                Some(c) => c,
+                None => (0..table.rows.len()).collect(),
             };
+            // Rows where every word appears as typed come first ("gabs stag"
+            // puts gabs-massage before filter-ical staging); each group
+            // keeps the list's order.
+            let mut exact = Vec::new();
+            let mut fuzzy = Vec::new();
+            for i in rows {
+                match match_kind(&pattern, hay[i].slice(..), matcher) {
+                    Some(true) => exact.push(i),
+                    Some(false) => fuzzy.push(i),
+                    None => {}
+                }
+            }
+            exact.sort_unstable();
+            fuzzy.sort_unstable();
+            exact.extend(fuzzy);
+            self.visible = exact;
         }
         if let Some(key) = &self.selected_key
             && let Some(pos) = self.visible.iter().position(|&i| &table.rows[i].key == key)
@@ -149,20 +163,26 @@ impl ListState {
     }
 }
 
-/// Whether every atom of `pattern` matches. The list keeps its order, so no
-/// score is needed: fuzzy atoms use the greedy subsequence test, which finds
-/// a match whenever one exists, at a fraction of the optimal scorer's cost.
-fn is_match(pattern: &Pattern, hay: Utf32Str<'_>, matcher: &mut Matcher) -> bool {
-    pattern.atoms.iter().all(|atom| {
+/// Whether every atom of `pattern` matches (None: no), and if so whether
+/// every fuzzy word also appears as a plain substring (Some(true)). No score
+/// is needed: fuzzy atoms use the greedy subsequence test, which finds a
+/// match whenever one exists, at a fraction of the optimal scorer's cost.
+fn match_kind(pattern: &Pattern, hay: Utf32Str<'_>, matcher: &mut Matcher) -> Option<bool> {
+    let mut exact = true;
+    for atom in &pattern.atoms {
         if atom.kind == AtomKind::Fuzzy && !atom.negative {
             let needle = atom.needle_text();
             // Smart case, as Pattern::parse decided: folded needles are lower case.
             matcher.config.ignore_case = !needle.chars().any(char::is_uppercase);
-            matcher.fuzzy_match_greedy(hay, needle).is_some()
+            matcher.fuzzy_match_greedy(hay, needle)?;
+            if exact && matcher.substring_match(hay, needle).is_none() {
+                exact = false;
+            }
         } else {
-            atom.score(hay, matcher).is_some()
+            atom.score(hay, matcher)?;
         }
-    })
+    }
+    Some(exact)
 }
 
 pub fn new_matcher() -> Matcher {
@@ -220,6 +240,18 @@ mod tests {
         s.set_filter("!staging".into(), &t, &mut m);
         assert_eq!(s.visible, vec![2]);
         s.set_filter("nothing-matches-this".into(), &t, &mut m);
+        // Words typed as they appear rank first; the rest keep their order.
+        let t2 = table(&[
+            "filter-ical staging 2d ago bbs",
+            "gabs-massage staging",
+            "gabs-massage production",
+        ]);
+        let mut s2 = ListState::default();
+        s2.refilter(&t2, &mut m);
+        s2.set_filter("gabs stag".into(), &t2, &mut m);
+        assert_eq!(s2.visible, vec![1, 0]);
+        s2.set_filter("g".into(), &t2, &mut m);
+        assert_eq!(s2.visible, vec![0, 1, 2]);
         assert!(s.selected_row(&t).is_none());
         s.move_by(1, &t);
     }

@@ -1222,6 +1222,46 @@ impl App {
         if word == "drill" {
             let arg = arg.trim();
             return match arg {
+                "" if let Some(d) = self.drill.clone() => {
+                    let secs = (self.now - d.started_at).num_seconds().max(0);
+                    let mut fields = vec![
+                        ("scenario".to_string(), d.scenario.clone()),
+                        (
+                            "running".to_string(),
+                            format!("{}:{:02}", secs / 60, secs % 60),
+                        ),
+                        (String::new(), String::new()),
+                    ];
+                    // The alarm, wrapped for the popup.
+                    let mut line = String::new();
+                    for w in d.alarm.split_whitespace() {
+                        if line.len() + w.len() > 80 {
+                            let key = if fields.iter().any(|(k, _)| k == "alarm") {
+                                ""
+                            } else {
+                                "alarm"
+                            };
+                            fields.push((key.into(), std::mem::take(&mut line)));
+                        }
+                        if !line.is_empty() {
+                            line.push(' ');
+                        }
+                        line.push_str(w);
+                    }
+                    let key = if fields.iter().any(|(k, _)| k == "alarm") {
+                        ""
+                    } else {
+                        "alarm"
+                    };
+                    fields.push((key.into(), line));
+                    fields.push((String::new(), String::new()));
+                    fields.push(("then".into(), ":drill verify when it is recovered".into()));
+                    self.mode = Mode::Detail {
+                        title: format!("drill {}", d.id),
+                        fields,
+                    };
+                    vec![]
+                }
                 "" => {
                     self.notify(
                         Level::Info,

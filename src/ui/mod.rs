@@ -63,9 +63,17 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut spans = vec![
-        Span::styled(" opsdeck ", theme.header()),
-        Span::raw(" "),
+    let mut spans = vec![Span::styled(" opsdeck ", theme.header()), Span::raw(" ")];
+    // A drill in progress is the first thing to see, with its clock.
+    if let Some(d) = &app.drill {
+        let secs = (app.now - d.started_at).num_seconds().max(0);
+        spans.push(Span::styled(
+            format!(" DRILL {} {}:{:02} ", d.scenario, secs / 60, secs % 60),
+            theme.badge(theme.bad),
+        ));
+        spans.push(Span::raw(" "));
+    }
+    spans.extend([
         Span::styled(
             format!("ctx:{}", app.ctx.name),
             Style::default()
@@ -78,7 +86,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         Span::raw("  "),
         Span::styled(app.ctx.regions.join(","), Style::default().fg(theme.muted)),
-    ];
+    ]);
     if let Some(id) = &app.ctx.identity {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(id.clone(), Style::default().fg(theme.muted)));
@@ -94,14 +102,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(" READ-ONLY ", theme.badge(theme.warn)));
     }
-    if let Some(d) = &app.drill {
-        let secs = (app.now - d.started_at).num_seconds().max(0);
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(
-            format!(" DRILL {} {}:{:02} ", d.scenario, secs / 60, secs % 60),
-            theme.badge(theme.bad),
-        ));
-    }
+
     if app.production_in_view() {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(" PRODUCTION ", theme.badge(theme.production)));
