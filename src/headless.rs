@@ -102,24 +102,7 @@ pub async fn ls(
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
-                let t = crate::app::list::TableData {
-                    headers: vec!["FINDING", "REGION", "RESOURCE", "INSTANCES", "DETAIL"],
-                    rows: v
-                        .iter()
-                        .map(|f| crate::app::list::Row {
-                            key: f.resource.clone(),
-                            tone: crate::app::list::Tone::Warn,
-                            cells: vec![
-                                f.kind.label().into(),
-                                f.region.clone(),
-                                f.resource.clone(),
-                                f.instances.join(","),
-                                f.detail.clone(),
-                            ],
-                        })
-                        .collect(),
-                    ..Default::default()
-                };
+                let t = views::findings_table(&v);
                 table(out, &t)?;
             }
         }

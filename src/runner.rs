@@ -280,6 +280,11 @@ impl EffectsRunner {
                     }
                 }
             }
+            Effect::LoadPosture => {
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Posture(p.cloud.posture().await));
+                });
+            }
             Effect::LoadDrills => {
                 let _ = tx.send(Msg::Drills {
                     active: crate::drill::active(&p.journal).map(Box::new),

@@ -227,6 +227,17 @@ async fn every_screen_renders_the_sandbox_estate() {
         s.contains("Drills [1]") && s.contains("crash-loop") && s.contains("FAILED"),
         "{s}"
     );
+
+    // Posture findings of the sandbox (the seeds' open ports, unencrypted volumes, IMDSv1).
+    h.keys("9");
+    h.settle().await;
+    let s = snap(&h);
+    assert!(
+        s.contains("Findings [5]") && s.contains("open to the internet"),
+        "{s}"
+    );
+    insta::assert_snapshot!("findings", s);
+    screenshot(&h, "findings");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,6 +40,7 @@ pub enum Action {
     GoRuns,
     GoHistory,
     GoDrills,
+    GoFindings,
     /// Unbinds a key in a user keymap.
     None,
 }
@@ -77,6 +78,9 @@ impl Action {
             Action::GoRuns => "runs",
             Action::GoHistory => "history (the journal of every run)",
             Action::GoDrills => "drills (:drill SCENARIO starts one on the sandbox)",
+            Action::GoFindings => {
+                "posture findings (open security groups, unencrypted volumes, IMDSv1)"
+            }
             Action::None => "nothing",
         }
     }

@@ -36,6 +36,7 @@ pub enum Screen {
     RunOutput,
     History,
     Drills,
+    Findings,
 }
 
 impl Screen {
@@ -52,11 +53,12 @@ impl Screen {
             Screen::RunOutput => "Run output",
             Screen::History => "History",
             Screen::Drills => "Drills",
+            Screen::Findings => "Findings",
         }
     }
 
     /// Palette commands and their screens.
-    pub const COMMANDS: [(&'static str, Screen); 8] = [
+    pub const COMMANDS: [(&'static str, Screen); 9] = [
         ("tenants", Screen::Tenants),
         ("instances", Screen::Instances),
         ("containers", Screen::Containers),
@@ -65,6 +67,7 @@ impl Screen {
         ("runs", Screen::Runs),
         ("history", Screen::History),
         ("drills", Screen::Drills),
+        ("findings", Screen::Findings),
     ];
 
     /// Actions that do something on this screen (for help and the footer).
@@ -88,6 +91,7 @@ impl Screen {
             Screen::RunOutput => &[CancelRun, Bottom, Back],
             Screen::History => &[Select, Filter, Refresh],
             Screen::Drills => &[Select, Filter, Refresh],
+            Screen::Findings => &[Filter, Refresh],
         }
     }
 }
@@ -259,6 +263,7 @@ pub enum Msg {
         reports: Vec<crate::drill::Report>,
     },
     DrillStarted(Result<Box<crate::drill::Active>, String>),
+    Posture(ProviderResult<Vec<crate::domain::Finding>>),
     DrillVerified(Result<Box<crate::drill::Report>, String>),
     /// A past run's full output, opened from History.
     PastOutput {
@@ -327,6 +332,7 @@ pub enum Effect {
     LoadHistory,
     OpenPastOutput(RunId),
     LoadDrills,
+    LoadPosture,
     /// `:drill SCENARIO` (sandbox only).
     StartDrill(String),
     /// `:drill verify`.
@@ -363,6 +369,8 @@ pub struct App {
     /// Drill reports, newest first, and the drill in progress.
     pub drills: Loaded<Vec<crate::drill::Report>>,
     pub drill: Option<crate::drill::Active>,
+    /// Posture findings (loaded when the Findings screen opens).
+    pub findings: Loaded<Vec<crate::domain::Finding>>,
     /// Contexts `:ctx` can open (from the config, plus sandbox and aws).
     pub contexts: Vec<String>,
     /// Changes and downloads sent and not yet answered (the spinner turns).
@@ -419,6 +427,7 @@ impl App {
             history: Loaded::default(),
             drills: Loaded::default(),
             drill: None,
+            findings: Loaded::default(),
             contexts: Vec::new(),
             actions_in_flight: 0,
             run_seq: 0,
@@ -466,6 +475,7 @@ impl App {
             || self.objects.loading
             || self.versions.loading
             || self.s3_backups.loading
+            || self.findings.loading
             || self.snapshots.values().any(|s| s.loading)
             || self.runs.iter().any(|r| r.status.is_active())
             || self.actions_in_flight > 0
@@ -559,6 +569,7 @@ impl App {
             Screen::Runs => self.runs_table(),
             Screen::History => views::history_table(&self.history.data, &host_names),
             Screen::Drills => views::drills_table(&self.drills.data),
+            Screen::Findings => views::findings_table(&self.findings.data),
             Screen::RunOutput => return,
         };
         let list = self.lists.entry(s).or_default();
@@ -578,6 +589,7 @@ impl App {
             Screen::Runs,
             Screen::History,
             Screen::Drills,
+            Screen::Findings,
         ] {
             self.rebuild(s);
         }
@@ -912,6 +924,19 @@ impl App {
                     Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
                 }
                 vec![Effect::LoadDrills]
+            }
+            Msg::Posture(result) => {
+                self.findings.loading = false;
+                match result {
+                    Ok(v) => {
+                        self.findings.loaded = true;
+                        self.findings.error = None;
+                        self.findings.data = v;
+                    }
+                    Err(e) => self.findings.error = Some(e.to_string()),
+                }
+                self.rebuild(Screen::Findings);
+                vec![]
             }
             Msg::History(entries) => {
                 self.history.data = entries;
@@ -1456,6 +1481,7 @@ impl App {
             Action::GoRuns => self.goto(Screen::Runs),
             Action::GoHistory => self.goto(Screen::History),
             Action::GoDrills => self.goto(Screen::Drills),
+            Action::GoFindings => self.goto(Screen::Findings),
             Action::None => vec![],
         }
     }
@@ -1468,6 +1494,10 @@ impl App {
         }
         if s == Screen::Drills {
             return vec![Effect::LoadDrills];
+        }
+        if s == Screen::Findings && !self.findings.loaded {
+            self.findings.loading = true;
+            return vec![Effect::LoadPosture];
         }
         vec![]
     }
@@ -1544,6 +1574,10 @@ impl App {
                 vec![Effect::LoadHistory]
             }
             Screen::Drills => vec![Effect::LoadDrills],
+            Screen::Findings => {
+                self.findings.loading = true;
+                vec![Effect::LoadPosture]
+            }
             Screen::Versions => {
                 self.versions.loading = true;
                 vec![Effect::LoadVersions {
@@ -1577,6 +1611,7 @@ impl App {
             return vec![];
         };
         match self.screen {
+            Screen::Findings => vec![],
             Screen::History => vec![Effect::OpenPastOutput(key)],
             Screen::Drills => {
                 if let Some(r) = self.drills.data.iter().find(|r| r.id == key) {

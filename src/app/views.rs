@@ -565,3 +565,23 @@ pub fn drills_table(reports: &[crate::drill::Report]) -> TableData {
         rows,
     )
 }
+
+/// Posture findings: open security groups, unencrypted volumes, IMDSv1.
+pub fn findings_table(v: &[crate::domain::Finding]) -> TableData {
+    TableData::new(
+        vec!["FINDING", "REGION", "RESOURCE", "INSTANCES", "DETAIL"],
+        v.iter()
+            .map(|f| Row {
+                key: f.resource.clone(),
+                tone: Tone::Warn,
+                cells: vec![
+                    f.kind.label().into(),
+                    f.region.clone(),
+                    f.resource.clone(),
+                    f.instances.join(","),
+                    f.detail.clone(),
+                ],
+            })
+            .collect(),
+    )
+}

@@ -202,6 +202,7 @@ fn loading_state(app: &App, s: Screen) -> (bool, Option<String>) {
         Screen::Buckets => (app.buckets.loading, app.buckets.error.clone()),
         Screen::Objects => (app.objects.loading, app.objects.error.clone()),
         Screen::Versions => (app.versions.loading, app.versions.error.clone()),
+        Screen::Findings => (app.findings.loading, app.findings.error.clone()),
         Screen::Tenants | Screen::Containers | Screen::Backups => (
             app.instances.loading || app.snapshots.values().any(|l| l.loading),
             app.snapshots.values().find_map(|l| l.error.clone()),
