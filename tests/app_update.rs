@@ -237,8 +237,14 @@ fn ctrl_c_cancels_a_run_only_after_confirmation() {
     }));
     assert_eq!(
         fx,
-        vec![Effect::LoadSnapshot(estate::MT_HOST.into())],
-        "a finished run refreshes its host"
+        vec![
+            Effect::LoadSnapshot(estate::MT_HOST.into()),
+            Effect::LoadS3Backups {
+                bucket: "cohuron-backups".into(),
+                prefix: "postgres/".into()
+            }
+        ],
+        "a finished run refreshes its host and what S3 holds"
     );
     assert_eq!(a.run(&id).unwrap().status, RunStatus::Cancelled(143));
     key(&mut a, KeyCode::Char('q'));

@@ -321,3 +321,56 @@ async fn ctrl_c_cancels_a_running_deploy_on_the_host() {
     );
     assert!(jobs.join(format!("{}.cancelled", run.id)).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_to_s3_from_the_backups_screen() {
+    let mut h = Harness::loaded().await;
+    h.keys("5");
+    h.keys("/");
+    h.keys("host filter_ical_staging");
+    h.key(KeyCode::Enter);
+    h.keys("r");
+    let Mode::Picker(p) = &h.app.mode else {
+        panic!("picker")
+    };
+    let names: Vec<&str> = p.names.iter().map(|e| e.0.as_str()).collect();
+    for n in [
+        "restore-database",
+        "validate-backup",
+        "backup",
+        "sync-backups",
+    ] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    assert!(
+        !names.contains(&"host-stats"),
+        "only backup runbooks of the host: {names:?}"
+    );
+    h.keys("sync");
+    h.key(KeyCode::Enter);
+    let Mode::Form(f) = &h.app.mode else {
+        panic!("form")
+    };
+    assert_eq!(
+        f.fields[0].value, "cohuron-backups",
+        "the bucket comes from [backups]"
+    );
+    h.key(KeyCode::Enter);
+    h.keys("multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    let run = h.app.runs.last().unwrap();
+    assert_eq!(
+        run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        run.output.iter().collect::<Vec<_>>()
+    );
+    let s3 = h
+        .app
+        .backups
+        .iter()
+        .filter(|b| b.database == "filter_ical_staging" && b.origin.starts_with("s3://"))
+        .count();
+    assert!(s3 >= 7, "the synced backups are listed from S3: {s3}");
+}

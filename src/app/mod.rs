@@ -1072,6 +1072,14 @@ impl App {
             if self.history.loaded {
                 fx.push(Effect::LoadHistory);
             }
+            // A backup or a sync changes what S3 holds.
+            if let Some(bucket) = self.config.backups.bucket.clone() {
+                self.s3_backups.loading = true;
+                fx.push(Effect::LoadS3Backups {
+                    bucket,
+                    prefix: self.config.backups.prefix.clone(),
+                });
+            }
         }
         self.rebuild(Screen::Runs);
         fx

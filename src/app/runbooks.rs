@@ -163,6 +163,19 @@ impl App {
                 &self.project_of(&db),
             ));
         }
+        // A backup row also stands for its host (sync its backups to S3).
+        if first.kind == TargetKind::Backup
+            && let Some(i) = self.instances.data.iter().find(|i| i.id == first.host)
+        {
+            let unique = self
+                .instances
+                .data
+                .iter()
+                .filter(|x| x.name == i.name)
+                .count()
+                == 1;
+            v.push(Target::instance(i, unique));
+        }
         v
     }
 
@@ -225,14 +238,20 @@ impl App {
         let names: Vec<PickerEntry> = targets
             .iter()
             .flat_map(|t| {
-                self.library.for_target(t.kind).into_iter().map(|s| {
-                    (
-                        s.name().to_string(),
-                        fill_title(&s.title, &t.vars),
-                        s.danger,
-                        t.clone(),
-                    )
-                })
+                let from_backups = self.screen == Screen::Backups && t.kind == TargetKind::Instance;
+                self.library
+                    .for_target(t.kind)
+                    .into_iter()
+                    // On Backups, the host's runbooks about backups (sync to S3).
+                    .filter(move |s| !from_backups || s.name().contains("backup"))
+                    .map(|s| {
+                        (
+                            s.name().to_string(),
+                            fill_title(&s.title, &t.vars),
+                            s.danger,
+                            t.clone(),
+                        )
+                    })
             })
             .collect();
         if names.is_empty() {

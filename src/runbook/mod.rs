@@ -514,12 +514,20 @@ pub fn with_config_defaults(
         .find(|(k, _)| k == "database")
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
+    let mut put = |k: &str, v: String| {
+        if spec.param(k).is_some() && !out.contains_key(k) {
+            out.insert(k.to_string(), v);
+        }
+    };
     if let Some(d) = config.database(db) {
         for (k, v) in d.params() {
-            if spec.param(k).is_some() && !out.contains_key(k) {
-                out.insert(k.to_string(), v);
-            }
+            put(k, v);
         }
+    }
+    // The off-instance copy goes where `[backups]` says.
+    if let Some(b) = &config.backups.bucket {
+        put("bucket", b.clone());
+        put("prefix", config.backups.prefix.clone());
     }
     out
 }
