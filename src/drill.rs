@@ -460,6 +460,33 @@ fn succeeded(e: &Entry) -> bool {
     e.status() == "succeeded"
 }
 
+/// Database drills: the live data must equal the good backup's, table by table.
+fn check_data(a: &Active, db: &str, what: &str, checks: &mut Vec<Check>) -> Result<(), String> {
+    let Some(pgs) = a.facts.get("pg") else {
+        return Ok(());
+    };
+    let pg = PgTarget::parse(pgs)?;
+    let now_fp = pg.fingerprint(db).unwrap_or_else(|e| e);
+    let same = Some(&now_fp) == a.facts.get("good_fingerprint");
+    check(
+        checks,
+        what,
+        same,
+        if same {
+            "every table's rows and checksum match".to_string()
+        } else {
+            now_fp
+        },
+    );
+    Ok(())
+}
+
+/// Age of the good backup at the time of the fault.
+fn rpo_of_good_backup(a: &Active) -> Option<i64> {
+    let at = DateTime::parse_from_rfc3339(a.facts.get("good_backup_at")?).ok()?;
+    Some((a.started_at - at.with_timezone(&Utc)).num_seconds())
+}
+
 /// Check the recovery, stop the timer, write the report to the journal.
 pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Report, String> {
     let a = active(j).ok_or("no drill is running (opsdeck drill start SCENARIO)")?;
@@ -569,26 +596,15 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                     .map(|e| e.start.run.clone())
                     .unwrap_or(format!("no successful restore-database of {good}")),
             );
-            if let Some(pgs) = a.facts.get("pg") {
-                let pg = PgTarget::parse(pgs)?;
-                let now_fp = pg.fingerprint(&db).unwrap_or_else(|e| e);
-                let same = now_fp == fact("good_fingerprint");
-                check(
-                    &mut checks,
-                    "the database holds exactly the backup's data",
-                    same,
-                    if same {
-                        "every table's rows and checksum match".to_string()
-                    } else {
-                        now_fp
-                    },
-                );
-            }
+            check_data(
+                &a,
+                &db,
+                "the database holds exactly the backup's data",
+                &mut checks,
+            )?;
             if restore.is_some() {
                 backup_used = Some(format!("s3://cohuron-backups/postgres/{good}"));
-                if let Ok(at) = DateTime::parse_from_rfc3339(&fact("good_backup_at")) {
-                    rpo = Some((a.started_at - at.with_timezone(&Utc)).num_seconds());
-                }
+                rpo = rpo_of_good_backup(&a);
             }
         }
         Scenario::CorruptLatestBackup => {
@@ -634,27 +650,16 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 validated_first,
                 restored_from.clone(),
             );
-            if let Some(pgs) = a.facts.get("pg") {
-                let pg = PgTarget::parse(pgs)?;
-                let now_fp = pg.fingerprint(&db).unwrap_or_else(|e| e);
-                let same = now_fp == fact("good_fingerprint");
-                check(
-                    &mut checks,
-                    "the database holds exactly the good backup's data",
-                    same,
-                    if same {
-                        "every table's rows and checksum match".to_string()
-                    } else {
-                        now_fp
-                    },
-                );
-            }
+            check_data(
+                &a,
+                &db,
+                "the database holds exactly the good backup's data",
+                &mut checks,
+            )?;
             if !restored_from.is_empty() {
                 backup_used = Some(restored_from.clone());
-                if restored_from == good
-                    && let Ok(at) = DateTime::parse_from_rfc3339(&fact("good_backup_at"))
-                {
-                    rpo = Some((a.started_at - at.with_timezone(&Utc)).num_seconds());
+                if restored_from == good {
+                    rpo = rpo_of_good_backup(&a);
                 }
             }
         }
