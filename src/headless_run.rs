@@ -82,11 +82,7 @@ async fn inventory(p: &Providers, config: &Config, kind: TargetKind) -> anyhow::
 }
 
 fn project_of(inv: &Inventory, database: &str) -> String {
-    inv.tenants
-        .iter()
-        .find(|t| t.database.as_deref() == Some(database))
-        .map(|t| t.project())
-        .unwrap_or_default()
+    runbook::project_of(&inv.tenants, database)
 }
 
 fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target, String> {
@@ -113,7 +109,7 @@ fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target,
                 .collect();
             match matches.as_slice() {
                 [i] => {
-                    let unique = inv.instances.iter().filter(|x| x.name == i.name).count() == 1;
+                    let unique = runbook::unique_name(&inv.instances, i);
                     Ok(Target::instance(i, unique))
                 }
                 [] => Err(format!("no instance with id or Name {value:?}")),
@@ -158,17 +154,7 @@ fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target,
                 });
             let b = found
                 .ok_or_else(|| format!("no backup {value:?} on the configured hosts or in S3"))?;
-            let db_host = inv
-                .tenants
-                .iter()
-                .find(|t| t.database.as_deref() == Some(b.database.as_str()))
-                .map(|t| t.host.clone())
-                .or_else(|| {
-                    inv.backups
-                        .iter()
-                        .find(|x| x.database == b.database && x.origin.starts_with("i-"))
-                        .map(|x| x.origin.clone())
-                });
+            let db_host = runbook::host_of_database(&inv.tenants, &inv.backups, &b.database);
             Ok(Target::backup(
                 b,
                 b.database.contains("production"),
@@ -211,15 +197,7 @@ fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target,
                     ));
                 }
             };
-            // Production: as the tenant using it says, else as its host is tagged.
-            let production = match inv
-                .tenants
-                .iter()
-                .find(|t| t.database.as_deref() == Some(db))
-            {
-                Some(t) => t.env == "production",
-                None => db.contains("production") || host_prod(&host),
-            };
+            let production = runbook::database_is_production(&inv.tenants, db, host_prod(&host));
             Ok(Target::database(
                 &host,
                 db,
@@ -540,7 +518,7 @@ async fn run_on_tag(
     let mut runs = Vec::new();
     let mut refused = Vec::new();
     for i in selected {
-        let unique = inv.instances.iter().filter(|x| x.name == i.name).count() == 1;
+        let unique = runbook::unique_name(&inv.instances, i);
         let target = Target::instance(i, unique);
         let choices = runbook::choices(&target, &[], &[], &[], None);
         let r = match runbook::render(

@@ -1835,14 +1835,7 @@ impl App {
         }
         let production = self.ctx.production || i.is_production();
         // The name to type must say which instance: when several share it, the id.
-        let unique = !i.name.is_empty()
-            && self
-                .instances
-                .data
-                .iter()
-                .filter(|x| x.name == i.name)
-                .count()
-                == 1;
+        let unique = !i.name.is_empty() && runbook::unique_name(&self.instances.data, &i);
         let name = if unique { i.name.clone() } else { i.id.clone() };
         let mut lines = vec![
             format!(

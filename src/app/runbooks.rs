@@ -82,13 +82,7 @@ impl App {
             }
             Screen::Instances => {
                 let i = self.instances.data.iter().find(|i| i.id == key)?;
-                let unique = self
-                    .instances
-                    .data
-                    .iter()
-                    .filter(|x| x.name == i.name)
-                    .count()
-                    == 1;
+                let unique = runbook::unique_name(&self.instances.data, i);
                 Some(Target::instance(i, unique))
             }
             Screen::Backups => {
@@ -110,25 +104,12 @@ impl App {
 
     /// The host of a database: its tenant's, else the one keeping its backups.
     pub fn host_of_database(&self, database: &str) -> Option<String> {
-        self.tenants
-            .iter()
-            .find(|t| t.database.as_deref() == Some(database))
-            .map(|t| t.host.clone())
-            .or_else(|| {
-                self.backups
-                    .iter()
-                    .find(|b| b.database == database && b.origin.starts_with("i-"))
-                    .map(|b| b.origin.clone())
-            })
+        runbook::host_of_database(&self.tenants, &self.backups, database)
     }
 
     /// The compose project of the tenant whose database this is ("" if none).
     pub fn project_of(&self, database: &str) -> String {
-        self.tenants
-            .iter()
-            .find(|t| t.database.as_deref() == Some(database))
-            .map(|t| t.project())
-            .unwrap_or_default()
+        runbook::project_of(&self.tenants, database)
     }
 
     /// Everything the selected row can be a target as: a backup is also its
@@ -148,14 +129,7 @@ impl App {
             && matches!(first.kind, TargetKind::Backup | TargetKind::Tenant)
             && self.instances.data.iter().any(|i| i.id == first.host)
         {
-            let production = match self
-                .tenants
-                .iter()
-                .find(|t| t.database.as_deref() == Some(&db))
-            {
-                Some(t) => t.env == "production",
-                None => first.production || db.contains("production"),
-            };
+            let production = runbook::database_is_production(&self.tenants, &db, first.production);
             v.push(Target::database(
                 &first.host,
                 &db,
@@ -167,13 +141,7 @@ impl App {
         if first.kind == TargetKind::Backup
             && let Some(i) = self.instances.data.iter().find(|i| i.id == first.host)
         {
-            let unique = self
-                .instances
-                .data
-                .iter()
-                .filter(|x| x.name == i.name)
-                .count()
-                == 1;
+            let unique = runbook::unique_name(&self.instances.data, i);
             v.push(Target::instance(i, unique));
         }
         v

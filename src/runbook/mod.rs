@@ -213,6 +213,54 @@ impl Target {
     }
 }
 
+/// The compose project of the tenant using `database` ("" if none).
+pub fn project_of(tenants: &[crate::domain::Tenant], database: &str) -> String {
+    tenants
+        .iter()
+        .find(|t| t.database.as_deref() == Some(database))
+        .map(|t| t.project())
+        .unwrap_or_default()
+}
+
+/// Where `database` lives: its tenant's host, else a host keeping its backups.
+pub fn host_of_database(
+    tenants: &[crate::domain::Tenant],
+    backups: &[crate::domain::Backup],
+    database: &str,
+) -> Option<String> {
+    tenants
+        .iter()
+        .find(|t| t.database.as_deref() == Some(database))
+        .map(|t| t.host.clone())
+        .or_else(|| {
+            backups
+                .iter()
+                .find(|b| b.database == database && b.origin.starts_with("i-"))
+                .map(|b| b.origin.clone())
+        })
+}
+
+/// Whether a database counts as production: as the tenant using it says,
+/// else by its name or `otherwise` (its host's tag, the row it came from).
+pub fn database_is_production(
+    tenants: &[crate::domain::Tenant],
+    database: &str,
+    otherwise: bool,
+) -> bool {
+    match tenants
+        .iter()
+        .find(|t| t.database.as_deref() == Some(database))
+    {
+        Some(t) => t.env == "production",
+        None => otherwise || database.contains("production"),
+    }
+}
+
+/// Whether no other instance has `i`'s Name (then the Name is what to type).
+pub fn unique_name(instances: &[crate::domain::Instance], i: &crate::domain::Instance) -> bool {
+    instances.iter().filter(|x| x.name == i.name).count() == 1
+}
+
 /// The library: built-in runbooks, overridden or extended by the user's.
 #[derive(Debug, Clone)]
 pub struct Library {
