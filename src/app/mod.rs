@@ -913,13 +913,7 @@ impl App {
                         if r.passed {
                             self.drill = None;
                         }
-                        self.mode = Mode::Detail {
-                            title: format!("drill {}", r.id),
-                            fields: crate::drill::markdown(&r)
-                                .lines()
-                                .map(|l| (String::new(), l.to_string()))
-                                .collect(),
-                        };
+                        self.mode = drill_report_popup(&r);
                     }
                     Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
                 }
@@ -1623,13 +1617,7 @@ impl App {
             Screen::History => vec![Effect::OpenPastOutput(key)],
             Screen::Drills => {
                 if let Some(r) = self.drills.data.iter().find(|r| r.id == key) {
-                    self.mode = Mode::Detail {
-                        title: format!("drill {}", r.id),
-                        fields: crate::drill::markdown(r)
-                            .lines()
-                            .map(|l| (String::new(), l.to_string()))
-                            .collect(),
-                    };
+                    self.mode = drill_report_popup(r);
                 }
                 vec![]
             }
@@ -2060,6 +2048,17 @@ impl App {
             id,
             run: Box::new(run),
         }]
+    }
+}
+
+/// A drill report in a popup, as its Markdown.
+fn drill_report_popup(r: &crate::drill::Report) -> Mode {
+    Mode::Detail {
+        title: format!("drill {}", r.id),
+        fields: crate::drill::markdown(r)
+            .lines()
+            .map(|l| (String::new(), l.to_string()))
+            .collect(),
     }
 }
 
