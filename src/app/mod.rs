@@ -548,8 +548,8 @@ impl App {
 
     fn rebuild(&mut self, s: Screen) {
         let host_names = self.host_names();
-        let cfg = self.config.clone();
-        let rpo = move |db: &str| cfg.rpo_hours(db);
+        let config = &self.config;
+        let rpo = |db: &str| config.rpo_hours(db);
         let table = match s {
             Screen::Tenants => views::tenants_table(&self.tenants, self.now, &rpo),
             Screen::Instances => views::instances_table(&self.instances.data),
