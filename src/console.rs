@@ -35,7 +35,7 @@ pub async fn run(
                             }
                         }
                         Ok(Event::Resize(..)) => {
-                            let _ = tx.send(Msg::Tick(chrono::Utc::now()));
+                            let _ = tx.send(Msg::Tick(crate::clock::now()));
                         }
                         Ok(_) => {}
                         Err(_) => break,
@@ -52,7 +52,7 @@ pub async fn run(
             let mut iv = tokio::time::interval(Duration::from_millis(100));
             loop {
                 iv.tick().await;
-                if tx.send(Msg::Tick(chrono::Utc::now())).is_err() {
+                if tx.send(Msg::Tick(crate::clock::now())).is_err() {
                     break;
                 }
             }

@@ -10,7 +10,7 @@ use crate::sandbox::{Sandbox, docker_sim, estate};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -248,17 +248,23 @@ pub fn start(
                 "{name} keeps restarting (6 restarts in the last 10 minutes, exit 137): find out why and bring it back."
             )
         }
-        Scenario::CorruptLatestBackup => {
+        Scenario::CorruptLatestBackup | Scenario::LostDatabase => {
             let pg = pg.ok_or(
                 "this drill restores a real database: give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
             )?;
-            corrupt_latest_backup(&mt, pg, now, &mut facts)?
-        }
-        Scenario::LostDatabase => {
-            let pg = pg.ok_or(
-                "this drill restores a real database: give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
-            )?;
-            lost_database(sandbox, &mt, pg, now, &mut facts)?
+            // The drilled database's backups are the drill's own while it
+            // runs: the sandbox's nightly files of it step aside, whatever
+            // the hour, and come back when the drill ends.
+            let n = set_aside(&mt, DRILL_DB)?;
+            facts.insert("set_aside".into(), n.to_string());
+            let alarm = if scenario == Scenario::CorruptLatestBackup {
+                corrupt_latest_backup(&mt, pg, now, &mut facts)
+            } else {
+                lost_database(sandbox, &mt, pg, now, &mut facts)
+            };
+            alarm.inspect_err(|_| {
+                let _ = put_back(&mt);
+            })?
         }
     };
     let a = Active {
@@ -279,6 +285,75 @@ pub fn start(
     Ok(a)
 }
 
+/// Where a database drill keeps the sandbox's own backups of the drilled
+/// database while it runs (on the host, outside the backup directory).
+fn aside_dir(mt: &Path) -> PathBuf {
+    mt.join("var/lib/opsdeck/drill-aside")
+}
+
+fn backup_dir(mt: &Path) -> PathBuf {
+    mt.join("opt/backups/postgres")
+}
+
+/// `{db}_YYYYmmdd_HHMMSS…`: a backup of exactly `db` (not of `{db}_other`).
+fn is_backup_of(file: &str, db: &str) -> bool {
+    let Some(rest) = file.strip_prefix(db).and_then(|r| r.strip_prefix('_')) else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    b.len() > 15
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'_'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+}
+
+/// Move the host's backups of `db` aside; how many.
+fn set_aside(mt: &Path, db: &str) -> Result<usize, String> {
+    let (dir, aside) = (backup_dir(mt), aside_dir(mt));
+    let mut n = 0;
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if is_backup_of(&name.to_string_lossy(), db) {
+            std::fs::rename(e.path(), aside.join(&name))
+                .map_err(|e| format!("setting {} aside: {e}", name.to_string_lossy()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Bring back what a database drill set aside (the sandbox's own files win
+/// over a drill file of the same name); how many.
+fn put_back(mt: &Path) -> Result<usize, String> {
+    let (dir, aside) = (backup_dir(mt), aside_dir(mt));
+    let Ok(entries) = std::fs::read_dir(&aside) else {
+        return Ok(0);
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut n = 0;
+    for e in entries.flatten() {
+        std::fs::rename(e.path(), dir.join(e.file_name()))
+            .map_err(|err| format!("putting {} back: {err}", e.file_name().to_string_lossy()))?;
+        n += 1;
+    }
+    let _ = std::fs::remove_dir(&aside);
+    Ok(n)
+}
+
+/// End the running drill without verifying it: the sandbox's backups that
+/// a database drill set aside come back; the fault itself stays (reset the
+/// sandbox to undo it). Nothing is journaled: no recovery was verified.
+pub fn stop(sandbox: &Sandbox, j: &Journal) -> Result<Active, String> {
+    let a = active(j).ok_or("no drill is running")?;
+    put_back(&sandbox.host_root(estate::MT_HOST))?;
+    std::fs::remove_file(active_path(j)).map_err(|e| e.to_string())?;
+    Ok(a)
+}
+
 /// The drill's database, created afresh with a little data; its fingerprint.
 fn seed_drill_db(pg: &PgTarget) -> Result<String, String> {
     let db = DRILL_DB;
@@ -295,7 +370,7 @@ fn seed_drill_db(pg: &PgTarget) -> Result<String, String> {
 }
 
 /// pg_dump | gzip of the drill's database into `path`.
-fn dump_to(pg: &PgTarget, path: &std::path::Path) -> Result<(), String> {
+fn dump_to(pg: &PgTarget, path: &Path) -> Result<(), String> {
     let st = Command::new("bash")
         .args([
             "-c",
@@ -319,7 +394,7 @@ fn dump_to(pg: &PgTarget, path: &std::path::Path) -> Result<(), String> {
 /// and the database itself are gone.
 fn lost_database(
     sandbox: &Sandbox,
-    mt: &std::path::Path,
+    mt: &Path,
     pg: &PgTarget,
     now: DateTime<Utc>,
     facts: &mut BTreeMap<String, String>,
@@ -328,7 +403,7 @@ fn lost_database(
     let good = seed_drill_db(pg)?;
     let at = now - Duration::hours(3);
     let name = format!("{db}_{}.sql.gz", at.format("%Y%m%d_%H%M%S"));
-    let dir = mt.join("opt/backups/postgres");
+    let dir = backup_dir(mt);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let local = dir.join(&name);
     dump_to(pg, &local)?;
@@ -356,18 +431,9 @@ fn lost_database(
     });
     b.objects.sort_by(|x, y| x.key.cmp(&y.key));
     sandbox.save_estate(&estate).map_err(|e| e.to_string())?;
-    // The fault: the host's backups and the database are gone.
-    for e in std::fs::read_dir(&dir)
-        .map_err(|e| e.to_string())?
-        .flatten()
-    {
-        if e.file_name()
-            .to_string_lossy()
-            .starts_with(&format!("{db}_"))
-        {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+    // The fault: the host's backups (the sandbox's own are set aside) and
+    // the database are gone.
+    std::fs::remove_file(&local).map_err(|e| format!("{}: {e}", local.display()))?;
     pg.psql("postgres", &format!("DROP DATABASE {db}"))?;
     facts.insert("database".into(), db.into());
     facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
@@ -383,14 +449,14 @@ fn lost_database(
 /// Yesterday's good backup (state A), today's backup of newer data that
 /// arrives truncated, then the live database loses a table.
 fn corrupt_latest_backup(
-    mt: &std::path::Path,
+    mt: &Path,
     pg: &PgTarget,
     now: DateTime<Utc>,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<String, String> {
     let db = DRILL_DB;
     let good = seed_drill_db(pg)?;
-    let dir = mt.join("opt/backups/postgres");
+    let dir = backup_dir(mt);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let dump = |name: &str| dump_to(pg, &dir.join(name));
     let prev_at = now - Duration::hours(22);
@@ -419,7 +485,7 @@ fn corrupt_latest_backup(
     ))
 }
 
-fn git_head(dir: &std::path::Path) -> String {
+fn git_head(dir: &Path) -> String {
     Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(dir)
@@ -461,7 +527,15 @@ fn succeeded(e: &Entry) -> bool {
 }
 
 /// Database drills: the live data must equal the good backup's, table by table.
-fn check_data(a: &Active, db: &str, what: &str, checks: &mut Vec<Check>) -> Result<(), String> {
+/// `good` names the backup that holds that data as the Backups screen shows
+/// it, for the operator who restored another one.
+fn check_data(
+    a: &Active,
+    db: &str,
+    what: &str,
+    good: &str,
+    checks: &mut Vec<Check>,
+) -> Result<(), String> {
     let Some(pgs) = a.facts.get("pg") else {
         return Ok(());
     };
@@ -475,7 +549,7 @@ fn check_data(a: &Active, db: &str, what: &str, checks: &mut Vec<Check>) -> Resu
         if same {
             "every table's rows and checksum match".to_string()
         } else {
-            now_fp
+            format!("the data differs from {good} (now {now_fp})")
         },
     );
     Ok(())
@@ -596,14 +670,16 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                     .map(|e| e.start.run.clone())
                     .unwrap_or(format!("no successful restore-database of {good}")),
             );
+            let url = format!("s3://cohuron-backups/postgres/{good}");
             check_data(
                 &a,
                 &db,
                 "the database holds exactly the backup's data",
+                &url,
                 &mut checks,
             )?;
             if restore.is_some() {
-                backup_used = Some(format!("s3://cohuron-backups/postgres/{good}"));
+                backup_used = Some(url);
                 rpo = rpo_of_good_backup(&a);
             }
         }
@@ -654,6 +730,7 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 &a,
                 &db,
                 "the database holds exactly the good backup's data",
+                &good,
                 &mut checks,
             )?;
             if !restored_from.is_empty() {
@@ -698,6 +775,10 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
     }
     j.append(&crate::journal::Record::Drill(Box::new(report.clone())))
         .map_err(|e| format!("cannot write the journal: {e}"))?;
+    if passed {
+        // The drill is over: the sandbox's own backups come back.
+        put_back(&mt)?;
+    }
     Ok(report)
 }
 

@@ -83,7 +83,7 @@ pub async fn ls(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let now = chrono::Utc::now();
+    let now = crate::clock::now();
     let rpo = |db: &str| config.rpo_hours(db);
     let mut warnings = Vec::new();
     match kind {

@@ -374,7 +374,7 @@ pub async fn run(
     }
     let id = format!(
         "{}-{}-h{:04x}",
-        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        crate::clock::now().format("%Y%m%d-%H%M%S"),
         rendered.runbook,
         std::process::id() & 0xffff
     );
@@ -572,7 +572,7 @@ async fn run_on_tag(
     if runs.is_empty() {
         return Ok(exit::REFUSED);
     }
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    let stamp = crate::clock::now().format("%Y%m%d-%H%M%S").to_string();
     let pid = std::process::id() & 0xffff;
     let results: Vec<(String, &'static str, Option<i32>)> =
         futures::stream::iter(runs.into_iter().enumerate().map(|(n, r)| {

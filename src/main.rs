@@ -116,6 +116,9 @@ enum DrillAction {
     },
     /// The drill in progress.
     Status,
+    /// End the drill without verifying it (the sandbox's backups that a
+    /// database drill set aside come back; `sandbox reset` undoes the fault).
+    Stop,
     /// Check the recovery; write the report.
     Verify {
         #[arg(long)]
@@ -188,7 +191,9 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         sandbox_dir: cli.sandbox_dir.clone(),
     };
     let exe = std::env::current_exe().context("cannot find the opsdeck executable")?;
-    let now = chrono::Utc::now();
+    // A pinned clock that is no time is refused before anything is read.
+    opsdeck::clock::pinned().map_err(anyhow::Error::msg)?;
+    let now = opsdeck::clock::now();
     match cli.command {
         Some(Command::Init { force }) => {
             let path = cli
@@ -354,7 +359,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                 let (mut opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
                 opts.context = Some(name);
                 Box::pin(async move {
-                    let s = session::open(&opts, &dirs, chrono::Utc::now(), &exe)
+                    let s = session::open(&opts, &dirs, opsdeck::clock::now(), &exe)
                         .await
                         .map_err(|e| e.to_string())?;
                     if s.fell_back {
@@ -415,7 +420,7 @@ fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Re
                 journal,
                 *scenario,
                 pg.as_ref(),
-                chrono::Utc::now(),
+                opsdeck::clock::now(),
             )
             .map_err(anyhow::Error::msg)?;
             println!(
@@ -429,7 +434,7 @@ fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Re
         }
         DrillAction::Status => match drill::active(journal) {
             Some(a) => {
-                let secs = (chrono::Utc::now() - a.started_at).num_seconds();
+                let secs = (opsdeck::clock::now() - a.started_at).num_seconds();
                 println!("drill {} ({}) running for {secs} s", a.id, a.scenario);
                 println!("ALARM: {}", a.alarm);
                 Ok(0)
@@ -439,8 +444,13 @@ fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Re
                 Ok(0)
             }
         },
+        DrillAction::Stop => {
+            let a = drill::stop(sandbox()?, journal).map_err(anyhow::Error::msg)?;
+            println!("drill {} ({}) stopped without a report", a.id, a.scenario);
+            Ok(0)
+        }
         DrillAction::Verify { json } => {
-            let r = drill::verify(sandbox()?, journal, chrono::Utc::now())
+            let r = drill::verify(sandbox()?, journal, opsdeck::clock::now())
                 .map_err(anyhow::Error::msg)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);

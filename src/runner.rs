@@ -299,7 +299,7 @@ impl EffectsRunner {
                         crate::drill::Scenario::ALL.map(|s| s.name()).join(", ")
                     )),
                     (Some(sb), Some(sc)) => {
-                        crate::drill::start(sb, &p.journal, sc, None, chrono::Utc::now())
+                        crate::drill::start(sb, &p.journal, sc, None, crate::clock::now())
                     }
                 };
                 let _ = tx.send(Msg::DrillStarted(result.map(Box::new)));
@@ -307,7 +307,7 @@ impl EffectsRunner {
             Effect::VerifyDrill => {
                 let result = match &p.sandbox {
                     None => Err("drills run on the sandbox only".to_string()),
-                    Some(sb) => crate::drill::verify(sb, &p.journal, chrono::Utc::now()),
+                    Some(sb) => crate::drill::verify(sb, &p.journal, crate::clock::now()),
                 };
                 let _ = tx.send(Msg::DrillVerified(result.map(Box::new)));
             }

@@ -39,7 +39,7 @@ pub fn launch(
     events: UnboundedSender<RunEvent>,
 ) -> std::io::Result<RunHandle> {
     journal.prepare_run(id, &run.script)?;
-    let at = Utc::now();
+    let at = crate::clock::now();
     journal.append(&Record::Start(Box::new(Started {
         run: id.into(),
         at,
@@ -167,7 +167,7 @@ fn record_finish(
                 )),
             };
             if let Some((status, exit_code, error)) = end {
-                let now = Utc::now();
+                let now = crate::clock::now();
                 let rec = Record::Finish(Finished {
                     run: id.clone(),
                     at: now,

@@ -4,8 +4,9 @@
 
 mod common;
 
+use chrono::{DateTime, Utc};
 use common::pg::Pg;
-use common::run_cli;
+use common::{run_cli, run_cli_at};
 use std::path::Path;
 
 fn ok(d: &Path, args: &[&str]) -> String {
@@ -15,7 +16,11 @@ fn ok(d: &Path, args: &[&str]) -> String {
 }
 
 fn verify(d: &Path) -> serde_json::Value {
-    let (code, out, err) = run_cli(d, &["drill", "verify", "--json"]);
+    verify_at(d, common::fixed_now())
+}
+
+fn verify_at(d: &Path, now: DateTime<Utc>) -> serde_json::Value {
+    let (code, out, err) = run_cli_at(d, now, &["drill", "verify", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
     assert_eq!(code == 0, v["passed"] == true, "{out}");
     v
@@ -101,25 +106,10 @@ fn crash_loop_drill() {
     assert!(checks.contains(&"the container is up and healthy"));
 }
 
-#[test]
-fn corrupt_latest_backup_drill_on_real_postgresql() {
-    let pg = Pg::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    // Without a PostgreSQL the drill says what it needs.
-    let (code, _, err) = run_cli(d, &["drill", "start", "corrupt-latest-backup"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("--pg HOST:PORT"), "{err}");
-    let pgarg = format!("127.0.0.1:{}", pg.port);
-    let out = ok(
-        d,
-        &["drill", "start", "corrupt-latest-backup", "--pg", &pgarg],
-    );
-    assert!(out.contains("lost its events table"), "{out}");
-    let port = format!("pg_port={}", pg.port);
-    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
-    // The backups, newest first: the operator validates the newest…
-    let list = ok(d, &["ls", "backups", "--json"]);
+/// The host's backup files of the drilled database, newest first.
+fn host_backups(d: &Path, now: DateTime<Utc>) -> Vec<String> {
+    let (code, list, err) = run_cli_at(d, now, &["ls", "backups", "--json"]);
+    assert_eq!(code, 0, "{err}");
     let backups: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
     let mut ours: Vec<String> = backups
         .iter()
@@ -136,10 +126,25 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
         .collect();
     ours.sort();
     ours.reverse();
+    ours
+}
+
+/// The corrupt-latest-backup drill as an operator plays it at `now` (the
+/// drill already started): validate the newest backup, which fails, then
+/// the one before, restore it, verify. The good backup's name and the report.
+fn play_corrupt_latest_backup(
+    pg: &Pg,
+    d: &Path,
+    now: DateTime<Utc>,
+) -> (String, serde_json::Value) {
+    let port = format!("pg_port={}", pg.port);
+    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    // The backups, newest first: the operator validates the newest…
+    let ours = host_backups(d, now);
     let run = |args: &[&str]| {
         let mut a = args.to_vec();
         a.extend(tcp);
-        run_cli(d, &a)
+        run_cli_at(d, now, &a)
     };
     let newest = ours[0].clone();
     let (code, out, _) = run(&[
@@ -171,7 +176,25 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
         "filter_ical_staging",
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    let v = verify(d);
+    (good, verify_at(d, now))
+}
+
+#[test]
+fn corrupt_latest_backup_drill_on_real_postgresql() {
+    let pg = Pg::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Without a PostgreSQL the drill says what it needs.
+    let (code, _, err) = run_cli(d, &["drill", "start", "corrupt-latest-backup"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--pg HOST:PORT"), "{err}");
+    let pgarg = format!("127.0.0.1:{}", pg.port);
+    let out = ok(
+        d,
+        &["drill", "start", "corrupt-latest-backup", "--pg", &pgarg],
+    );
+    assert!(out.contains("lost its events table"), "{out}");
+    let (good, v) = play_corrupt_latest_backup(&pg, d, common::fixed_now());
     assert_eq!(v["passed"], true, "{v:#}");
     assert_eq!(v["backup_used"], good.as_str());
     let rpo = v["rpo_seconds"].as_i64().unwrap();
@@ -182,6 +205,66 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
         md.contains("- [x] the database holds exactly the good backup's data"),
         "{md}"
     );
+}
+
+/// The drill's story holds whatever the hour: the sandbox's nightly 02:00
+/// backups of the drilled database never stand between the drill's good
+/// and corrupt ones (they are set aside while it runs and come back after).
+#[test]
+fn corrupt_latest_backup_drill_passes_at_every_hour() {
+    let pg = Pg::start();
+    let pgarg = format!("127.0.0.1:{}", pg.port);
+    for hm in ["00:30", "02:30", "03:30", "12:00", "23:30"] {
+        let now: DateTime<Utc> = format!("2026-11-22T{hm}:00Z").parse().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let before = host_backups(d, now);
+        assert!(!before.is_empty(), "{hm}: the sandbox has nightly backups");
+        let (code, out, err) = run_cli_at(
+            d,
+            now,
+            &["drill", "start", "corrupt-latest-backup", "--pg", &pgarg],
+        );
+        assert_eq!(code, 0, "{hm}: {out}{err}");
+        let during = host_backups(d, now);
+        assert_eq!(
+            during.len(),
+            2,
+            "{hm}: only the drill's own backups: {during:?}"
+        );
+        let (good, v) = play_corrupt_latest_backup(&pg, d, now);
+        assert_eq!(v["passed"], true, "{hm}: {v:#}");
+        assert_eq!(v["backup_used"], good.as_str(), "{hm}");
+        assert_eq!(v["rpo_seconds"], 22 * 3600, "{hm}");
+        assert_eq!(
+            v["started_at"], v["verified_at"],
+            "{hm}: the clock is pinned"
+        );
+        let after = host_backups(d, now);
+        assert_eq!(after.len(), before.len() + 2, "{hm}: put back: {after:?}");
+        assert!(before.iter().all(|b| after.contains(b)), "{hm}: {after:?}");
+    }
+}
+
+/// Stopping a database drill without verifying it still brings the
+/// sandbox's backups back, and leaves no drill running.
+#[test]
+fn stopping_a_database_drill_puts_the_sandbox_backups_back() {
+    let pg = Pg::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let now = common::fixed_now();
+    let before = host_backups(d, now);
+    let pgarg = format!("127.0.0.1:{}", pg.port);
+    ok(d, &["drill", "start", "lost-database", "--pg", &pgarg]);
+    assert!(host_backups(d, now).is_empty(), "the host lost them all");
+    let out = ok(d, &["drill", "stop"]);
+    assert!(out.contains("stopped without a report"), "{out}");
+    assert_eq!(host_backups(d, now), before);
+    assert!(ok(d, &["drill", "status"]).contains("no drill is running"));
+    let (code, _, err) = run_cli(d, &["drill", "stop"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no drill is running"), "{err}");
 }
 
 #[test]

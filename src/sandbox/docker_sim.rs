@@ -60,6 +60,7 @@ pub fn short_id(seed: &str) -> String {
     format!("{:012x}", h & 0xffff_ffff_ffff)
 }
 
+/// The simulation's clock: `OPSDECK_SIM_NOW` (seconds) when set, else opsdeck's.
 pub fn now_epoch() -> i64 {
     if let Some(n) = std::env::var("OPSDECK_SIM_NOW")
         .ok()
@@ -67,7 +68,7 @@ pub fn now_epoch() -> i64 {
     {
         return n;
     }
-    chrono::Utc::now().timestamp()
+    crate::clock::now().timestamp()
 }
 
 fn delay() -> Duration {
@@ -78,11 +79,17 @@ fn delay() -> Duration {
     Duration::from_millis(ms)
 }
 
+/// Seconds a started container reports `starting`. Under a pinned clock
+/// (`OPSDECK_SIM_NOW`) no time passes, so a grace would never end: none.
 fn health_grace() -> i64 {
     std::env::var("OPSDECK_SIM_HEALTH_GRACE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2)
+        .unwrap_or(if std::env::var_os("OPSDECK_SIM_NOW").is_some() {
+            0
+        } else {
+            2
+        })
 }
 
 impl SimContainer {

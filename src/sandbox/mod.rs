@@ -154,11 +154,16 @@ impl Sandbox {
     /// The local transport over this sandbox's hosts. Like SSM, it cannot
     /// reach an instance that is stopped or whose agent is offline: the
     /// estate is checked at every command, so starting an instance makes it
-    /// reachable.
+    /// reachable. A pinned clock (`OPSDECK_NOW`) is the hosts' clock too.
     pub fn transport(&self, extra_env: &BTreeMap<String, String>) -> LocalTransport {
         let mut t = LocalTransport::new();
+        let mut base = extra_env.clone();
+        if let Ok(Some(at)) = crate::clock::pinned() {
+            base.entry("OPSDECK_SIM_NOW".into())
+                .or_insert_with(|| at.timestamp().to_string());
+        }
         for i in estate::instances() {
-            let mut env = extra_env.clone();
+            let mut env = base.clone();
             if i.id == estate::ENSSOL_HOST {
                 env.insert("OPSDECK_SIM_NO_DOCKER".into(), "1".into());
             }
@@ -392,7 +397,7 @@ impl ObjectStore for SandboxCloud {
         let new_id = estate::version_id_for(&format!("{key}#restore#{}", o.versions.len()));
         o.versions.push(estate::SimVersion {
             version_id: new_id.clone(),
-            last_modified: chrono::Utc::now(),
+            last_modified: crate::clock::now(),
             ..old
         });
         self.sandbox.save_estate(&estate)?;

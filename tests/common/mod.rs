@@ -207,10 +207,17 @@ pub fn git_head(dir: &Path) -> String {
 }
 
 /// The binary with its XDG dirs under `dir` (sandbox in `dir/data/opsdeck/sandbox`,
-/// journal in `dir/state/opsdeck/journal`), no simulated delays.
+/// journal in `dir/state/opsdeck/journal`), no simulated delays, and its
+/// clock pinned at [`fixed_now`] (`OPSDECK_NOW`) so that no result depends on
+/// the hour the tests run at; [`cli_at`] pins another instant.
 pub fn cli(dir: &Path) -> std::process::Command {
+    cli_at(dir, fixed_now())
+}
+
+pub fn cli_at(dir: &Path, now: DateTime<Utc>) -> std::process::Command {
     let mut c = std::process::Command::new(exe());
-    c.env("XDG_DATA_HOME", dir.join("data"))
+    c.env("OPSDECK_NOW", now.to_rfc3339())
+        .env("XDG_DATA_HOME", dir.join("data"))
         .env("XDG_STATE_HOME", dir.join("state"))
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("OPSDECK_SIM_DELAY_MS", "0")
@@ -222,7 +229,12 @@ pub fn cli(dir: &Path) -> std::process::Command {
 
 /// Run the binary; (exit code, stdout, stderr).
 pub fn run_cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = cli(dir).args(args).output().unwrap();
+    run_cli_at(dir, fixed_now(), args)
+}
+
+/// Run the binary with its clock pinned at `now`.
+pub fn run_cli_at(dir: &Path, now: DateTime<Utc>, args: &[&str]) -> (i32, String, String) {
+    let out = cli_at(dir, now).args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
