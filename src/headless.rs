@@ -3,9 +3,8 @@
 
 use crate::app::views;
 use crate::config::Config;
-use crate::domain::{Backup, human_size};
-use crate::provider::host::{HostInventory, HostSnapshot};
-use crate::runner::{Providers, s3_backups};
+use crate::domain::human_size;
+use crate::runner::Providers;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -19,30 +18,6 @@ pub enum Kind {
     Backups,
     /// Posture findings: open security groups, unencrypted EBS, IMDSv1.
     Posture,
-}
-
-pub async fn snapshots(
-    p: &Providers,
-    config: &Config,
-) -> anyhow::Result<(BTreeMap<String, HostSnapshot>, Vec<String>)> {
-    let instances = p.cloud.instances().await?;
-    let inv = HostInventory::new(p.transport.clone());
-    let mut snaps = BTreeMap::new();
-    let mut errors = Vec::new();
-    // Only configured hosts: on AWS each one costs an SSM command.
-    let configured: Vec<&str> = config.hosts.iter().map(|h| h.instance.as_str()).collect();
-    for i in instances
-        .iter()
-        .filter(|i| i.unreachable_reason().is_none() && configured.contains(&i.id.as_str()))
-    {
-        match inv.snapshot(&i.id).await {
-            Ok(s) => {
-                snaps.insert(i.id.clone(), s);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    Ok((snaps, errors))
 }
 
 pub fn table(out: &mut impl Write, t: &crate::app::list::TableData) -> std::io::Result<()> {
@@ -129,61 +104,40 @@ pub async fn ls(
             }
         }
         Kind::Containers | Kind::Tenants | Kind::Backups => {
-            let (snaps, errs) = snapshots(p, config).await?;
+            let (inv, errs) = crate::ops::load_inventory(p, config, true).await?;
             warnings.extend(errs);
-            let s3: Vec<Backup> = match &config.backups.bucket {
-                Some(b) => match s3_backups(p.store.as_ref(), b, &config.backups.prefix).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        warnings.push(format!("S3 backups: {e}"));
-                        vec![]
-                    }
-                },
-                None => vec![],
-            };
-            let names: BTreeMap<String, String> = p
-                .cloud
-                .instances()
-                .await?
-                .into_iter()
-                .map(|i| (i.id, i.name))
+            let names: BTreeMap<String, String> = inv
+                .instances
+                .iter()
+                .map(|i| (i.id.clone(), i.name.clone()))
                 .collect();
             match kind {
                 Kind::Containers => {
-                    let v: Vec<_> = snaps.values().flat_map(|s| s.containers.clone()).collect();
+                    let v = &inv.containers;
                     if json {
-                        serde_json::to_writer_pretty(&mut *out, &v)?;
+                        serde_json::to_writer_pretty(&mut *out, v)?;
                         writeln!(out)?;
                     } else {
-                        table(out, &views::containers_table(&v, &names))?;
+                        table(out, &views::containers_table(v, &names))?;
                     }
                 }
                 Kind::Tenants => {
-                    let v = views::derive_tenants(config, &snaps, &s3);
+                    let v = &inv.tenants;
                     if json {
-                        serde_json::to_writer_pretty(&mut *out, &v)?;
+                        serde_json::to_writer_pretty(&mut *out, v)?;
                         writeln!(out)?;
                     } else {
-                        table(out, &views::tenants_table(&v, now, &rpo))?;
+                        table(out, &views::tenants_table(v, now, &rpo))?;
                     }
                 }
                 _ => {
-                    let mut v: Vec<Backup> = snaps
-                        .values()
-                        .flat_map(|s| s.backups.clone())
-                        .chain(s3)
-                        .collect();
-                    v.sort_by(|a, b| {
-                        a.database
-                            .cmp(&b.database)
-                            .then(b.taken_at.cmp(&a.taken_at))
-                    });
+                    let v = &inv.backups;
                     if json {
-                        serde_json::to_writer_pretty(&mut *out, &v)?;
+                        serde_json::to_writer_pretty(&mut *out, v)?;
                         writeln!(out)?;
                     } else {
                         let checks = views::validation_results(&p.journal.entries().0);
-                        table(out, &views::backups_table(&v, now, &rpo, &names, &checks))?;
+                        table(out, &views::backups_table(v, now, &rpo, &names, &checks))?;
                         let total: u64 = v.iter().map(|b| b.size).sum();
                         writeln!(out, "{} backups, {}", v.len(), human_size(total))?;
                     }

@@ -3,12 +3,11 @@
 
 use crate::app::views;
 use crate::config::Config;
-use crate::domain::{Backup, Container};
 use crate::engine::RunEvent;
-use crate::journal::Entry;
+use crate::journal::{Entry, RunOutcome};
+use crate::ops::{self, Providers};
 use crate::runbook::spec::TargetKind;
-use crate::runbook::{self, Danger, Library, RenderedRun, Target};
-use crate::runner::Providers;
+use crate::runbook::{self, Danger, Library, RenderedRun};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -24,6 +23,17 @@ pub mod exit {
     pub const CANCELLED: u8 = 4;
     /// The job vanished or the transport gave up: the outcome is unknown.
     pub const LOST: u8 = 5;
+
+    /// The exit code of a run that ended so.
+    pub fn of(outcome: crate::journal::RunOutcome) -> u8 {
+        use crate::journal::RunOutcome as O;
+        match outcome {
+            O::Succeeded => SUCCEEDED,
+            O::Failed => FAILED,
+            O::Cancelled => CANCELLED,
+            O::Lost | O::Error => LOST,
+        }
+    }
 }
 
 pub struct RunArgs {
@@ -37,174 +47,39 @@ pub struct RunArgs {
     pub production_context: bool,
 }
 
-/// What the estate looks like right now, for targets and choices.
-struct Inventory {
-    instances: Vec<crate::domain::Instance>,
-    tenants: Vec<crate::domain::Tenant>,
-    containers: Vec<Container>,
-    backups: Vec<Backup>,
-    snapshots: BTreeMap<String, crate::provider::host::HostSnapshot>,
-}
-
-async fn inventory(p: &Providers, config: &Config, kind: TargetKind) -> anyhow::Result<Inventory> {
-    let instances = p.cloud.instances().await?;
-    // Instances need no host reads; everything else does.
-    let (snapshots, errors) = if kind == TargetKind::Instance {
-        (BTreeMap::new(), vec![])
-    } else {
-        crate::headless::snapshots(p, config).await?
-    };
-    for e in errors {
-        eprintln!("warning: {e}");
+/// What the guards ask of a headless run, in the CLI's words.
+fn headless_guard_text(run: &RenderedRun) -> String {
+    match (&run.confirm_with, run.danger) {
+        (Some(_), _) => run.guard_text(),
+        (None, Danger::Read) => "read runbook: runs as is".into(),
+        (None, d) => format!("{} runbook: runs with --yes", d.label()),
     }
-    let tenants = views::derive_tenants(config, &snapshots, &[]);
-    let containers = snapshots
-        .values()
-        .flat_map(|s| s.containers.clone())
-        .collect();
-    let mut backups: Vec<Backup> = snapshots.values().flat_map(|s| s.backups.clone()).collect();
-    // Backups kept in S3 are targets too (restored on their database's host).
-    if kind == TargetKind::Backup
-        && let Some(bucket) = &config.backups.bucket
-    {
-        match crate::runner::s3_backups(p.store.as_ref(), bucket, &config.backups.prefix).await {
-            Ok(v) => backups.extend(v),
-            Err(e) => eprintln!("warning: S3 backups: {e}"),
-        }
-    }
-    Ok(Inventory {
-        instances,
-        tenants,
-        containers,
-        backups,
-        snapshots,
-    })
 }
 
-fn project_of(inv: &Inventory, database: &str) -> String {
-    runbook::project_of(&inv.tenants, database)
-}
-
-fn find_target(inv: &Inventory, kind: TargetKind, value: &str) -> Result<Target, String> {
-    let host_prod = |host: &str| {
-        inv.instances
-            .iter()
-            .any(|i| i.id == host && i.is_production())
-    };
-    match kind {
-        TargetKind::Tenant => inv
-            .tenants
-            .iter()
-            .find(|t| t.project() == value)
-            .map(Target::tenant)
-            .ok_or_else(|| {
-                let known: Vec<String> = inv.tenants.iter().map(|t| t.project()).collect();
-                format!("no tenant {value:?} (known: {})", known.join(", "))
-            }),
-        TargetKind::Instance => {
-            let matches: Vec<_> = inv
-                .instances
-                .iter()
-                .filter(|i| i.id == value || i.name == value)
-                .collect();
-            match matches.as_slice() {
-                [i] => {
-                    let unique = runbook::unique_name(&inv.instances, i);
-                    Ok(Target::instance(i, unique))
-                }
-                [] => Err(format!("no instance with id or Name {value:?}")),
-                _ => Err(format!(
-                    "{} instances are named {value:?}: use the instance id",
-                    matches.len()
-                )),
-            }
-        }
-        TargetKind::Container => {
-            let (name, host) = match value.split_once('@') {
-                Some((n, h)) => (n, Some(h)),
-                None => (value, None),
+/// A refused consent, phrased for the command line (`--yes`, `--confirm`).
+fn headless_consent_text(run: &RenderedRun, why: &ops::Refusal) -> String {
+    match why {
+        ops::Refusal::NotConfirmed { runbook, danger } => format!(
+            "`{runbook}` is a {danger} runbook: pass --yes to run it without the console{}",
+            run.confirm_with
+                .as_ref()
+                .map(|n| format!(" (and --confirm {n})"))
+                .unwrap_or_default()
+        ),
+        ops::Refusal::NameMissing { name, .. } => {
+            let what = if run.danger == Danger::Destructive {
+                "destructive"
+            } else {
+                "production"
             };
-            let matches: Vec<_> = inv
-                .containers
-                .iter()
-                .filter(|c| c.name == name && host.is_none_or(|h| c.host == h))
-                .collect();
-            match matches.as_slice() {
-                [c] => Ok(Target::container(c, host_prod(&c.host))),
-                [] => Err(format!("no container {value:?} on the configured hosts")),
-                _ => Err(format!(
-                    "{value:?} runs on several hosts: write NAME@INSTANCE-ID"
-                )),
-            }
+            format!("{what}: pass --confirm {name}")
         }
-        TargetKind::Backup => {
-            // A host's file first; `s3://bucket/key` (or the key) for one in S3.
-            let found = inv
-                .backups
-                .iter()
-                .filter(|b| b.origin.starts_with("i-"))
-                .find(|b| b.path == value || b.path.ends_with(&format!("/{value}")))
-                .or_else(|| {
-                    inv.backups.iter().find(|b| {
-                        b.origin.starts_with("s3://")
-                            && (format!("{}/{}", b.origin, b.path) == value
-                                || b.path == value
-                                || b.path.ends_with(&format!("/{value}")))
-                    })
-                });
-            let b = found
-                .ok_or_else(|| format!("no backup {value:?} on the configured hosts or in S3"))?;
-            let db_host = runbook::host_of_database(&inv.tenants, &inv.backups, &b.database);
-            Ok(Target::backup(
-                b,
-                b.database.contains("production"),
-                &project_of(inv, &b.database),
-                db_host.as_deref(),
-            ))
+        ops::Refusal::NameMismatch { typed, name } => {
+            format!(
+                "--confirm {typed} does not name the target: `{name}` needs no typed name; drop --confirm or write --confirm {name}"
+            )
         }
-        TargetKind::Database => {
-            let (db, host) = match value.split_once('@') {
-                Some((d, h)) => (d, Some(h.to_string())),
-                None => (value, None),
-            };
-            // Where it lives: the tenant using it, else the host keeping its backups.
-            let mut hosts: Vec<String> = inv
-                .tenants
-                .iter()
-                .filter(|t| t.database.as_deref() == Some(db))
-                .map(|t| t.host.clone())
-                .chain(
-                    inv.backups
-                        .iter()
-                        .filter(|b| b.database == db)
-                        .map(|b| b.origin.clone()),
-                )
-                .filter(|h| h.starts_with("i-"))
-                .collect();
-            hosts.sort();
-            hosts.dedup();
-            let host = match (host, hosts.as_slice()) {
-                (Some(h), _) => h,
-                (None, [h]) => h.clone(),
-                (None, []) => {
-                    return Err(format!(
-                        "no database {db:?} known on the configured hosts (write NAME@INSTANCE-ID)"
-                    ));
-                }
-                (None, _) => {
-                    return Err(format!(
-                        "{db:?} is on several hosts: write {db}@INSTANCE-ID"
-                    ));
-                }
-            };
-            let production = runbook::database_is_production(&inv.tenants, db, host_prod(&host));
-            Ok(Target::database(
-                &host,
-                db,
-                production,
-                &project_of(inv, db),
-            ))
-        }
+        other => other.to_string(),
     }
 }
 
@@ -224,7 +99,7 @@ fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()>
         if run.production { " · PRODUCTION" } else { "" }
     )?;
     writeln!(out, "# on fail   {}", run.on_failure)?;
-    writeln!(out, "# guards    {}", run.guard_text())?;
+    writeln!(out, "# guards    {}", headless_guard_text(run))?;
     for (k, v) in &run.params {
         writeln!(out, "# param     {k}={}", v.replace('\n', "\\n"))?;
     }
@@ -285,40 +160,29 @@ pub async fn run(
         );
         return Ok(exit::USAGE);
     };
-    let inv = inventory(p, config, kind).await?;
-    let target = match find_target(&inv, kind, &target_value) {
+    let (inv, warnings) = ops::load_inventory(p, config, kind != TargetKind::Instance).await?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let target = match inv.resolve(kind, &target_value) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("opsdeck: {e}");
             return Ok(exit::USAGE);
         }
     };
-    let choices = runbook::choices(
-        &target,
-        &inv.tenants,
-        &inv.containers,
-        &inv.backups,
-        inv.snapshots.get(&target.host).map(|s| &s.deploys),
-    );
-    let values = runbook::with_config_defaults(config, spec, &target, &values);
-    let rendered = match runbook::render(
-        lib,
-        spec,
-        &target,
-        &values,
-        &choices,
-        args.production_context,
-    ) {
+    let cx = ops::Context {
+        config,
+        library: lib,
+        production: args.production_context,
+        read_only: args.read_only,
+    };
+    let rendered = match ops::prepare_run(cx, &inv, &args.runbook, &target, &values) {
         Ok(r) => r,
         // A bad parameter never reaches a shell.
         Err(e) => return refuse(e.to_string()),
     };
-    let unreachable = inv
-        .instances
-        .iter()
-        .find(|i| i.id == rendered.host)
-        .map(|i| i.unreachable_reason())
-        .unwrap_or_else(|| Some(format!("host {} is not in this context", rendered.host)));
+    let guard = ops::guard(&rendered, args.read_only, &inv.instances).err();
     if args.dry_run {
         let mut out = std::io::stdout().lock();
         if args.json {
@@ -336,48 +200,31 @@ pub async fn run(
                     "params": rendered.params,
                     "digest": rendered.digest,
                     "script": crate::mask::mask_text(&rendered.script),
-                    "refused": rendered.refusal(args.read_only).or(unreachable.clone()),
+                    "refused": guard.as_ref().map(ToString::to_string),
                 }),
             )?;
             writeln!(out)?;
         } else {
             print_preview(&mut out, &rendered)?;
         }
-        if let Some(why) = rendered.refusal(args.read_only).or(unreachable) {
+        if let Some(why) = guard {
             eprintln!("opsdeck: this run would be refused: {why}");
             return Ok(exit::REFUSED);
         }
         return Ok(exit::SUCCEEDED);
     }
-    if let Some(why) = rendered.refusal(args.read_only) {
-        return refuse(why);
+    if let Some(why) = guard {
+        return refuse(why.to_string());
     }
-    if let Some(why) = unreachable {
-        return refuse(why);
+    if let Err(why) = ops::consent(&rendered, args.yes, args.confirm.as_deref()) {
+        return refuse(headless_consent_text(&rendered, &why));
     }
-    if rendered.danger != Danger::Read && !args.yes {
-        return refuse(format!(
-            "`{}` is a {} runbook: pass --yes to run it without the console{}",
-            rendered.runbook,
-            rendered.danger.label(),
-            rendered
-                .confirm_with
-                .as_ref()
-                .map(|n| format!(" (and --confirm {n})"))
-                .unwrap_or_default()
-        ));
-    }
-    if let Some(need) = &rendered.confirm_with
-        && args.confirm.as_deref() != Some(need.as_str())
-    {
-        return refuse(format!("{}: pass --confirm {need}", rendered.guard_text()));
-    }
-    let id = format!(
-        "{}-{}-h{:04x}",
-        crate::clock::now().format("%Y%m%d-%H%M%S"),
-        rendered.runbook,
-        std::process::id() & 0xffff
-    );
+    let id = ops::RunId::new(
+        crate::clock::now(),
+        &rendered.runbook,
+        &format!("h{:04x}", std::process::id() & 0xffff),
+    )
+    .into_string();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = match crate::runs::launch(
         crate::runproto::RunProtocol::new(p.transport.clone()),
@@ -413,14 +260,16 @@ pub async fn run(
         let Some(ev) = ev else {
             break (
                 exit::LOST,
-                "lost",
+                RunOutcome::Lost,
                 None,
                 Some("the run's events stopped".to_string()),
             );
         };
-        match ev {
-            RunEvent::Started { .. } => {}
-            RunEvent::Output { text, .. } => {
+        if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+            break (exit::of(outcome), outcome, exit_code, error);
+        }
+        if let RunEvent::Output { text, .. } = ev {
+            {
                 if args.json {
                     eprint!("{text}");
                 } else {
@@ -437,17 +286,6 @@ pub async fn run(
                     output_tail.drain(..cut);
                 }
             }
-            RunEvent::Finished { exit_code, .. } => {
-                break if exit_code == 0 {
-                    (exit::SUCCEEDED, "succeeded", Some(exit_code), None)
-                } else {
-                    (exit::FAILED, "failed", Some(exit_code), None)
-                };
-            }
-            RunEvent::Cancelled { exit_code, .. } => {
-                break (exit::CANCELLED, "cancelled", Some(exit_code), None);
-            }
-            RunEvent::Failed { error, .. } => break (exit::LOST, "lost", None, Some(error)),
         }
     };
     let result = crate::runs::result_line(&output_tail);
@@ -503,7 +341,13 @@ async fn run_on_tag(
             return Ok(exit::USAGE);
         }
     };
-    let inv = inventory(p, config, TargetKind::Instance).await?;
+    let (inv, _) = ops::load_inventory(p, config, false).await?;
+    let cx = ops::Context {
+        config,
+        library: lib,
+        production: args.production_context,
+        read_only: args.read_only,
+    };
     let selected = match targets.select(&inv.instances) {
         Ok(v) if !v.is_empty() => v,
         Ok(_) => {
@@ -518,30 +362,21 @@ async fn run_on_tag(
     let mut runs = Vec::new();
     let mut refused = Vec::new();
     for i in selected {
-        let unique = runbook::unique_name(&inv.instances, i);
-        let target = Target::instance(i, unique);
-        let choices = runbook::choices(&target, &[], &[], &[], None);
-        let r = match runbook::render(
-            lib,
-            spec,
-            &target,
-            values,
-            &choices,
-            args.production_context,
-        ) {
+        let target = inv.instance_target(i);
+        let r = match ops::prepare_run(cx, &inv, spec.name(), &target, values) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("opsdeck: refused: {e}");
                 return Ok(exit::REFUSED);
             }
         };
-        if let Some(why) = r.refusal(args.read_only) {
-            eprintln!("opsdeck: refused: {why}");
-            return Ok(exit::REFUSED);
-        }
-        match i.unreachable_reason() {
-            Some(why) => refused.push((target.label.clone(), why)),
-            None => runs.push(r),
+        match ops::guard(&r, args.read_only, &inv.instances) {
+            Ok(()) => runs.push(r),
+            Err(why @ ops::Refusal::ReadOnly { .. }) => {
+                eprintln!("opsdeck: refused: {why}");
+                return Ok(exit::REFUSED);
+            }
+            Err(why) => refused.push((target.label.clone(), why.to_string())),
         }
     }
     let confirm = format!("tag:{tag}");
@@ -572,11 +407,12 @@ async fn run_on_tag(
     if runs.is_empty() {
         return Ok(exit::REFUSED);
     }
-    let stamp = crate::clock::now().format("%Y%m%d-%H%M%S").to_string();
+    let at = crate::clock::now();
     let pid = std::process::id() & 0xffff;
-    let results: Vec<(String, &'static str, Option<i32>)> =
+    let results: Vec<(String, RunOutcome, Option<i32>)> =
         futures::stream::iter(runs.into_iter().enumerate().map(|(n, r)| {
-            let id = format!("{stamp}-{}-h{pid:04x}-{}", r.runbook, n + 1);
+            let id =
+                ops::RunId::new(at, &r.runbook, &format!("h{pid:04x}-{}", n + 1)).into_string();
             async move {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 let name = r.target.label.clone();
@@ -590,7 +426,7 @@ async fn run_on_tag(
                     tx,
                 ) {
                     eprintln!("opsdeck: {name}: not started: cannot write the journal: {e}");
-                    return (name, "error", None);
+                    return (name, RunOutcome::Error, None);
                 }
                 while let Some(ev) = rx.recv().await {
                     match ev {
@@ -600,25 +436,17 @@ async fn run_on_tag(
                                 let _ = writeln!(out, "[{prefix}] {line}");
                             }
                         }
-                        RunEvent::Finished { exit_code, .. } => {
-                            let s = if exit_code == 0 {
-                                "succeeded"
-                            } else {
-                                "failed"
-                            };
-                            return (name, s, Some(exit_code));
+                        ev => {
+                            if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+                                if let Some(e) = error {
+                                    eprintln!("opsdeck: {name}: {e}");
+                                }
+                                return (name, outcome, exit_code);
+                            }
                         }
-                        RunEvent::Cancelled { exit_code, .. } => {
-                            return (name, "cancelled", Some(exit_code));
-                        }
-                        RunEvent::Failed { error, .. } => {
-                            eprintln!("opsdeck: {name}: {error}");
-                            return (name, "lost", None);
-                        }
-                        RunEvent::Started { .. } => {}
                     }
                 }
-                (name, "lost", None)
+                (name, RunOutcome::Lost, None)
             }
         }))
         .buffer_unordered(4)
@@ -632,7 +460,7 @@ async fn run_on_tag(
                 .map(|c| format!(" (exit {c})"))
                 .unwrap_or_default()
         );
-        if *status != "succeeded" {
+        if *status != RunOutcome::Succeeded {
             code = exit::FAILED;
         }
     }

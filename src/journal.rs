@@ -70,8 +70,7 @@ pub struct Started {
 pub struct Finished {
     pub run: String,
     pub at: DateTime<Utc>,
-    /// succeeded, failed, cancelled, lost, error
-    pub status: String,
+    pub status: RunOutcome,
     pub exit_code: Option<i32>,
     /// The script's own last words: `==> opsdeck result: …`.
     pub result: Option<String>,
@@ -82,6 +81,46 @@ pub struct Finished {
     /// Figures the script reported (`report KEY VALUE`): row counts, sizes…
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub report: std::collections::BTreeMap<String, String>,
+}
+
+/// How a run ended, in the words the journal has always kept (old
+/// journals read as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    Succeeded,
+    /// The script exited non-zero (a step or a pre-check failed).
+    Failed,
+    Cancelled,
+    /// The job vanished: the outcome on the host is unknown.
+    Lost,
+    /// The transport or the protocol gave up.
+    Error,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Cancelled => "cancelled",
+            RunOutcome::Lost => "lost",
+            RunOutcome::Error => "error",
+        }
+    }
+}
+
+/// `outcome == "succeeded"`: the journal's word for it.
+impl PartialEq<&str> for RunOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

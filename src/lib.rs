@@ -19,6 +19,7 @@ pub mod headless;
 pub mod headless_run;
 pub mod journal;
 pub mod mask;
+pub mod ops;
 pub mod provider;
 pub mod runbook;
 pub mod runner;

@@ -3,32 +3,16 @@
 //! results back as [`Msg`]s.
 
 use crate::app::{Effect, Msg};
-use crate::domain::{Backup, BackupLocation, ObjectEntry};
 use crate::engine::{RunEvent, RunHandle};
-use crate::provider::host::{HostInventory, parse_backup_name};
-use crate::provider::{CloudInventory, ObjectStore, ProviderResult};
+use crate::provider::host::HostInventory;
 use crate::runproto::RunProtocol;
-use crate::transport::Transport;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Everything the console reads from and acts on, behind the provider seam.
-#[derive(Clone)]
-pub struct Providers {
-    pub cloud: Arc<dyn CloudInventory>,
-    pub store: Arc<dyn ObjectStore>,
-    pub transport: Arc<dyn Transport>,
-    /// The audit journal (every run, its script and full output).
-    pub journal: crate::journal::Journal,
-    /// Who runs things here (recorded with every run).
-    pub operator: crate::journal::Operator,
-    /// Where downloads go (the user's download directory, else the current one).
-    pub download_dir: PathBuf,
-    /// The sandbox, when this context is one (drills run there only).
-    pub sandbox: Option<crate::sandbox::Sandbox>,
-}
+pub use crate::ops::Providers;
+pub use crate::ops::inventory::s3_backups;
 
 /// A file name in `dir` for `key` that does not overwrite anything.
 pub fn download_path(dir: &std::path::Path, key: &str, version_id: Option<&str>) -> PathBuf {
@@ -70,31 +54,6 @@ pub struct EffectsRunner {
     tx: UnboundedSender<Msg>,
     run_tx: UnboundedSender<RunEvent>,
     handles: HashMap<String, RunHandle>,
-}
-
-/// S3 objects named like backups become [`Backup`]s.
-pub async fn s3_backups(
-    store: &dyn ObjectStore,
-    bucket: &str,
-    prefix: &str,
-) -> ProviderResult<Vec<Backup>> {
-    let entries = store.list(bucket, prefix).await?;
-    Ok(entries
-        .into_iter()
-        .filter_map(|e| match e {
-            ObjectEntry::Object { key, size, .. } => {
-                parse_backup_name(&key).map(|(db, at)| Backup {
-                    database: db,
-                    location: BackupLocation::S3,
-                    origin: format!("s3://{bucket}"),
-                    path: key,
-                    taken_at: at,
-                    size,
-                })
-            }
-            ObjectEntry::Prefix(_) | ObjectEntry::Deleted { .. } => None,
-        })
-        .collect())
 }
 
 impl EffectsRunner {
@@ -285,50 +244,64 @@ impl EffectsRunner {
                     let _ = tx.send(Msg::Posture(p.cloud.posture().await));
                 });
             }
+            // Drills (git, bash, psql) and the journal's files are read on a
+            // blocking thread: the console answers keys meanwhile.
             Effect::LoadDrills => {
-                let _ = tx.send(Msg::Drills {
-                    active: crate::drill::active(&p.journal).map(Box::new),
-                    reports: p.journal.drills(),
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::Drills {
+                        active: crate::drill::active(&p.journal).map(Box::new),
+                        reports: p.journal.drills(),
+                    });
                 });
             }
             Effect::StartDrill(name) => {
-                let result = match (&p.sandbox, crate::drill::Scenario::parse(&name)) {
-                    (None, _) => Err("drills run on the sandbox only (:ctx sandbox)".to_string()),
-                    (_, None) => Err(format!(
-                        "no scenario {name:?} (try: {})",
-                        crate::drill::Scenario::ALL.map(|s| s.name()).join(", ")
-                    )),
-                    (Some(sb), Some(sc)) => {
-                        crate::drill::start(sb, &p.journal, sc, None, crate::clock::now())
-                    }
-                };
-                let _ = tx.send(Msg::DrillStarted(result.map(Box::new)));
+                tokio::task::spawn_blocking(move || {
+                    let result = match (&p.sandbox, crate::drill::Scenario::parse(&name)) {
+                        (None, _) => {
+                            Err("drills run on the sandbox only (:ctx sandbox)".to_string())
+                        }
+                        (_, None) => Err(format!(
+                            "no scenario {name:?} (try: {})",
+                            crate::drill::Scenario::ALL.map(|s| s.name()).join(", ")
+                        )),
+                        (Some(sb), Some(sc)) => {
+                            crate::drill::start(sb, &p.journal, sc, None, crate::clock::now())
+                        }
+                    };
+                    let _ = tx.send(Msg::DrillStarted(result.map(Box::new)));
+                });
             }
             Effect::VerifyDrill => {
-                let result = match &p.sandbox {
-                    None => Err("drills run on the sandbox only".to_string()),
-                    Some(sb) => crate::drill::verify(sb, &p.journal, crate::clock::now()),
-                };
-                let _ = tx.send(Msg::DrillVerified(result.map(Box::new)));
+                tokio::task::spawn_blocking(move || {
+                    let result = match &p.sandbox {
+                        None => Err("drills run on the sandbox only".to_string()),
+                        Some(sb) => crate::drill::verify(sb, &p.journal, crate::clock::now()),
+                    };
+                    let _ = tx.send(Msg::DrillVerified(result.map(Box::new)));
+                });
             }
             Effect::LoadHistory => {
-                let (mut entries, skipped) = p.journal.entries();
-                if skipped > 0 {
-                    tracing::warn!("journal: {skipped} unreadable line(s) skipped");
-                }
-                entries.reverse();
-                let _ = tx.send(Msg::History(entries));
+                tokio::task::spawn_blocking(move || {
+                    let (mut entries, skipped) = p.journal.entries();
+                    if skipped > 0 {
+                        tracing::warn!("journal: {skipped} unreadable line(s) skipped");
+                    }
+                    entries.reverse();
+                    let _ = tx.send(Msg::History(entries));
+                });
             }
             Effect::OpenPastOutput(id) => {
-                let (entries, _) = p.journal.entries();
-                if let Some(entry) = entries.into_iter().find(|e| e.start.run == id) {
-                    let text = std::fs::read_to_string(p.journal.output_path(&id))
-                        .unwrap_or_else(|e| format!("(no output file: {e})\n"));
-                    let _ = tx.send(Msg::PastOutput {
-                        entry: Box::new(entry),
-                        text,
-                    });
-                }
+                tokio::task::spawn_blocking(move || {
+                    let (entries, _) = p.journal.entries();
+                    if let Some(entry) = entries.into_iter().find(|e| e.start.run == id) {
+                        let text = std::fs::read_to_string(p.journal.output_path(&id))
+                            .unwrap_or_else(|e| format!("(no output file: {e})\n"));
+                        let _ = tx.send(Msg::PastOutput {
+                            entry: Box::new(entry),
+                            text,
+                        });
+                    }
+                });
             }
             Effect::SetRunning { id, running } => {
                 tokio::spawn(async move {

@@ -6,7 +6,7 @@
 //! headless `run` and tests share it.
 
 use crate::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
-use crate::journal::{Entry, Finished, Journal, Operator, Record, Started};
+use crate::journal::{Entry, Finished, Journal, Operator, Record, RunOutcome, Started};
 use crate::runbook::RenderedRun;
 use crate::runproto::RunProtocol;
 use chrono::{DateTime, Utc};
@@ -25,6 +25,29 @@ pub fn report_lines(text: &str, into: &mut std::collections::BTreeMap<String, St
         {
             into.insert(k.trim().to_string(), v.trim().to_string());
         }
+    }
+}
+
+/// How the run ends, if `ev` is its last event: the outcome, the exit
+/// code, the error. The one mapping from events to outcomes (journal,
+/// console and CLI alike).
+pub fn ending(ev: &RunEvent) -> Option<(RunOutcome, Option<i32>, Option<String>)> {
+    match ev {
+        RunEvent::Started { .. } | RunEvent::Output { .. } => None,
+        RunEvent::Finished { exit_code: 0, .. } => Some((RunOutcome::Succeeded, Some(0), None)),
+        RunEvent::Finished { exit_code, .. } => Some((RunOutcome::Failed, Some(*exit_code), None)),
+        RunEvent::Cancelled { exit_code, .. } => {
+            Some((RunOutcome::Cancelled, Some(*exit_code), None))
+        }
+        RunEvent::Failed { error, .. } => Some((
+            if error.contains("without an exit code") {
+                RunOutcome::Lost
+            } else {
+                RunOutcome::Error
+            },
+            None,
+            Some(error.clone()),
+        )),
     }
 }
 
@@ -135,43 +158,19 @@ fn record_finish(
             report_lines(&text, &mut report);
         }
         while let Some(ev) = rx.recv().await {
-            let end = match &ev {
-                RunEvent::Output { text, .. } => {
-                    if let Some(r) = result_line(text) {
-                        result = Some(r);
-                    }
-                    report_lines(text, &mut report);
-                    None
+            if let RunEvent::Output { text, .. } = &ev {
+                if let Some(r) = result_line(text) {
+                    result = Some(r);
                 }
-                RunEvent::Started { .. } => None,
-                RunEvent::Finished { exit_code, .. } => Some((
-                    if *exit_code == 0 {
-                        "succeeded"
-                    } else {
-                        "failed"
-                    },
-                    Some(*exit_code),
-                    None,
-                )),
-                RunEvent::Cancelled { exit_code, .. } => {
-                    Some(("cancelled", Some(*exit_code), None))
-                }
-                RunEvent::Failed { error, .. } => Some((
-                    if error.contains("without an exit code") {
-                        "lost"
-                    } else {
-                        "error"
-                    },
-                    None,
-                    Some(error.clone()),
-                )),
-            };
+                report_lines(text, &mut report);
+            }
+            let end = ending(&ev);
             if let Some((status, exit_code, error)) = end {
                 let now = crate::clock::now();
                 let rec = Record::Finish(Finished {
                     run: id.clone(),
                     at: now,
-                    status: status.into(),
+                    status,
                     exit_code,
                     result: result.take(),
                     error,

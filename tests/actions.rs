@@ -268,9 +268,14 @@ async fn ctx_switches_the_console_to_another_context() {
     );
     // Its stopped platform host has no tenants up to read.
     assert!(
-        h.app.tenants.iter().all(|t| t.health == "?"),
+        h.app.inv.tenants.iter().all(|t| t.health == "?"),
         "{:?}",
-        h.app.tenants.iter().map(|t| &t.health).collect::<Vec<_>>()
+        h.app
+            .inv
+            .tenants
+            .iter()
+            .map(|t| &t.health)
+            .collect::<Vec<_>>()
     );
     let s = common::text(&common::render(&h.app, 120, 30));
     assert!(

@@ -87,6 +87,7 @@ fn snapshots_become_tenants_with_health_sha_and_backup_age() {
         result: Ok(parse_snapshot(estate::MT_HOST, MT_SNAPSHOT)),
     });
     let t = a
+        .inv
         .tenants
         .iter()
         .find(|t| t.project() == "filter-ical-staging")
@@ -99,12 +100,14 @@ fn snapshots_become_tenants_with_health_sha_and_backup_age() {
         "2026-03-01T02:00:00+00:00"
     );
     let prod = a
+        .inv
         .tenants
         .iter()
         .find(|t| t.project() == "filter-ical-production")
         .unwrap();
     assert_eq!(prod.health, "down");
     let c = a
+        .inv
         .containers
         .iter()
         .find(|c| c.name == "filter-ical-backend-staging")

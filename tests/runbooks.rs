@@ -9,6 +9,7 @@ use opsdeck::app::{Mode, RunStatus, Screen};
 
 fn tenant_sha(h: &Harness, project: &str) -> Option<String> {
     h.app
+        .inv
         .tenants
         .iter()
         .find(|t| t.project() == project)
@@ -93,7 +94,13 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
         "filter-ical-backend-staging",
         "filter-ical-frontend-staging",
     ] {
-        let c = h.app.containers.iter().find(|c| c.name == name).unwrap();
+        let c = h
+            .app
+            .inv
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap();
         assert_eq!(
             c.labels.get("org.opencontainers.image.revision"),
             Some(&origin),
@@ -163,6 +170,7 @@ async fn a_release_failing_health_is_rolled_back_automatically() {
     );
     let c = h
         .app
+        .inv
         .containers
         .iter()
         .find(|c| c.name == "gabs-massage-backend-staging")
@@ -229,6 +237,7 @@ async fn production_needs_the_name_typed_and_restart_restarts() {
     );
     let c = h
         .app
+        .inv
         .containers
         .iter()
         .find(|c| c.name == "postgres-platform")
@@ -368,6 +377,7 @@ async fn sync_to_s3_from_the_backups_screen() {
     );
     let s3 = h
         .app
+        .inv
         .backups
         .iter()
         .filter(|b| b.database == "filter_ical_staging" && b.origin.starts_with("s3://"))

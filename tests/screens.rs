@@ -162,7 +162,10 @@ async fn every_screen_renders_the_sandbox_estate() {
     assert!(s.contains("succeeded") && s.contains("exit 0"), "{s}");
     insta::assert_snapshot!("run-output", s);
     screenshot(&h, "run-output");
+    // Esc goes back where the deploy was started: Tenants.
     h.key(KeyCode::Esc);
+    assert_eq!(h.app.screen, Screen::Tenants);
+    h.keys("6");
     assert_eq!(h.app.screen, Screen::Runs);
     insta::assert_snapshot!("runs", snap(&h));
 

@@ -9,7 +9,7 @@ pub mod runbooks;
 pub mod views;
 
 use crate::config::Config;
-use crate::domain::{Backup, Bucket, Container, Instance, ObjectEntry, ObjectVersion, Tenant};
+use crate::domain::{Backup, Bucket, Instance, ObjectEntry, ObjectVersion, Tenant};
 use crate::engine::{RunEvent, RunId};
 use crate::provider::ProviderResult;
 use crate::provider::host::HostSnapshot;
@@ -118,6 +118,20 @@ impl RunStatus {
             RunStatus::Failed(c) => format!("failed ({c})"),
             RunStatus::Cancelled(_) => "cancelled".into(),
             RunStatus::Error(_) => "error".into(),
+        }
+    }
+    /// How a run that ended shows (from the journal's outcome).
+    pub fn ended(
+        outcome: crate::journal::RunOutcome,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) -> RunStatus {
+        use crate::journal::RunOutcome as O;
+        match (outcome, exit_code) {
+            (O::Succeeded, _) => RunStatus::Succeeded,
+            (O::Failed, Some(c)) => RunStatus::Failed(c),
+            (O::Cancelled, Some(c)) => RunStatus::Cancelled(c),
+            (other, _) => RunStatus::Error(error.unwrap_or_else(|| other.to_string())),
         }
     }
     pub fn exit_code(&self) -> Option<i32> {
@@ -353,8 +367,9 @@ pub struct App {
 
     pub instances: Loaded<Vec<Instance>>,
     pub snapshots: BTreeMap<String, Loaded<Option<HostSnapshot>>>,
-    pub tenants: Vec<Tenant>,
-    pub containers: Vec<Container>,
+    /// The estate derived from what is loaded (tenants, containers,
+    /// backups…): the same derivation as the headless CLI's.
+    pub inv: crate::ops::Inventory,
     pub buckets: Loaded<Vec<Bucket>>,
     pub objects: Loaded<Vec<ObjectEntry>>,
     pub objects_at: (String, String),
@@ -362,7 +377,6 @@ pub struct App {
     pub versions: Loaded<Vec<ObjectVersion>>,
     pub versions_of: (String, String),
     pub s3_backups: Loaded<Vec<Backup>>,
-    pub backups: Vec<Backup>,
     pub runs: Vec<RunView>,
     /// The journal, newest first (History screen).
     pub history: Loaded<Vec<crate::journal::Entry>>,
@@ -413,8 +427,7 @@ impl App {
             notice: None,
             instances: Loaded::default(),
             snapshots: BTreeMap::new(),
-            tenants: Vec::new(),
-            containers: Vec::new(),
+            inv: crate::ops::Inventory::default(),
             buckets: Loaded::default(),
             objects: Loaded::default(),
             objects_at: (String::new(), String::new()),
@@ -422,7 +435,6 @@ impl App {
             versions: Loaded::default(),
             versions_of: (String::new(), String::new()),
             s3_backups: Loaded::default(),
-            backups: Vec::new(),
             runs: Vec::new(),
             history: Loaded::default(),
             drills: Loaded::default(),
@@ -450,7 +462,9 @@ impl App {
         // Runs the journal says were in flight are followed again; the
         // journal also feeds the Backups screen's last validations.
         fx.push(Effect::Reattach);
+        self.history.loading = true;
         fx.push(Effect::LoadHistory);
+        self.drills.loading = true;
         fx.push(Effect::LoadDrills);
         fx
     }
@@ -476,6 +490,8 @@ impl App {
             || self.versions.loading
             || self.s3_backups.loading
             || self.findings.loading
+            || self.history.loading
+            || self.drills.loading
             || self.snapshots.values().any(|s| s.loading)
             || self.runs.iter().any(|r| r.status.is_active())
             || self.actions_in_flight > 0
@@ -521,7 +537,7 @@ impl App {
         match self.screen {
             Screen::Tenants => self
                 .selected_key()
-                .and_then(|k| self.tenants.iter().find(|t| t.project() == k))
+                .and_then(|k| self.inv.tenants.iter().find(|t| t.project() == k))
                 .is_some_and(Tenant::is_production),
             Screen::RunOutput => self
                 .output_run
@@ -551,16 +567,16 @@ impl App {
         let config = &self.config;
         let rpo = |db: &str| config.rpo_hours(db);
         let table = match s {
-            Screen::Tenants => views::tenants_table(&self.tenants, self.now, &rpo),
+            Screen::Tenants => views::tenants_table(&self.inv.tenants, self.now, &rpo),
             Screen::Instances => views::instances_table(&self.instances.data),
-            Screen::Containers => views::containers_table(&self.containers, &host_names),
+            Screen::Containers => views::containers_table(&self.inv.containers, &host_names),
             Screen::Buckets => views::buckets_table(&self.buckets.data),
             Screen::Objects => {
                 views::objects_table(&self.objects.data, &self.objects_at.1, self.now)
             }
             Screen::Versions => views::versions_table(&self.versions.data),
             Screen::Backups => views::backups_table(
-                &self.backups,
+                &self.inv.backups,
                 self.now,
                 &rpo,
                 &host_names,
@@ -641,19 +657,12 @@ impl App {
             .iter()
             .filter_map(|(h, l)| l.data.clone().map(|s| (h.clone(), s)))
             .collect();
-        self.tenants = views::derive_tenants(&self.config, &snaps, &self.s3_backups.data);
-        self.containers = snaps.values().flat_map(|s| s.containers.clone()).collect();
-        let mut backups: Vec<Backup> = snaps
-            .values()
-            .flat_map(|s| s.backups.clone())
-            .chain(self.s3_backups.data.iter().cloned())
-            .collect();
-        backups.sort_by(|a, b| {
-            a.database
-                .cmp(&b.database)
-                .then(b.taken_at.cmp(&a.taken_at))
-        });
-        self.backups = backups;
+        self.inv = crate::ops::Inventory::derive(
+            &self.config,
+            self.instances.data.clone(),
+            snaps,
+            &self.s3_backups.data,
+        );
         for s in [Screen::Tenants, Screen::Containers, Screen::Backups] {
             self.rebuild(s);
         }
@@ -700,21 +709,9 @@ impl App {
                     }
                 }
                 self.rebuild(Screen::Instances);
-                // Host facts are read from the configured hosts the transport
-                // can reach (never every instance: on AWS that is one SSM
-                // command per host per refresh).
-                let reachable: Vec<String> = self
-                    .config
-                    .hosts
-                    .iter()
-                    .filter(|h| {
-                        self.instances
-                            .data
-                            .iter()
-                            .any(|i| i.id == h.instance && i.unreachable_reason().is_none())
-                    })
-                    .map(|h| h.instance.clone())
-                    .collect();
+                self.rederive();
+                let reachable =
+                    crate::ops::Inventory::fact_hosts(&self.config, &self.instances.data);
                 reachable
                     .into_iter()
                     .map(|h| {
@@ -872,6 +869,7 @@ impl App {
                 vec![]
             }
             Msg::Drills { active, reports } => {
+                self.drills.loading = false;
                 self.drill = active.map(|a| *a);
                 self.drills.data = reports.into_iter().rev().collect();
                 self.drills.loaded = true;
@@ -879,6 +877,7 @@ impl App {
                 vec![]
             }
             Msg::DrillStarted(result) => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
                 match result {
                     Ok(a) => {
                         self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
@@ -890,6 +889,7 @@ impl App {
                 self.refresh_all()
             }
             Msg::DrillVerified(result) => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
                 match result {
                     Ok(r) => {
                         self.notify(
@@ -917,6 +917,7 @@ impl App {
                     }
                     Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
                 }
+                self.drills.loading = true;
                 vec![Effect::LoadDrills]
             }
             Msg::Posture(result) => {
@@ -944,14 +945,7 @@ impl App {
                 let id = entry.start.run.clone();
                 let status = match entry.finish.as_ref() {
                     None => RunStatus::Running,
-                    Some(f) => match (f.status.as_str(), f.exit_code) {
-                        ("succeeded", _) => RunStatus::Succeeded,
-                        ("failed", Some(c)) => RunStatus::Failed(c),
-                        ("cancelled", Some(c)) => RunStatus::Cancelled(c),
-                        (other, _) => {
-                            RunStatus::Error(f.error.clone().unwrap_or_else(|| other.to_string()))
-                        }
-                    },
+                    Some(f) => RunStatus::ended(f.status, f.exit_code, f.error.clone()),
                 };
                 // A run of this console keeps its live view; a past one is loaded.
                 if !self.runs.iter().any(|r| r.id == id) {
@@ -1034,22 +1028,14 @@ impl App {
         match ev {
             RunEvent::Started { .. } => run.status = RunStatus::Running,
             RunEvent::Output { text, .. } => run.output.push_str(&text),
-            RunEvent::Finished { exit_code, .. } => {
-                run.status = if exit_code == 0 {
-                    RunStatus::Succeeded
-                } else {
-                    RunStatus::Failed(exit_code)
-                };
-                finished = Some(run.clone_summary());
-            }
-            RunEvent::Cancelled { exit_code, .. } => {
-                run.status = RunStatus::Cancelled(exit_code);
-                finished = Some(run.clone_summary());
-            }
-            RunEvent::Failed { error, .. } => {
-                run.output.push_str(&format!("\nopsdeck: {error}\n"));
-                run.status = RunStatus::Error(error);
-                finished = Some(run.clone_summary());
+            ev => {
+                if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+                    if let Some(e) = &error {
+                        run.output.push_str(&format!("\nopsdeck: {e}\n"));
+                    }
+                    run.status = RunStatus::ended(outcome, exit_code, error);
+                    finished = Some(run.clone_summary());
+                }
             }
         }
         if let Some((title, host, status)) = finished {
@@ -1064,6 +1050,7 @@ impl App {
             self.snapshots.entry(host.clone()).or_default().loading = true;
             fx.push(Effect::LoadSnapshot(host));
             if self.history.loaded {
+                self.history.loading = true;
                 fx.push(Effect::LoadHistory);
             }
             // A backup or a sync changes what S3 holds.
@@ -1129,9 +1116,10 @@ impl App {
                     vec![]
                 }
                 KeyCode::Enter => {
-                    if let Some(need) = &p.run.confirm_with
-                        && &p.typed != need
-                    {
+                    // Enter is the go-ahead; the name counts only where one is asked.
+                    let typed = p.run.confirm_with.as_ref().map(|_| p.typed.as_str());
+                    if crate::ops::consent(&p.run, true, typed).is_err() {
+                        let need = p.run.confirm_with.clone().unwrap_or_default();
                         self.notify(
                             Level::Warn,
                             format!("type {need} exactly to confirm (or Esc)"),
@@ -1299,8 +1287,14 @@ impl App {
                     );
                     vec![]
                 }
-                "verify" => vec![Effect::VerifyDrill],
-                name => vec![Effect::StartDrill(name.to_string())],
+                "verify" => {
+                    self.actions_in_flight += 1;
+                    vec![Effect::VerifyDrill]
+                }
+                name => {
+                    self.actions_in_flight += 1;
+                    vec![Effect::StartDrill(name.to_string())]
+                }
             };
         }
         // `:run NAME` (before `runs`, which `run` would abbreviate).
@@ -1495,6 +1489,7 @@ impl App {
             return vec![Effect::LoadHistory];
         }
         if s == Screen::Drills {
+            self.drills.loading = true;
             return vec![Effect::LoadDrills];
         }
         if s == Screen::Findings && !self.findings.loaded {
@@ -1575,7 +1570,10 @@ impl App {
                 self.history.loading = true;
                 vec![Effect::LoadHistory]
             }
-            Screen::Drills => vec![Effect::LoadDrills],
+            Screen::Drills => {
+                self.drills.loading = true;
+                vec![Effect::LoadDrills]
+            }
             Screen::Findings => {
                 self.findings.loading = true;
                 vec![Effect::LoadPosture]
@@ -1646,7 +1644,7 @@ impl App {
             }
             Screen::Tenants => {
                 // Drill down: the tenant's containers.
-                if let Some(t) = self.tenants.iter().find(|t| t.project() == key) {
+                if let Some(t) = self.inv.tenants.iter().find(|t| t.project() == key) {
                     let filter = format!("{} {}", t.app, t.env);
                     self.go(Screen::Containers, true);
                     self.set_filter(filter);
@@ -1682,9 +1680,10 @@ impl App {
             }
             Screen::Containers => {
                 if let Some(c) = self
+                    .inv
                     .containers
                     .iter()
-                    .find(|c| format!("{}/{}", c.host, c.name) == key)
+                    .find(|c| views::container_key(c) == key)
                 {
                     let mut fields = vec![
                         ("name".to_string(), c.name.clone()),
@@ -1708,9 +1707,10 @@ impl App {
             }
             Screen::Backups => {
                 if let Some(b) = self
+                    .inv
                     .backups
                     .iter()
-                    .find(|b| format!("{}:{}", b.origin, b.path) == key)
+                    .find(|b| views::backup_key(b) == key)
                 {
                     self.mode = Mode::Detail {
                         title: format!("backup of {}", b.database),
@@ -1729,25 +1729,17 @@ impl App {
         }
     }
 
-    /// Can this context change anything on `host`? Returns the refusal.
-    /// Why a rendered run must not be sent: read-only mode for anything
-    /// but a read runbook, or a host that cannot be reached.
-    fn run_refusal(&self, run: &RenderedRun) -> Option<String> {
-        if let Some(why) = run.refusal(self.read_only()) {
-            return Some(why);
-        }
-        let Some(inst) = self.instances.data.iter().find(|i| i.id == run.host) else {
-            return Some(format!(
-                "host {} is not in this context's instances (not loaded yet?)",
-                run.host
-            ));
-        };
-        inst.unreachable_reason()
+    /// Why the console would not send `run`: read-only mode for anything
+    /// but a read runbook, or a host that cannot be reached ([`crate::ops::guard`]).
+    pub fn run_refusal(&self, run: &RenderedRun) -> Option<String> {
+        crate::ops::guard(run, self.read_only(), &self.instances.data)
+            .err()
+            .map(|r| r.to_string())
     }
 
     fn open_preview(
         &mut self,
-        run: Result<RenderedRun, runbook::RenderError>,
+        run: Result<RenderedRun, crate::ops::PrepareError>,
         values: BTreeMap<String, String>,
     ) -> Vec<Effect> {
         match run {
@@ -1969,9 +1961,10 @@ impl App {
             return vec![];
         };
         let Some(b) = self
+            .inv
             .backups
             .iter()
-            .find(|b| format!("{}:{}", b.origin, b.path) == key)
+            .find(|b| views::backup_key(b) == key)
             .cloned()
         else {
             return vec![];
@@ -1981,7 +1974,8 @@ impl App {
         let s3 = if b.location == crate::domain::BackupLocation::S3 {
             Some(b.clone())
         } else {
-            self.backups
+            self.inv
+                .backups
                 .iter()
                 .find(|x| {
                     x.location == crate::domain::BackupLocation::S3
@@ -2017,15 +2011,11 @@ impl App {
             return vec![];
         }
         self.run_seq += 1;
-        let mut id = format!(
-            "{}-{}-{:03}",
-            self.now.format("%Y%m%d-%H%M%S"),
-            run.runbook,
-            self.run_seq
-        );
+        let mut tag = format!("{:03}", self.run_seq);
         if !self.run_tag.is_empty() {
-            id = format!("{id}-{}", self.run_tag);
+            tag = format!("{tag}-{}", self.run_tag);
         }
+        let id = crate::ops::RunId::new(self.now, &run.runbook, &tag).into_string();
         self.runs.push(RunView {
             id: id.clone(),
             title: run.title.clone(),
@@ -2041,8 +2031,13 @@ impl App {
         self.output_scroll = 0;
         self.output_follow = true;
         self.rebuild(Screen::Runs);
+        // Esc goes back where the operator started it from.
         self.back.clear();
-        self.back.push(Screen::Runs);
+        self.back.push(if self.screen == Screen::RunOutput {
+            Screen::Runs
+        } else {
+            self.screen
+        });
         self.screen = Screen::RunOutput;
         vec![Effect::StartRun {
             id,

@@ -2,7 +2,7 @@
 //! parameters in a form (a multi-line editor for text), then the preview
 //! and its guards. No IO: the rendered run goes out as an effect.
 
-use super::{App, Effect, Level, Mode, Preview, Screen};
+use super::{App, Effect, Level, Mode, Preview, Screen, views};
 use crate::runbook::spec::{ParamType, TargetKind};
 use crate::runbook::{self, Choices, RenderedRun, Target, params};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -62,126 +62,61 @@ impl App {
     /// The target the selected row stands for, on the current screen.
     pub fn selection_target(&self) -> Option<Target> {
         let key = self.selected_key()?;
+        let inv = &self.inv;
         match self.screen {
-            Screen::Tenants => self
+            Screen::Tenants => inv
                 .tenants
                 .iter()
                 .find(|t| t.project() == key)
-                .map(Target::tenant),
-            Screen::Containers => {
-                let c = self
-                    .containers
-                    .iter()
-                    .find(|c| format!("{}/{}", c.host, c.name) == key)?;
-                let host_prod = self
-                    .instances
-                    .data
-                    .iter()
-                    .any(|i| i.id == c.host && i.is_production());
-                Some(Target::container(c, host_prod))
-            }
-            Screen::Instances => {
-                let i = self.instances.data.iter().find(|i| i.id == key)?;
-                let unique = runbook::unique_name(&self.instances.data, i);
-                Some(Target::instance(i, unique))
-            }
-            Screen::Backups => {
-                let b = self
-                    .backups
-                    .iter()
-                    .find(|b| format!("{}:{}", b.origin, b.path) == key || b.path == key)?;
-                let db_host = self.host_of_database(&b.database);
-                Some(Target::backup(
-                    b,
-                    b.database.contains("production"),
-                    &self.project_of(&b.database),
-                    db_host.as_deref(),
-                ))
-            }
+                .map(|t| inv.tenant_target(t)),
+            Screen::Containers => inv
+                .containers
+                .iter()
+                .find(|c| views::container_key(c) == key)
+                .map(|c| inv.container_target(c)),
+            Screen::Instances => self
+                .instances
+                .data
+                .iter()
+                .find(|i| i.id == key)
+                .map(|i| inv.instance_target(i)),
+            Screen::Backups => inv
+                .backups
+                .iter()
+                .find(|b| views::backup_key(b) == key || b.path == key)
+                .map(|b| inv.backup_target(b)),
             _ => None,
         }
-    }
-
-    /// The host of a database: its tenant's, else the one keeping its backups.
-    pub fn host_of_database(&self, database: &str) -> Option<String> {
-        runbook::host_of_database(&self.tenants, &self.backups, database)
-    }
-
-    /// The compose project of the tenant whose database this is ("" if none).
-    pub fn project_of(&self, database: &str) -> String {
-        runbook::project_of(&self.tenants, database)
     }
 
     /// Everything the selected row can be a target as: a backup is also its
     /// database (back up now), a tenant also its database.
     pub fn selection_targets(&self) -> Vec<Target> {
-        let Some(first) = self.selection_target() else {
-            return vec![];
-        };
-        let db = first
-            .vars
-            .iter()
-            .find(|(k, _)| k == "database")
-            .map(|(_, v)| v.clone())
-            .filter(|d| !d.is_empty());
-        let mut v = vec![first.clone()];
-        if let Some(db) = db
-            && matches!(first.kind, TargetKind::Backup | TargetKind::Tenant)
-            && self.instances.data.iter().any(|i| i.id == first.host)
-        {
-            let production = runbook::database_is_production(&self.tenants, &db, first.production);
-            v.push(Target::database(
-                &first.host,
-                &db,
-                production,
-                &self.project_of(&db),
-            ));
+        match self.selection_target() {
+            Some(first) => self.inv.related_targets(&first),
+            None => vec![],
         }
-        // A backup row also stands for its host (sync its backups to S3).
-        if first.kind == TargetKind::Backup
-            && let Some(i) = self.instances.data.iter().find(|i| i.id == first.host)
-        {
-            let unique = runbook::unique_name(&self.instances.data, i);
-            v.push(Target::instance(i, unique));
-        }
-        v
     }
 
     /// What `choice` parameters can offer for `target`, from what is loaded.
     pub fn choices_for(&self, target: &Target) -> Choices {
-        let deploys = self
-            .snapshots
-            .get(&target.host)
-            .and_then(|s| s.data.as_ref())
-            .map(|s| &s.deploys);
-        runbook::choices(
-            target,
-            &self.tenants,
-            &self.containers,
-            &self.backups,
-            deploys,
-        )
+        self.inv.choices(target)
     }
 
-    fn render_named(
+    /// The one way a run is prepared (the CLI's too): [`crate::ops::prepare_run`].
+    pub fn prepare(
         &self,
         name: &str,
         target: &Target,
         values: &BTreeMap<String, String>,
-    ) -> Result<RenderedRun, runbook::RenderError> {
-        let spec = self
-            .library
-            .get(name)
-            .ok_or_else(|| runbook::RenderError::NoRollback(format!("{name} (no such runbook)")))?;
-        let values = runbook::with_config_defaults(&self.config, spec, target, values);
-        runbook::render(
-            &self.library,
-            spec,
-            target,
-            &values,
-            &self.choices_for(target),
-            self.ctx.production,
-        )
+    ) -> Result<RenderedRun, crate::ops::PrepareError> {
+        let cx = crate::ops::Context {
+            config: &self.config,
+            library: &self.library,
+            production: self.ctx.production,
+            read_only: self.read_only(),
+        };
+        crate::ops::prepare_run(cx, &self.inv, name, target, values)
     }
 
     /// `d`, `R`: straight to the preview with default parameters.
@@ -189,7 +124,7 @@ impl App {
         let Some(target) = self.selection_target() else {
             return vec![];
         };
-        let run = self.render_named(name, &target, &BTreeMap::new());
+        let run = self.prepare(name, &target, &BTreeMap::new());
         self.open_preview(run, BTreeMap::new())
     }
 
@@ -384,7 +319,7 @@ impl App {
                     self.mode = Mode::Form(f);
                     return vec![];
                 }
-                let run = self.render_named(&f.runbook, &f.target, &values);
+                let run = self.prepare(&f.runbook, &f.target, &values);
                 return self.open_preview(run, values);
             }
             KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')

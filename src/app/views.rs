@@ -11,6 +11,16 @@ use crate::provider::host::HostSnapshot;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
+/// A container row's key: `HOST/NAME` (one name may run on several hosts).
+pub fn container_key(c: &Container) -> String {
+    format!("{}/{}", c.host, c.name)
+}
+
+/// A backup row's key: `ORIGIN:PATH` (host id or `s3://bucket`).
+pub fn backup_key(b: &Backup) -> String {
+    format!("{}:{}", b.origin, b.path)
+}
+
 pub fn derive_tenants(
     config: &Config,
     snapshots: &BTreeMap<String, HostSnapshot>,
@@ -196,7 +206,7 @@ pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, Strin
         rows: items
             .iter()
             .map(|c| Row {
-                key: format!("{}/{}", c.host, c.name),
+                key: container_key(c),
                 tone: if !c.is_up() || c.health == "unhealthy" {
                     Tone::Bad
                 } else if c.restarts > 5 || c.health == "starting" {
@@ -440,7 +450,7 @@ pub fn backups_table(
                 let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
                 let check = checks.get(&file).cloned().unwrap_or_else(|| "-".into());
                 Row {
-                    key: format!("{}:{}", b.origin, b.path),
+                    key: backup_key(b),
                     tone: if check.starts_with("FAILED") {
                         Tone::Bad
                     } else if breach {
