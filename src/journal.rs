@@ -129,7 +129,7 @@ pub enum Record {
     Start(Box<Started>),
     Finish(Finished),
     /// A drill's report (see `drill.rs`).
-    Drill(Box<crate::drill::Report>),
+    Drill(Box<crate::drill::report::Report>),
 }
 
 /// A run as the journal knows it.
@@ -244,7 +244,7 @@ impl Journal {
     }
 
     /// Drill reports, oldest first.
-    pub fn drills(&self) -> Vec<crate::drill::Report> {
+    pub fn drills(&self) -> Vec<crate::drill::report::Report> {
         let Ok(text) = std::fs::read_to_string(self.file()) else {
             return vec![];
         };

@@ -171,7 +171,7 @@ fn init_logging(dirs: &Dirs) -> Option<tracing_appender::non_blocking::WorkerGua
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::DockerSim { args }) = &cli.command {
-        return ExitCode::from(opsdeck::sandbox::docker_sim::main(args).clamp(0, 255) as u8);
+        return ExitCode::from(opsdeck::sandbox::fake_binary_main(args).clamp(0, 255) as u8);
     }
     match real_main(cli) {
         Ok(code) => ExitCode::from(code),

@@ -214,8 +214,8 @@ impl EffectsRunner {
             }
             Effect::Reattach => {
                 for entry in p.journal.unfinished(&p.operator.context) {
-                    let output = std::fs::read_to_string(p.journal.output_path(&entry.start.run))
-                        .unwrap_or_default();
+                    let output =
+                        crate::runs::kept_output(&p.journal, &entry.start.run).unwrap_or_default();
                     let id = entry.start.run.clone();
                     let _ = tx.send(Msg::RunAttached {
                         entry: Box::new(entry.clone()),

@@ -99,6 +99,23 @@ pub fn launch(
 
 /// Follow an unfinished run again: the output file is cut back to what the
 /// progress file vouches for, and the tail resumes from the matching offset.
+/// The output of an unfinished run as far as its journal vouches for it:
+/// bytes written after the last progress record are cut (the tail sends
+/// them again), so what the pane shows first and what follows never
+/// overlap.
+pub fn kept_output(journal: &Journal, id: &str) -> std::io::Result<String> {
+    let (_, len) = journal.progress(id).unwrap_or((0, 0));
+    let out = journal.output_path(id);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&out)?;
+    f.set_len(len)?;
+    let bytes = std::fs::read(&out)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 pub fn reattach(
     protocol: RunProtocol,
     journal: &Journal,
@@ -106,16 +123,9 @@ pub fn reattach(
     events: UnboundedSender<RunEvent>,
 ) -> std::io::Result<RunHandle> {
     let id = entry.start.run.clone();
-    let (offset, len) = journal.progress(&id).unwrap_or((0, 0));
+    let (offset, _) = journal.progress(&id).unwrap_or((0, 0));
     let out = journal.output_path(&id);
-    {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&out)?;
-        f.set_len(len)?;
-    }
+    kept_output(journal, &id)?;
     tracing::info!(run = %id, offset, "reattaching run");
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = spawn_run(

@@ -2,6 +2,7 @@
 //! file, line and problem, like config errors do.
 
 use super::Danger;
+pub use super::params::{ParamSpec, ParamType, Source};
 use crate::config::{ConfigError, line_col, toml_error};
 use serde::Deserialize;
 use toml::Spanned;
@@ -42,74 +43,6 @@ impl TargetKind {
             TargetKind::Backup => &["backup", "database", "project"],
             TargetKind::Database => &["database", "project"],
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ParamType {
-    /// One of a fixed list (`options`) or of the live inventory (`from`).
-    Choice,
-    Bool,
-    /// A whole number within `min`..=`max`.
-    Int,
-    /// `90s`, `5m`, `1h30m` (the script gets seconds).
-    Duration,
-    /// One line that must match `pattern` (anchored with ^…$).
-    String,
-    /// Free multi-line text (an SQL query, an ad-hoc command); quoted whole.
-    Text,
-}
-
-/// Where a `choice` parameter's options come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Tenants,
-    Apps,
-    Envs,
-    /// Containers on the target's host.
-    Containers,
-    /// Backup files on the target's host.
-    Backups,
-    Databases,
-    /// Revisions recorded by deploys of the target tenant, on its host.
-    GitRefs,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ParamSpec {
-    pub name: Spanned<String>,
-    #[serde(rename = "type")]
-    pub kind: ParamType,
-    #[serde(default)]
-    pub help: String,
-    #[serde(default)]
-    pub default: Option<toml::Value>,
-    #[serde(default)]
-    pub options: Vec<String>,
-    #[serde(default)]
-    pub from: Option<Source>,
-    #[serde(default)]
-    pub min: Option<i64>,
-    #[serde(default)]
-    pub max: Option<i64>,
-    #[serde(default)]
-    pub pattern: Option<Spanned<String>>,
-    #[serde(default)]
-    pub max_len: Option<usize>,
-}
-
-impl ParamSpec {
-    pub fn name(&self) -> &str {
-        self.name.get_ref()
-    }
-    pub fn default_text(&self) -> Option<String> {
-        self.default.as_ref().map(|v| match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
     }
 }
 

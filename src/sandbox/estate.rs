@@ -5,7 +5,7 @@
 //! Deterministic: the same `now` gives the same estate, byte for byte
 //! (git commits use fixed dates, so SHAs never change).
 
-use super::docker_sim::{SimContainer, SimState, save_state, short_id, sim_dump};
+use super::sim_state::{SimContainer, SimState, save_state, short_id, sim_dump};
 use crate::domain::{Instance, SsmPing};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -866,9 +866,28 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
     for h in [STOPPED_HOST, OFFLINE_HOST] {
         std::fs::create_dir_all(dir.join("hosts").join(h))?;
     }
-    std::fs::write(
-        dir.join("estate.json"),
-        serde_json::to_vec_pretty(&estate).map_err(std::io::Error::other)?,
-    )?;
+    save(dir, &estate)?;
     Ok(estate)
+}
+
+/// The sandbox's `estate.json`: where it is (the one place that knows).
+pub fn path(dir: &Path) -> std::path::PathBuf {
+    dir.join("estate.json")
+}
+
+/// Read `estate.json`.
+pub fn load(dir: &Path) -> std::io::Result<Estate> {
+    let text = std::fs::read_to_string(path(dir))?;
+    serde_json::from_str(&text).map_err(std::io::Error::other)
+}
+
+/// Write `estate.json` atomically: a crash never leaves half a file.
+pub fn save(dir: &Path, estate: &Estate) -> std::io::Result<()> {
+    let p = path(dir);
+    let tmp = p.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(estate).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, &p)
 }

@@ -3,8 +3,11 @@
 //! runbooks run with real bash, git and gzip; docker is simulated (see
 //! [`docker_sim`]) and labelled as such in the header.
 
+mod aws_sim;
+mod curl_sim;
 pub mod docker_sim;
 pub mod estate;
+pub mod sim_state;
 
 use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
 use crate::provider::{CloudInventory, ObjectStore, ProviderError, ProviderResult};
@@ -63,7 +66,7 @@ impl Sandbox {
 
     fn remove(dir: &Path) -> std::io::Result<()> {
         // Refuse to delete something that is not a sandbox.
-        if !dir.join("estate.json").exists() && dir.read_dir()?.next().is_some() {
+        if !estate::path(dir).exists() && dir.read_dir()?.next().is_some() {
             return Err(std::io::Error::other(format!(
                 "{} exists and is not an opsdeck sandbox; not deleting it",
                 dir.display()
@@ -132,23 +135,19 @@ impl Sandbox {
     }
 
     /// Write the estate back (atomically: a crash never leaves half a file).
-    pub fn save_estate(&self, estate: &Estate) -> Result<(), ProviderError> {
-        let path = self.dir.join("estate.json");
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(estate)
-            .map_err(|e| ProviderError::new("saving the sandbox estate", e))?;
-        std::fs::write(&tmp, text)
-            .map_err(|e| ProviderError::new(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| ProviderError::new(format!("writing {}", path.display()), e))
+    pub fn save_estate(&self, e: &Estate) -> Result<(), ProviderError> {
+        estate::save(&self.dir, e).map_err(|err| {
+            ProviderError::new(
+                format!("writing {}", estate::path(&self.dir).display()),
+                err,
+            )
+        })
     }
 
     pub fn estate(&self) -> Result<Estate, ProviderError> {
-        let path = self.dir.join("estate.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ProviderError::new(format!("reading {}", path.display()), e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| ProviderError::new(format!("parsing {}", path.display()), e))
+        estate::load(&self.dir).map_err(|e| {
+            ProviderError::new(format!("reading {}", estate::path(&self.dir).display()), e)
+        })
     }
 
     /// The local transport over this sandbox's hosts. Like SSM, it cannot
@@ -465,5 +464,45 @@ impl ObjectStore for SandboxCloud {
                 last_modified: v.last_modified,
             })
             .collect())
+    }
+}
+
+/// Entry point of `opsdeck __docker-sim ARGS…` (the sandbox hosts' `docker`,
+/// `curl` and `aws`); returns the exit code.
+pub fn fake_binary_main(args: &[String]) -> i32 {
+    // `curl` on sandbox hosts answers from the simulated estate.
+    if args.first().map(String::as_str) == Some("curl") {
+        let root = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from);
+        return curl_sim::curl(root.as_deref(), &args[1..]);
+    }
+    // `aws s3 sync` on sandbox hosts writes into the sandbox's buckets.
+    if args.first().map(String::as_str) == Some("aws") {
+        let root = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from);
+        return match aws_sim::aws(root.as_deref(), &args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("aws (simulated): {e}");
+                1
+            }
+        };
+    }
+    if std::env::var_os("OPSDECK_SIM_NO_DOCKER").is_some() {
+        eprintln!("bash: docker: command not found");
+        return 127;
+    }
+    let Some(root) = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from) else {
+        eprintln!(
+            "opsdeck docker simulation: OPSDECK_ROOT is not set (only sandbox hosts have it)"
+        );
+        return 125;
+    };
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match docker_sim::run(&root, args, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("docker (simulated): {e}");
+            1
+        }
     }
 }

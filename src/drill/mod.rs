@@ -5,9 +5,17 @@
 //! of the backup used (RPO), each check and pass/fail. Reports export as
 //! Markdown. No UI here; the console and `opsdeck drill` share it.
 
+pub mod database;
+pub mod pg;
+pub mod report;
+
+pub use pg::PgTarget;
+pub use report::{Check, Report, Step, markdown};
+
 use crate::journal::{Entry, Journal};
 use crate::sandbox::{Sandbox, docker_sim, estate};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use database::{corrupt_latest_backup, lost_database, put_back, set_aside};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,122 +70,6 @@ pub struct Active {
     pub alarm: String,
     /// What the verification needs to know (SHAs, fingerprints, files…).
     pub facts: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
-    pub what: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
-    pub at: DateTime<Utc>,
-    pub run: String,
-    pub runbook: String,
-    pub target: String,
-    #[serde(default)]
-    pub kind: String,
-    pub params: Vec<(String, String)>,
-    pub status: String,
-    pub exit_code: Option<i32>,
-    pub result: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub id: String,
-    pub scenario: String,
-    pub title: String,
-    pub alarm: String,
-    pub started_at: DateTime<Utc>,
-    pub verified_at: DateTime<Utc>,
-    /// From the alarm to the verified recovery.
-    pub rto_seconds: i64,
-    /// Age of the backup restored, at the time of the fault.
-    pub rpo_seconds: Option<i64>,
-    pub backup_used: Option<String>,
-    pub passed: bool,
-    pub checks: Vec<Check>,
-    pub steps: Vec<Step>,
-}
-
-/// Where the sandbox's PostgreSQL stand-in lives for database drills.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PgTarget {
-    pub host: String,
-    pub port: u16,
-}
-
-impl PgTarget {
-    /// `HOST:PORT`.
-    pub fn parse(s: &str) -> Result<PgTarget, String> {
-        let (h, p) = s
-            .rsplit_once(':')
-            .ok_or_else(|| format!("{s:?}: write HOST:PORT"))?;
-        let port = p.parse().map_err(|_| format!("{p:?} is not a port"))?;
-        if h.is_empty()
-            || !h
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        {
-            return Err(format!("{h:?} is not a host name"));
-        }
-        Ok(PgTarget {
-            host: h.into(),
-            port,
-        })
-    }
-    fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                &self.host,
-            ])
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
-            .output()
-            .map_err(|e| format!("psql: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "psql on {}:{}: {}",
-                self.host,
-                self.port,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-    /// Row counts and md5 of every table's rows: equal fingerprints, equal data.
-    pub fn fingerprint(&self, db: &str) -> Result<String, String> {
-        let tables = self.psql(
-            db,
-            "SELECT string_agg(quote_ident(table_name), ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-        )?;
-        let mut parts = Vec::new();
-        for t in tables.split(',').filter(|t| !t.is_empty()) {
-            parts.push(self.psql(
-                db,
-                &format!("SELECT '{t}:' || count(*) || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM {t} x"),
-            )?);
-        }
-        Ok(parts.join(" "))
-    }
 }
 
 fn active_path(j: &Journal) -> PathBuf {
@@ -285,65 +177,6 @@ pub fn start(
     Ok(a)
 }
 
-/// Where a database drill keeps the sandbox's own backups of the drilled
-/// database while it runs (on the host, outside the backup directory).
-fn aside_dir(mt: &Path) -> PathBuf {
-    mt.join("var/lib/opsdeck/drill-aside")
-}
-
-fn backup_dir(mt: &Path) -> PathBuf {
-    mt.join("opt/backups/postgres")
-}
-
-/// `{db}_YYYYmmdd_HHMMSS…`: a backup of exactly `db` (not of `{db}_other`).
-fn is_backup_of(file: &str, db: &str) -> bool {
-    let Some(rest) = file.strip_prefix(db).and_then(|r| r.strip_prefix('_')) else {
-        return false;
-    };
-    let b = rest.as_bytes();
-    b.len() > 15
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'_'
-        && b[9..15].iter().all(u8::is_ascii_digit)
-}
-
-/// Move the host's backups of `db` aside; how many.
-fn set_aside(mt: &Path, db: &str) -> Result<usize, String> {
-    let (dir, aside) = (backup_dir(mt), aside_dir(mt));
-    let mut n = 0;
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(0);
-    };
-    std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        if is_backup_of(&name.to_string_lossy(), db) {
-            std::fs::rename(e.path(), aside.join(&name))
-                .map_err(|e| format!("setting {} aside: {e}", name.to_string_lossy()))?;
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// Bring back what a database drill set aside (the sandbox's own files win
-/// over a drill file of the same name); how many.
-fn put_back(mt: &Path) -> Result<usize, String> {
-    let (dir, aside) = (backup_dir(mt), aside_dir(mt));
-    let Ok(entries) = std::fs::read_dir(&aside) else {
-        return Ok(0);
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut n = 0;
-    for e in entries.flatten() {
-        std::fs::rename(e.path(), dir.join(e.file_name()))
-            .map_err(|err| format!("putting {} back: {err}", e.file_name().to_string_lossy()))?;
-        n += 1;
-    }
-    let _ = std::fs::remove_dir(&aside);
-    Ok(n)
-}
-
 /// End the running drill without verifying it: the sandbox's backups that
 /// a database drill set aside come back; the fault itself stays (reset the
 /// sandbox to undo it). Nothing is journaled: no recovery was verified.
@@ -352,137 +185,6 @@ pub fn stop(sandbox: &Sandbox, j: &Journal) -> Result<Active, String> {
     put_back(&sandbox.host_root(estate::MT_HOST))?;
     std::fs::remove_file(active_path(j)).map_err(|e| e.to_string())?;
     Ok(a)
-}
-
-/// The drill's database, created afresh with a little data; its fingerprint.
-fn seed_drill_db(pg: &PgTarget) -> Result<String, String> {
-    let db = DRILL_DB;
-    pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"))?;
-    pg.psql("postgres", &format!("CREATE DATABASE {db}"))?;
-    pg.psql(
-        db,
-        "CREATE TABLE calendars (id serial PRIMARY KEY, owner text NOT NULL);
-         CREATE TABLE events (id serial PRIMARY KEY, calendar_id int NOT NULL REFERENCES calendars(id), title text, starts_at timestamptz);
-         INSERT INTO calendars (owner) SELECT 'owner ' || g FROM generate_series(1, 200) g;
-         INSERT INTO events (calendar_id, title, starts_at) SELECT 1 + g % 200, 'event ' || g, now() - (g || ' minutes')::interval FROM generate_series(1, 5000) g;",
-    )?;
-    pg.fingerprint(db)
-}
-
-/// pg_dump | gzip of the drill's database into `path`.
-fn dump_to(pg: &PgTarget, path: &Path) -> Result<(), String> {
-    let st = Command::new("bash")
-        .args([
-            "-c",
-            "set -o pipefail; pg_dump -h \"$1\" -p \"$2\" -U postgres -d \"$3\" --no-owner --no-privileges | gzip -c > \"$4\"",
-            "dump",
-            &pg.host,
-            &pg.port.to_string(),
-            DRILL_DB,
-            &path.display().to_string(),
-        ])
-        .status()
-        .map_err(|e| e.to_string())?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("pg_dump into {} failed", path.display()))
-    }
-}
-
-/// A backup taken 3 h ago went to S3; since then the host's backup volume
-/// and the database itself are gone.
-fn lost_database(
-    sandbox: &Sandbox,
-    mt: &Path,
-    pg: &PgTarget,
-    now: DateTime<Utc>,
-    facts: &mut BTreeMap<String, String>,
-) -> Result<String, String> {
-    let db = DRILL_DB;
-    let good = seed_drill_db(pg)?;
-    let at = now - Duration::hours(3);
-    let name = format!("{db}_{}.sql.gz", at.format("%Y%m%d_%H%M%S"));
-    let dir = backup_dir(mt);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let local = dir.join(&name);
-    dump_to(pg, &local)?;
-    // The off-instance copy (what sync-backups does every night).
-    let bucket = "cohuron-backups";
-    let key = format!("postgres/{name}");
-    crate::sandbox::s3_store(&sandbox.dir, bucket, &key, &local).map_err(|e| e.to_string())?;
-    let size = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
-    let mut estate = sandbox.estate().map_err(|e| e.to_string())?;
-    let b = estate
-        .buckets
-        .iter_mut()
-        .find(|b| b.name == bucket)
-        .ok_or("the sandbox has no cohuron-backups bucket")?;
-    b.objects.retain(|o| o.key != key);
-    b.objects.push(estate::SimObject {
-        key: key.clone(),
-        versions: vec![estate::SimVersion {
-            version_id: estate::version_id_for(&key),
-            size,
-            last_modified: at,
-            delete_marker: false,
-            storage_class: "STANDARD".into(),
-        }],
-    });
-    b.objects.sort_by(|x, y| x.key.cmp(&y.key));
-    sandbox.save_estate(&estate).map_err(|e| e.to_string())?;
-    // The fault: the host's backups (the sandbox's own are set aside) and
-    // the database are gone.
-    std::fs::remove_file(&local).map_err(|e| format!("{}: {e}", local.display()))?;
-    pg.psql("postgres", &format!("DROP DATABASE {db}"))?;
-    facts.insert("database".into(), db.into());
-    facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
-    facts.insert("good_backup".into(), name.clone());
-    facts.insert("good_backup_at".into(), at.to_rfc3339());
-    facts.insert("good_fingerprint".into(), good);
-    Ok(format!(
-        "{db} is gone, and the host's /opt/backups went with the old volume. The nightly off-instance copies are in s3://{bucket}/postgres/: restore from there. (The database server is {}:{}: pass via=tcp pg_host={} pg_port={} to the backup runbooks.)",
-        pg.host, pg.port, pg.host, pg.port
-    ))
-}
-
-/// Yesterday's good backup (state A), today's backup of newer data that
-/// arrives truncated, then the live database loses a table.
-fn corrupt_latest_backup(
-    mt: &Path,
-    pg: &PgTarget,
-    now: DateTime<Utc>,
-    facts: &mut BTreeMap<String, String>,
-) -> Result<String, String> {
-    let db = DRILL_DB;
-    let good = seed_drill_db(pg)?;
-    let dir = backup_dir(mt);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let dump = |name: &str| dump_to(pg, &dir.join(name));
-    let prev_at = now - Duration::hours(22);
-    let prev = format!("{db}_{}.sql.gz", prev_at.format("%Y%m%d_%H%M%S"));
-    dump(&prev)?;
-    pg.psql(db, "INSERT INTO events (calendar_id, title, starts_at) SELECT 1, 'late ' || g, now() FROM generate_series(1, 300) g")?;
-    let latest = format!(
-        "{db}_{}.sql.gz",
-        (now - Duration::hours(1)).format("%Y%m%d_%H%M%S")
-    );
-    dump(&latest)?;
-    let path = dir.join(&latest);
-    let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).map_err(|e| e.to_string())?;
-    // The fault: the events table is gone.
-    pg.psql(db, "DROP TABLE events")?;
-    facts.insert("database".into(), db.into());
-    facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
-    facts.insert("good_backup".into(), prev.clone());
-    facts.insert("good_backup_at".into(), prev_at.to_rfc3339());
-    facts.insert("corrupt_backup".into(), latest.clone());
-    facts.insert("good_fingerprint".into(), good);
-    Ok(format!(
-        "{db} lost its events table and the nightly check says its newest backup {latest} does not restore. Find a backup that does and restore it. (The database is at {}:{}: pass via=tcp pg_host={} pg_port={} to the backup runbooks.)",
-        pg.host, pg.port, pg.host, pg.port
-    ))
 }
 
 fn git_head(dir: &Path) -> String {
@@ -780,87 +482,4 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
         put_back(&mt)?;
     }
     Ok(report)
-}
-
-fn dur(s: i64) -> String {
-    if s >= 3600 {
-        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
-    } else {
-        format!("{}m {:02}s", s / 60, s % 60)
-    }
-}
-
-/// The report as Markdown (for the post-incident notes).
-pub fn markdown(r: &Report) -> String {
-    let mut s = format!(
-        "# Drill: {} — {}\n\n**{}** · started {} · verified {}\n\n",
-        r.scenario,
-        r.title,
-        if r.passed { "PASSED" } else { "FAILED" },
-        r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        r.verified_at.format("%Y-%m-%d %H:%M:%S UTC"),
-    );
-    s.push_str(&format!("> {}\n\n", r.alarm));
-    s.push_str(&format!(
-        "- **RTO** (alarm → verified recovery): {}\n",
-        dur(r.rto_seconds)
-    ));
-    match (r.rpo_seconds, &r.backup_used) {
-        (Some(rpo), Some(b)) => s.push_str(&format!(
-            "- **RPO** (age of the backup restored at the time of the fault): {} — `{b}`\n",
-            dur(rpo)
-        )),
-        (None, Some(b)) => s.push_str(&format!("- backup restored: `{b}`\n")),
-        _ => s.push_str("- no backup restored\n"),
-    }
-    s.push_str("\n## Checks\n\n");
-    for c in &r.checks {
-        s.push_str(&format!(
-            "- [{}] {} — {}\n",
-            if c.passed { "x" } else { " " },
-            c.what,
-            c.detail
-        ));
-    }
-    s.push_str("\n## Steps taken\n\n| at | runbook | target | status | exit | result |\n|---|---|---|---|---|---|\n");
-    for st in &r.steps {
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            st.at.format("%H:%M:%S"),
-            st.runbook,
-            st.target,
-            st.status,
-            st.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
-            st.result.clone().unwrap_or_default().replace('|', "\\|")
-        ));
-    }
-    s.push_str("\n## Commands\n\n```sh\n");
-    for st in &r.steps {
-        let params: Vec<String> = st
-            .params
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    shlex::try_quote(v)
-                        .map(|q| q.into_owned())
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
-        // The target as `opsdeck run` takes it (an instance by its id in the label).
-        let target = match st.target.rsplit_once(" (") {
-            Some((_, id)) if st.kind == "instance" => id.trim_end_matches(')').to_string(),
-            _ => st.target.clone(),
-        };
-        s.push_str(&format!(
-            "opsdeck run {} {}={} {}\n",
-            st.runbook,
-            st.kind,
-            target,
-            params.join(" ")
-        ));
-    }
-    s.push_str("```\n");
-    s
 }

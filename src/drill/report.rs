@@ -1,0 +1,127 @@
+//! A drill's report: what was checked, the steps taken, RTO and RPO, and
+//! its Markdown. A leaf: the journal keeps reports without knowing drills.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub what: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: DateTime<Utc>,
+    pub run: String,
+    pub runbook: String,
+    pub target: String,
+    #[serde(default)]
+    pub kind: String,
+    pub params: Vec<(String, String)>,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub result: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub scenario: String,
+    pub title: String,
+    pub alarm: String,
+    pub started_at: DateTime<Utc>,
+    pub verified_at: DateTime<Utc>,
+    /// From the alarm to the verified recovery.
+    pub rto_seconds: i64,
+    /// Age of the backup restored, at the time of the fault.
+    pub rpo_seconds: Option<i64>,
+    pub backup_used: Option<String>,
+    pub passed: bool,
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+}
+
+fn dur(s: i64) -> String {
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+/// The report as Markdown (for the post-incident notes).
+pub fn markdown(r: &Report) -> String {
+    let mut s = format!(
+        "# Drill: {} — {}\n\n**{}** · started {} · verified {}\n\n",
+        r.scenario,
+        r.title,
+        if r.passed { "PASSED" } else { "FAILED" },
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.verified_at.format("%Y-%m-%d %H:%M:%S UTC"),
+    );
+    s.push_str(&format!("> {}\n\n", r.alarm));
+    s.push_str(&format!(
+        "- **RTO** (alarm → verified recovery): {}\n",
+        dur(r.rto_seconds)
+    ));
+    match (r.rpo_seconds, &r.backup_used) {
+        (Some(rpo), Some(b)) => s.push_str(&format!(
+            "- **RPO** (age of the backup restored at the time of the fault): {} — `{b}`\n",
+            dur(rpo)
+        )),
+        (None, Some(b)) => s.push_str(&format!("- backup restored: `{b}`\n")),
+        _ => s.push_str("- no backup restored\n"),
+    }
+    s.push_str("\n## Checks\n\n");
+    for c in &r.checks {
+        s.push_str(&format!(
+            "- [{}] {} — {}\n",
+            if c.passed { "x" } else { " " },
+            c.what,
+            c.detail
+        ));
+    }
+    s.push_str("\n## Steps taken\n\n| at | runbook | target | status | exit | result |\n|---|---|---|---|---|---|\n");
+    for st in &r.steps {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            st.at.format("%H:%M:%S"),
+            st.runbook,
+            st.target,
+            st.status,
+            st.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
+            st.result.clone().unwrap_or_default().replace('|', "\\|")
+        ));
+    }
+    s.push_str("\n## Commands\n\n```sh\n");
+    for st in &r.steps {
+        let params: Vec<String> = st
+            .params
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    shlex::try_quote(v)
+                        .map(|q| q.into_owned())
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        // The target as `opsdeck run` takes it (an instance by its id in the label).
+        let target = match st.target.rsplit_once(" (") {
+            Some((_, id)) if st.kind == "instance" => id.trim_end_matches(')').to_string(),
+            _ => st.target.clone(),
+        };
+        s.push_str(&format!(
+            "opsdeck run {} {}={} {}\n",
+            st.runbook,
+            st.kind,
+            target,
+            params.join(" ")
+        ));
+    }
+    s.push_str("```\n");
+    s
+}

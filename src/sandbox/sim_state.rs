@@ -1,0 +1,260 @@
+//! The simulated docker engine's state on a sandbox host (containers,
+//! migrations), kept in `var/lib/docker-sim/state.json` under a file lock,
+//! and its clock. A leaf: the estate builder and the docker shim both use
+//! it, neither is used by it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct SimState {
+    pub containers: Vec<SimContainer>,
+    /// compose project → applied migration names.
+    #[serde(default)]
+    pub migrations: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub project: String,
+    pub service: String,
+    /// running / exited
+    pub state: String,
+    pub exit_code: i32,
+    pub healthcheck: bool,
+    /// Health once the start grace has passed: healthy / unhealthy.
+    pub target_health: String,
+    pub restarts: u32,
+    pub started_epoch: i64,
+    pub created_epoch: i64,
+    pub cpu_centi: u32,
+    pub mem_mib: u32,
+    pub labels: BTreeMap<String, String>,
+    /// Resource limits (0 = none), as `docker inspect` HostConfig shows them.
+    #[serde(default)]
+    pub mem_limit_mib: u64,
+    #[serde(default)]
+    pub cpu_limit_milli: u64,
+}
+
+pub fn short_id(seed: &str) -> String {
+    // FNV-1a, twice, for a docker-looking 12-hex id that never changes.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in seed.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{:012x}", h & 0xffff_ffff_ffff)
+}
+
+/// The simulation's clock: `OPSDECK_SIM_NOW` (seconds) when set, else opsdeck's.
+pub fn now_epoch() -> i64 {
+    if let Some(n) = std::env::var("OPSDECK_SIM_NOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    crate::clock::now().timestamp()
+}
+
+/// Seconds a started container reports `starting`. Under a pinned clock
+/// (`OPSDECK_SIM_NOW`) no time passes, so a grace would never end: none.
+fn health_grace() -> i64 {
+    std::env::var("OPSDECK_SIM_HEALTH_GRACE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if std::env::var_os("OPSDECK_SIM_NOW").is_some() {
+            0
+        } else {
+            2
+        })
+}
+
+impl SimContainer {
+    pub fn health(&self, now: i64) -> String {
+        if !self.healthcheck {
+            return String::new();
+        }
+        if self.state != "running" {
+            return "unhealthy".into();
+        }
+        if now - self.started_epoch < health_grace() {
+            "starting".into()
+        } else {
+            self.target_health.clone()
+        }
+    }
+
+    pub fn status(&self, now: i64) -> String {
+        if self.state == "restarting" {
+            return format!(
+                "Restarting ({}) {} ago",
+                self.exit_code.max(1),
+                docker_duration(now - self.started_epoch)
+            );
+        }
+        if self.state == "running" {
+            let h = match self.health(now).as_str() {
+                "" => String::new(),
+                "starting" => " (health: starting)".into(),
+                h => format!(" ({h})"),
+            };
+            format!("Up {}{h}", docker_duration(now - self.started_epoch))
+        } else {
+            format!(
+                "Exited ({}) {} ago",
+                self.exit_code,
+                docker_duration(now - self.started_epoch)
+            )
+        }
+    }
+
+    pub(super) fn ps_json(&self, now: i64) -> Value {
+        let labels = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        json!({
+            "ID": self.id,
+            "Image": self.image,
+            "Names": self.name,
+            "Labels": labels,
+            "State": self.state,
+            "Status": self.status(now),
+            "RunningFor": format!("{} ago", docker_duration(now - self.created_epoch)),
+        })
+    }
+
+    pub(super) fn inspect_json(&self, now: i64) -> Value {
+        let mut state = json!({
+            "Status": self.state,
+            "Running": self.state == "running",
+            "ExitCode": self.exit_code,
+        });
+        if self.healthcheck {
+            state["Health"] = json!({"Status": self.health(now)});
+        }
+        json!({
+            "Id": self.id,
+            "Name": format!("/{}", self.name),
+            "RestartCount": self.restarts,
+            "State": state,
+            "Config": {"Image": self.image, "Labels": self.labels},
+            "HostConfig": {
+                "Memory": self.mem_limit_mib * 1024 * 1024,
+                "NanoCpus": self.cpu_limit_milli * 1_000_000,
+            },
+        })
+    }
+}
+
+/// docker's coarse durations: "3 days", "2 hours", "About a minute".
+pub fn docker_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0 => "Less than a second".into(),
+        1..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => format!("{} hours", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+pub(super) struct Store {
+    path: PathBuf,
+    lock: std::fs::File,
+}
+
+impl Store {
+    pub(super) fn open(root: &Path) -> std::io::Result<Self> {
+        let dir = root.join("var/lib/docker-sim");
+        std::fs::create_dir_all(&dir)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))?;
+        lock.lock()?;
+        Ok(Self {
+            path: dir.join("state.json"),
+            lock,
+        })
+    }
+    pub(super) fn load(&self) -> SimState {
+        std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default()
+    }
+    pub(super) fn save(&self, st: &SimState) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(st)?)?;
+        std::fs::rename(tmp, &self.path)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.lock.unlock();
+    }
+}
+
+pub fn save_state(root: &Path, st: &SimState) -> std::io::Result<()> {
+    Store::open(root)?.save(st)
+}
+
+pub fn load_state(root: &Path) -> std::io::Result<SimState> {
+    Ok(Store::open(root)?.load())
+}
+
+/// A small deterministic SQL dump standing in for pg_dump's output.
+pub fn sim_dump(db: &str) -> String {
+    let mut s = format!(
+        "--\n-- PostgreSQL database dump (opsdeck sandbox simulation)\n-- Database: {db}\n--\n\
+         CREATE TABLE public.events (id integer PRIMARY KEY, title text, starts_at timestamptz);\n\
+         COPY public.events (id, title, starts_at) FROM stdin;\n"
+    );
+    let rows = 50 + (short_id(db).len() * 7) % 40;
+    for i in 1..=rows {
+        s.push_str(&format!(
+            "{i}\tevent {i} of {db}\t2026-01-{:02} 10:00:00+00\n",
+            i % 28 + 1
+        ));
+    }
+    s.push_str("\\.\n\n-- PostgreSQL database dump complete\n");
+    s
+}
+
+pub(super) fn flag_value(args: &[String], names: &[&str]) -> Option<String> {
+    args.iter()
+        .position(|a| names.contains(&a.as_str()))
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Arguments without option flags (and the values of the flags that take one).
+pub(super) fn positional(args: &[String], with_value: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if with_value.contains(&a.as_str()) {
+            skip = true;
+        } else if !a.starts_with('-') {
+            out.push(a.clone());
+        }
+    }
+    out
+}
