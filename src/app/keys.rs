@@ -1,0 +1,386 @@
+//! Keys: the mode a key lands in (dialogs first), then the normal
+//! screen keys through the keymap, moving, going back, refreshing.
+
+use super::*;
+
+impl App {
+    pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => self.on_normal_key(key),
+            Mode::Filter(mut ta) => {
+                match key.code {
+                    KeyCode::Enter => {}
+                    KeyCode::Esc => self.set_filter(String::new()),
+                    _ => {
+                        ta.input(key);
+                        let text = ta.lines().first().cloned().unwrap_or_default();
+                        self.set_filter(text);
+                        self.mode = Mode::Filter(ta);
+                    }
+                }
+                vec![]
+            }
+            Mode::Palette(mut ta) => match key.code {
+                KeyCode::Enter => {
+                    let cmd = ta.lines().first().cloned().unwrap_or_default();
+                    self.run_command(cmd.trim())
+                }
+                KeyCode::Esc => vec![],
+                KeyCode::Tab => {
+                    let typed = ta.lines().first().cloned().unwrap_or_default();
+                    if let Some((name, _)) = Screen::COMMANDS
+                        .iter()
+                        .find(|(n, _)| n.starts_with(typed.trim()))
+                    {
+                        ta = input_area("");
+                        ta.insert_str(name);
+                    }
+                    self.mode = Mode::Palette(ta);
+                    vec![]
+                }
+                _ => {
+                    ta.input(key);
+                    self.mode = Mode::Palette(ta);
+                    vec![]
+                }
+            },
+            Mode::Help | Mode::Detail { .. } => vec![],
+            Mode::Picker(p) => self.on_picker_key(p, key),
+            Mode::Form(f) => self.on_form_key(f, key),
+            Mode::Preview(mut p) => match key.code {
+                KeyCode::Tab | KeyCode::BackTab => self.edit_preview(p),
+                KeyCode::Esc => {
+                    self.notify(Level::Info, format!("{}: not started", p.run.title));
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    // Enter is the go-ahead; the name counts only where one is asked.
+                    let typed = p.run.confirm_with.as_ref().map(|_| p.typed.as_str());
+                    if crate::ops::consent(&p.run, true, typed).is_err() {
+                        let need = p.run.confirm_with.clone().unwrap_or_default();
+                        self.notify(
+                            Level::Warn,
+                            format!("type {need} exactly to confirm (or Esc)"),
+                        );
+                        self.mode = Mode::Preview(p);
+                        return vec![];
+                    }
+                    self.start_run(p.run)
+                }
+                KeyCode::Backspace => {
+                    p.typed.pop();
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                KeyCode::Down => {
+                    p.scroll = p.scroll.saturating_add(1);
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                KeyCode::Up => {
+                    p.scroll = p.scroll.saturating_sub(1);
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                KeyCode::Char(c)
+                    if p.run.confirm_with.is_some()
+                        && !key.modifiers.contains(KeyModifiers::CONTROL) =>
+                {
+                    if p.typed.len() < 200 {
+                        p.typed.push(c);
+                    }
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                _ => {
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+            },
+            Mode::Confirm(mut c) => match key.code {
+                KeyCode::Esc => {
+                    self.notify(Level::Info, format!("{}: not done", c.title));
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    if let Some(need) = &c.confirm_with
+                        && &c.typed != need
+                    {
+                        self.notify(
+                            Level::Warn,
+                            format!("type {need} exactly to confirm (or Esc)"),
+                        );
+                        self.mode = Mode::Confirm(c);
+                        return vec![];
+                    }
+                    tracing::info!(action = %c.title, "confirmed");
+                    self.notify(Level::Info, format!("{}…", c.title));
+                    self.actions_in_flight += 1;
+                    vec![c.effect]
+                }
+                KeyCode::Backspace => {
+                    c.typed.pop();
+                    self.mode = Mode::Confirm(c);
+                    vec![]
+                }
+                KeyCode::Char(ch)
+                    if c.confirm_with.is_some()
+                        && !key.modifiers.contains(KeyModifiers::CONTROL) =>
+                {
+                    if c.typed.len() < 200 {
+                        c.typed.push(ch);
+                    }
+                    self.mode = Mode::Confirm(c);
+                    vec![]
+                }
+                _ => {
+                    self.mode = Mode::Confirm(c);
+                    vec![]
+                }
+            },
+            Mode::ConfirmCancel(id) => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    let Some(run) = self.run(&id) else {
+                        return vec![];
+                    };
+                    let host = run.host.clone();
+                    self.notify(Level::Warn, format!("cancelling {id}…"));
+                    vec![Effect::CancelRun { id, host }]
+                }
+                _ => {
+                    self.notify(Level::Info, "the run goes on");
+                    vec![]
+                }
+            },
+            Mode::ConfirmQuit => {
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.quit = true;
+                }
+                vec![]
+            }
+        }
+    }
+
+    pub(super) fn set_filter(&mut self, text: String) {
+        let screen = self.screen;
+        let table = self.tables.remove(&screen).unwrap_or_default();
+        let list = self.lists.entry(screen).or_default();
+        list.set_filter(text, &table, &mut self.matcher);
+        self.tables.insert(screen, table);
+    }
+
+    pub(super) fn request_quit(&mut self) -> Vec<Effect> {
+        let active = self.runs.iter().filter(|r| r.status.is_active()).count();
+        if active > 0 {
+            self.mode = Mode::ConfirmQuit;
+        } else {
+            self.quit = true;
+        }
+        vec![]
+    }
+
+    pub(super) fn move_list(&mut self, f: impl FnOnce(&mut ListState, &TableData)) {
+        let screen = self.screen;
+        if let Some(table) = self.tables.get(&screen) {
+            f(self.lists.entry(screen).or_default(), table);
+        }
+    }
+
+    pub(super) fn on_normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(action) = self.keymap.action(&key) else {
+            return vec![];
+        };
+        if self.screen == Screen::RunOutput
+            && let Some(fx) = self.on_output_key(action)
+        {
+            return fx;
+        }
+        match action {
+            Action::Quit => self.request_quit(),
+            Action::Palette => {
+                self.mode = Mode::Palette(input_area(
+                    "tenants, instances, containers, buckets, backups, runs, ctx, quit",
+                ));
+                vec![]
+            }
+            Action::Filter => {
+                let mut ta = input_area("fuzzy filter");
+                ta.insert_str(self.list(self.screen).filter);
+                self.mode = Mode::Filter(ta);
+                vec![]
+            }
+            Action::Help => {
+                self.mode = Mode::Help;
+                vec![]
+            }
+            Action::Up => {
+                self.move_list(|l, t| l.move_by(-1, t));
+                vec![]
+            }
+            Action::Down => {
+                self.move_list(|l, t| l.move_by(1, t));
+                vec![]
+            }
+            Action::PageUp => {
+                self.move_list(|l, t| l.move_by(-20, t));
+                vec![]
+            }
+            Action::PageDown => {
+                self.move_list(|l, t| l.move_by(20, t));
+                vec![]
+            }
+            Action::Top => {
+                self.move_list(|l, t| l.to_top(t));
+                vec![]
+            }
+            Action::Bottom => {
+                self.move_list(|l, t| l.to_bottom(t));
+                vec![]
+            }
+            Action::Select => self.select(),
+            Action::Back => self.go_back(),
+            Action::Refresh => self.refresh_screen(),
+            Action::CancelRun => {
+                match self
+                    .selected_run_id()
+                    .filter(|id| self.run(id).is_some_and(|r| r.status.is_active()))
+                {
+                    Some(id) => self.mode = Mode::ConfirmCancel(id),
+                    None => self.notify(
+                        Level::Info,
+                        "no running run selected (Ctrl-C cancels a run; q quits)",
+                    ),
+                }
+                vec![]
+            }
+            Action::Deploy => self.preview_deploy(),
+            Action::Runbooks => self.open_picker(),
+            Action::Restart => self.preview_restart(),
+            Action::StartInstance => self.confirm_set_running(true),
+            Action::StopInstance => self.confirm_set_running(false),
+            Action::RestoreVersion => self.confirm_restore(),
+            Action::Undelete => self.confirm_undelete(),
+            Action::Download => self.download_selected(),
+            Action::GoTenants => self.goto(Screen::Tenants),
+            Action::GoInstances => self.goto(Screen::Instances),
+            Action::GoContainers => self.goto(Screen::Containers),
+            Action::GoBuckets => self.goto(Screen::Buckets),
+            Action::GoBackups => self.goto(Screen::Backups),
+            Action::GoRuns => self.goto(Screen::Runs),
+            Action::GoHistory => self.goto(Screen::History),
+            Action::GoDrills => self.goto(Screen::Drills),
+            Action::GoFindings => self.goto(Screen::Findings),
+            Action::None => vec![],
+        }
+    }
+
+    pub(super) fn goto(&mut self, s: Screen) -> Vec<Effect> {
+        self.go(s, false);
+        if s == Screen::History {
+            self.history.loading = true;
+            return vec![Effect::LoadHistory];
+        }
+        if s == Screen::Drills {
+            self.drills.loading = true;
+            return vec![Effect::LoadDrills];
+        }
+        if s == Screen::Findings && !self.findings.loaded {
+            self.findings.loading = true;
+            return vec![Effect::LoadPosture];
+        }
+        vec![]
+    }
+
+    pub(super) fn selected_run_id(&self) -> Option<RunId> {
+        match self.screen {
+            Screen::RunOutput => self.output_run.clone(),
+            Screen::Runs => self.selected_key(),
+            _ => None,
+        }
+    }
+
+    /// Keys of the output pane: scrolling moves through lines, not rows.
+    pub(super) fn on_output_key(&mut self, action: Action) -> Option<Vec<Effect>> {
+        let len = self
+            .output_run
+            .as_deref()
+            .and_then(|id| self.run(id))
+            .map(|r| r.output.len())
+            .unwrap_or(0);
+        match action {
+            Action::Up | Action::PageUp => {
+                let step = if action == Action::Up { 1 } else { 20 };
+                self.output_scroll = (self.output_scroll + step).min(len.saturating_sub(1));
+                self.output_follow = false;
+            }
+            Action::Down | Action::PageDown => {
+                let step = if action == Action::Down { 1 } else { 20 };
+                self.output_scroll = self.output_scroll.saturating_sub(step);
+                self.output_follow = self.output_scroll == 0;
+            }
+            Action::Top => {
+                self.output_scroll = len.saturating_sub(1);
+                self.output_follow = false;
+            }
+            Action::Bottom => {
+                self.output_scroll = 0;
+                self.output_follow = true;
+            }
+            _ => return None,
+        }
+        Some(vec![])
+    }
+
+    pub(super) fn go_back(&mut self) -> Vec<Effect> {
+        // Esc first clears a filter, then goes up a prefix, then back a screen.
+        if !self.list(self.screen).filter.is_empty() {
+            self.set_filter(String::new());
+            return vec![];
+        }
+        if self.screen == Screen::Objects && !self.objects_at.1.is_empty() {
+            let p = self.objects_at.1.trim_end_matches('/');
+            let parent = match p.rfind('/') {
+                Some(i) => p[..=i].to_string(),
+                None => String::new(),
+            };
+            return self.open_objects(self.objects_at.0.clone(), parent, false);
+        }
+        if let Some(prev) = self.back.pop() {
+            self.screen = prev;
+            self.rebuild(prev);
+        }
+        vec![]
+    }
+
+    pub(super) fn refresh_screen(&mut self) -> Vec<Effect> {
+        match self.screen {
+            Screen::Objects => {
+                let (b, p) = self.objects_at.clone();
+                self.open_objects(b, p, false)
+            }
+            Screen::History => {
+                self.history.loading = true;
+                vec![Effect::LoadHistory]
+            }
+            Screen::Drills => {
+                self.drills.loading = true;
+                vec![Effect::LoadDrills]
+            }
+            Screen::Findings => {
+                self.findings.loading = true;
+                vec![Effect::LoadPosture]
+            }
+            Screen::Versions => {
+                self.versions.loading = true;
+                vec![Effect::LoadVersions {
+                    bucket: self.versions_of.0.clone(),
+                    key: self.versions_of.1.clone(),
+                }]
+            }
+            _ => {
+                self.notify(Level::Info, "refreshing…");
+                self.refresh_all()
+            }
+        }
+    }
+}

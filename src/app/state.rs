@@ -1,0 +1,334 @@
+//! The console's vocabulary: screens, modes (dialogs), run views, notices,
+//! loaded data, the messages in and the effects out.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Screen {
+    Tenants,
+    Instances,
+    Containers,
+    Buckets,
+    Objects,
+    Versions,
+    Backups,
+    Runs,
+    RunOutput,
+    History,
+    Drills,
+    Findings,
+}
+
+impl Screen {
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Tenants => "Tenants",
+            Screen::Instances => "Instances",
+            Screen::Containers => "Containers",
+            Screen::Buckets => "Buckets",
+            Screen::Objects => "Objects",
+            Screen::Versions => "Versions",
+            Screen::Backups => "Backups",
+            Screen::Runs => "Runs",
+            Screen::RunOutput => "Run output",
+            Screen::History => "History",
+            Screen::Drills => "Drills",
+            Screen::Findings => "Findings",
+        }
+    }
+
+    /// Palette commands and their screens.
+    pub const COMMANDS: [(&'static str, Screen); 9] = [
+        ("tenants", Screen::Tenants),
+        ("instances", Screen::Instances),
+        ("containers", Screen::Containers),
+        ("buckets", Screen::Buckets),
+        ("backups", Screen::Backups),
+        ("runs", Screen::Runs),
+        ("history", Screen::History),
+        ("drills", Screen::Drills),
+        ("findings", Screen::Findings),
+    ];
+
+    /// Actions that do something on this screen (for help and the footer).
+    pub fn actions(self) -> &'static [Action] {
+        use Action::*;
+        match self {
+            Screen::Tenants => &[Runbooks, Deploy, Select, Filter, Refresh],
+            Screen::Containers => &[Runbooks, Restart, Select, Filter, Refresh],
+            Screen::Instances => &[
+                Runbooks,
+                Select,
+                StartInstance,
+                StopInstance,
+                Filter,
+                Refresh,
+            ],
+            Screen::Backups => &[Runbooks, Select, Download, Filter, Refresh],
+            Screen::Buckets | Screen::Objects => &[Select, Back, Filter, Refresh],
+            Screen::Versions => &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
+            Screen::Runs => &[Select, CancelRun, Filter],
+            Screen::RunOutput => &[CancelRun, Bottom, Back],
+            Screen::History => &[Select, Filter, Refresh],
+            Screen::Drills => &[Select, Filter, Refresh],
+            Screen::Findings => &[Filter, Refresh],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStatus {
+    Starting,
+    Running,
+    Succeeded,
+    Failed(i32),
+    Cancelled(i32),
+    Error(String),
+}
+
+impl RunStatus {
+    pub fn is_active(&self) -> bool {
+        matches!(self, RunStatus::Starting | RunStatus::Running)
+    }
+    pub fn label(&self) -> String {
+        match self {
+            RunStatus::Starting => "starting".into(),
+            RunStatus::Running => "running".into(),
+            RunStatus::Succeeded => "succeeded".into(),
+            RunStatus::Failed(c) => format!("failed ({c})"),
+            RunStatus::Cancelled(_) => "cancelled".into(),
+            RunStatus::Error(_) => "error".into(),
+        }
+    }
+    /// How a run that ended shows (from the journal's outcome).
+    pub fn ended(
+        outcome: crate::journal::RunOutcome,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) -> RunStatus {
+        use crate::journal::RunOutcome as O;
+        match (outcome, exit_code) {
+            (O::Succeeded, _) => RunStatus::Succeeded,
+            (O::Failed, Some(c)) => RunStatus::Failed(c),
+            (O::Cancelled, Some(c)) => RunStatus::Cancelled(c),
+            (other, _) => RunStatus::Error(error.unwrap_or_else(|| other.to_string())),
+        }
+    }
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            RunStatus::Succeeded => Some(0),
+            RunStatus::Failed(c) | RunStatus::Cancelled(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunView {
+    pub id: RunId,
+    pub title: String,
+    pub runbook: String,
+    pub host: String,
+    pub production: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub output: OutputBuffer,
+}
+
+impl RunView {
+    pub fn elapsed(&self, now: DateTime<Utc>) -> chrono::Duration {
+        self.finished_at.unwrap_or(now) - self.started_at
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A table's data plus whether a load is in flight and its last error.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded<T> {
+    pub data: T,
+    pub loading: bool,
+    pub loaded: bool,
+    pub error: Option<String>,
+}
+
+pub struct Preview {
+    pub run: RenderedRun,
+    /// The values the run was rendered from (Tab goes back to the form).
+    pub values: BTreeMap<String, String>,
+    pub typed: String,
+    pub scroll: u16,
+}
+
+/// A change that is not a script (start an instance, restore a version):
+/// shown, then confirmed like a runbook.
+#[derive(Debug, Clone)]
+pub struct ActionConfirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub production: bool,
+    pub confirm_with: Option<String>,
+    pub typed: String,
+    pub effect: Effect,
+}
+
+pub enum Mode {
+    Normal,
+    Confirm(ActionConfirm),
+    Filter(TextArea<'static>),
+    Palette(TextArea<'static>),
+    Help,
+    Detail {
+        title: String,
+        fields: Vec<(String, String)>,
+    },
+    Picker(runbooks::Picker),
+    Form(runbooks::Form),
+    Preview(Preview),
+    ConfirmCancel(RunId),
+    ConfirmQuit,
+}
+
+/// The context the console is looking at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextInfo {
+    pub name: String,
+    pub provider: String,
+    pub production: bool,
+    pub read_only: bool,
+    /// True on the sandbox: docker and databases are simulated.
+    pub simulated: bool,
+    pub regions: Vec<String>,
+    /// The caller identity on AWS (account and ARN).
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(KeyEvent),
+    Tick(DateTime<Utc>),
+    Instances(ProviderResult<Vec<Instance>>),
+    Snapshot {
+        host: String,
+        result: Result<HostSnapshot, String>,
+    },
+    Buckets(ProviderResult<Vec<Bucket>>),
+    /// A page of a listing, as it arrives.
+    ObjectsPage {
+        bucket: String,
+        prefix: String,
+        page: Vec<ObjectEntry>,
+    },
+    /// The listing ended: its last entries, or the error that stopped it.
+    Objects {
+        bucket: String,
+        prefix: String,
+        result: ProviderResult<Vec<ObjectEntry>>,
+    },
+    Versions {
+        bucket: String,
+        key: String,
+        result: ProviderResult<Vec<ObjectVersion>>,
+    },
+    S3Backups(ProviderResult<Vec<Backup>>),
+    Run(RunEvent),
+    /// An unfinished run from the journal, followed again (with its output so far).
+    RunAttached {
+        entry: Box<crate::journal::Entry>,
+        output: String,
+    },
+    /// The journal, newest first.
+    History(Vec<crate::journal::Entry>),
+    Drills {
+        active: Option<Box<crate::drill::Active>>,
+        reports: Vec<crate::drill::Report>,
+    },
+    DrillStarted(Result<Box<crate::drill::Active>, String>),
+    Posture(ProviderResult<Vec<crate::domain::Finding>>),
+    DrillVerified(Result<Box<crate::drill::Report>, String>),
+    /// A past run's full output, opened from History.
+    PastOutput {
+        entry: Box<crate::journal::Entry>,
+        text: String,
+    },
+    /// `:ctx NAME` opened another context: everything is read anew.
+    ContextOpened {
+        ctx: ContextInfo,
+        config: Box<Config>,
+    },
+    /// A change or download finished; `reload` refreshes what it changed.
+    ActionDone {
+        title: String,
+        result: Result<String, String>,
+        reload: Vec<Effect>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    LoadInstances,
+    LoadSnapshot(String),
+    LoadBuckets,
+    LoadObjects {
+        bucket: String,
+        prefix: String,
+    },
+    LoadVersions {
+        bucket: String,
+        key: String,
+    },
+    LoadS3Backups {
+        bucket: String,
+        prefix: String,
+    },
+    StartRun {
+        id: RunId,
+        run: Box<RenderedRun>,
+    },
+    CancelRun {
+        id: RunId,
+        host: String,
+    },
+    SetRunning {
+        id: String,
+        running: bool,
+    },
+    RestoreVersion {
+        bucket: String,
+        key: String,
+        version_id: String,
+    },
+    Undelete {
+        bucket: String,
+        key: String,
+    },
+    Download {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    SwitchContext(String),
+    /// Follow again the runs the journal says were in flight.
+    Reattach,
+    LoadHistory,
+    OpenPastOutput(RunId),
+    LoadDrills,
+    LoadPosture,
+    /// `:drill SCENARIO` (sandbox only).
+    StartDrill(String),
+    /// `:drill verify`.
+    VerifyDrill,
+}

@@ -1,0 +1,394 @@
+//! `App::update`: one message in, effects out — provider results, run
+//! events, ticks. No IO here: effects are data.
+
+use super::*;
+
+impl App {
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(k) => self.on_key(k),
+            Msg::Tick(now) => {
+                self.now = now;
+                self.spinner = self.spinner.wrapping_add(1);
+                if let Some(n) = &self.notice
+                    && n.level == Level::Info
+                    && (now - n.at).num_seconds() > 8
+                {
+                    self.notice = None;
+                }
+                if self.runs.iter().any(|r| r.status.is_active()) {
+                    self.rebuild(Screen::Runs);
+                }
+                vec![]
+            }
+            Msg::Instances(r) => {
+                self.instances.loading = false;
+                match r {
+                    Ok(list) => {
+                        self.instances.data = list;
+                        self.instances.loaded = true;
+                        self.instances.error = None;
+                    }
+                    Err(e) => {
+                        self.notify(Level::Error, format!("loading instances failed: {e}"));
+                        self.instances.error = Some(e.to_string());
+                    }
+                }
+                self.rebuild(Screen::Instances);
+                self.rederive();
+                let reachable =
+                    crate::ops::Inventory::fact_hosts(&self.config, &self.instances.data);
+                reachable
+                    .into_iter()
+                    .map(|h| {
+                        self.snapshots.entry(h.clone()).or_default().loading = true;
+                        Effect::LoadSnapshot(h)
+                    })
+                    .collect()
+            }
+            Msg::Snapshot { host, result } => {
+                let entry = self.snapshots.entry(host.clone()).or_default();
+                entry.loading = false;
+                match result {
+                    Ok(s) => {
+                        entry.data = Some(s);
+                        entry.loaded = true;
+                        entry.error = None;
+                    }
+                    Err(e) => {
+                        entry.error = Some(e.clone());
+                        self.notify(Level::Error, e);
+                    }
+                }
+                self.rederive();
+                vec![]
+            }
+            Msg::Buckets(r) => {
+                self.buckets.loading = false;
+                match r {
+                    Ok(b) => {
+                        self.buckets.data = b;
+                        self.buckets.loaded = true;
+                        self.buckets.error = None;
+                    }
+                    Err(e) => {
+                        self.buckets.error = Some(e.to_string());
+                        self.notify(Level::Error, format!("listing buckets failed: {e}"));
+                    }
+                }
+                self.rebuild(Screen::Buckets);
+                vec![]
+            }
+            Msg::ObjectsPage {
+                bucket,
+                prefix,
+                page,
+            } => {
+                if (bucket.as_str(), prefix.as_str())
+                    != (self.objects_at.0.as_str(), self.objects_at.1.as_str())
+                {
+                    return vec![];
+                }
+                self.objects.data.extend(page);
+                self.objects_pages += 1;
+                // Rows show as soon as the first pages arrive; later pages are
+                // folded in every tenth page so a 100k listing stays cheap.
+                if self.objects_pages <= 3 || self.objects_pages.is_multiple_of(10) {
+                    self.rebuild(Screen::Objects);
+                }
+                vec![]
+            }
+            Msg::Objects {
+                bucket,
+                prefix,
+                result,
+            } => {
+                if (bucket.as_str(), prefix.as_str())
+                    != (self.objects_at.0.as_str(), self.objects_at.1.as_str())
+                {
+                    return vec![]; // an answer for a place we already left
+                }
+                self.objects.loading = false;
+                match result {
+                    Ok(rest) => {
+                        self.objects.data.extend(rest);
+                        self.objects.error = None;
+                    }
+                    Err(e) => {
+                        self.objects.error = Some(e.to_string());
+                        self.notify(
+                            Level::Error,
+                            format!("listing s3://{bucket}/{prefix} failed: {e}"),
+                        );
+                    }
+                }
+                self.rebuild(Screen::Objects);
+                vec![]
+            }
+            Msg::Versions {
+                bucket,
+                key,
+                result,
+            } => {
+                if (bucket.as_str(), key.as_str())
+                    != (self.versions_of.0.as_str(), self.versions_of.1.as_str())
+                {
+                    return vec![];
+                }
+                self.versions.loading = false;
+                match result {
+                    Ok(v) => {
+                        self.versions.data = v;
+                        self.versions.error = None;
+                    }
+                    Err(e) => {
+                        self.versions.error = Some(e.to_string());
+                        self.notify(
+                            Level::Error,
+                            format!("listing versions of s3://{bucket}/{key} failed: {e}"),
+                        );
+                    }
+                }
+                self.rebuild(Screen::Versions);
+                vec![]
+            }
+            Msg::S3Backups(r) => {
+                self.s3_backups.loading = false;
+                match r {
+                    Ok(b) => {
+                        self.s3_backups.data = b;
+                        self.s3_backups.error = None;
+                    }
+                    Err(e) => {
+                        self.s3_backups.error = Some(e.to_string());
+                        self.notify(Level::Warn, format!("S3 backups unavailable: {e}"));
+                    }
+                }
+                self.rederive();
+                vec![]
+            }
+            Msg::RunAttached { entry, output } => {
+                let id = entry.start.run.clone();
+                if !self.runs.iter().any(|r| r.id == id) {
+                    let mut buf = OutputBuffer::default();
+                    buf.push_str(&output);
+                    self.runs.push(RunView {
+                        id: id.clone(),
+                        title: entry.start.title.clone(),
+                        runbook: entry.start.runbook.clone(),
+                        host: entry.start.host.clone(),
+                        production: entry.start.production,
+                        started_at: entry.start.at,
+                        finished_at: None,
+                        status: RunStatus::Running,
+                        output: buf,
+                    });
+                    self.rebuild(Screen::Runs);
+                }
+                self.notify(
+                    Level::Warn,
+                    format!(
+                        "reattached to {} (still in flight when opsdeck last stopped): press 6 for Runs",
+                        entry.start.title
+                    ),
+                );
+                vec![]
+            }
+            Msg::Drills { active, reports } => {
+                self.drills.loading = false;
+                self.drill = active.map(|a| *a);
+                self.drills.data = reports.into_iter().rev().collect();
+                self.drills.loaded = true;
+                self.rebuild(Screen::Drills);
+                vec![]
+            }
+            Msg::DrillStarted(result) => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                match result {
+                    Ok(a) => {
+                        self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
+                        self.drill = Some(*a);
+                    }
+                    Err(e) => self.notify(Level::Error, format!("drill not started: {e}")),
+                }
+                // The fault changed the estate: read it again.
+                self.refresh_all()
+            }
+            Msg::DrillVerified(result) => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                match result {
+                    Ok(r) => {
+                        self.notify(
+                            if r.passed { Level::Info } else { Level::Warn },
+                            format!(
+                                "drill {}: {} (RTO {} s){}",
+                                r.scenario,
+                                if r.passed {
+                                    "PASSED"
+                                } else {
+                                    "not recovered yet"
+                                },
+                                r.rto_seconds,
+                                if r.passed {
+                                    ""
+                                } else {
+                                    "; fix it and :drill verify again"
+                                }
+                            ),
+                        );
+                        if r.passed {
+                            self.drill = None;
+                        }
+                        self.mode = drill_report_popup(&r);
+                    }
+                    Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
+                }
+                self.drills.loading = true;
+                vec![Effect::LoadDrills]
+            }
+            Msg::Posture(result) => {
+                self.findings.loading = false;
+                match result {
+                    Ok(v) => {
+                        self.findings.loaded = true;
+                        self.findings.error = None;
+                        self.findings.data = v;
+                    }
+                    Err(e) => self.findings.error = Some(e.to_string()),
+                }
+                self.rebuild(Screen::Findings);
+                vec![]
+            }
+            Msg::History(entries) => {
+                self.history.data = entries;
+                self.history.loading = false;
+                self.history.loaded = true;
+                self.rebuild(Screen::History);
+                self.rebuild(Screen::Backups);
+                vec![]
+            }
+            Msg::PastOutput { entry, text } => {
+                let id = entry.start.run.clone();
+                let status = match entry.finish.as_ref() {
+                    None => RunStatus::Running,
+                    Some(f) => RunStatus::ended(f.status, f.exit_code, f.error.clone()),
+                };
+                // A run of this console keeps its live view; a past one is loaded.
+                if !self.runs.iter().any(|r| r.id == id) {
+                    let mut buf = OutputBuffer::default();
+                    buf.push_str(&text);
+                    self.runs.push(RunView {
+                        id: id.clone(),
+                        title: entry.start.title.clone(),
+                        runbook: entry.start.runbook.clone(),
+                        host: entry.start.host.clone(),
+                        production: entry.start.production,
+                        started_at: entry.start.at,
+                        finished_at: entry.finish.as_ref().map(|f| f.at),
+                        status,
+                        output: buf,
+                    });
+                    self.rebuild(Screen::Runs);
+                }
+                self.output_run = Some(id);
+                self.output_scroll = 0;
+                self.output_follow = false;
+                self.back.push(self.screen);
+                self.screen = Screen::RunOutput;
+                vec![]
+            }
+            Msg::Run(ev) => self.on_run_event(ev),
+            Msg::ContextOpened { ctx, config } => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                self.notify(
+                    Level::Info,
+                    format!("context {} ({})", ctx.name, ctx.provider),
+                );
+                self.ctx = ctx;
+                self.config = *config;
+                self.instances = Loaded::default();
+                self.snapshots.clear();
+                self.buckets = Loaded::default();
+                self.objects = Loaded::default();
+                self.versions = Loaded::default();
+                self.s3_backups = Loaded::default();
+                self.lists.clear();
+                self.rederive();
+                self.rebuild_all();
+                self.back.clear();
+                if !matches!(self.screen, Screen::Runs | Screen::RunOutput) {
+                    self.screen = Screen::Tenants;
+                }
+                self.refresh_all()
+            }
+            Msg::ActionDone {
+                title,
+                result,
+                reload,
+            } => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                match result {
+                    Ok(detail) => self.notify(Level::Info, format!("{title}: {detail}")),
+                    Err(e) => self.notify(Level::Error, format!("{title} failed: {e}")),
+                }
+                for fx in &reload {
+                    match fx {
+                        Effect::LoadInstances => self.instances.loading = true,
+                        Effect::LoadVersions { .. } => self.versions.loading = true,
+                        Effect::LoadObjects { .. } => self.objects.loading = true,
+                        _ => {}
+                    }
+                }
+                reload
+            }
+        }
+    }
+
+    pub(super) fn on_run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
+        let now = self.now;
+        let Some(run) = self.runs.iter_mut().find(|r| r.id == ev.run()) else {
+            return vec![];
+        };
+        let mut fx = vec![];
+        let mut finished = None;
+        match ev {
+            RunEvent::Started { .. } => run.status = RunStatus::Running,
+            RunEvent::Output { text, .. } => run.output.push_str(&text),
+            ev => {
+                if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+                    if let Some(e) = &error {
+                        run.output.push_str(&format!("\nopsdeck: {e}\n"));
+                    }
+                    run.status = RunStatus::ended(outcome, exit_code, error);
+                    finished = Some(run.clone_summary());
+                }
+            }
+        }
+        if let Some((title, host, status)) = finished {
+            run.finished_at = Some(now);
+            let level = if status == RunStatus::Succeeded {
+                Level::Info
+            } else {
+                Level::Error
+            };
+            self.notify(level, format!("{title}: {}", status.label()));
+            // What the run changed shows up on the next read of the host.
+            self.snapshots.entry(host.clone()).or_default().loading = true;
+            fx.push(Effect::LoadSnapshot(host));
+            if self.history.loaded {
+                self.history.loading = true;
+                fx.push(Effect::LoadHistory);
+            }
+            // A backup or a sync changes what S3 holds.
+            if let Some(bucket) = self.config.backups.bucket.clone() {
+                self.s3_backups.loading = true;
+                fx.push(Effect::LoadS3Backups {
+                    bucket,
+                    prefix: self.config.backups.prefix.clone(),
+                });
+            }
+        }
+        self.rebuild(Screen::Runs);
+        fx
+    }
+}
