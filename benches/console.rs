@@ -7,14 +7,15 @@
 //! Run: `cargo bench --bench console`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use opsdeck::app::keymap::Keymap;
-use opsdeck::app::list::{ListState, new_matcher};
-use opsdeck::app::output::OutputBuffer;
-use opsdeck::app::{App, Screen, views};
 use opsdeck::config::Dirs;
 use opsdeck::domain::Container;
 use opsdeck::session::{self, Options};
-use opsdeck::ui::{self, theme::Theme};
+use opsdeck::table::rows as views;
+use opsdeck::table::{ListState, new_matcher};
+use opsdeck::tui::app::keymap::Keymap;
+use opsdeck::tui::app::output::OutputBuffer;
+use opsdeck::tui::app::{App, Screen};
+use opsdeck::tui::ui::{self, theme::Theme};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;
@@ -42,7 +43,7 @@ fn containers(n: usize) -> Vec<Container> {
 }
 
 fn app_with_rows(n: usize) -> App {
-    let ctx = opsdeck::app::ContextInfo {
+    let ctx = opsdeck::tui::app::ContextInfo {
         name: "bench".into(),
         provider: "sandbox".into(),
         production: false,
@@ -51,7 +52,8 @@ fn app_with_rows(n: usize) -> App {
         regions: vec!["eu-north-1".into()],
         identity: None,
     };
-    let cfg = opsdeck::config::parse(opsdeck::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
+    let cfg =
+        opsdeck::config::parse(opsdeck::provider::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
     let mut app = App::new(cfg, ctx, Keymap::builtin(), chrono::Utc::now());
     let table = views::containers_table(&containers(n), &BTreeMap::new());
     let mut list = ListState::default();

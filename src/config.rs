@@ -6,6 +6,20 @@ use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The themes that ship in the binary (files in `themes/`), by name.
+pub mod themes {
+    pub const DARK: &str = include_str!("../themes/dark.toml");
+    pub const LIGHT: &str = include_str!("../themes/light.toml");
+
+    pub fn builtin(name: &str) -> Option<&'static str> {
+        match name {
+            "dark" => Some(DARK),
+            "light" => Some(LIGHT),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
@@ -325,7 +339,7 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
         }
     }
     if let Some(t) = &cfg.theme
-        && crate::ui::theme::builtin(t).is_none()
+        && themes::builtin(t).is_none()
         && !t.ends_with(".toml")
     {
         return Err(err(
@@ -388,7 +402,7 @@ mod tests {
 
     #[test]
     fn the_sandbox_and_starter_configs_parse() {
-        parse(crate::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
+        parse(crate::provider::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
         parse(STARTER_CONFIG, "config.toml").unwrap();
     }
 

@@ -1,31 +1,23 @@
 //! opsdeck — a full-screen terminal ops console for small AWS estates.
 //!
-//! Layers (data flows down, events flow up):
-//! `ui` draws [`app::App`]; `app` is state + `update(Msg) -> Vec<Effect>` with
-//! no IO; [`runner`] turns effects into provider calls and runs; [`engine`]
-//! drives a job through the [`runproto`] over a [`transport`]; [`provider`]s
-//! return domain types; [`sandbox`] is the embedded estate.
+//! Layers (data flows down, events flow up): [`cli`] and [`tui`] are the
+//! two front ends; both prepare runs through [`ops`] (inventory, targets,
+//! guards, prepare); [`jobs`] drive a run over a [`transport`] with the run
+//! protocol and journal it in [`store`]; [`provider`]s (AWS, the embedded
+//! sandbox) return [`domain`] types; [`runbook`] and [`drill`] are data and
+//! scenarios; [`table`] builds the rows both front ends show.
 
-pub mod app;
-pub mod aws;
+pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod console;
 pub mod domain;
 pub mod drill;
-pub mod engine;
-pub mod fanout;
-pub mod headless;
-pub mod headless_run;
-pub mod journal;
-pub mod mask;
+pub mod jobs;
 pub mod ops;
 pub mod provider;
 pub mod runbook;
-pub mod runner;
-pub mod runproto;
-pub mod runs;
-pub mod sandbox;
 pub mod session;
+pub mod store;
+pub mod table;
 pub mod transport;
-pub mod ui;
+pub mod tui;

@@ -1,12 +1,12 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use opsdeck::app::{App, keymap::Keymap};
+use opsdeck::cli;
 use opsdeck::config::{Dirs, STARTER_CONFIG};
-use opsdeck::runner::EffectsRunner;
-use opsdeck::sandbox::Sandbox;
+use opsdeck::provider::sandbox::Sandbox;
 use opsdeck::session::{self, Options};
-use opsdeck::ui::theme::Theme;
-use opsdeck::{headless, headless_run};
+use opsdeck::tui::app::{App, keymap::Keymap};
+use opsdeck::tui::effects::EffectsRunner;
+use opsdeck::tui::ui::theme::Theme;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -50,7 +50,7 @@ enum Command {
     },
     /// List the estate without the console: KIND [BUCKET [PREFIX]] for objects.
     Ls {
-        kind: headless::Kind,
+        kind: cli::ls::Kind,
         target: Vec<String>,
         #[arg(long)]
         json: bool,
@@ -171,7 +171,9 @@ fn init_logging(dirs: &Dirs) -> Option<tracing_appender::non_blocking::WorkerGua
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::DockerSim { args }) = &cli.command {
-        return ExitCode::from(opsdeck::sandbox::fake_binary_main(args).clamp(0, 255) as u8);
+        return ExitCode::from(
+            opsdeck::provider::sandbox::fake_binary_main(args).clamp(0, 255) as u8,
+        );
     }
     match real_main(cli) {
         Ok(code) => ExitCode::from(code),
@@ -235,7 +237,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
     if let Some(Command::Runbook { action }) = &cli.command {
         let mut out = std::io::stdout().lock();
         return match action {
-            RunbookAction::List { json } => headless_run::list(&library, *json, &mut out),
+            RunbookAction::List { json } => cli::run::list(&library, *json, &mut out),
             RunbookAction::Check { file } => {
                 let s = opsdeck::runbook::check_file(file, &library)?;
                 println!(
@@ -265,7 +267,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
     }
     if let Some(Command::History { run, json, limit }) = &cli.command {
         let mut out = std::io::stdout().lock();
-        return headless_run::history(&session.providers, run.as_deref(), *json, *limit, &mut out);
+        return cli::run::history(&session.providers, run.as_deref(), *json, *limit, &mut out);
     }
     if let Some(Command::Run {
         runbook,
@@ -285,7 +287,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                     .trim_end_matches("; showing the sandbox instead")
             );
         }
-        let args = headless_run::RunArgs {
+        let args = cli::run::RunArgs {
             runbook,
             assignments,
             dry_run,
@@ -295,7 +297,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             read_only: session.ctx.read_only || session.config.read_only,
             production_context: session.ctx.production,
         };
-        return rt.block_on(headless_run::run(
+        return rt.block_on(cli::run::run(
             &session.providers,
             &session.config,
             &library,
@@ -317,7 +319,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             eprintln!("warning: {w}");
         }
         let mut out = std::io::stdout().lock();
-        let code = rt.block_on(headless::ls(
+        let code = rt.block_on(cli::ls::ls(
             &session.providers,
             &session.config,
             kind,
@@ -353,7 +355,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         // `:ctx NAME` opens another context the same way the command line does.
-        let opener: opsdeck::runner::ContextOpener = {
+        let opener: opsdeck::tui::effects::ContextOpener = {
             let (opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
             std::sync::Arc::new(move |name: String| {
                 let (mut opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
@@ -379,15 +381,15 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         app.contexts = session.contexts.clone();
         app.run_tag = format!("{:04x}", std::process::id() & 0xffff);
         if let Some(w) = session.warning {
-            app.update(opsdeck::app::Msg::Tick(now));
+            app.update(opsdeck::tui::app::Msg::Tick(now));
             tracing::warn!("{w}");
-            app.notice = Some(opsdeck::app::Notice {
-                level: opsdeck::app::Level::Warn,
+            app.notice = Some(opsdeck::tui::app::Notice {
+                level: opsdeck::tui::app::Level::Warn,
                 text: w,
                 at: now,
             });
         }
-        opsdeck::console::run(app, theme, runner, rx, tx).await
+        opsdeck::tui::console::run(app, theme, runner, rx, tx).await
     })?;
     Ok(0)
 }

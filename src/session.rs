@@ -1,15 +1,28 @@
 //! Opening a session: resolve the config and context, prepare the providers.
 //! Shared by the console, the headless commands and the tests.
 
-use crate::app::ContextInfo;
 use crate::config::{self, Config, ConfigError, ContextConfig, Dirs, ProviderKind};
+use crate::ops::Providers;
 use crate::provider::CloudInventory as _;
-use crate::runner::Providers;
-use crate::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
+use crate::provider::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The context the console is looking at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextInfo {
+    pub name: String,
+    pub provider: String,
+    pub production: bool,
+    pub read_only: bool,
+    /// True on the sandbox: docker and databases are simulated.
+    pub simulated: bool,
+    pub regions: Vec<String>,
+    /// The caller identity on AWS (account and ARN).
+    pub identity: Option<String>,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -128,7 +141,7 @@ pub async fn open(
         opts.read_only || user.read_only || chosen.as_ref().is_some_and(|c| c.read_only);
     let mut warning = None;
     if let Some(c) = chosen.as_ref().filter(|c| c.provider == ProviderKind::Aws) {
-        match crate::aws::connect(c).await {
+        match crate::provider::aws::connect(c).await {
             Ok(est) => {
                 let mut config = user.clone();
                 config.read_only = read_only;
@@ -149,8 +162,8 @@ pub async fn open(
                         cloud: est.cloud.clone(),
                         store: est.store.clone(),
                         transport: est.transport.clone(),
-                        journal: crate::journal::Journal::new(&dirs.state),
-                        operator: crate::journal::Operator::local(
+                        journal: crate::store::journal::Journal::new(&dirs.state),
+                        operator: crate::store::journal::Operator::local(
                             &c.name,
                             Some(est.identity.clone()),
                         ),
@@ -210,7 +223,7 @@ fn open_sandbox(
     };
     let cloud = Arc::new(SandboxCloud::new(sandbox.clone()));
     let transport = Arc::new(sandbox.transport(&BTreeMap::new()));
-    let operator = crate::journal::Operator::local(&ctx.name, None);
+    let operator = crate::store::journal::Operator::local(&ctx.name, None);
     Ok(Session {
         contexts: vec![],
         fell_back: false,
@@ -220,7 +233,7 @@ fn open_sandbox(
             cloud: cloud.clone(),
             store: cloud,
             transport,
-            journal: crate::journal::Journal::new(&dirs.state),
+            journal: crate::store::journal::Journal::new(&dirs.state),
             operator,
             download_dir: download_dir(),
             sandbox: Some(sandbox.clone()),

@@ -6,9 +6,9 @@ mod common;
 
 use common::Harness;
 use crossterm::event::KeyCode;
-use opsdeck::app::{Mode, Screen};
-use opsdeck::sandbox::estate::{MT_HOST, STOPPED_HOST};
+use opsdeck::provider::sandbox::estate::{MT_HOST, STOPPED_HOST};
 use opsdeck::transport::TransportError;
+use opsdeck::tui::app::{Mode, Screen};
 use std::time::Duration;
 
 fn select(h: &mut Harness, key: &str) {
@@ -172,15 +172,15 @@ async fn a_deleted_key_is_listed_and_can_be_undeleted() {
         h.app.versions.data
     );
     h.key(KeyCode::Esc);
-    let fx = h
-        .app
-        .update(opsdeck::app::Msg::Key(crossterm::event::KeyEvent::new(
+    let fx = h.app.update(opsdeck::tui::app::Msg::Key(
+        crossterm::event::KeyEvent::new(
             KeyCode::Char('r'),
             crossterm::event::KeyModifiers::CONTROL,
-        )));
+        ),
+    ));
     h.dispatch(fx);
     h.settle().await;
-    let listed = opsdeck::app::views::objects_table(&h.app.objects.data, dir, h.app.now);
+    let listed = opsdeck::table::rows::objects_table(&h.app.objects.data, dir, h.app.now);
     let row = listed
         .rows
         .iter()
@@ -216,15 +216,19 @@ async fn ctx_switches_the_console_to_another_context() {
     let mut h = Harness::loaded().await;
     // A second estate stands in for another account: one of its hosts is stopped.
     let other_dir = h.dir.path().join("other");
-    let other =
-        opsdeck::sandbox::Sandbox::ensure(&other_dir, common::fixed_now(), &common::exe()).unwrap();
+    let other = opsdeck::provider::sandbox::Sandbox::ensure(
+        &other_dir,
+        common::fixed_now(),
+        &common::exe(),
+    )
+    .unwrap();
     let other_p = common::providers(
         &other,
         &common::sim_env(common::fixed_now()),
         &h.dir.path().join("state2"),
     );
     other_p.cloud.set_running(MT_HOST, false).await.unwrap();
-    let opener: opsdeck::runner::ContextOpener = std::sync::Arc::new(move |name: String| {
+    let opener: opsdeck::tui::effects::ContextOpener = std::sync::Arc::new(move |name: String| {
         let p = other_p.clone();
         Box::pin(async move {
             if name != "prod-copy" {
@@ -234,12 +238,14 @@ async fn ctx_switches_the_console_to_another_context() {
             ctx.name = name;
             ctx.production = true;
             let cfg =
-                opsdeck::config::parse(opsdeck::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
+                opsdeck::config::parse(opsdeck::provider::sandbox::SANDBOX_CONFIG, "sandbox.toml")
+                    .unwrap();
             Ok((p, ctx, cfg))
         })
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    h.runner = opsdeck::runner::EffectsRunner::new(h.providers.clone(), tx).with_opener(opener);
+    h.runner =
+        opsdeck::tui::effects::EffectsRunner::new(h.providers.clone(), tx).with_opener(opener);
     h.rx = rx;
     h.app.contexts = vec!["sandbox".into(), "prod-copy".into()];
 

@@ -2,13 +2,13 @@
 
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use opsdeck::app::keymap::Keymap;
-use opsdeck::app::{App, ContextInfo, Effect, Mode, Msg, RunStatus, Screen};
 use opsdeck::config;
-use opsdeck::engine::RunEvent;
+use opsdeck::jobs::engine::RunEvent;
 use opsdeck::provider::ProviderError;
 use opsdeck::provider::host::parse_snapshot;
-use opsdeck::sandbox::{SANDBOX_CONFIG, estate};
+use opsdeck::provider::sandbox::{SANDBOX_CONFIG, estate};
+use opsdeck::tui::app::keymap::Keymap;
+use opsdeck::tui::app::{App, ContextInfo, Effect, Mode, Msg, RunStatus, Screen};
 
 fn app() -> App {
     let ctx = ContextInfo {

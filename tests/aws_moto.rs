@@ -8,9 +8,9 @@
 use aws_credential_types::Credentials;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use aws_sdk_s3::primitives::ByteStream;
-use opsdeck::aws::{self, AwsEstate, Overrides};
 use opsdeck::config::{ContextConfig, ProviderKind};
 use opsdeck::domain::{ObjectEntry, SsmPing};
+use opsdeck::provider::aws::{self, AwsEstate, Overrides};
 use opsdeck::provider::{CloudInventory, ObjectStore};
 use opsdeck::transport::Transport;
 use std::sync::OnceLock;

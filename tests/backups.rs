@@ -9,7 +9,7 @@ mod common;
 
 use common::pg::Pg;
 use common::run_cli;
-use opsdeck::sandbox::estate::{ENSSOL_HOST, MT_HOST};
+use opsdeck::provider::sandbox::estate::{ENSSOL_HOST, MT_HOST};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -2,9 +2,11 @@
 
 mod common;
 
-use opsdeck::fanout::{self, FanoutRequest, TargetStatus, Targets};
-use opsdeck::runproto::RunProtocol;
-use opsdeck::sandbox::estate::{ENSSOL_HOST, MT_HOST, OFFLINE_HOST, PMO_HOST, STOPPED_HOST};
+use opsdeck::jobs::fanout::{self, FanoutRequest, TargetStatus, Targets};
+use opsdeck::jobs::protocol::RunProtocol;
+use opsdeck::provider::sandbox::estate::{
+    ENSSOL_HOST, MT_HOST, OFFLINE_HOST, PMO_HOST, STOPPED_HOST,
+};
 use std::time::{Duration, Instant};
 
 struct Setup {
@@ -15,7 +17,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let sb = opsdeck::sandbox::Sandbox::ensure(
+    let sb = opsdeck::provider::sandbox::Sandbox::ensure(
         &dir.path().join("sb"),
         common::fixed_now(),
         &common::exe(),
@@ -25,7 +27,7 @@ fn setup() -> Setup {
     Setup {
         _dir: dir,
         protocol: RunProtocol::new(p.transport.clone()),
-        instances: opsdeck::sandbox::estate::instances(),
+        instances: opsdeck::provider::sandbox::estate::instances(),
     }
 }
 

@@ -5,8 +5,8 @@
 mod common;
 
 use common::run_cli;
+use opsdeck::provider::sandbox::estate::MT_HOST;
 use opsdeck::runbook::{self, Choices, Library, Target};
-use opsdeck::sandbox::estate::MT_HOST;
 use std::collections::BTreeMap;
 
 fn corpus(canary: &str) -> Vec<String> {

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{Harness, cli, git_head, sandbox_ctx, sim_env};
-use opsdeck::app::RunStatus;
-use opsdeck::journal::Journal;
-use opsdeck::sandbox::estate::MT_HOST;
+use opsdeck::provider::sandbox::estate::MT_HOST;
+use opsdeck::store::journal::Journal;
+use opsdeck::tui::app::RunStatus;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

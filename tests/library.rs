@@ -5,7 +5,7 @@
 mod common;
 
 use common::{git_head, run_cli};
-use opsdeck::sandbox::estate::{MT_HOST, OFFLINE_HOST, PMO_HOST, STOPPED_HOST};
+use opsdeck::provider::sandbox::estate::{MT_HOST, OFFLINE_HOST, PMO_HOST, STOPPED_HOST};
 use std::path::{Path, PathBuf};
 
 fn sandbox(dir: &Path) -> PathBuf {

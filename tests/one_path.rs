@@ -9,8 +9,8 @@ mod common;
 
 use common::{Harness, cli, sandbox_ctx, sim_env};
 use crossterm::event::KeyCode;
-use opsdeck::app::Screen;
 use opsdeck::runbook::Target;
+use opsdeck::tui::app::Screen;
 use std::collections::BTreeMap;
 
 /// What the operator types on the command line for `t`.

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Harness, git_head};
 use crossterm::event::KeyCode;
-use opsdeck::app::{Mode, RunStatus, Screen};
+use opsdeck::tui::app::{Mode, RunStatus, Screen};
 
 fn tenant_sha(h: &Harness, project: &str) -> Option<String> {
     h.app
@@ -264,7 +264,7 @@ async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent()
     assert!(h.app.runs.is_empty());
     assert!(
         !h.sandbox
-            .host_root(opsdeck::sandbox::estate::MT_HOST)
+            .host_root(opsdeck::provider::sandbox::estate::MT_HOST)
             .join("var/lib/opsdeck/jobs")
             .exists(),
         "nothing reached the host"
@@ -275,10 +275,12 @@ async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent()
     let mut instances = h.app.instances.data.clone();
     instances
         .iter_mut()
-        .find(|i| i.id == opsdeck::sandbox::estate::MT_HOST)
+        .find(|i| i.id == opsdeck::provider::sandbox::estate::MT_HOST)
         .unwrap()
         .state = "stopped".into();
-    let fx = h.app.update(opsdeck::app::Msg::Instances(Ok(instances)));
+    let fx = h
+        .app
+        .update(opsdeck::tui::app::Msg::Instances(Ok(instances)));
     h.dispatch(fx);
     h.settle().await;
     select_tenant(&mut h, "filter-ical-staging");

@@ -1,7 +1,7 @@
 //! The run protocol over the local transport: real bash, real processes.
 
-use opsdeck::engine::{RunEvent, RunRequest, spawn_run};
-use opsdeck::runproto::RunProtocol;
+use opsdeck::jobs::engine::{RunEvent, RunRequest, spawn_run};
+use opsdeck::jobs::protocol::RunProtocol;
 use opsdeck::transport::local::{LocalHost, LocalTransport};
 use std::collections::BTreeMap;
 use std::sync::Arc;

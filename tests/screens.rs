@@ -6,7 +6,7 @@ mod common;
 
 use common::{Harness, render, text};
 use crossterm::event::KeyCode;
-use opsdeck::app::{Mode, Screen};
+use opsdeck::tui::app::{Mode, Screen};
 use std::path::Path;
 
 const W: u16 = 120;
@@ -183,7 +183,7 @@ async fn every_screen_renders_the_sandbox_estate() {
             f.duration_ms = 2400;
         }
     }
-    h.app.update(opsdeck::app::Msg::History(entries));
+    h.app.update(opsdeck::tui::app::Msg::History(entries));
     let s = snap(&h);
     assert!(s.contains("History [1]") && s.contains("succeeded"), "{s}");
     insta::assert_snapshot!("history", s);

@@ -14,9 +14,9 @@ use aws_sdk_ssm::types::error::{InvalidInstanceId, InvocationDoesNotExist};
 use aws_sdk_ssm::types::{Command, CommandInvocationStatus as S};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use base64::Engine as _;
-use opsdeck::aws::ssm::{SsmTiming, SsmTransport};
-use opsdeck::engine::{RunEvent, RunRequest, spawn_run};
-use opsdeck::runproto::RunProtocol;
+use opsdeck::jobs::engine::{RunEvent, RunRequest, spawn_run};
+use opsdeck::jobs::protocol::RunProtocol;
+use opsdeck::provider::aws::ssm::{SsmTiming, SsmTransport};
 use opsdeck::transport::{Transport, TransportError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -382,7 +382,7 @@ async fn budget(lines: usize, every: Duration, tail: Duration) -> (f64, Duration
         exit_after: every * lines as u32 + tail,
         commands: HashMap::new(),
         next: 0,
-        long_poll: opsdeck::aws::ssm::default_policy().long_poll,
+        long_poll: opsdeck::provider::aws::ssm::default_policy().long_poll,
         max_stdout: 24_000,
     }));
     let t = Arc::new(transport(fake_ssm(host.clone()), SsmTiming::default()));

@@ -14,13 +14,13 @@ use aws_sdk_ssm::operation::send_command::SendCommandOutput;
 use aws_sdk_ssm::types::{Command, CommandInvocationStatus as S};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use common::{exe, git_head};
-use opsdeck::aws::ssm::{SsmTiming, SsmTransport};
-use opsdeck::engine::RunEvent;
-use opsdeck::journal::{Journal, Operator};
+use opsdeck::jobs::engine::RunEvent;
+use opsdeck::jobs::protocol::RunProtocol;
+use opsdeck::provider::aws::ssm::{SsmTiming, SsmTransport};
+use opsdeck::provider::sandbox::Sandbox;
+use opsdeck::provider::sandbox::estate::MT_HOST;
 use opsdeck::runbook::{self, Choices, Library, Target};
-use opsdeck::runproto::RunProtocol;
-use opsdeck::sandbox::Sandbox;
-use opsdeck::sandbox::estate::MT_HOST;
+use opsdeck::store::journal::{Journal, Operator};
 use opsdeck::transport::PollPolicy;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -155,7 +155,7 @@ async fn a_deploy_runs_over_ssm_end_to_end_and_is_journaled() {
 
     let journal = Journal::new(&tmp.path().join("state"));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let _h = opsdeck::runs::launch(
+    let _h = opsdeck::jobs::journaled::launch(
         RunProtocol::new(Arc::new(ssm)),
         &journal,
         &Operator::local(

@@ -4,7 +4,7 @@
 
 use super::DRILL_DB;
 use super::pg::PgTarget;
-use crate::sandbox::{Sandbox, estate};
+use crate::provider::sandbox::{Sandbox, estate};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,8 @@ pub(super) fn lost_database(
     // The off-instance copy (what sync-backups does every night).
     let bucket = "cohuron-backups";
     let key = format!("postgres/{name}");
-    crate::sandbox::s3_store(&sandbox.dir, bucket, &key, &local).map_err(|e| e.to_string())?;
+    crate::provider::sandbox::s3_store(&sandbox.dir, bucket, &key, &local)
+        .map_err(|e| e.to_string())?;
     let size = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
     let mut estate = sandbox.estate().map_err(|e| e.to_string())?;
     let b = estate

@@ -12,8 +12,8 @@ pub mod report;
 pub use pg::PgTarget;
 pub use report::{Check, Report, Step, markdown};
 
-use crate::journal::{Entry, Journal};
-use crate::sandbox::{Sandbox, docker_sim, estate};
+use crate::provider::sandbox::{Sandbox, docker_sim, estate};
+use crate::store::journal::{Entry, Journal};
 use chrono::{DateTime, Utc};
 use database::{corrupt_latest_backup, lost_database, put_back, set_aside};
 use serde::{Deserialize, Serialize};
@@ -167,7 +167,7 @@ pub fn start(
         facts,
     };
     std::fs::create_dir_all(j.root()).map_err(|e| e.to_string())?;
-    crate::journal::write_private(
+    crate::store::journal::write_private(
         &active_path(j),
         serde_json::to_string_pretty(&a)
             .map_err(|e| e.to_string())?
@@ -475,8 +475,10 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
     if passed {
         let _ = std::fs::remove_file(active_path(j));
     }
-    j.append(&crate::journal::Record::Drill(Box::new(report.clone())))
-        .map_err(|e| format!("cannot write the journal: {e}"))?;
+    j.append(&crate::store::journal::Record::Drill(Box::new(
+        report.clone(),
+    )))
+    .map_err(|e| format!("cannot write the journal: {e}"))?;
     if passed {
         // The drill is over: the sandbox's own backups come back.
         put_back(&mt)?;

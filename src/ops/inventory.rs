@@ -33,7 +33,7 @@ impl Inventory {
         snapshots: BTreeMap<String, HostSnapshot>,
         s3_backups: &[Backup],
     ) -> Inventory {
-        let tenants = crate::app::views::derive_tenants(config, &snapshots, s3_backups);
+        let tenants = derive_tenants(config, &snapshots, s3_backups);
         let containers = snapshots
             .values()
             .flat_map(|s| s.containers.clone())
@@ -357,4 +357,77 @@ pub async fn s3_backups(
             ObjectEntry::Prefix(_) | ObjectEntry::Deleted { .. } => None,
         })
         .collect())
+}
+
+fn derive_tenants(
+    config: &Config,
+    snapshots: &BTreeMap<String, HostSnapshot>,
+    s3_backups: &[Backup],
+) -> Vec<Tenant> {
+    let mut out = Vec::new();
+    for h in &config.hosts {
+        let snap = snapshots.get(&h.instance);
+        for app in &h.apps {
+            for env in &h.envs {
+                let project = format!("{app}-{env}");
+                let containers: Vec<&Container> = snap
+                    .map(|s| {
+                        s.containers
+                            .iter()
+                            .filter(|c| {
+                                c.labels.get("com.docker.compose.project") == Some(&project)
+                                    || (c.name.starts_with(&format!("{app}-"))
+                                        && c.name.ends_with(&format!("-{env}")))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let total = containers.len();
+                let up = containers.iter().filter(|c| c.is_up()).count();
+                let health = if snap.is_none() {
+                    "?".to_string()
+                } else if total == 0 || up == 0 {
+                    "down".into()
+                } else if containers.iter().any(|c| c.health == "unhealthy") {
+                    "unhealthy".into()
+                } else if up < total {
+                    "degraded".into()
+                } else if containers.iter().any(|c| c.health == "starting") {
+                    "starting".into()
+                } else {
+                    "healthy".into()
+                };
+                let last = snap
+                    .and_then(|s| s.deploys.get(&project))
+                    .and_then(|d| d.last());
+                let sha = last.map(|d| d.current.clone()).or_else(|| {
+                    containers
+                        .iter()
+                        .find_map(|c| c.labels.get("org.opencontainers.image.revision").cloned())
+                });
+                let database = config.app(app).and_then(|a| a.database_for(env));
+                let last_backup = database.as_ref().and_then(|db| {
+                    snap.into_iter()
+                        .flat_map(|s| s.backups.iter())
+                        .chain(s3_backups.iter())
+                        .filter(|b| &b.database == db)
+                        .map(|b| b.taken_at)
+                        .max()
+                });
+                out.push(Tenant {
+                    app: app.clone(),
+                    env: env.clone(),
+                    host: h.instance.clone(),
+                    containers_up: up,
+                    containers_total: total,
+                    health,
+                    deployed_sha: sha,
+                    last_deploy: last.map(|d| d.at),
+                    database,
+                    last_backup,
+                });
+            }
+        }
+    }
+    out
 }

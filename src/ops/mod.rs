@@ -27,13 +27,13 @@ pub struct Providers {
     pub store: Arc<dyn ObjectStore>,
     pub transport: Arc<dyn Transport>,
     /// The audit journal (every run, its script and full output).
-    pub journal: crate::journal::Journal,
+    pub journal: crate::store::journal::Journal,
     /// Who runs things here (recorded with every run).
-    pub operator: crate::journal::Operator,
+    pub operator: crate::store::journal::Operator,
     /// Where downloads go (the user's download directory, else the current one).
     pub download_dir: PathBuf,
     /// The sandbox, when this context is one (drills run there only).
-    pub sandbox: Option<crate::sandbox::Sandbox>,
+    pub sandbox: Option<crate::provider::sandbox::Sandbox>,
 }
 
 /// The estate read at once (the headless CLI; the console reads the same

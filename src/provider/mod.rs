@@ -7,7 +7,9 @@
 //!
 //! Providers return domain types and know nothing of ratatui.
 
+pub mod aws;
 pub mod host;
+pub mod sandbox;
 
 use crate::domain::{Bucket, Finding, Instance, ObjectEntry, ObjectVersion};
 use async_trait::async_trait;

@@ -678,7 +678,7 @@ pub fn render(
             let v = if is_secret_name(k) {
                 "••••••".to_string()
             } else {
-                crate::mask::mask_text(v)
+                crate::store::mask::mask_text(v)
             };
             (k.clone(), v)
         })

@@ -1,6 +1,6 @@
 //! Transport: "run this short script on host H, give me stdout and the exit code".
 //!
-//! The run protocol (`crate::runproto`) is built on top of this one operation,
+//! The run protocol (`crate::jobs::protocol`) is built on top of this one operation,
 //! so the same POSIX shell snippets run over the local transport (sandbox,
 //! tests) and over SSM (AWS-RunShellScript) later.
 

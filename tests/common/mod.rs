@@ -7,11 +7,11 @@ pub mod svg;
 
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use opsdeck::app::keymap::Keymap;
-use opsdeck::app::{App, ContextInfo, Effect, Msg};
 use opsdeck::config;
-use opsdeck::runner::{EffectsRunner, Providers};
-use opsdeck::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
+use opsdeck::provider::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
+use opsdeck::tui::app::keymap::Keymap;
+use opsdeck::tui::app::{App, ContextInfo, Effect, Msg};
+use opsdeck::tui::effects::{EffectsRunner, Providers};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -67,8 +67,8 @@ pub fn providers(sandbox: &Sandbox, env: &BTreeMap<String, String>, state: &Path
         cloud: cloud.clone(),
         store: cloud,
         transport: Arc::new(sandbox.transport(env)),
-        journal: opsdeck::journal::Journal::new(state),
-        operator: opsdeck::journal::Operator::local("sandbox", None),
+        journal: opsdeck::store::journal::Journal::new(state),
+        operator: opsdeck::store::journal::Operator::local("sandbox", None),
         download_dir: state.join("downloads"),
         sandbox: Some(sandbox.clone()),
     }
@@ -170,15 +170,17 @@ impl Harness {
     }
 
     pub fn host_root(&self) -> PathBuf {
-        self.sandbox.host_root(opsdeck::sandbox::estate::MT_HOST)
+        self.sandbox
+            .host_root(opsdeck::provider::sandbox::estate::MT_HOST)
     }
 }
 
 /// Render the app into a fixed-size buffer.
 pub fn render(app: &App, w: u16, h: u16) -> ratatui::buffer::Buffer {
-    let theme = opsdeck::ui::theme::Theme::dark();
+    let theme = opsdeck::tui::ui::theme::Theme::dark();
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
-    term.draw(|f| opsdeck::ui::draw(f, app, &theme)).unwrap();
+    term.draw(|f| opsdeck::tui::ui::draw(f, app, &theme))
+        .unwrap();
     term.backend().buffer().clone()
 }
 

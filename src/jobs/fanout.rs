@@ -5,8 +5,8 @@
 //! or whose agent is offline are refused before anything is sent.
 
 use crate::domain::Instance;
-use crate::engine::{RunEvent, RunId, RunRequest, spawn_run};
-use crate::runproto::RunProtocol;
+use crate::jobs::engine::{RunEvent, RunId, RunRequest, spawn_run};
+use crate::jobs::protocol::RunProtocol;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tokio::sync::mpsc;

@@ -6,16 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use std::str::FromStr;
 
-pub const DARK: &str = include_str!("../../themes/dark.toml");
-pub const LIGHT: &str = include_str!("../../themes/light.toml");
-
-pub fn builtin(name: &str) -> Option<&'static str> {
-    match name {
-        "dark" => Some(DARK),
-        "light" => Some(LIGHT),
-        _ => None,
-    }
-}
+pub use crate::config::themes::{DARK, LIGHT, builtin};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,10 +1,10 @@
 //! Headless listing: `opsdeck ls KIND [--json]`, through the same providers
 //! as the console. JSON output is the domain types, stable for scripts.
 
-use crate::app::views;
 use crate::config::Config;
 use crate::domain::human_size;
-use crate::runner::Providers;
+use crate::ops::Providers;
+use crate::table::rows;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -20,7 +20,7 @@ pub enum Kind {
     Posture,
 }
 
-pub fn table(out: &mut impl Write, t: &crate::app::list::TableData) -> std::io::Result<()> {
+pub fn table(out: &mut impl Write, t: &crate::table::TableData) -> std::io::Result<()> {
     let n = t.headers.len();
     let mut w: Vec<usize> = t.headers.iter().map(|h| h.len()).collect();
     for r in &t.rows {
@@ -68,7 +68,7 @@ pub async fn ls(
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
-                table(out, &views::instances_table(&v))?;
+                table(out, &rows::instances_table(&v))?;
             }
         }
         Kind::Posture => {
@@ -77,7 +77,7 @@ pub async fn ls(
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
-                let t = views::findings_table(&v);
+                let t = rows::findings_table(&v);
                 table(out, &t)?;
             }
         }
@@ -87,7 +87,7 @@ pub async fn ls(
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
-                table(out, &views::buckets_table(&v))?;
+                table(out, &rows::buckets_table(&v))?;
             }
         }
         Kind::Objects => {
@@ -100,7 +100,7 @@ pub async fn ls(
                 serde_json::to_writer_pretty(&mut *out, &v)?;
                 writeln!(out)?;
             } else {
-                table(out, &views::objects_table(&v, &prefix, now))?;
+                table(out, &rows::objects_table(&v, &prefix, now))?;
             }
         }
         Kind::Containers | Kind::Tenants | Kind::Backups => {
@@ -118,7 +118,7 @@ pub async fn ls(
                         serde_json::to_writer_pretty(&mut *out, v)?;
                         writeln!(out)?;
                     } else {
-                        table(out, &views::containers_table(v, &names))?;
+                        table(out, &rows::containers_table(v, &names))?;
                     }
                 }
                 Kind::Tenants => {
@@ -127,7 +127,7 @@ pub async fn ls(
                         serde_json::to_writer_pretty(&mut *out, v)?;
                         writeln!(out)?;
                     } else {
-                        table(out, &views::tenants_table(v, now, &rpo))?;
+                        table(out, &rows::tenants_table(v, now, &rpo))?;
                     }
                 }
                 _ => {
@@ -136,8 +136,8 @@ pub async fn ls(
                         serde_json::to_writer_pretty(&mut *out, v)?;
                         writeln!(out)?;
                     } else {
-                        let checks = views::validation_results(&p.journal.entries().0);
-                        table(out, &views::backups_table(v, now, &rpo, &names, &checks))?;
+                        let checks = rows::validation_results(&p.journal.entries().0);
+                        table(out, &rows::backups_table(v, now, &rpo, &names, &checks))?;
                         let total: u64 = v.iter().map(|b| b.size).sum();
                         writeln!(out, "{} backups, {}", v.len(), human_size(total))?;
                     }

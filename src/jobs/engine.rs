@@ -2,7 +2,7 @@
 //! [`RunEvent`]s. It knows nothing of the UI: the console, headless commands
 //! and tests all consume the same event stream.
 
-use crate::runproto::{ProtocolError, RunProtocol};
+use crate::jobs::protocol::{ProtocolError, RunProtocol};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -217,7 +217,7 @@ async fn drive(
             // split across two chunks where the mask could miss it.
             if let Some(nl) = line.rfind('\n') {
                 let rest = line.split_off(nl + 1);
-                let text = crate::mask::mask_text(&std::mem::replace(&mut line, rest));
+                let text = crate::store::mask::mask_text(&std::mem::replace(&mut line, rest));
                 log_len += emit(&mut log, events, &run, text);
             }
             // Bytes read but not yet written as whole lines are read again after a restart.
@@ -230,7 +230,7 @@ async fn drive(
         }
         if chunk.is_complete() {
             line.push_str(&carry.finish());
-            let text = crate::mask::mask_text(&std::mem::take(&mut line));
+            let text = crate::store::mask::mask_text(&std::mem::take(&mut line));
             log_len += emit(&mut log, events, &run, text);
             write_progress(progress.as_deref(), offset, log_len);
             let exit_code = chunk.exit_code.unwrap_or(-1);
@@ -287,7 +287,8 @@ fn emit(
 
 fn write_progress(path: Option<&std::path::Path>, offset: u64, log_len: u64) {
     if let Some(p) = path
-        && let Err(e) = crate::journal::write_private(p, format!("{offset} {log_len}\n").as_bytes())
+        && let Err(e) =
+            crate::store::journal::write_private(p, format!("{offset} {log_len}\n").as_bytes())
     {
         tracing::warn!("cannot record progress in {}: {e}", p.display());
     }

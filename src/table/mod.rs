@@ -1,5 +1,8 @@
-//! Table data for every list screen, and the selection / fuzzy filter state
-//! over it. Plain data: the UI decides how a row looks.
+//! Table data for every list (the console's screens and `opsdeck ls`), the
+//! row builders (`rows`), and the selection / fuzzy filter state over a
+//! table. Plain data: the console decides how a row looks, `ls` prints it.
+
+pub mod rows;
 
 use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str, Utf32String};

@@ -1,13 +1,11 @@
 //! Domain data → table rows for each screen, and the tenants derived from
 //! the config and the host snapshots. Pure functions of their inputs.
 
-use super::list::{Row, TableData, Tone};
-use crate::config::Config;
+use super::{Row, TableData, Tone};
 use crate::domain::{
     Backup, BackupLocation, Bucket, Container, Instance, ObjectEntry, ObjectVersion, SsmPing,
     Tenant, human_age, human_size,
 };
-use crate::provider::host::HostSnapshot;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -19,79 +17,6 @@ pub fn container_key(c: &Container) -> String {
 /// A backup row's key: `ORIGIN:PATH` (host id or `s3://bucket`).
 pub fn backup_key(b: &Backup) -> String {
     format!("{}:{}", b.origin, b.path)
-}
-
-pub fn derive_tenants(
-    config: &Config,
-    snapshots: &BTreeMap<String, HostSnapshot>,
-    s3_backups: &[Backup],
-) -> Vec<Tenant> {
-    let mut out = Vec::new();
-    for h in &config.hosts {
-        let snap = snapshots.get(&h.instance);
-        for app in &h.apps {
-            for env in &h.envs {
-                let project = format!("{app}-{env}");
-                let containers: Vec<&Container> = snap
-                    .map(|s| {
-                        s.containers
-                            .iter()
-                            .filter(|c| {
-                                c.labels.get("com.docker.compose.project") == Some(&project)
-                                    || (c.name.starts_with(&format!("{app}-"))
-                                        && c.name.ends_with(&format!("-{env}")))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let total = containers.len();
-                let up = containers.iter().filter(|c| c.is_up()).count();
-                let health = if snap.is_none() {
-                    "?".to_string()
-                } else if total == 0 || up == 0 {
-                    "down".into()
-                } else if containers.iter().any(|c| c.health == "unhealthy") {
-                    "unhealthy".into()
-                } else if up < total {
-                    "degraded".into()
-                } else if containers.iter().any(|c| c.health == "starting") {
-                    "starting".into()
-                } else {
-                    "healthy".into()
-                };
-                let last = snap
-                    .and_then(|s| s.deploys.get(&project))
-                    .and_then(|d| d.last());
-                let sha = last.map(|d| d.current.clone()).or_else(|| {
-                    containers
-                        .iter()
-                        .find_map(|c| c.labels.get("org.opencontainers.image.revision").cloned())
-                });
-                let database = config.app(app).and_then(|a| a.database_for(env));
-                let last_backup = database.as_ref().and_then(|db| {
-                    snap.into_iter()
-                        .flat_map(|s| s.backups.iter())
-                        .chain(s3_backups.iter())
-                        .filter(|b| &b.database == db)
-                        .map(|b| b.taken_at)
-                        .max()
-                });
-                out.push(Tenant {
-                    app: app.clone(),
-                    env: env.clone(),
-                    host: h.instance.clone(),
-                    containers_up: up,
-                    containers_total: total,
-                    health,
-                    deployed_sha: sha,
-                    last_deploy: last.map(|d| d.at),
-                    database,
-                    last_backup,
-                });
-            }
-        }
-    }
-    out
 }
 
 fn short(sha: &str) -> String {
@@ -366,8 +291,8 @@ pub fn versions_table(items: &[ObjectVersion]) -> TableData {
 
 /// The last validation of each backup file, from the journal: file name →
 /// "passed" or "FAILED: why" (the newest run wins, in any order).
-pub fn validation_results(entries: &[crate::journal::Entry]) -> BTreeMap<String, String> {
-    let mut newest: BTreeMap<String, &crate::journal::Entry> = BTreeMap::new();
+pub fn validation_results(entries: &[crate::store::journal::Entry]) -> BTreeMap<String, String> {
+    let mut newest: BTreeMap<String, &crate::store::journal::Entry> = BTreeMap::new();
     for e in entries {
         if e.start.runbook == "validate-backup" && e.finish.is_some() {
             let slot = newest.entry(e.start.target.clone()).or_insert(e);
@@ -492,7 +417,7 @@ pub fn backups_table(
 
 /// The journal, newest first: one row per run.
 pub fn history_table(
-    entries: &[crate::journal::Entry],
+    entries: &[crate::store::journal::Entry],
     host_names: &BTreeMap<String, String>,
 ) -> TableData {
     let rows = entries

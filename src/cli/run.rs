@@ -1,13 +1,13 @@
 //! Headless runbooks: `opsdeck run`, `opsdeck history`, `opsdeck runbook`.
 //! Same library, renderer, guards, engine and journal as the console.
 
-use crate::app::views;
 use crate::config::Config;
-use crate::engine::RunEvent;
-use crate::journal::{Entry, RunOutcome};
+use crate::jobs::engine::RunEvent;
 use crate::ops::{self, Providers};
 use crate::runbook::spec::TargetKind;
 use crate::runbook::{self, Danger, Library, RenderedRun};
+use crate::store::journal::{Entry, RunOutcome};
+use crate::table::rows;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -25,8 +25,8 @@ pub mod exit {
     pub const LOST: u8 = 5;
 
     /// The exit code of a run that ended so.
-    pub fn of(outcome: crate::journal::RunOutcome) -> u8 {
-        use crate::journal::RunOutcome as O;
+    pub fn of(outcome: crate::store::journal::RunOutcome) -> u8 {
+        use crate::store::journal::RunOutcome as O;
         match outcome {
             O::Succeeded => SUCCEEDED,
             O::Failed => FAILED,
@@ -104,7 +104,7 @@ fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()>
         writeln!(out, "# param     {k}={}", v.replace('\n', "\\n"))?;
     }
     writeln!(out, "# sha256    {}", run.digest)?;
-    writeln!(out, "{}", crate::mask::mask_text(&run.script))
+    writeln!(out, "{}", crate::store::mask::mask_text(&run.script))
 }
 
 /// `opsdeck run`. Returns the exit code.
@@ -199,7 +199,7 @@ pub async fn run(
                     "on_failure": rendered.on_failure,
                     "params": rendered.params,
                     "digest": rendered.digest,
-                    "script": crate::mask::mask_text(&rendered.script),
+                    "script": crate::store::mask::mask_text(&rendered.script),
                     "refused": guard.as_ref().map(ToString::to_string),
                 }),
             )?;
@@ -226,8 +226,8 @@ pub async fn run(
     )
     .into_string();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let handle = match crate::runs::launch(
-        crate::runproto::RunProtocol::new(p.transport.clone()),
+    let handle = match crate::jobs::journaled::launch(
+        crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
         &p.journal,
         &p.operator,
         &id,
@@ -265,7 +265,7 @@ pub async fn run(
                 Some("the run's events stopped".to_string()),
             );
         };
-        if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+        if let Some((outcome, exit_code, error)) = crate::jobs::journaled::ending(&ev) {
             break (exit::of(outcome), outcome, exit_code, error);
         }
         if let RunEvent::Output { text, .. } = ev {
@@ -276,7 +276,7 @@ pub async fn run(
                     print!("{text}");
                     let _ = std::io::stdout().flush();
                 }
-                crate::runs::report_lines(&text, &mut report);
+                crate::jobs::journaled::report_lines(&text, &mut report);
                 output_tail.push_str(&text);
                 if output_tail.len() > 64 * 1024 {
                     let cut = output_tail.len() - 32 * 1024;
@@ -288,7 +288,7 @@ pub async fn run(
             }
         }
     };
-    let result = crate::runs::result_line(&output_tail);
+    let result = crate::jobs::journaled::result_line(&output_tail);
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(
@@ -334,7 +334,7 @@ async fn run_on_tag(
     args: &RunArgs,
 ) -> anyhow::Result<u8> {
     use futures::StreamExt;
-    let targets = match crate::fanout::Targets::parse(&format!("tag:{tag}")) {
+    let targets = match crate::jobs::fanout::Targets::parse(&format!("tag:{tag}")) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("opsdeck: {e}");
@@ -417,8 +417,8 @@ async fn run_on_tag(
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 let name = r.target.label.clone();
                 let prefix = name.split(' ').next().unwrap_or(&name).to_string();
-                if let Err(e) = crate::runs::launch(
-                    crate::runproto::RunProtocol::new(p.transport.clone()),
+                if let Err(e) = crate::jobs::journaled::launch(
+                    crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
                     &p.journal,
                     &p.operator,
                     &id,
@@ -437,7 +437,9 @@ async fn run_on_tag(
                             }
                         }
                         ev => {
-                            if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+                            if let Some((outcome, exit_code, error)) =
+                                crate::jobs::journaled::ending(&ev)
+                            {
                                 if let Some(e) = error {
                                     eprintln!("opsdeck: {name}: {e}");
                                 }
@@ -509,12 +511,12 @@ pub fn history(
     } else {
         let names = BTreeMap::new();
         let owned: Vec<Entry> = shown.into_iter().cloned().collect();
-        let mut t = views::history_table(&owned, &names);
+        let mut t = rows::history_table(&owned, &names);
         t.headers.insert(0, "RUN");
         for (row, e) in t.rows.iter_mut().zip(&owned) {
             row.cells.insert(0, e.start.run.clone());
         }
-        crate::headless::table(out, &t)?;
+        crate::cli::ls::table(out, &t)?;
     }
     Ok(0)
 }

@@ -2,10 +2,10 @@
 //! It spawns tasks that call providers and the run engine, and sends the
 //! results back as [`Msg`]s.
 
-use crate::app::{Effect, Msg};
-use crate::engine::{RunEvent, RunHandle};
+use crate::jobs::engine::{RunEvent, RunHandle};
+use crate::jobs::protocol::RunProtocol;
 use crate::provider::host::HostInventory;
-use crate::runproto::RunProtocol;
+use crate::tui::app::{Effect, Msg};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,7 +42,14 @@ pub type ContextOpener = Arc<
             String,
         ) -> futures::future::BoxFuture<
             'static,
-            Result<(Providers, crate::app::ContextInfo, crate::config::Config), String>,
+            Result<
+                (
+                    Providers,
+                    crate::tui::app::ContextInfo,
+                    crate::config::Config,
+                ),
+                String,
+            >,
         > + Send
         + Sync,
 >;
@@ -189,7 +196,7 @@ impl EffectsRunner {
                 });
             }
             Effect::StartRun { id, run } => {
-                match crate::runs::launch(
+                match crate::jobs::journaled::launch(
                     RunProtocol::new(p.transport.clone()),
                     &p.journal,
                     &p.operator,
@@ -214,14 +221,14 @@ impl EffectsRunner {
             }
             Effect::Reattach => {
                 for entry in p.journal.unfinished(&p.operator.context) {
-                    let output =
-                        crate::runs::kept_output(&p.journal, &entry.start.run).unwrap_or_default();
+                    let output = crate::jobs::journaled::kept_output(&p.journal, &entry.start.run)
+                        .unwrap_or_default();
                     let id = entry.start.run.clone();
                     let _ = tx.send(Msg::RunAttached {
                         entry: Box::new(entry.clone()),
                         output,
                     });
-                    match crate::runs::reattach(
+                    match crate::jobs::journaled::reattach(
                         RunProtocol::new(p.transport.clone()),
                         &p.journal,
                         &entry,

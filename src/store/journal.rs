@@ -190,7 +190,7 @@ impl Journal {
         private_dir(&dir)?;
         write_private(
             &dir.join("script.sh"),
-            crate::mask::mask_text(script).as_bytes(),
+            crate::store::mask::mask_text(script).as_bytes(),
         )
     }
 

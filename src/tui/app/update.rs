@@ -355,7 +355,7 @@ impl App {
             RunEvent::Started { .. } => run.status = RunStatus::Running,
             RunEvent::Output { text, .. } => run.output.push_str(&text),
             ev => {
-                if let Some((outcome, exit_code, error)) = crate::runs::ending(&ev) {
+                if let Some((outcome, exit_code, error)) = crate::jobs::journaled::ending(&ev) {
                     if let Some(e) = &error {
                         run.output.push_str(&format!("\nopsdeck: {e}\n"));
                     }

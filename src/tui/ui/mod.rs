@@ -4,9 +4,9 @@
 mod runbooks;
 pub mod theme;
 
-use crate::app::keymap::Action;
-use crate::app::list::{TableData, Tone};
-use crate::app::{App, Level, Mode, RunStatus, Screen};
+use crate::table::{TableData, Tone};
+use crate::tui::app::keymap::Action;
+use crate::tui::app::{App, Level, Mode, RunStatus, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -653,7 +653,12 @@ fn draw_detail(f: &mut Frame, area: Rect, title: &str, fields: &[(String, String
     );
 }
 
-fn draw_action_confirm(f: &mut Frame, area: Rect, c: &crate::app::ActionConfirm, theme: &Theme) {
+fn draw_action_confirm(
+    f: &mut Frame,
+    area: Rect,
+    c: &crate::tui::app::ActionConfirm,
+    theme: &Theme,
+) {
     let border = if c.production {
         theme.production
     } else {

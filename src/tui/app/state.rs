@@ -102,11 +102,11 @@ impl RunStatus {
     }
     /// How a run that ended shows (from the journal's outcome).
     pub fn ended(
-        outcome: crate::journal::RunOutcome,
+        outcome: crate::store::journal::RunOutcome,
         exit_code: Option<i32>,
         error: Option<String>,
     ) -> RunStatus {
-        use crate::journal::RunOutcome as O;
+        use crate::store::journal::RunOutcome as O;
         match (outcome, exit_code) {
             (O::Succeeded, _) => RunStatus::Succeeded,
             (O::Failed, Some(c)) => RunStatus::Failed(c),
@@ -202,19 +202,7 @@ pub enum Mode {
     ConfirmQuit,
 }
 
-/// The context the console is looking at.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContextInfo {
-    pub name: String,
-    pub provider: String,
-    pub production: bool,
-    pub read_only: bool,
-    /// True on the sandbox: docker and databases are simulated.
-    pub simulated: bool,
-    pub regions: Vec<String>,
-    /// The caller identity on AWS (account and ARN).
-    pub identity: Option<String>,
-}
+pub use crate::session::ContextInfo;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
@@ -247,11 +235,11 @@ pub enum Msg {
     Run(RunEvent),
     /// An unfinished run from the journal, followed again (with its output so far).
     RunAttached {
-        entry: Box<crate::journal::Entry>,
+        entry: Box<crate::store::journal::Entry>,
         output: String,
     },
     /// The journal, newest first.
-    History(Vec<crate::journal::Entry>),
+    History(Vec<crate::store::journal::Entry>),
     Drills {
         active: Option<Box<crate::drill::Active>>,
         reports: Vec<crate::drill::Report>,
@@ -261,7 +249,7 @@ pub enum Msg {
     DrillVerified(Result<Box<crate::drill::Report>, String>),
     /// A past run's full output, opened from History.
     PastOutput {
-        entry: Box<crate::journal::Entry>,
+        entry: Box<crate::store::journal::Entry>,
         text: String,
     },
     /// `:ctx NAME` opened another context: everything is read anew.

@@ -3,21 +3,19 @@
 //! the effects runner is the one place that turns an effect into work.
 
 pub mod keymap;
-pub mod list;
 pub mod output;
 pub mod runbooks;
-pub mod views;
 
 use crate::config::Config;
 use crate::domain::{Backup, Bucket, Instance, ObjectEntry, ObjectVersion, Tenant};
-use crate::engine::{RunEvent, RunId};
+use crate::jobs::engine::{RunEvent, RunId};
 use crate::provider::ProviderResult;
 use crate::provider::host::HostSnapshot;
 use crate::runbook::{self, RenderedRun};
+use crate::table::{self as list, ListState, TableData, rows as views};
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use keymap::{Action, Keymap};
-use list::{ListState, TableData};
 use nucleo_matcher::Matcher;
 use output::OutputBuffer;
 use ratatui_textarea::TextArea;
@@ -59,7 +57,7 @@ pub struct App {
     pub s3_backups: Loaded<Vec<Backup>>,
     pub runs: Vec<RunView>,
     /// The journal, newest first (History screen).
-    pub history: Loaded<Vec<crate::journal::Entry>>,
+    pub history: Loaded<Vec<crate::store::journal::Entry>>,
     /// Drill reports, newest first, and the drill in progress.
     pub drills: Loaded<Vec<crate::drill::Report>>,
     pub drill: Option<crate::drill::Active>,
@@ -230,7 +228,7 @@ impl App {
 
     fn notify(&mut self, level: Level, text: impl Into<String>) {
         // Error messages can quote URLs and settings: never show a secret.
-        let text = crate::mask::mask_text(&text.into());
+        let text = crate::store::mask::mask_text(&text.into());
         match level {
             Level::Error => tracing::warn!(notice = %text),
             _ => tracing::info!(notice = %text),

@@ -1,11 +1,11 @@
 //! Drawing the runbook picker, the parameter form and the preview.
 
 use super::{centered, popup};
-use crate::app::runbooks::{Form, Picker};
-use crate::app::{App, Preview};
 use crate::runbook::Danger;
 use crate::runbook::spec::ParamType;
-use crate::ui::theme::Theme;
+use crate::tui::app::runbooks::{Form, Picker};
+use crate::tui::app::{App, Preview};
+use crate::tui::ui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};

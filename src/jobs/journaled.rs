@@ -5,10 +5,10 @@
 //! unfinished run from its recorded progress. No UI here: the console,
 //! headless `run` and tests share it.
 
-use crate::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
-use crate::journal::{Entry, Finished, Journal, Operator, Record, RunOutcome, Started};
+use crate::jobs::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
+use crate::jobs::protocol::RunProtocol;
 use crate::runbook::RenderedRun;
-use crate::runproto::RunProtocol;
+use crate::store::journal::{Entry, Finished, Journal, Operator, Record, RunOutcome, Started};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::{self, UnboundedSender};
 

@@ -1,9 +1,9 @@
 //! The terminal loop: input thread → messages → `App::update` → effects
 //! runner; one redraw per batch of messages.
 
-use crate::app::{App, Msg};
-use crate::runner::EffectsRunner;
-use crate::ui::{self, theme::Theme};
+use crate::tui::app::{App, Msg};
+use crate::tui::effects::EffectsRunner;
+use crate::tui::ui::{self, theme::Theme};
 use crossterm::event::{self, Event, KeyEventKind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,0 +1,6 @@
+//! The headless commands: `opsdeck ls` (listings through the same
+//! providers and row builders as the console) and `opsdeck run` /
+//! `history` / `runbook` (through the same operations layer).
+
+pub mod ls;
+pub mod run;
