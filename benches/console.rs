@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench --bench console`
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use opsdeck::config::Dirs;
 use opsdeck::domain::Container;
@@ -72,7 +75,7 @@ fn render_100k(c: &mut Criterion) {
     c.bench_function("render frame, 100k-row list (200x50)", |b| {
         b.iter(|| {
             term.draw(|f| ui::draw(f, black_box(&app), &theme)).unwrap();
-        })
+        });
     });
 }
 
@@ -107,7 +110,7 @@ fn ingest_1m(c: &mut Criterion) {
             }
             assert_eq!(buf.total as usize, chunks * lines_per_chunk);
             buf
-        })
+        });
     });
     group.finish();
 }
@@ -141,7 +144,7 @@ fn start_to_first_frame(c: &mut Criterion) {
             let mut term =
                 ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 32)).unwrap();
             term.draw(|f| ui::draw(f, &app, &theme)).unwrap();
-        })
+        });
     });
     group.finish();
 }
@@ -172,7 +175,7 @@ fn runbooks(c: &mut Criterion) {
     };
     let values = BTreeMap::new();
     group.bench_function("render deploy (with its rollback)", |b| {
-        b.iter(|| runbook::render(&lib, spec, &t, &values, &Choices::default(), false).unwrap())
+        b.iter(|| runbook::render(&lib, spec, &t, &values, &Choices::default(), false).unwrap());
     });
     group.finish();
 }

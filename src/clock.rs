@@ -39,6 +39,7 @@ pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -397,6 +397,7 @@ impl Dirs {
 pub const STARTER_CONFIG: &str = include_str!("starter-config.toml");
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

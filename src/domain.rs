@@ -252,6 +252,7 @@ pub fn human_age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

@@ -459,7 +459,7 @@ fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Re
             } else {
                 print!("{}", drill::markdown(&r));
             }
-            Ok(if r.passed { 0 } else { 1 })
+            Ok(u8::from(!r.passed))
         }
         DrillAction::Report { id, markdown, json } => {
             let all = journal.drills();

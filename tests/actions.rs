@@ -2,6 +2,9 @@
 //! stop an instance, restore an object version, undelete a key, download.
 //! Each asks first (typed name on production) and is refused in read-only mode.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::Harness;

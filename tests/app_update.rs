@@ -1,5 +1,8 @@
 //! `App::update` alone: messages in, state and effects out. No IO.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use opsdeck::config;

@@ -5,6 +5,9 @@
 //! unset, 5,000 objects by prefix, version restore, undelete, download) and
 //! the shapes of SSM SendCommand / GetCommandInvocation / ListCommands.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use aws_credential_types::Credentials;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use aws_sdk_s3::primitives::ByteStream;
@@ -335,7 +338,7 @@ async fn five_thousand_objects_listed_by_prefix_in_pages() {
     let mut pages = Vec::new();
     e.store
         .list_pages(bucket, "tenant_id=t3/entity=project/", &mut |p| {
-            pages.push(p.len())
+            pages.push(p.len());
         })
         .await
         .unwrap();

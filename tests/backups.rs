@@ -5,6 +5,9 @@
 //! Validation passes and fails for the right reasons; a restore that fails
 //! after the drop puts the safety dump back.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::pg::Pg;

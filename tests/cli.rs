@@ -1,5 +1,8 @@
 //! The binary's headless commands: `ls --json` and `sandbox reset`.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,6 +1,9 @@
 //! A broken config names the file, line, column and field, and the binary
 //! exits non-zero before touching the terminal.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::Command;
 

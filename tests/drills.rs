@@ -2,6 +2,9 @@
 //! the operator with the same runbooks a person would use; and a drill that
 //! is not recovered does not pass.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use chrono::{DateTime, Utc};

@@ -3,6 +3,9 @@
 //! streamed lines before the run finishes, see success, quit, and check the
 //! terminal is restored.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::Command;

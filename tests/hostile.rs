@@ -2,6 +2,9 @@
 //! refused by its type, or quoted and run as data. None may execute: every
 //! value tries to create a canary file, which must never appear.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::run_cli;

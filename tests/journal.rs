@@ -2,6 +2,9 @@
 //! deploy, then a console on the same state dir finds the run, resumes the
 //! tail from the recorded offset, loses no line and records the end.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{Harness, cli, git_head, sandbox_ctx, sim_env};

@@ -2,6 +2,9 @@
 //! through headless `opsdeck run` (the same engine and guards as the
 //! console), with its effect checked on the host.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{git_head, run_cli};

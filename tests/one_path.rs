@@ -5,6 +5,9 @@
 //! same decision — the same refusal or none, the same script digest, the
 //! same name to type.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{Harness, cli, sandbox_ctx, sim_env};

@@ -4,6 +4,9 @@
 //! only after the key was answered, by the test itself, or by a watchdog
 //! after 10 s — and then the test fails, because the key waited for it.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{Harness, render, text};

@@ -1,6 +1,9 @@
 //! The two built-in runbooks driven the way a user does (keys in the app),
 //! running for real on the sandbox, with their effect checked on the host.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{Harness, git_head};

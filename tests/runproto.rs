@@ -1,5 +1,8 @@
 //! The run protocol over the local transport: real bash, real processes.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use opsdeck::jobs::engine::{RunEvent, RunRequest, spawn_run};
 use opsdeck::jobs::protocol::RunProtocol;
 use opsdeck::transport::local::{LocalHost, LocalTransport};

@@ -2,6 +2,9 @@
 //! sandbox loaded through the real providers and effects runner; compared
 //! with insta snapshots. The same buffers are written to screenshots/ as SVG.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{Harness, render, text};

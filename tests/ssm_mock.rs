@@ -5,6 +5,9 @@
 //! here. A simulated host answers the run protocol's scripts, so output
 //! streams in chunks, beyond SSM's 24,000-character cap.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::operation::get_command_invocation::{
     GetCommandInvocationError, GetCommandInvocationOutput,

@@ -6,6 +6,9 @@
 //! goes through the run protocol, the engine and the journal exactly as on
 //! AWS: what works on the sandbox works over SSM.
 
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use aws_sdk_ssm::Client;

@@ -295,6 +295,7 @@ fn write_progress(path: Option<&std::path::Path>, offset: u64, log_len: u64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

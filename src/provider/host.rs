@@ -203,7 +203,7 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
             .and_then(|i| i.state.health.as_ref())
             .map(|h| h.status.clone())
             .unwrap_or_else(|| health_from_status(&r.status));
-        let (cpu, mem) = stats.get(&r.names).cloned().unwrap_or((None, None));
+        let (cpu, mem) = stats.get(&r.names).copied().unwrap_or((None, None));
         snap.containers.push(Container {
             host: host.to_string(),
             restarts: ins.map(|i| i.restart_count).unwrap_or(0),
@@ -260,6 +260,7 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

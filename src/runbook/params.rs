@@ -242,6 +242,7 @@ fn range(p: &ParamSpec, n: i64, shown: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -9,6 +9,10 @@ use std::sync::OnceLock;
 
 pub const MASK: &str = "****";
 
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern, compiled by the unit tests"
+)]
 fn assignment() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -19,6 +23,10 @@ fn assignment() -> &'static Regex {
     })
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern, compiled by the unit tests"
+)]
 fn url_credentials() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -55,6 +63,7 @@ pub fn mask_text(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -193,6 +193,7 @@ pub fn new_matcher() -> Matcher {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

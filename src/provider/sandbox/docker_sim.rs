@@ -603,6 +603,7 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -27,7 +27,7 @@ impl App {
                         values,
                         typed: String::new(),
                         scroll: 0,
-                    })
+                    });
                 }
             },
             Err(e) => self.notify(Level::Error, e.to_string()),

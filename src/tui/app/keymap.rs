@@ -166,6 +166,10 @@ pub struct Keymap {
 }
 
 impl Keymap {
+    #[allow(
+        clippy::expect_used,
+        reason = "the built-in keymap ships in the binary and a unit test parses it"
+    )]
     pub fn builtin() -> Keymap {
         let mut k = Keymap {
             bindings: HashMap::new(),
@@ -215,6 +219,7 @@ impl Keymap {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

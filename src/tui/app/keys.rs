@@ -139,7 +139,7 @@ impl App {
                 }
             },
             Mode::ConfirmCancel(id) => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                KeyCode::Char('y' | 'Y') => {
                     let Some(run) = self.run(&id) else {
                         return vec![];
                     };
@@ -153,7 +153,7 @@ impl App {
                 }
             },
             Mode::ConfirmQuit => {
-                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                if matches!(key.code, KeyCode::Char('y' | 'Y')) {
                     self.quit = true;
                 }
                 vec![]

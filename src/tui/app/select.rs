@@ -15,10 +15,10 @@ impl App {
         self.objects.data.clear();
         self.objects_pages = 0;
         self.lists.insert(Screen::Objects, ListState::default());
-        if self.screen != Screen::Objects {
-            self.go(Screen::Objects, push);
-        } else {
+        if self.screen == Screen::Objects {
             self.rebuild(Screen::Objects);
+        } else {
+            self.go(Screen::Objects, push);
         }
         vec![Effect::LoadObjects { bucket, prefix }]
     }

@@ -91,6 +91,10 @@ impl Theme {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "the built-in theme ships in the binary and a unit test parses it"
+    )]
     pub fn dark() -> Theme {
         Theme::parse(DARK, "dark").expect("built-in dark theme parses")
     }
@@ -149,6 +153,7 @@ impl Theme {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
