@@ -214,6 +214,15 @@ fn a_confirm_that_names_another_target_is_refused() {
         out.contains("# guards    change runbook: runs with --yes"),
         "{out}"
     );
+    // The plan in words comes before the script.
+    assert!(
+        out.contains("# plan      steps: 1. git pull origin main  2. docker compose up -d --build"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# plan      on failure: a failed pre-check stops before anything changes; a failed step rolls back automatically with `rollback`"),
+        "{out}"
+    );
 }
 
 /// A runbook name that does not exist says so (it used to read as "names

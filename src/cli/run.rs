@@ -103,6 +103,9 @@ fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()>
     for (k, v) in &run.params {
         writeln!(out, "# param     {k}={}", v.replace('\n', "\\n"))?;
     }
+    for (what, names) in run.plan.parts() {
+        writeln!(out, "# plan      {what}: {names}")?;
+    }
     writeln!(out, "# sha256    {}", run.digest)?;
     writeln!(out, "{}", crate::store::mask::mask_text(&run.script))
 }

@@ -492,6 +492,59 @@ pub struct RenderedRun {
     pub script: String,
     /// sha256 of the script, hex.
     pub digest: String,
+    /// What the script does, in words (shown above it).
+    pub plan: Plan,
+}
+
+/// A run's plan in plain words: its pre-checks, steps and post-checks by
+/// name, and what a failure does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub prechecks: Vec<String>,
+    pub steps: Vec<String>,
+    pub postchecks: Vec<String>,
+    pub on_failure: String,
+}
+
+impl Plan {
+    /// (what, numbered names joined) for each part that has any, then
+    /// "on failure".
+    pub fn parts(&self) -> Vec<(&'static str, String)> {
+        self.items()
+            .into_iter()
+            .map(|(what, items)| (what, items.join(Self::separator(what))))
+            .collect()
+    }
+
+    /// Between two items of a part: two spaces between names, one between words.
+    pub fn separator(what: &str) -> &'static str {
+        if what == "on failure" { " " } else { "  " }
+    }
+
+    /// (what, its numbered names; or the failure's words one by one).
+    pub fn items(&self) -> Vec<(&'static str, Vec<String>)> {
+        let list = |v: &[String]| {
+            v.iter()
+                .enumerate()
+                .map(|(i, n)| format!("{}. {n}", i + 1))
+                .collect::<Vec<_>>()
+        };
+        let mut out = Vec::new();
+        if !self.prechecks.is_empty() {
+            out.push(("pre-checks", list(&self.prechecks)));
+        }
+        if !self.steps.is_empty() {
+            out.push(("steps", list(&self.steps)));
+        }
+        if !self.postchecks.is_empty() {
+            out.push(("post-checks", list(&self.postchecks)));
+        }
+        out.push((
+            "on failure",
+            self.on_failure.split(' ').map(str::to_string).collect(),
+        ));
+        out
+    }
 }
 
 impl RenderedRun {
@@ -693,6 +746,32 @@ pub fn render(
         title = title.replace(&format!("{{{k}}}"), v);
     }
     let digest = sha256_hex(&script);
+    let names = |b: &[spec::Block]| b.iter().map(|x| x.name.clone()).collect::<Vec<_>>();
+    let plan = Plan {
+        prechecks: names(&spec.prechecks),
+        steps: names(&spec.steps),
+        postchecks: names(&spec.postchecks),
+        on_failure: format!(
+            "{}{}",
+            if spec.prechecks.is_empty() {
+                ""
+            } else {
+                "a failed pre-check stops before anything changes; "
+            },
+            match spec.on_failure {
+                OnFailure::Abort => "a failed step stops the run there".to_string(),
+                OnFailure::Continue =>
+                    "a failed step is reported and the next ones still run".to_string(),
+                OnFailure::Rollback => format!(
+                    "a failed step rolls back automatically with `{}` (embedded in the script)",
+                    spec.rollback
+                        .as_ref()
+                        .map(|r| r.get_ref().as_str())
+                        .unwrap_or_default()
+                ),
+            }
+        ),
+    };
     Ok(RenderedRun {
         runbook: spec.name().into(),
         title,
@@ -705,6 +784,7 @@ pub fn render(
         on_failure,
         script,
         digest,
+        plan,
     })
 }
 

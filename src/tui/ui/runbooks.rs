@@ -313,6 +313,25 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
             Span::raw(text.join("  ")),
         ]));
     }
+    // The plan in words, above the script, packed to the popup's width.
+    let room = usize::from(area.width.saturating_sub(6 + 2 + 22)).max(20);
+    let mut first = true;
+    for (what, items) in run.plan.items() {
+        for (j, text) in pack(&items, crate::runbook::Plan::separator(what), room)
+            .into_iter()
+            .enumerate()
+        {
+            lines.push(Line::from(vec![
+                label(if first { "plan" } else { "" }, theme),
+                Span::styled(
+                    format!("{:<12}", if j == 0 { what } else { "" }),
+                    Style::default().fg(theme.muted),
+                ),
+                Span::raw(text),
+            ]));
+            first = false;
+        }
+    }
     lines.push(Line::from(vec![
         label("digest", theme),
         Span::styled(
@@ -396,4 +415,24 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
         Paragraph::new(lines).block(popup("preview", border, theme)),
         r,
     );
+}
+
+/// `items` joined by `sep` into lines of at most `width` characters (an
+/// item longer than a line gets a line of its own).
+fn pack(items: &[String], sep: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for it in items {
+        if !cur.is_empty() && cur.chars().count() + sep.len() + it.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push_str(sep);
+        }
+        cur.push_str(it);
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
