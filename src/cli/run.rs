@@ -178,7 +178,6 @@ pub async fn run(
         config,
         library: lib,
         production: args.production_context,
-        read_only: args.read_only,
     };
     let rendered = match ops::prepare_run(cx, &inv, &args.runbook, &target, &values) {
         Ok(r) => r,
@@ -349,7 +348,6 @@ async fn run_on_tag(
         config,
         library: lib,
         production: args.production_context,
-        read_only: args.read_only,
     };
     let selected = match targets.select(&inv.instances) {
         Ok(v) if !v.is_empty() => v,

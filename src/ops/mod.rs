@@ -88,7 +88,6 @@ pub struct Context<'a> {
     pub library: &'a Library,
     /// The context is production (every run in it counts as production).
     pub production: bool,
-    pub read_only: bool,
 }
 
 /// The one way a run is prepared: the runbook by name, the config's

@@ -114,7 +114,6 @@ impl App {
             config: &self.config,
             library: &self.library,
             production: self.ctx.production,
-            read_only: self.read_only(),
         };
         crate::ops::prepare_run(cx, &self.inv, name, target, values)
     }
