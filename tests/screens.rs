@@ -273,6 +273,11 @@ async fn runbook_picker_form_preview_and_confirmation() {
     h.key(KeyCode::Right);
     let s = snap(&h);
     assert!(s.contains("to"), "{s}");
+    // A revision reads as what it is: short SHA, subject, when deployed;
+    // never 40 bare hex digits.
+    assert!(s.contains("· live since 2026-"), "{s}");
+    let bare_sha = s.split(|c: char| !c.is_ascii_hexdigit()).any(|w| w.len() == 40);
+    assert!(!bare_sha, "{s}");
     insta::assert_snapshot!("runbook-form", s);
     screenshot(&h, "runbook-form");
     h.key(KeyCode::Esc);

@@ -152,6 +152,7 @@ impl Inventory {
             &self.containers,
             &self.backups,
             self.snapshots.get(&target.host).map(|s| &s.deploys),
+            self.snapshots.get(&target.host).map(|s| &s.commits),
         )
     }
 

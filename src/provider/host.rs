@@ -21,6 +21,9 @@ pub struct HostSnapshot {
     pub backups: Vec<Backup>,
     /// `{app}-{env}` → deploy records, oldest first.
     pub deploys: BTreeMap<String, Vec<DeployRecord>>,
+    /// Commit SHA → subject, from the apps' checkouts (recent history), so
+    /// a revision is offered with what it is, not as 40 hex digits.
+    pub commits: BTreeMap<String, String>,
 }
 
 pub const SNAPSHOT_SCRIPT: &str = r#"R="${OPSDECK_ROOT:-}"
@@ -43,6 +46,10 @@ for f in "$R"/var/lib/opsdeck/deploys/*; do
   [ -f "$f" ] || continue
   echo "F $(basename "$f")"
   tail -n 20 "$f"
+done
+echo '@@commits'
+for d in "$R"/opt/apps/*/; do
+  [ -d "$d.git" ] && git -c safe.directory='*' -C "$d" log --all -n 50 --format='%H %s' 2>/dev/null
 done
 echo '@@end'
 "#;
@@ -256,6 +263,13 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
                 });
         }
     }
+    for line in secs.get("commits").into_iter().flatten() {
+        if let Some((sha, subject)) = line.split_once(' ')
+            && sha.len() == 40
+        {
+            snap.commits.insert(sha.to_string(), subject.to_string());
+        }
+    }
     snap
 }
 
@@ -289,5 +303,17 @@ mod tests {
         assert!(!s.has_docker);
         assert_eq!(s.backups.len(), 1);
         assert_eq!(s.backups[0].database, "db");
+    }
+
+    #[test]
+    fn commit_subjects_are_read_for_full_shas_only() {
+        let sha = "1bbdedd1e88cfe9db20253dc83586657e77b3c57";
+        let out = format!(
+            "@@ps\n@@nodocker\n@@backups\n@@deploys\nF app-prod\n100 {sha} {sha} deploy\n@@commits\n{sha} fix: the login redirect\nabc not a sha\n@@end\n"
+        );
+        let s = parse_snapshot("h", &out);
+        assert_eq!(s.deploys["app-prod"].len(), 1);
+        assert_eq!(s.commits.len(), 1);
+        assert_eq!(s.commits[sha], "fix: the login redirect");
     }
 }

@@ -88,15 +88,26 @@ impl Danger {
 
 /// Live inventory a `choice` parameter can draw from.
 #[derive(Debug, Clone, Default)]
-pub struct Choices(BTreeMap<Source, Vec<String>>);
+pub struct Choices {
+    values: BTreeMap<Source, Vec<String>>,
+    /// What a value is, in words (a revision's subject and deploy time).
+    labels: BTreeMap<String, String>,
+}
 
 impl Choices {
     pub fn set(&mut self, src: Source, mut values: Vec<String>) {
         values.dedup();
-        self.0.insert(src, values);
+        self.values.insert(src, values);
     }
     pub fn get(&self, src: Source) -> Option<&Vec<String>> {
-        self.0.get(&src)
+        self.values.get(&src)
+    }
+    pub fn describe(&mut self, value: &str, label: String) {
+        self.labels.insert(value.to_string(), label);
+    }
+    /// What `value` is, when the inventory knows more than the value.
+    pub fn label(&self, value: &str) -> Option<&str> {
+        self.labels.get(value).map(String::as_str)
     }
 }
 
@@ -410,6 +421,7 @@ pub fn choices(
     containers: &[crate::domain::Container],
     backups: &[crate::domain::Backup],
     deploys: Option<&BTreeMap<String, Vec<crate::domain::DeployRecord>>>,
+    commits: Option<&BTreeMap<String, String>>,
 ) -> Choices {
     let sorted = |mut v: Vec<String>| {
         v.sort();
@@ -462,14 +474,41 @@ pub fn choices(
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     let mut refs: Vec<String> = Vec::new();
-    if let Some(records) = deploys.and_then(|d| d.get(project)) {
-        for r in records.iter().rev() {
-            for sha in [&r.current, &r.previous] {
-                if !refs.contains(sha) {
-                    refs.push(sha.clone());
-                }
+    let records = deploys.and_then(|d| d.get(project));
+    let what = |sha: &str| {
+        let short = &sha[..sha.len().min(12)];
+        match commits.and_then(|m| m.get(sha)) {
+            Some(subject) => format!("{short}  {subject}"),
+            None => short.to_string(),
+        }
+    };
+    for (n, r) in records.into_iter().flatten().rev().enumerate() {
+        let when = r.at.format("%Y-%m-%d %H:%M");
+        for (sha, label) in [
+            (
+                &r.current,
+                if n == 0 {
+                    format!("{}  · live since {when}", what(&r.current))
+                } else {
+                    format!("{}  · deployed {when}", what(&r.current))
+                },
+            ),
+            (
+                &r.previous,
+                format!("{}  · running until {when}", what(&r.previous)),
+            ),
+        ] {
+            if !refs.contains(sha) {
+                refs.push(sha.clone());
+                c.describe(sha, label);
             }
         }
+    }
+    if let Some(last) = records.and_then(|r| r.last()) {
+        c.describe(
+            "previous",
+            format!("previous: {}  · before the last deploy", what(&last.previous)),
+        );
     }
     c.set(Source::GitRefs, refs);
     c

@@ -44,6 +44,9 @@ pub struct Field {
     pub help: String,
     pub value: String,
     pub options: Vec<String>,
+    /// What an option is, in words, where the inventory knows (a
+    /// revision: short SHA, subject, when it was deployed).
+    pub labels: BTreeMap<String, String>,
     pub error: Option<String>,
 }
 
@@ -194,15 +197,21 @@ impl App {
                     .cloned()
                     .or_else(|| p.default_text())
                     .unwrap_or_default();
+                let options = match p.kind {
+                    ParamType::Bool => vec!["true".into(), "false".into()],
+                    _ => params::offered(p, &choices),
+                };
+                let labels = options
+                    .iter()
+                    .filter_map(|o| choices.label(o).map(|l| (o.clone(), l.to_string())))
+                    .collect();
                 let mut f = Field {
                     name: p.name().to_string(),
                     kind: p.kind,
                     help: p.help.clone(),
                     value,
-                    options: match p.kind {
-                        ParamType::Bool => vec!["true".into(), "false".into()],
-                        _ => params::offered(p, &choices),
-                    },
+                    options,
+                    labels,
                     error: None,
                 };
                 f.error = params::validate(p, &f.value, &choices).err();

@@ -151,6 +151,8 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
             }
         } else if crate::runbook::is_secret_name(&field.name) && !field.value.is_empty() {
             "••••••".into()
+        } else if let Some(label) = field.labels.get(&field.value) {
+            label.clone()
         } else {
             field.value.clone()
         };
