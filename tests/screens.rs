@@ -276,7 +276,9 @@ async fn runbook_picker_form_preview_and_confirmation() {
     // A revision reads as what it is: short SHA, subject, when deployed;
     // never 40 bare hex digits.
     assert!(s.contains("· live since 2026-"), "{s}");
-    let bare_sha = s.split(|c: char| !c.is_ascii_hexdigit()).any(|w| w.len() == 40);
+    let bare_sha = s
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .any(|w| w.len() == 40);
     assert!(!bare_sha, "{s}");
     insta::assert_snapshot!("runbook-form", s);
     screenshot(&h, "runbook-form");

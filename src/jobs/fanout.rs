@@ -80,6 +80,19 @@ pub enum TargetStatus {
 }
 
 impl TargetStatus {
+    /// How a target ended, from the one event → outcome mapping
+    /// ([`super::journaled::ending`]) the journal and the console use.
+    fn ended(ev: &RunEvent) -> Option<TargetStatus> {
+        use crate::store::journal::RunOutcome as O;
+        let (outcome, code, error) = super::journaled::ending(ev)?;
+        Some(match (outcome, code) {
+            (O::Succeeded, _) => TargetStatus::Succeeded,
+            (O::Failed, Some(c)) => TargetStatus::Failed(c),
+            (O::Cancelled, Some(c)) => TargetStatus::Cancelled(c),
+            (other, _) => TargetStatus::Error(error.unwrap_or_else(|| other.to_string())),
+        })
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, TargetStatus::Failed(_) | TargetStatus::Error(_))
     }
@@ -118,15 +131,11 @@ async fn one(
     let mut out = String::new();
     while let Some(ev) = rx.recv().await {
         let _ = events.send(ev.clone());
-        match ev {
-            RunEvent::Output { text, .. } => out.push_str(&text),
-            RunEvent::Finished { exit_code: 0, .. } => return (TargetStatus::Succeeded, out),
-            RunEvent::Finished { exit_code, .. } => return (TargetStatus::Failed(exit_code), out),
-            RunEvent::Cancelled { exit_code, .. } => {
-                return (TargetStatus::Cancelled(exit_code), out);
-            }
-            RunEvent::Failed { error, .. } => return (TargetStatus::Error(error), out),
-            RunEvent::Started { .. } => {}
+        if let RunEvent::Output { text, .. } = &ev {
+            out.push_str(text);
+        }
+        if let Some(status) = TargetStatus::ended(&ev) {
+            return (status, out);
         }
     }
     (

@@ -507,7 +507,10 @@ pub fn choices(
     if let Some(last) = records.and_then(|r| r.last()) {
         c.describe(
             "previous",
-            format!("previous: {}  · before the last deploy", what(&last.previous)),
+            format!(
+                "previous: {}  · before the last deploy",
+                what(&last.previous)
+            ),
         );
     }
     c.set(Source::GitRefs, refs);

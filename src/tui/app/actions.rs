@@ -25,7 +25,7 @@ impl App {
                     self.mode = Mode::Preview(Preview {
                         run,
                         values,
-                        typed: String::new(),
+                        typed: confirm::Typed::default(),
                         scroll: 0,
                     });
                 }
@@ -118,7 +118,7 @@ impl App {
             lines,
             production,
             confirm_with: production.then_some(name),
-            typed: String::new(),
+            typed: confirm::Typed::default(),
             effect: Effect::SetRunning { id: i.id, running },
         })
     }
@@ -166,7 +166,7 @@ impl App {
             ],
             production: self.ctx.production,
             confirm_with: self.ctx.production.then_some(base),
-            typed: String::new(),
+            typed: confirm::Typed::default(),
             effect: Effect::RestoreVersion {
                 bucket,
                 key,
@@ -205,7 +205,7 @@ impl App {
             ],
             production: self.ctx.production,
             confirm_with: self.ctx.production.then_some(base),
-            typed: String::new(),
+            typed: confirm::Typed::default(),
             effect: Effect::Undelete { bucket, key },
         })
     }

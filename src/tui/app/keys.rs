@@ -47,115 +47,85 @@ impl App {
             Mode::Help | Mode::Detail { .. } => vec![],
             Mode::Picker(p) => self.on_picker_key(p, key),
             Mode::Form(f) => self.on_form_key(f, key),
-            Mode::Preview(mut p) => match key.code {
-                KeyCode::Tab | KeyCode::BackTab => self.edit_preview(p),
-                KeyCode::Esc => {
-                    self.notify(Level::Info, format!("{}: not started", p.run.title));
-                    vec![]
-                }
-                KeyCode::Enter => {
-                    // Enter is the go-ahead; the name counts only where one is asked.
-                    let typed = p.run.confirm_with.as_ref().map(|_| p.typed.as_str());
-                    if crate::ops::consent(&p.run, true, typed).is_err() {
-                        let need = p.run.confirm_with.clone().unwrap_or_default();
-                        self.notify(
-                            Level::Warn,
-                            format!("type {need} exactly to confirm (or Esc)"),
-                        );
+            Mode::Preview(mut p) => {
+                let need = p.run.confirm_with.clone();
+                match p.typed.key(need.as_deref(), key) {
+                    confirm::Answer::Abort => {
+                        self.notify(Level::Info, format!("{}: not started", p.run.title));
+                        vec![]
+                    }
+                    confirm::Answer::Go => {
+                        // The run's own consent rule is the authority.
+                        let typed = p.typed.as_asked(need.as_deref());
+                        if let Err(why) = crate::ops::consent(&p.run, true, typed) {
+                            self.notify(Level::Warn, why.to_string());
+                            self.mode = Mode::Preview(p);
+                            return vec![];
+                        }
+                        self.start_run(p.run)
+                    }
+                    confirm::Answer::NotYet(n) => {
+                        self.notify(Level::Warn, confirm::type_exactly(&n));
                         self.mode = Mode::Preview(p);
-                        return vec![];
+                        vec![]
                     }
-                    self.start_run(p.run)
-                }
-                KeyCode::Backspace => {
-                    p.typed.pop();
-                    self.mode = Mode::Preview(p);
-                    vec![]
-                }
-                KeyCode::Down => {
-                    p.scroll = p.scroll.saturating_add(1);
-                    self.mode = Mode::Preview(p);
-                    vec![]
-                }
-                KeyCode::Up => {
-                    p.scroll = p.scroll.saturating_sub(1);
-                    self.mode = Mode::Preview(p);
-                    vec![]
-                }
-                KeyCode::Char(c)
-                    if p.run.confirm_with.is_some()
-                        && !key.modifiers.contains(KeyModifiers::CONTROL) =>
-                {
-                    if p.typed.len() < 200 {
-                        p.typed.push(c);
+                    confirm::Answer::Edited => {
+                        self.mode = Mode::Preview(p);
+                        vec![]
                     }
-                    self.mode = Mode::Preview(p);
-                    vec![]
+                    confirm::Answer::Other => match key.code {
+                        KeyCode::Tab | KeyCode::BackTab => self.edit_preview(p),
+                        KeyCode::Down | KeyCode::Up => {
+                            p.scroll = if key.code == KeyCode::Down {
+                                p.scroll.saturating_add(1)
+                            } else {
+                                p.scroll.saturating_sub(1)
+                            };
+                            self.mode = Mode::Preview(p);
+                            vec![]
+                        }
+                        _ => {
+                            self.mode = Mode::Preview(p);
+                            vec![]
+                        }
+                    },
                 }
-                _ => {
-                    self.mode = Mode::Preview(p);
-                    vec![]
-                }
-            },
-            Mode::Confirm(mut c) => match key.code {
-                KeyCode::Esc => {
+            }
+            Mode::Confirm(mut c) => match c.typed.key(c.confirm_with.as_deref(), key) {
+                confirm::Answer::Abort => {
                     self.notify(Level::Info, format!("{}: not done", c.title));
                     vec![]
                 }
-                KeyCode::Enter => {
-                    if let Some(need) = &c.confirm_with
-                        && &c.typed != need
-                    {
-                        self.notify(
-                            Level::Warn,
-                            format!("type {need} exactly to confirm (or Esc)"),
-                        );
-                        self.mode = Mode::Confirm(c);
-                        return vec![];
-                    }
+                confirm::Answer::Go => {
                     tracing::info!(action = %c.title, "confirmed");
                     self.notify(Level::Info, format!("{}…", c.title));
                     self.actions_in_flight += 1;
                     vec![c.effect]
                 }
-                KeyCode::Backspace => {
-                    c.typed.pop();
+                confirm::Answer::NotYet(n) => {
+                    self.notify(Level::Warn, confirm::type_exactly(&n));
                     self.mode = Mode::Confirm(c);
                     vec![]
                 }
-                KeyCode::Char(ch)
-                    if c.confirm_with.is_some()
-                        && !key.modifiers.contains(KeyModifiers::CONTROL) =>
-                {
-                    if c.typed.len() < 200 {
-                        c.typed.push(ch);
-                    }
-                    self.mode = Mode::Confirm(c);
-                    vec![]
-                }
-                _ => {
+                confirm::Answer::Edited | confirm::Answer::Other => {
                     self.mode = Mode::Confirm(c);
                     vec![]
                 }
             },
-            Mode::ConfirmCancel(id) => match key.code {
-                KeyCode::Char('y' | 'Y') => {
-                    let Some(run) = self.run(&id) else {
-                        return vec![];
-                    };
-                    let host = run.host.clone();
-                    self.notify(Level::Warn, format!("cancelling {id}…"));
-                    vec![Effect::CancelRun { id, host }]
-                }
-                _ => {
+            Mode::ConfirmCancel(id) => {
+                if !confirm::yes(key) {
                     self.notify(Level::Info, "the run goes on");
-                    vec![]
+                    return vec![];
                 }
-            },
+                let Some(run) = self.run(&id) else {
+                    return vec![];
+                };
+                let host = run.host.clone();
+                self.notify(Level::Warn, format!("cancelling {id}…"));
+                vec![Effect::CancelRun { id, host }]
+            }
             Mode::ConfirmQuit => {
-                if matches!(key.code, KeyCode::Char('y' | 'Y')) {
-                    self.quit = true;
-                }
+                self.quit = confirm::yes(key);
                 vec![]
             }
         }

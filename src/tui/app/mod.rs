@@ -14,7 +14,7 @@ use crate::provider::host::HostSnapshot;
 use crate::runbook::{self, RenderedRun};
 use crate::table::{self as list, ListState, TableData, rows as views};
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use keymap::{Action, Keymap};
 use nucleo_matcher::Matcher;
 use output::OutputBuffer;
@@ -22,6 +22,7 @@ use ratatui_textarea::TextArea;
 use std::collections::BTreeMap;
 
 mod actions;
+pub mod confirm;
 mod keys;
 mod palette;
 mod select;

@@ -169,7 +169,7 @@ pub struct Preview {
     pub run: RenderedRun,
     /// The values the run was rendered from (Tab goes back to the form).
     pub values: BTreeMap<String, String>,
-    pub typed: String,
+    pub typed: super::confirm::Typed,
     pub scroll: u16,
 }
 
@@ -181,7 +181,7 @@ pub struct ActionConfirm {
     pub lines: Vec<String>,
     pub production: bool,
     pub confirm_with: Option<String>,
-    pub typed: String,
+    pub typed: super::confirm::Typed,
     pub effect: Effect,
 }
 

@@ -672,16 +672,7 @@ fn draw_action_confirm(
     match &c.confirm_with {
         Some(name) => lines.push(Line::from(vec![
             Span::raw(format!("type {name} then Enter: ")),
-            Span::styled(
-                format!("{}▏", c.typed),
-                Style::default()
-                    .fg(if &c.typed == name {
-                        theme.good
-                    } else {
-                        theme.warn
-                    })
-                    .add_modifier(Modifier::BOLD),
-            ),
+            typed_span(&c.typed, name, theme),
         ])),
         None => lines.push(Line::raw("Enter does it, Esc aborts")),
     }
@@ -698,6 +689,24 @@ fn draw_action_confirm(
         Paragraph::new(lines).block(popup(&c.title, border, theme)),
         r,
     );
+}
+
+/// What is typed towards a confirmation: green once it is the name asked.
+pub(super) fn typed_span(
+    typed: &crate::tui::app::confirm::Typed,
+    need: &str,
+    theme: &Theme,
+) -> Span<'static> {
+    Span::styled(
+        format!("{}▏", typed.text),
+        Style::default()
+            .fg(if typed.matches(need) {
+                theme.good
+            } else {
+                theme.warn
+            })
+            .add_modifier(Modifier::BOLD),
+    )
 }
 
 fn draw_confirm(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &str) {

@@ -352,16 +352,7 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
                     "production"
                 }
             )),
-            Span::styled(
-                format!("{}▏", p.typed),
-                Style::default()
-                    .fg(if &p.typed == name {
-                        theme.good
-                    } else {
-                        theme.warn
-                    })
-                    .add_modifier(Modifier::BOLD),
-            ),
+            super::typed_span(&p.typed, name, theme),
         ])),
         None => lines.push(Line::from(vec![
             label("confirm", theme),
