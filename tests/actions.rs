@@ -110,12 +110,12 @@ async fn open_versions(h: &mut Harness, dir: &str, file: &str) {
     h.key(KeyCode::Enter);
     h.settle().await;
     for part in dir.split_inclusive('/') {
-        let prefix = format!("{}{part}", h.app.objects_at.1);
+        let prefix = format!("{}{part}", h.app.s3.at.1);
         select(h, &prefix);
         h.key(KeyCode::Enter);
         h.settle().await;
     }
-    let key = format!("{}{file}", h.app.objects_at.1);
+    let key = format!("{}{file}", h.app.s3.at.1);
     select(h, &key);
     h.key(KeyCode::Enter);
     h.settle().await;
@@ -131,8 +131,8 @@ async fn restore_an_old_version_and_download_it() {
         "abc123def456.pdf",
     )
     .await;
-    assert_eq!(h.app.versions.data.len(), 3);
-    let oldest = h.app.versions.data[2].clone();
+    assert_eq!(h.app.s3.versions.data.len(), 3);
+    let oldest = h.app.s3.versions.data[2].clone();
     // The current version cannot be "restored".
     h.keys("g");
     h.keys("R");
@@ -145,7 +145,7 @@ async fn restore_an_old_version_and_download_it() {
     assert!(c.lines.iter().any(|l| l.contains(&oldest.version_id)));
     h.key(KeyCode::Enter);
     h.settle().await;
-    let v = &h.app.versions.data;
+    let v = &h.app.s3.versions.data;
     assert_eq!(v.len(), 4, "history is kept");
     assert!(v[0].is_latest && v[0].size == oldest.size && v[0].version_id != oldest.version_id);
 
@@ -165,14 +165,14 @@ async fn a_deleted_key_is_listed_and_can_be_undeleted() {
     let mut h = Harness::loaded().await;
     let dir = "tenant_id=demo/entity=client/entity_id=7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9/";
     open_versions(&mut h, dir, "contract.pdf").await;
-    assert!(h.app.versions.data[0].is_delete_marker);
+    assert!(h.app.s3.versions.data[0].is_delete_marker);
     h.keys("u");
     h.key(KeyCode::Enter);
     h.settle().await;
     assert!(
-        !h.app.versions.data[0].is_delete_marker,
+        !h.app.s3.versions.data[0].is_delete_marker,
         "{:?}",
-        h.app.versions.data
+        h.app.s3.versions.data
     );
     h.key(KeyCode::Esc);
     let fx = h.app.update(opsdeck::tui::app::Msg::Key(
@@ -183,7 +183,7 @@ async fn a_deleted_key_is_listed_and_can_be_undeleted() {
     ));
     h.dispatch(fx);
     h.settle().await;
-    let listed = opsdeck::table::rows::objects_table(&h.app.objects.data, dir, h.app.now);
+    let listed = opsdeck::table::rows::objects_table(&h.app.s3.objects.data, dir, h.app.now);
     let row = listed
         .rows
         .iter()
@@ -211,7 +211,7 @@ async fn read_only_refuses_every_change() {
     .await;
     h.keys("u");
     assert!(matches!(h.app.mode, Mode::Normal));
-    assert!(h.app.versions.data[0].is_delete_marker);
+    assert!(h.app.s3.versions.data[0].is_delete_marker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

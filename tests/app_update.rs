@@ -277,12 +277,12 @@ fn the_output_pane_scrolls_and_follows() {
         run: id.clone(),
         text,
     }));
-    assert!(a.output_follow);
+    assert!(a.pane.follow);
     key(&mut a, KeyCode::Char('k'));
-    assert!(!a.output_follow);
-    assert_eq!(a.output_scroll, 1);
+    assert!(!a.pane.follow);
+    assert_eq!(a.pane.scroll, 1);
     key(&mut a, KeyCode::Char('G'));
-    assert!(a.output_follow && a.output_scroll == 0);
+    assert!(a.pane.follow && a.pane.scroll == 0);
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn object_pages_show_before_the_listing_ends() {
         prefix: String::new(),
         page: page(0),
     });
-    assert!(a.objects.loading, "still listing");
+    assert!(a.s3.objects.loading, "still listing");
     assert_eq!(
         a.table(Screen::Objects).rows.len(),
         1000,
@@ -341,7 +341,7 @@ fn object_pages_show_before_the_listing_ends() {
         prefix: String::new(),
         result: Ok(vec![gone]),
     });
-    assert!(!a.objects.loading);
+    assert!(!a.s3.objects.loading);
     let t = a.table(Screen::Objects);
     assert_eq!(t.rows.len(), 2001);
     assert_eq!(t.rows.last().unwrap().cells[2], "DELETED");

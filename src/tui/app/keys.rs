@@ -263,42 +263,10 @@ impl App {
 
     pub(super) fn selected_run_id(&self) -> Option<RunId> {
         match self.screen {
-            Screen::RunOutput => self.output_run.clone(),
+            Screen::RunOutput => self.pane.run.clone(),
             Screen::Runs => self.selected_key(),
             _ => None,
         }
-    }
-
-    /// Keys of the output pane: scrolling moves through lines, not rows.
-    pub(super) fn on_output_key(&mut self, action: Action) -> Option<Vec<Effect>> {
-        let len = self
-            .output_run
-            .as_deref()
-            .and_then(|id| self.run(id))
-            .map(|r| r.output.len())
-            .unwrap_or(0);
-        match action {
-            Action::Up | Action::PageUp => {
-                let step = if action == Action::Up { 1 } else { 20 };
-                self.output_scroll = (self.output_scroll + step).min(len.saturating_sub(1));
-                self.output_follow = false;
-            }
-            Action::Down | Action::PageDown => {
-                let step = if action == Action::Down { 1 } else { 20 };
-                self.output_scroll = self.output_scroll.saturating_sub(step);
-                self.output_follow = self.output_scroll == 0;
-            }
-            Action::Top => {
-                self.output_scroll = len.saturating_sub(1);
-                self.output_follow = false;
-            }
-            Action::Bottom => {
-                self.output_scroll = 0;
-                self.output_follow = true;
-            }
-            _ => return None,
-        }
-        Some(vec![])
     }
 
     pub(super) fn go_back(&mut self) -> Vec<Effect> {
@@ -307,13 +275,8 @@ impl App {
             self.set_filter(String::new());
             return vec![];
         }
-        if self.screen == Screen::Objects && !self.objects_at.1.is_empty() {
-            let p = self.objects_at.1.trim_end_matches('/');
-            let parent = match p.rfind('/') {
-                Some(i) => p[..=i].to_string(),
-                None => String::new(),
-            };
-            return self.open_objects(self.objects_at.0.clone(), parent, false);
+        if let Some(fx) = self.s3_up() {
+            return fx;
         }
         if let Some(prev) = self.back.pop() {
             self.screen = prev;
@@ -323,11 +286,10 @@ impl App {
     }
 
     pub(super) fn refresh_screen(&mut self) -> Vec<Effect> {
+        if let Some(fx) = self.s3_refresh() {
+            return fx;
+        }
         match self.screen {
-            Screen::Objects => {
-                let (b, p) = self.objects_at.clone();
-                self.open_objects(b, p, false)
-            }
             Screen::History => {
                 self.history.loading = true;
                 vec![Effect::LoadHistory]
@@ -339,13 +301,6 @@ impl App {
             Screen::Findings => {
                 self.findings.loading = true;
                 vec![Effect::LoadPosture]
-            }
-            Screen::Versions => {
-                self.versions.loading = true;
-                vec![Effect::LoadVersions {
-                    bucket: self.versions_of.0.clone(),
-                    key: self.versions_of.1.clone(),
-                }]
             }
             _ => {
                 self.notify(Level::Info, "refreshing…");

@@ -25,6 +25,7 @@ mod actions;
 pub mod confirm;
 mod keys;
 mod palette;
+pub mod screens;
 mod select;
 mod state;
 mod update;
@@ -50,11 +51,8 @@ pub struct App {
     /// backups…): the same derivation as the headless CLI's.
     pub inv: crate::ops::Inventory,
     pub buckets: Loaded<Vec<Bucket>>,
-    pub objects: Loaded<Vec<ObjectEntry>>,
-    pub objects_at: (String, String),
-    objects_pages: usize,
-    pub versions: Loaded<Vec<ObjectVersion>>,
-    pub versions_of: (String, String),
+    /// The S3 browser (Objects, Versions): where it is, what it listed.
+    pub s3: screens::S3View,
     pub s3_backups: Loaded<Vec<Backup>>,
     pub runs: Vec<RunView>,
     /// The journal, newest first (History screen).
@@ -72,10 +70,8 @@ pub struct App {
     /// Distinguishes this console's run ids from another console's started
     /// in the same second (set from the process id; empty in tests).
     pub run_tag: String,
-    /// Open run in the output pane, lines scrolled up from the bottom, follow flag.
-    pub output_run: Option<RunId>,
-    pub output_scroll: usize,
-    pub output_follow: bool,
+    /// The run output pane: which run, how far scrolled, following or not.
+    pub pane: screens::OutputPane,
 
     pub tables: BTreeMap<Screen, TableData>,
     pub lists: BTreeMap<Screen, ListState>,
@@ -108,11 +104,7 @@ impl App {
             snapshots: BTreeMap::new(),
             inv: crate::ops::Inventory::default(),
             buckets: Loaded::default(),
-            objects: Loaded::default(),
-            objects_at: (String::new(), String::new()),
-            objects_pages: 0,
-            versions: Loaded::default(),
-            versions_of: (String::new(), String::new()),
+            s3: screens::S3View::default(),
             s3_backups: Loaded::default(),
             runs: Vec::new(),
             history: Loaded::default(),
@@ -123,9 +115,7 @@ impl App {
             actions_in_flight: 0,
             run_seq: 0,
             run_tag: String::new(),
-            output_run: None,
-            output_scroll: 0,
-            output_follow: true,
+            pane: screens::OutputPane::default(),
             tables: BTreeMap::new(),
             lists: BTreeMap::new(),
             matcher: list::new_matcher(),
@@ -165,8 +155,7 @@ impl App {
     pub fn busy(&self) -> bool {
         self.instances.loading
             || self.buckets.loading
-            || self.objects.loading
-            || self.versions.loading
+            || self.s3.loading()
             || self.s3_backups.loading
             || self.findings.loading
             || self.history.loading
@@ -219,7 +208,8 @@ impl App {
                 .and_then(|k| self.inv.tenants.iter().find(|t| t.project() == k))
                 .is_some_and(Tenant::is_production),
             Screen::RunOutput => self
-                .output_run
+                .pane
+                .run
                 .as_deref()
                 .and_then(|id| self.run(id))
                 .is_some_and(|r| r.production),
@@ -250,10 +240,8 @@ impl App {
             Screen::Instances => views::instances_table(&self.instances.data),
             Screen::Containers => views::containers_table(&self.inv.containers, &host_names),
             Screen::Buckets => views::buckets_table(&self.buckets.data),
-            Screen::Objects => {
-                views::objects_table(&self.objects.data, &self.objects_at.1, self.now)
-            }
-            Screen::Versions => views::versions_table(&self.versions.data),
+            Screen::Objects => views::objects_table(&self.s3.objects.data, &self.s3.at.1, self.now),
+            Screen::Versions => views::versions_table(&self.s3.versions.data),
             Screen::Backups => views::backups_table(
                 &self.inv.backups,
                 self.now,

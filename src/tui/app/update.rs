@@ -84,18 +84,7 @@ impl App {
                 prefix,
                 page,
             } => {
-                if (bucket.as_str(), prefix.as_str())
-                    != (self.objects_at.0.as_str(), self.objects_at.1.as_str())
-                {
-                    return vec![];
-                }
-                self.objects.data.extend(page);
-                self.objects_pages += 1;
-                // Rows show as soon as the first pages arrive; later pages are
-                // folded in every tenth page so a 100k listing stays cheap.
-                if self.objects_pages <= 3 || self.objects_pages.is_multiple_of(10) {
-                    self.rebuild(Screen::Objects);
-                }
+                self.on_objects_page(&bucket, &prefix, page);
                 vec![]
             }
             Msg::Objects {
@@ -103,26 +92,7 @@ impl App {
                 prefix,
                 result,
             } => {
-                if (bucket.as_str(), prefix.as_str())
-                    != (self.objects_at.0.as_str(), self.objects_at.1.as_str())
-                {
-                    return vec![]; // an answer for a place we already left
-                }
-                self.objects.loading = false;
-                match result {
-                    Ok(rest) => {
-                        self.objects.data.extend(rest);
-                        self.objects.error = None;
-                    }
-                    Err(e) => {
-                        self.objects.error = Some(e.to_string());
-                        self.notify(
-                            Level::Error,
-                            format!("listing s3://{bucket}/{prefix} failed: {e}"),
-                        );
-                    }
-                }
-                self.rebuild(Screen::Objects);
+                self.on_objects(&bucket, &prefix, result);
                 vec![]
             }
             Msg::Versions {
@@ -130,26 +100,7 @@ impl App {
                 key,
                 result,
             } => {
-                if (bucket.as_str(), key.as_str())
-                    != (self.versions_of.0.as_str(), self.versions_of.1.as_str())
-                {
-                    return vec![];
-                }
-                self.versions.loading = false;
-                match result {
-                    Ok(v) => {
-                        self.versions.data = v;
-                        self.versions.error = None;
-                    }
-                    Err(e) => {
-                        self.versions.error = Some(e.to_string());
-                        self.notify(
-                            Level::Error,
-                            format!("listing versions of s3://{bucket}/{key} failed: {e}"),
-                        );
-                    }
-                }
-                self.rebuild(Screen::Versions);
+                self.on_versions(&bucket, &key, result);
                 vec![]
             }
             Msg::S3Backups(r) => {
@@ -290,9 +241,7 @@ impl App {
                     });
                     self.rebuild(Screen::Runs);
                 }
-                self.output_run = Some(id);
-                self.output_scroll = 0;
-                self.output_follow = false;
+                self.pane.show(id, false);
                 self.back.push(self.screen);
                 self.screen = Screen::RunOutput;
                 vec![]
@@ -309,8 +258,7 @@ impl App {
                 self.instances = Loaded::default();
                 self.snapshots.clear();
                 self.buckets = Loaded::default();
-                self.objects = Loaded::default();
-                self.versions = Loaded::default();
+                self.s3 = screens::S3View::default();
                 self.s3_backups = Loaded::default();
                 self.lists.clear();
                 self.rederive();
@@ -334,8 +282,8 @@ impl App {
                 for fx in &reload {
                     match fx {
                         Effect::LoadInstances => self.instances.loading = true,
-                        Effect::LoadVersions { .. } => self.versions.loading = true,
-                        Effect::LoadObjects { .. } => self.objects.loading = true,
+                        Effect::LoadVersions { .. } => self.s3.versions.loading = true,
+                        Effect::LoadObjects { .. } => self.s3.objects.loading = true,
                         _ => {}
                     }
                 }

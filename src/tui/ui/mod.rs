@@ -181,14 +181,11 @@ fn elide_middle(s: &str, max: usize) -> String {
 
 fn screen_title(app: &App, s: Screen) -> String {
     match s {
-        Screen::Objects => elide_middle(
-            &format!("s3://{}/{}", app.objects_at.0, app.objects_at.1),
-            72,
-        ),
+        Screen::Objects => elide_middle(&format!("s3://{}/{}", app.s3.at.0, app.s3.at.1), 72),
         Screen::Versions => format!(
             "versions of {}",
             elide_middle(
-                &format!("s3://{}/{}", app.versions_of.0, app.versions_of.1),
+                &format!("s3://{}/{}", app.s3.versions_of.0, app.s3.versions_of.1),
                 72
             )
         ),
@@ -200,8 +197,8 @@ fn loading_state(app: &App, s: Screen) -> (bool, Option<String>) {
     match s {
         Screen::Instances => (app.instances.loading, app.instances.error.clone()),
         Screen::Buckets => (app.buckets.loading, app.buckets.error.clone()),
-        Screen::Objects => (app.objects.loading, app.objects.error.clone()),
-        Screen::Versions => (app.versions.loading, app.versions.error.clone()),
+        Screen::Objects => (app.s3.objects.loading, app.s3.objects.error.clone()),
+        Screen::Versions => (app.s3.versions.loading, app.s3.versions.error.clone()),
         Screen::Findings => (app.findings.loading, app.findings.error.clone()),
         Screen::Tenants | Screen::Containers | Screen::Backups => (
             app.instances.loading || app.snapshots.values().any(|l| l.loading),
@@ -334,7 +331,7 @@ fn status_style(s: &RunStatus, theme: &Theme) -> Style {
 }
 
 fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let Some(run) = app.output_run.as_deref().and_then(|id| app.run(id)) else {
+    let Some(run) = app.pane.run.as_deref().and_then(|id| app.run(id)) else {
         f.render_widget(Paragraph::new("no run selected"), area);
         return;
     };
@@ -385,7 +382,7 @@ fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let [meta, text] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
-    let follow = if app.output_follow {
+    let follow = if app.pane.follow {
         "following"
     } else {
         "scrolled (G follows)"
@@ -403,11 +400,11 @@ fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .style(Style::default().fg(theme.muted)),
         meta,
     );
-    let h = text.height as usize;
     let len = run.output.len();
-    let end = len.saturating_sub(app.output_scroll);
-    let start = end.saturating_sub(h);
-    let lines: Vec<Line> = (start..end)
+    app.pane.set_height(text.height as usize);
+    let lines: Vec<Line> = app
+        .pane
+        .window(len)
         .filter_map(|i| run.output.line(i))
         .map(|l| {
             let style = if l.starts_with("==> ") {

@@ -1,0 +1,186 @@
+//! Instances, Containers and Backups: Enter shows a row's details; the
+//! changes these screens offer beside runbooks (start/stop an instance,
+//! download an S3 backup). Their rows come from the one derived inventory.
+
+use super::super::*;
+
+impl App {
+    pub(in crate::tui::app) fn instance_detail(&mut self, key: &str) -> Vec<Effect> {
+        if let Some(i) = self.instances.data.iter().find(|i| i.id == *key) {
+            let mut fields = vec![
+                ("id".to_string(), i.id.clone()),
+                ("name".into(), i.name.clone()),
+                ("region".into(), i.region.clone()),
+                ("type".into(), i.instance_type.clone()),
+                ("state".into(), i.state.clone()),
+                ("platform".into(), i.platform.clone()),
+                ("ssm ping".into(), i.ssm_ping.label().into()),
+                (
+                    "private ip".into(),
+                    i.private_ip.clone().unwrap_or_default(),
+                ),
+                ("public ip".into(), i.public_ip.clone().unwrap_or_default()),
+            ];
+            if let Some(r) = i.unreachable_reason() {
+                fields.push(("runbooks".into(), format!("refused: {r}")));
+            }
+            fields.extend(i.tags.iter().map(|(k, v)| (format!("tag {k}"), v.clone())));
+            self.mode = Mode::Detail {
+                title: format!("instance {}", i.id),
+                fields,
+            };
+        }
+        vec![]
+    }
+
+    pub(in crate::tui::app) fn container_detail(&mut self, key: &str) -> Vec<Effect> {
+        if let Some(c) = self
+            .inv
+            .containers
+            .iter()
+            .find(|c| views::container_key(c) == key)
+        {
+            let mut fields = vec![
+                ("name".to_string(), c.name.clone()),
+                ("host".into(), c.host.clone()),
+                ("image".into(), c.image.clone()),
+                ("status".into(), c.status.clone()),
+                ("health".into(), c.health.clone()),
+                ("restarts".into(), c.restarts.to_string()),
+            ];
+            fields.extend(
+                c.labels
+                    .iter()
+                    .map(|(k, v)| (format!("label {k}"), v.clone())),
+            );
+            self.mode = Mode::Detail {
+                title: format!("container {}", c.name),
+                fields,
+            };
+        }
+        vec![]
+    }
+
+    pub(in crate::tui::app) fn backup_detail(&mut self, key: &str) -> Vec<Effect> {
+        if let Some(b) = self
+            .inv
+            .backups
+            .iter()
+            .find(|b| views::backup_key(b) == key)
+        {
+            self.mode = Mode::Detail {
+                title: format!("backup of {}", b.database),
+                fields: vec![
+                    ("database".into(), b.database.clone()),
+                    ("origin".into(), b.origin.clone()),
+                    ("path".into(), b.path.clone()),
+                    ("taken at".into(), b.taken_at.to_rfc3339()),
+                    ("size".into(), format!("{} bytes", b.size)),
+                ],
+            };
+        }
+        vec![]
+    }
+
+    pub(in crate::tui::app) fn confirm_set_running(&mut self, running: bool) -> Vec<Effect> {
+        if self.screen != Screen::Instances {
+            self.notify(
+                Level::Info,
+                "start and stop work on an instance: press 2 for Instances",
+            );
+            return vec![];
+        }
+        let Some(i) = self
+            .selected_key()
+            .and_then(|k| self.instances.data.iter().find(|i| i.id == k).cloned())
+        else {
+            return vec![];
+        };
+        let verb = if running { "start" } else { "stop" };
+        if (running && i.state == "running") || (!running && i.state == "stopped") {
+            self.notify(Level::Info, format!("{} is already {}", i.id, i.state));
+            return vec![];
+        }
+        let production = self.ctx.production || i.is_production();
+        // The name to type must say which instance: when several share it, the id.
+        let unique = !i.name.is_empty() && runbook::unique_name(&self.instances.data, &i);
+        let name = if unique { i.name.clone() } else { i.id.clone() };
+        let mut lines = vec![
+            format!(
+                "instance  {} ({})",
+                i.id,
+                if i.name.is_empty() {
+                    "no Name tag"
+                } else {
+                    i.name.as_str()
+                }
+            ),
+            format!("region    {}", i.region),
+            format!(
+                "state     {} → {}",
+                i.state,
+                if running { "running" } else { "stopped" }
+            ),
+        ];
+        if !running {
+            lines.push("every app on it goes down until it is started again".into());
+        }
+        self.ask(ActionConfirm {
+            title: format!("{verb} {name}"),
+            lines,
+            production,
+            confirm_with: production.then_some(name),
+            typed: confirm::Typed::default(),
+            effect: Effect::SetRunning { id: i.id, running },
+        })
+    }
+
+    /// `o` on Backups: save an S3 backup to the download directory.
+    pub(in crate::tui::app) fn download_backup(&mut self) -> Vec<Effect> {
+        let Some(key) = self.selected_key() else {
+            return vec![];
+        };
+        let Some(b) = self
+            .inv
+            .backups
+            .iter()
+            .find(|b| views::backup_key(b) == key)
+            .cloned()
+        else {
+            return vec![];
+        };
+        // A host file that is also in S3 downloads from S3.
+        let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+        let s3 = if b.location == crate::domain::BackupLocation::S3 {
+            Some(b.clone())
+        } else {
+            self.inv
+                .backups
+                .iter()
+                .find(|x| {
+                    x.location == crate::domain::BackupLocation::S3
+                        && x.database == b.database
+                        && x.path.rsplit('/').next() == Some(file.as_str())
+                })
+                .cloned()
+        };
+        let Some(s3) = s3 else {
+            self.notify(
+                Level::Info,
+                "this backup is only on its host: `r` → sync-backups ships it to S3, or restore/validate it there",
+            );
+            return vec![];
+        };
+        let bucket = s3.origin.trim_start_matches("s3://").to_string();
+        self.notify(
+            Level::Info,
+            format!("downloading s3://{bucket}/{}…", s3.path),
+        );
+        self.actions_in_flight += 1;
+        vec![Effect::Download {
+            bucket,
+            key: s3.path,
+            version_id: None,
+        }]
+    }
+}
