@@ -246,19 +246,7 @@ impl App {
 
     pub(super) fn goto(&mut self, s: Screen) -> Vec<Effect> {
         self.go(s, false);
-        if s == Screen::History {
-            self.history.loading = true;
-            return vec![Effect::LoadHistory];
-        }
-        if s == Screen::Drills {
-            self.drills.loading = true;
-            return vec![Effect::LoadDrills];
-        }
-        if s == Screen::Findings && !self.findings.loaded {
-            self.findings.loading = true;
-            return vec![Effect::LoadPosture];
-        }
-        vec![]
+        self.journal_load(s, false).unwrap_or_default()
     }
 
     pub(super) fn selected_run_id(&self) -> Option<RunId> {
@@ -289,23 +277,10 @@ impl App {
         if let Some(fx) = self.s3_refresh() {
             return fx;
         }
-        match self.screen {
-            Screen::History => {
-                self.history.loading = true;
-                vec![Effect::LoadHistory]
-            }
-            Screen::Drills => {
-                self.drills.loading = true;
-                vec![Effect::LoadDrills]
-            }
-            Screen::Findings => {
-                self.findings.loading = true;
-                vec![Effect::LoadPosture]
-            }
-            _ => {
-                self.notify(Level::Info, "refreshing…");
-                self.refresh_all()
-            }
+        if let Some(fx) = self.journal_load(self.screen, true) {
+            return fx;
         }
+        self.notify(Level::Info, "refreshing…");
+        self.refresh_all()
     }
 }

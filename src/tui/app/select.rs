@@ -9,14 +9,7 @@ impl App {
             return vec![];
         };
         match self.screen {
-            Screen::Findings => vec![],
-            Screen::History => vec![Effect::OpenPastOutput(key)],
-            Screen::Drills => {
-                if let Some(r) = self.drills.data.iter().find(|r| r.id == key) {
-                    self.mode = drill_report_popup(r);
-                }
-                vec![]
-            }
+            Screen::Findings | Screen::History | Screen::Drills => self.journal_select(&key),
             Screen::Buckets | Screen::Objects => self.s3_select(key),
             Screen::Runs => {
                 self.pane.show(key, true);

@@ -146,11 +146,7 @@ impl App {
                 vec![]
             }
             Msg::Drills { active, reports } => {
-                self.drills.loading = false;
-                self.drill = active.map(|a| *a);
-                self.drills.data = reports.into_iter().rev().collect();
-                self.drills.loaded = true;
-                self.rebuild(Screen::Drills);
+                self.on_drills(active.map(|a| *a), reports);
                 vec![]
             }
             Msg::DrillStarted(result) => {
@@ -198,24 +194,11 @@ impl App {
                 vec![Effect::LoadDrills]
             }
             Msg::Posture(result) => {
-                self.findings.loading = false;
-                match result {
-                    Ok(v) => {
-                        self.findings.loaded = true;
-                        self.findings.error = None;
-                        self.findings.data = v;
-                    }
-                    Err(e) => self.findings.error = Some(e.to_string()),
-                }
-                self.rebuild(Screen::Findings);
+                self.on_posture(result);
                 vec![]
             }
             Msg::History(entries) => {
-                self.history.data = entries;
-                self.history.loading = false;
-                self.history.loaded = true;
-                self.rebuild(Screen::History);
-                self.rebuild(Screen::Backups);
+                self.on_history(entries);
                 vec![]
             }
             Msg::PastOutput { entry, text } => {

@@ -3,6 +3,7 @@
 //! parts (tables, filter, keymap, dialogs) stay in `app`.
 
 pub mod inventory;
+pub mod journal;
 pub mod run_output;
 pub mod s3;
 
