@@ -327,3 +327,182 @@ async fn an_s3_backup_downloads_from_the_backups_screen() {
             .contains("only on its host")
     );
 }
+
+/// Every change and download is in the journal file, like a run: who,
+/// context, target, the API call's arguments, outcome — and History and
+/// `opsdeck history --json` show them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_and_download_is_journaled() {
+    let mut h = Harness::loaded().await;
+    h.keys("2");
+    select(&mut h, STOPPED_HOST);
+    h.keys("s");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    select(&mut h, MT_HOST);
+    h.keys("x");
+    h.keys("multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    let dir = "tenant_id=demo/entity=project/entity_id=5f0c2d3e-8a1b-4c6d-9e7f-0a1b2c3d4e5f/";
+    open_versions(&mut h, dir, "abc123def456.pdf").await;
+    let oldest = h.app.s3.versions.data[2].version_id.clone();
+    h.keys("G");
+    h.keys("R");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    h.keys("G");
+    h.keys("o");
+    h.settle().await;
+    let deleted = "tenant_id=demo/entity=client/entity_id=7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9/";
+    open_versions(&mut h, deleted, "contract.pdf").await;
+    h.keys("u");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+
+    // The journal file itself: a start and a finish per action.
+    let text = std::fs::read_to_string(h.providers.journal.file()).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let start = |name: &str| {
+        records
+            .iter()
+            .find(|r| r["kind"] == "start" && r["runbook"] == name)
+            .unwrap_or_else(|| panic!("no start of {name} in {text}"))
+            .clone()
+    };
+    let finish = |run: &serde_json::Value| {
+        records
+            .iter()
+            .find(|r| r["kind"] == "finish" && r["run"] == *run)
+            .unwrap_or_else(|| panic!("no finish of {run} in {text}"))
+            .clone()
+    };
+    let param = |r: &serde_json::Value, k: &str| {
+        r["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p[0] == k)
+            .map(|p| p[1].as_str().unwrap().to_string())
+    };
+    let s = start("instance-start");
+    assert_eq!(s["target"], STOPPED_HOST);
+    assert_eq!(s["target_kind"], "instance");
+    assert_eq!(s["context"], "sandbox");
+    assert!(!s["who"].as_str().unwrap().is_empty());
+    assert_eq!(s["production"], false);
+    let f = finish(&s["run"]);
+    assert_eq!(f["status"], "succeeded");
+    assert!(f["result"].as_str().unwrap().contains("now running"), "{f}");
+
+    let s = start("instance-stop");
+    assert_eq!(
+        (s["target"].as_str(), s["production"].as_bool()),
+        (Some(MT_HOST), Some(true))
+    );
+    assert_eq!(finish(&s["run"])["status"], "succeeded");
+
+    let s = start("s3-restore-version");
+    assert_eq!(param(&s, "version_id").as_deref(), Some(oldest.as_str()));
+    assert_eq!(
+        param(&s, "key").as_deref(),
+        Some(format!("{dir}abc123def456.pdf").as_str())
+    );
+    assert_eq!(finish(&s["run"])["status"], "succeeded");
+
+    let s = start("s3-download");
+    assert_eq!(s["danger"], "read");
+    let to = param(&s, "to").unwrap();
+    assert!(std::path::Path::new(&to).exists(), "{to}");
+    assert!(
+        finish(&s["run"])["result"]
+            .as_str()
+            .unwrap()
+            .contains("saved to")
+    );
+
+    let s = start("s3-undelete");
+    assert_eq!(
+        s["target"].as_str().unwrap(),
+        format!("s3://cohuron-attachments-prod-957207443425/{deleted}contract.pdf")
+    );
+    let undelete_run = s["run"].as_str().unwrap().to_string();
+    assert_eq!(finish(&s["run"])["status"], "succeeded");
+    // Changes made through an API have no job on a host to follow again.
+    assert!(h.providers.journal.unfinished("sandbox").is_empty());
+
+    // History shows them, and Enter opens what was called.
+    h.keys("7");
+    h.settle().await;
+    let t = h.app.table(Screen::History);
+    for name in [
+        "instance-start",
+        "instance-stop",
+        "s3-restore-version",
+        "s3-download",
+        "s3-undelete",
+    ] {
+        assert!(
+            t.rows
+                .iter()
+                .any(|r| r.cells.iter().any(|c| c.contains(name)) || r.key.contains(name)),
+            "{name} not in History"
+        );
+    }
+    select(&mut h, &undelete_run);
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(h.app.screen, Screen::RunOutput);
+    let out = h
+        .app
+        .run(&undelete_run)
+        .unwrap()
+        .output
+        .iter()
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        out.contains("s3 DeleteObject Bucket=cohuron-attachments-prod-957207443425"),
+        "{out}"
+    );
+
+    // `opsdeck history --json` exports them.
+    let mut json = Vec::new();
+    opsdeck::cli::run::history(&h.providers, None, true, 50, &mut json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    for name in [
+        "instance-start",
+        "instance-stop",
+        "s3-restore-version",
+        "s3-download",
+        "s3-undelete",
+    ] {
+        assert!(
+            json.contains(&format!("\"runbook\": \"{name}\"")),
+            "{name} not exported"
+        );
+    }
+}
+
+/// No journal, no change: when the journal cannot be written the change is
+/// not made, and the console says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_not_made_when_the_journal_cannot_be_written() {
+    let mut h = Harness::loaded().await;
+    // The journal's directory is a file: nothing can be written there.
+    let root = h.providers.journal.root().to_path_buf();
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    std::fs::write(&root, "not a directory").unwrap();
+    h.keys("2");
+    select(&mut h, STOPPED_HOST);
+    h.keys("s");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(instance_state(&h, STOPPED_HOST), "stopped");
+    let n = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(n.contains("cannot write the journal"), "{n}");
+}

@@ -376,7 +376,8 @@ fn an_ambiguous_instance_name_must_be_confirmed_with_the_id() {
         fx,
         vec![Effect::SetRunning {
             id: estate::PMO_HOST.into(),
-            running: false
+            running: false,
+            production: true
         }]
     );
 }

@@ -6,6 +6,7 @@
 //! way its danger requires; [`RunId`] names it. Nothing here knows a
 //! terminal: the console and the CLI only phrase the answers.
 
+pub mod actions;
 pub mod inventory;
 
 pub use inventory::Inventory;

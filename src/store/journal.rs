@@ -261,7 +261,11 @@ impl Journal {
         self.entries()
             .0
             .into_iter()
-            .filter(|e| e.finish.is_none() && e.start.operator.context == context)
+            .filter(|e| {
+                // A change made through an API (no job on a host) has
+                // nothing to follow again.
+                e.finish.is_none() && e.start.operator.context == context && !e.start.job.is_empty()
+            })
             .collect()
     }
 

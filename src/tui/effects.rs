@@ -64,6 +64,27 @@ pub struct EffectsRunner {
 }
 
 impl EffectsRunner {
+    /// A change or download, journaled ([`crate::ops::actions::perform`]);
+    /// its answer comes back as [`Msg::ActionDone`] with what to reload.
+    fn perform(
+        &self,
+        p: Providers,
+        change: crate::ops::actions::Change,
+        production: bool,
+        reload: Vec<Effect>,
+    ) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let title = change.title();
+            let result = crate::ops::actions::perform(&p, &change, production).await;
+            let _ = tx.send(Msg::ActionDone {
+                title,
+                result,
+                reload,
+            });
+        });
+    }
+
     /// `tx` receives every result; run events are forwarded into it too.
     pub fn new(providers: Providers, tx: UnboundedSender<Msg>) -> Self {
         let (run_tx, mut run_rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
@@ -307,81 +328,66 @@ impl EffectsRunner {
                             entry: Box::new(entry),
                             text,
                         });
+                    } else {
+                        let _ = tx.send(Msg::ActionDone {
+                            title: format!("open {id}"),
+                            result: Err("not in the journal".into()),
+                            reload: vec![],
+                        });
                     }
                 });
             }
-            Effect::SetRunning { id, running } => {
-                tokio::spawn(async move {
-                    let title = format!("{} {id}", if running { "start" } else { "stop" });
-                    let result = p
-                        .cloud
-                        .set_running(&id, running)
-                        .await
-                        .map(|s| format!("now {s}"))
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::ActionDone {
-                        title,
-                        result,
-                        reload: vec![Effect::LoadInstances],
-                    });
-                });
+            Effect::SetRunning {
+                id,
+                running,
+                production,
+            } => {
+                let change = crate::ops::actions::Change::SetRunning { id, running };
+                self.perform(p, change, production, vec![Effect::LoadInstances]);
             }
             Effect::RestoreVersion {
                 bucket,
                 key,
                 version_id,
+                production,
             } => {
-                tokio::spawn(async move {
-                    let title = format!("restore s3://{bucket}/{key} to {version_id}");
-                    let result = p
-                        .store
-                        .restore_version(&bucket, &key, &version_id)
-                        .await
-                        .map(|v| format!("current version is now {v}"))
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::ActionDone {
-                        title,
-                        result,
-                        reload: vec![Effect::LoadVersions { bucket, key }],
-                    });
-                });
+                let reload = vec![Effect::LoadVersions {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                }];
+                let change = crate::ops::actions::Change::RestoreVersion {
+                    bucket,
+                    key,
+                    version_id,
+                };
+                self.perform(p, change, production, reload);
             }
-            Effect::Undelete { bucket, key } => {
-                tokio::spawn(async move {
-                    let title = format!("undelete s3://{bucket}/{key}");
-                    let result = p
-                        .store
-                        .undelete(&bucket, &key)
-                        .await
-                        .map(|m| format!("delete marker {m} removed"))
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::ActionDone {
-                        title,
-                        result,
-                        reload: vec![Effect::LoadVersions { bucket, key }],
-                    });
-                });
+            Effect::Undelete {
+                bucket,
+                key,
+                production,
+            } => {
+                let reload = vec![Effect::LoadVersions {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                }];
+                let change = crate::ops::actions::Change::Undelete { bucket, key };
+                self.perform(p, change, production, reload);
             }
             Effect::Download {
                 bucket,
                 key,
                 version_id,
+                production,
             } => {
-                tokio::spawn(async move {
-                    let to = download_path(&p.download_dir, &key, version_id.as_deref());
-                    let title = format!("download s3://{bucket}/{key}");
-                    let result = p
-                        .store
-                        .download(&bucket, &key, version_id.as_deref(), &to)
-                        .await
-                        .map(|n| format!("{n} bytes saved to {}", to.display()))
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::ActionDone {
-                        title,
-                        result,
-                        reload: vec![],
-                    });
-                });
+                let to = download_path(&p.download_dir, &key, version_id.as_deref());
+                let change = crate::ops::actions::Change::Download {
+                    bucket,
+                    key,
+                    version_id,
+                    to,
+                };
+                self.perform(p, change, production, vec![]);
             }
             Effect::CancelRun { id, host } => {
                 tracing::info!(run = %id, "cancel requested");

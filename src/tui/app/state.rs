@@ -290,23 +290,29 @@ pub enum Effect {
         id: RunId,
         host: String,
     },
+    /// The changes and downloads below are journaled like runs
+    /// ([`crate::ops::actions`]); `production` goes into the record.
     SetRunning {
         id: String,
         running: bool,
+        production: bool,
     },
     RestoreVersion {
         bucket: String,
         key: String,
         version_id: String,
+        production: bool,
     },
     Undelete {
         bucket: String,
         key: String,
+        production: bool,
     },
     Download {
         bucket: String,
         key: String,
         version_id: Option<String>,
+        production: bool,
     },
     SwitchContext(String),
     /// Follow again the runs the journal says were in flight.

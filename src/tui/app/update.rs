@@ -202,6 +202,7 @@ impl App {
                 vec![]
             }
             Msg::PastOutput { entry, text } => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
                 let id = entry.start.run.clone();
                 let status = match entry.finish.as_ref() {
                     None => RunStatus::Running,

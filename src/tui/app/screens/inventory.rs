@@ -131,7 +131,11 @@ impl App {
             production,
             confirm_with: production.then_some(name),
             typed: confirm::Typed::default(),
-            effect: Effect::SetRunning { id: i.id, running },
+            effect: Effect::SetRunning {
+                id: i.id,
+                running,
+                production,
+            },
         })
     }
 
@@ -177,10 +181,12 @@ impl App {
             format!("downloading s3://{bucket}/{}…", s3.path),
         );
         self.actions_in_flight += 1;
+        let production = self.ctx.production || self.inv.backup_target(&b).production;
         vec![Effect::Download {
             bucket,
             key: s3.path,
             version_id: None,
+            production,
         }]
     }
 }

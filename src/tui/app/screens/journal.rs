@@ -33,7 +33,11 @@ impl App {
     /// Enter on History (the run's output) or Drills (the report).
     pub(in crate::tui::app) fn journal_select(&mut self, key: &str) -> Vec<Effect> {
         match self.screen {
-            Screen::History => vec![Effect::OpenPastOutput(key.to_string())],
+            Screen::History => {
+                // Read on a blocking task; the spinner turns until it is here.
+                self.actions_in_flight += 1;
+                vec![Effect::OpenPastOutput(key.to_string())]
+            }
             Screen::Drills => {
                 if let Some(r) = self.drills.data.iter().find(|r| r.id == key) {
                     self.mode = drill_report_popup(r);

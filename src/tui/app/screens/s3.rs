@@ -232,6 +232,7 @@ impl App {
                 bucket,
                 key,
                 version_id: v.version_id,
+                production: self.ctx.production,
             },
         })
     }
@@ -269,7 +270,11 @@ impl App {
             production: self.ctx.production,
             confirm_with: self.ctx.production.then_some(base),
             typed: confirm::Typed::default(),
-            effect: Effect::Undelete { bucket, key },
+            effect: Effect::Undelete {
+                bucket,
+                key,
+                production: self.ctx.production,
+            },
         })
     }
 
@@ -289,6 +294,7 @@ impl App {
             bucket,
             key,
             version_id: (!v.is_latest).then_some(v.version_id),
+            production: self.ctx.production,
         }]
     }
 }

@@ -1,0 +1,251 @@
+//! Changes that are not scripts — start or stop an instance, restore or
+//! undelete an S3 object version — and downloads that read data out: each
+//! is journaled like a run (who, when, context, target, the API call and
+//! its arguments, the outcome) before and after it is made, so History and
+//! `opsdeck history` show them beside the runbooks. No journal, no change.
+
+use super::{Providers, RunId};
+use crate::runbook::Danger;
+use crate::store::journal::{Finished, Record, RunOutcome, Started};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// One change or download, as the operator confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    SetRunning {
+        id: String,
+        running: bool,
+    },
+    RestoreVersion {
+        bucket: String,
+        key: String,
+        version_id: String,
+    },
+    Undelete {
+        bucket: String,
+        key: String,
+    },
+    Download {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        /// The local file it is saved to.
+        to: PathBuf,
+    },
+}
+
+/// What a journaled change says of itself.
+struct About {
+    /// Its name in the journal's runbook column.
+    name: &'static str,
+    title: String,
+    target_kind: &'static str,
+    target: String,
+    /// The host column: the instance, or the bucket.
+    host: String,
+    danger: Danger,
+    /// The API call and its arguments, in one line.
+    call: String,
+    params: Vec<(String, String)>,
+}
+
+impl Change {
+    fn about(&self) -> About {
+        let object = |bucket: &str, key: &str| format!("s3://{bucket}/{key}");
+        match self {
+            Change::SetRunning { id, running } => {
+                let (name, verb, api) = if *running {
+                    ("instance-start", "start", "StartInstances")
+                } else {
+                    ("instance-stop", "stop", "StopInstances")
+                };
+                About {
+                    name,
+                    title: format!("{verb} {id}"),
+                    target_kind: "instance",
+                    target: id.clone(),
+                    host: id.clone(),
+                    danger: Danger::Change,
+                    call: format!("ec2 {api} InstanceIds=[{id}]"),
+                    params: vec![("instance".into(), id.clone())],
+                }
+            }
+            Change::RestoreVersion {
+                bucket,
+                key,
+                version_id,
+            } => About {
+                name: "s3-restore-version",
+                title: format!("restore {} to version {version_id}", object(bucket, key)),
+                target_kind: "object",
+                target: object(bucket, key),
+                host: format!("s3://{bucket}"),
+                danger: Danger::Change,
+                call: format!(
+                    "s3 CopyObject Bucket={bucket} Key={key} CopySource={bucket}/{key}?versionId={version_id}"
+                ),
+                params: vec![
+                    ("bucket".into(), bucket.clone()),
+                    ("key".into(), key.clone()),
+                    ("version_id".into(), version_id.clone()),
+                ],
+            },
+            Change::Undelete { bucket, key } => About {
+                name: "s3-undelete",
+                title: format!("undelete {}", object(bucket, key)),
+                target_kind: "object",
+                target: object(bucket, key),
+                host: format!("s3://{bucket}"),
+                danger: Danger::Change,
+                call: format!(
+                    "s3 DeleteObject Bucket={bucket} Key={key} VersionId=<the delete marker on top>"
+                ),
+                params: vec![
+                    ("bucket".into(), bucket.clone()),
+                    ("key".into(), key.clone()),
+                ],
+            },
+            Change::Download {
+                bucket,
+                key,
+                version_id,
+                to,
+            } => {
+                let mut params = vec![
+                    ("bucket".into(), bucket.clone()),
+                    ("key".into(), key.clone()),
+                ];
+                let mut call = format!("s3 GetObject Bucket={bucket} Key={key}");
+                if let Some(v) = version_id {
+                    params.push(("version_id".into(), v.clone()));
+                    call.push_str(&format!(" VersionId={v}"));
+                }
+                params.push(("to".into(), to.display().to_string()));
+                About {
+                    name: "s3-download",
+                    title: format!("download {}", object(bucket, key)),
+                    target_kind: "object",
+                    target: object(bucket, key),
+                    host: format!("s3://{bucket}"),
+                    danger: Danger::Read,
+                    call,
+                    params,
+                }
+            }
+        }
+    }
+
+    /// Its title, as the console's notices and History show it.
+    pub fn title(&self) -> String {
+        self.about().title
+    }
+}
+
+/// Tells apart the changes one process journals in the same second.
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Journal `change`, make it through the providers, journal its outcome.
+/// The answer is what it did in words, or why it failed; a change whose
+/// start cannot be journaled is not made.
+pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result<String, String> {
+    let about = change.about();
+    let started_at = crate::clock::now();
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
+    let id = RunId::new(
+        started_at,
+        about.name,
+        &format!("{seq:03}-{}", std::process::id()),
+    )
+    .into_string();
+    let start = Started {
+        run: id.clone(),
+        at: started_at,
+        operator: p.operator.clone(),
+        runbook: about.name.into(),
+        title: about.title.clone(),
+        danger: about.danger,
+        production,
+        params: about.params.clone(),
+        digest: crate::runbook::sha256_hex(&about.call),
+        target: about.target.clone(),
+        target_kind: about.target_kind.into(),
+        host: about.host.clone(),
+        // Not a job on a host: nothing to reattach to.
+        job: String::new(),
+        on_failure: "none".into(),
+    };
+    p.journal
+        .prepare_run(&id, &format!("# {}\n{}\n", about.title, about.call))
+        .and_then(|()| p.journal.append(&Record::Start(Box::new(start))))
+        .map_err(|e| {
+            format!(
+                "not done: cannot write the journal in {}: {e}",
+                p.journal.root().display()
+            )
+        })?;
+    tracing::info!(action = %about.title, call = %about.call, "change");
+    let result = match change {
+        Change::SetRunning { id, running } => p
+            .cloud
+            .set_running(id, *running)
+            .await
+            .map(|s| format!("now {s}")),
+        Change::RestoreVersion {
+            bucket,
+            key,
+            version_id,
+        } => p
+            .store
+            .restore_version(bucket, key, version_id)
+            .await
+            .map(|v| format!("current version is now {v}")),
+        Change::Undelete { bucket, key } => p
+            .store
+            .undelete(bucket, key)
+            .await
+            .map(|m| format!("delete marker {m} removed")),
+        Change::Download {
+            bucket,
+            key,
+            version_id,
+            to,
+        } => p
+            .store
+            .download(bucket, key, version_id.as_deref(), to)
+            .await
+            .map(|n| format!("{n} bytes saved to {}", to.display())),
+    }
+    .map_err(|e| e.to_string());
+    let finished_at = crate::clock::now();
+    let (status, text) = match &result {
+        Ok(detail) => (RunOutcome::Succeeded, detail.clone()),
+        Err(e) => (RunOutcome::Error, e.clone()),
+    };
+    let output = crate::store::mask::mask_text(&format!(
+        "==> {}\n{}\n==> {status}: {text}\n",
+        about.title, about.call
+    ));
+    let finish = Finished {
+        run: id.clone(),
+        at: finished_at,
+        status,
+        exit_code: None,
+        result: result.as_ref().ok().cloned(),
+        error: result.as_ref().err().cloned(),
+        duration_ms: (finished_at - started_at).num_milliseconds(),
+        reattached: false,
+        report: Default::default(),
+    };
+    // The change is made: a journal that fails now is said, not hidden.
+    let written =
+        crate::store::journal::write_private(&p.journal.output_path(&id), output.as_bytes())
+            .and_then(|()| p.journal.append(&Record::Finish(finish)));
+    match (result, written) {
+        (r, Ok(())) => r,
+        (Ok(detail), Err(e)) => Err(format!(
+            "{detail}, but its outcome could not be journaled: {e}"
+        )),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
