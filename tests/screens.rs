@@ -358,3 +358,59 @@ async fn runbook_picker_form_preview_and_confirmation() {
     insta::assert_snapshot!("runbook-confirm", s);
     screenshot(&h, "runbook-confirm");
 }
+
+/// The output pane never shows blank rows where output exists: at the top
+/// (`g`), in the middle (PgDn from the top), at the bottom (`G`), and for
+/// an output shorter than the pane (PgUp does nothing to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_output_pane_scrolls_without_blank_rows() {
+    use opsdeck::tui::app::{RunStatus, RunView};
+    let mut h = Harness::loaded().await;
+    let mut add = |h: &mut Harness, id: &str, n: usize| {
+        let mut output = opsdeck::tui::app::output::OutputBuffer::default();
+        for i in 1..=n {
+            output.push_str(&format!("line {i:03} of {n}\n"));
+        }
+        h.app.runs.push(RunView {
+            id: id.into(),
+            title: format!("logs {id}"),
+            runbook: "logs".into(),
+            host: "i-0test".into(),
+            production: false,
+            started_at: h.app.now,
+            finished_at: Some(h.app.now),
+            status: RunStatus::Succeeded,
+            output,
+        });
+    };
+    add(&mut h, "long", 202);
+    add(&mut h, "short", 5);
+    h.app.pane.show("long".into(), true);
+    h.app.screen = Screen::RunOutput;
+    let shown = |s: &str| s.lines().filter(|l| l.contains("line ")).count();
+    let bottom = snap(&h);
+    let rows = shown(&bottom);
+    assert!(rows > 10, "{bottom}");
+    assert!(bottom.contains("line 202 of 202"), "{bottom}");
+    insta::assert_snapshot!("output-bottom", bottom);
+    h.keys("g");
+    let top = snap(&h);
+    assert_eq!(shown(&top), rows, "{top}");
+    assert!(top.contains("line 001 of 202") && !top.contains("line 202"), "{top}");
+    insta::assert_snapshot!("output-top", top);
+    h.key(KeyCode::PageDown);
+    let middle = snap(&h);
+    assert_eq!(shown(&middle), rows, "{middle}");
+    assert!(!middle.contains("line 001 ") && !middle.contains("line 202"), "{middle}");
+    insta::assert_snapshot!("output-middle", middle);
+    h.keys("G");
+    assert_eq!(snap(&h), bottom);
+
+    h.app.pane.show("short".into(), true);
+    h.key(KeyCode::PageUp);
+    let short = snap(&h);
+    assert_eq!(shown(&short), 5, "{short}");
+    insta::assert_snapshot!("output-short", short);
+    h.keys("g");
+    assert_eq!(snap(&h), short);
+}
