@@ -121,7 +121,7 @@ fn nul_and_oversized_values_are_refused_by_the_renderer() {
     for (k, v, why) in [
         ("filter", "a\0b", "NUL"),
         ("filter", &"x".repeat(300), "longer than"),
-        ("lines", "99999999999999999999", "not a whole number"),
+        ("lines", "99999999999999999999", "above the maximum"),
         ("lines", "0", "below the minimum"),
         ("follow", "1h", "above the maximum"),
     ] {

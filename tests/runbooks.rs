@@ -389,3 +389,121 @@ async fn sync_to_s3_from_the_backups_screen() {
         .count();
     assert!(s3 >= 7, "the synced backups are listed from S3: {s3}");
 }
+
+fn field<'a>(h: &'a Harness, name: &str) -> &'a opsdeck::tui::app::runbooks::Field {
+    let Mode::Form(f) = &h.app.mode else {
+        panic!("no form open")
+    };
+    f.fields.iter().find(|x| x.name == name).unwrap()
+}
+
+/// A form's one-line fields edit like a shell line, a paste is taken whole
+/// and checked once, and a changed form is not lost to a stray Esc.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_fields_edit_paste_and_keep_their_values() {
+    use opsdeck::tui::app::Msg;
+    let mut h = Harness::loaded().await;
+    h.keys("3");
+    h.keys("/nginx-platform");
+    h.key(KeyCode::Enter);
+    h.keys(":run logs");
+    h.key(KeyCode::Enter);
+    assert_eq!(field(&h, "lines").value, "200");
+    // Home then 1: 1200; End, ← , Backspace: 100; Ctrl-U clears to the start.
+    h.key(KeyCode::Home);
+    h.keys("1");
+    assert_eq!(field(&h, "lines").value, "1200");
+    h.key(KeyCode::End);
+    h.key(KeyCode::Left);
+    h.key(KeyCode::Backspace);
+    assert_eq!(field(&h, "lines").value, "120");
+    h.ctrl('u');
+    assert_eq!(field(&h, "lines").value, "0");
+    h.key(KeyCode::Delete);
+    h.keys("99999999999999999999");
+    let e = field(&h, "lines").error.clone().unwrap();
+    assert!(e.contains("above the maximum 10000"), "{e}");
+    h.ctrl('w');
+    h.keys("50");
+    assert_eq!(field(&h, "lines").value, "50");
+    assert!(field(&h, "lines").error.is_none());
+
+    // A 10,000-character paste into the filter: whole, checked once, and
+    // the very next key lands after it.
+    h.key(KeyCode::Down);
+    let big = "x".repeat(10_000);
+    let fx = h.app.update(Msg::Paste(big));
+    h.dispatch(fx);
+    h.keys("y");
+    let f = field(&h, "filter");
+    assert_eq!(f.value.len(), 10_001);
+    assert!(f.value.ends_with("xy"));
+    let e = f.error.clone().unwrap();
+    assert!(e.contains("longer than 256"), "{e}");
+    let s = common::text(&common::render(&h.app, 120, 30));
+    assert!(s.contains("…"), "a long value shows a window: {s}");
+    h.ctrl('u');
+    h.keys("GET");
+    assert!(field(&h, "filter").error.is_none());
+
+    // Esc on a changed form asks; any key but y keeps it, values intact.
+    h.key(KeyCode::Esc);
+    assert!(matches!(h.app.mode, Mode::Form(_)));
+    h.key(KeyCode::Esc);
+    assert!(matches!(h.app.mode, Mode::Form(_)), "a second Esc keeps it");
+    assert_eq!(field(&h, "filter").value, "GET");
+    h.key(KeyCode::Esc);
+    h.keys("y");
+    assert!(matches!(h.app.mode, Mode::Normal), "y discards");
+
+    // In the multi-line editor, three Esc leave the editor and keep the form.
+    h.keys("2");
+    h.keys("/multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    h.keys(":run command");
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Form(_)));
+    let fx = h.app.update(Msg::Paste("uptime\ndf -h\n".into()));
+    h.dispatch(fx);
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Esc);
+    let Mode::Form(f) = &h.app.mode else {
+        panic!("the form is kept")
+    };
+    assert!(f.editor.is_none());
+    assert!(f.fields.iter().any(|x| x.value.contains("uptime\ndf -h")));
+}
+
+/// A runbook that cannot run on the selection is refused when chosen,
+/// before its form: the wrong kind of row, a host whose agent is offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbooks_are_refused_when_chosen() {
+    use opsdeck::provider::sandbox::estate::OFFLINE_HOST;
+    let mut h = Harness::loaded().await;
+    h.keys("3");
+    h.keys("/nginx-platform");
+    h.key(KeyCode::Enter);
+    h.keys(":run deploy");
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Normal));
+    let n = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(
+        n.contains("deploy runs on a tenant") && n.contains("press 1"),
+        "{n}"
+    );
+
+    h.keys("2");
+    h.keys("g");
+    while h.app.selected_key().as_deref() != Some(OFFLINE_HOST) {
+        h.keys("j");
+    }
+    h.keys("r");
+    h.key(KeyCode::Enter);
+    assert!(
+        matches!(h.app.mode, Mode::Normal),
+        "no form for an offline host"
+    );
+    let n = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(n.contains("refused"), "{n}");
+}

@@ -366,7 +366,7 @@ async fn runbook_picker_form_preview_and_confirmation() {
 async fn the_output_pane_scrolls_without_blank_rows() {
     use opsdeck::tui::app::{RunStatus, RunView};
     let mut h = Harness::loaded().await;
-    let mut add = |h: &mut Harness, id: &str, n: usize| {
+    let add = |h: &mut Harness, id: &str, n: usize| {
         let mut output = opsdeck::tui::app::output::OutputBuffer::default();
         for i in 1..=n {
             output.push_str(&format!("line {i:03} of {n}\n"));
@@ -396,12 +396,18 @@ async fn the_output_pane_scrolls_without_blank_rows() {
     h.keys("g");
     let top = snap(&h);
     assert_eq!(shown(&top), rows, "{top}");
-    assert!(top.contains("line 001 of 202") && !top.contains("line 202"), "{top}");
+    assert!(
+        top.contains("line 001 of 202") && !top.contains("line 202"),
+        "{top}"
+    );
     insta::assert_snapshot!("output-top", top);
     h.key(KeyCode::PageDown);
     let middle = snap(&h);
     assert_eq!(shown(&middle), rows, "{middle}");
-    assert!(!middle.contains("line 001 ") && !middle.contains("line 202"), "{middle}");
+    assert!(
+        !middle.contains("line 001 ") && !middle.contains("line 202"),
+        "{middle}"
+    );
     insta::assert_snapshot!("output-middle", middle);
     h.keys("G");
     assert_eq!(snap(&h), bottom);

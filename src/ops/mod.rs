@@ -150,16 +150,28 @@ pub enum Refusal {
 /// Whether `run` may be sent at all: read-only mode, a host that is not in
 /// the context or that SSM cannot reach.
 pub fn guard(run: &RenderedRun, read_only: bool, instances: &[Instance]) -> Result<(), Refusal> {
-    if read_only && run.danger != Danger::Read {
+    admit(&run.runbook, run.danger, &run.host, read_only, instances)
+}
+
+/// The same decision before anything is filled in: a runbook of `danger`
+/// on `host` (the console refuses it when chosen, not after its form).
+pub fn admit(
+    runbook: &str,
+    danger: Danger,
+    host: &str,
+    read_only: bool,
+    instances: &[Instance],
+) -> Result<(), Refusal> {
+    if read_only && danger != Danger::Read {
         return Err(Refusal::ReadOnly {
-            runbook: run.runbook.clone(),
-            danger: run.danger.label(),
+            runbook: runbook.to_string(),
+            danger: danger.label(),
         });
     }
     let inst = instances
         .iter()
-        .find(|i| i.id == run.host)
-        .ok_or_else(|| Refusal::UnknownHost(run.host.clone()))?;
+        .find(|i| i.id == host)
+        .ok_or_else(|| Refusal::UnknownHost(host.to_string()))?;
     match inst.unreachable_reason() {
         Some(why) => Err(Refusal::Unreachable(why)),
         None => Ok(()),

@@ -60,6 +60,9 @@ pub struct ParamSpec {
     pub pattern: Option<Spanned<String>>,
     #[serde(default)]
     pub max_len: Option<usize>,
+    /// What `pattern` accepts, in words (shown when a value is refused).
+    #[serde(default)]
+    pub expect: Option<String>,
 }
 
 impl ParamSpec {
@@ -185,10 +188,20 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
             _ => Err(format!("{raw:?} is not true or false")),
         },
         ParamType::Int => {
-            let n: i64 = raw
-                .trim()
-                .parse()
-                .map_err(|_| format!("{raw:?} is not a whole number"))?;
+            let t = raw.trim();
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            let n: i64 = t.parse().map_err(|_| {
+                if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+                    // Whole, but beyond what any parameter takes.
+                    match (t.starts_with('-'), p.min, p.max) {
+                        (true, Some(lo), _) => format!("{t} is below the minimum {lo}"),
+                        (false, _, Some(hi)) => format!("{t} is above the maximum {hi}"),
+                        _ => format!("{t} is too large a number"),
+                    }
+                } else {
+                    format!("{raw:?} is not a whole number")
+                }
+            })?;
             range(p, n, &n.to_string())?;
             Ok(n.to_string())
         }
@@ -207,7 +220,10 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
             if re.is_match(raw) {
                 Ok(raw.to_string())
             } else {
-                Err(format!("{raw:?} does not match {pat}"))
+                Err(match &p.expect {
+                    Some(words) => format!("{raw:?}: expected {words}"),
+                    None => format!("{raw:?} does not match the pattern {pat}"),
+                })
             }
         }
         ParamType::Text => {
@@ -255,5 +271,39 @@ mod tests {
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("99999999999999999d").is_err());
+    }
+
+    #[test]
+    fn refusals_say_what_is_expected_in_words() {
+        let spec = |t: &str| -> ParamSpec { toml::from_str(t).unwrap() };
+        let none = Choices::default();
+        let p = spec(
+            "name = 'db'\ntype = 'string'\npattern = '^[a-z]+$'\nexpect = 'lower-case letters'",
+        );
+        assert_eq!(
+            validate(&p, "Bad!", &none),
+            Err("\"Bad!\": expected lower-case letters".into())
+        );
+        // A user's runbook without words still names its pattern.
+        let p = spec("name = 'db'\ntype = 'string'\npattern = '^[a-z]+$'");
+        assert!(
+            validate(&p, "1", &none)
+                .unwrap_err()
+                .contains("pattern ^[a-z]+$")
+        );
+        let p = spec("name = 'lines'\ntype = 'int'\nmin = 1\nmax = 10000");
+        assert_eq!(
+            validate(&p, "99999999999999999999", &none),
+            Err("99999999999999999999 is above the maximum 10000".into())
+        );
+        assert_eq!(
+            validate(&p, "-99999999999999999999", &none),
+            Err("-99999999999999999999 is below the minimum 1".into())
+        );
+        assert!(
+            validate(&p, "12a", &none)
+                .unwrap_err()
+                .contains("not a whole number")
+        );
     }
 }

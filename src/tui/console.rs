@@ -21,6 +21,9 @@ pub async fn run(
     tx: mpsc::UnboundedSender<Msg>,
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
+    // Pastes arrive as one event, not as keys (a 10,000-character paste
+    // would otherwise be typed key by key, Enter included).
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     let stop = Arc::new(AtomicBool::new(false));
     let input = {
         let stop = stop.clone();
@@ -31,6 +34,11 @@ pub async fn run(
                     Ok(true) => match event::read() {
                         Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
                             if tx.send(Msg::Key(k)).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(Event::Paste(text)) => {
+                            if tx.send(Msg::Paste(text)).is_err() {
                                 break;
                             }
                         }
@@ -87,6 +95,7 @@ pub async fn run(
     stop.store(true, Ordering::Relaxed);
     ticker.abort();
     let _ = input.join();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
     result
 }

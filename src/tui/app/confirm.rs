@@ -54,6 +54,17 @@ impl Typed {
         }
     }
 
+    /// A paste towards the name asked (none asked: ignored); line breaks
+    /// and other control characters are not part of a name.
+    pub fn paste(&mut self, need: Option<&str>, text: &str) {
+        if need.is_none() {
+            return;
+        }
+        let room = MAX_TYPED.saturating_sub(self.text.chars().count());
+        self.text
+            .extend(text.chars().filter(|c| !c.is_control()).take(room));
+    }
+
     /// Whether what is typed is the name asked for.
     pub fn matches(&self, need: &str) -> bool {
         self.text == need

@@ -131,6 +131,35 @@ impl App {
         }
     }
 
+    /// A paste goes where typing would, whole: a form field or the
+    /// editor, the filter, the palette, a name to confirm.
+    pub(super) fn on_paste(&mut self, text: &str) -> Vec<Effect> {
+        let first_line = text.lines().next().unwrap_or_default();
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Form(f) => return self.paste_into_form(f, text),
+            Mode::Filter(mut ta) => {
+                ta.insert_str(first_line);
+                let typed = ta.lines().first().cloned().unwrap_or_default();
+                self.set_filter(typed);
+                self.mode = Mode::Filter(ta);
+            }
+            Mode::Palette(mut ta) => {
+                ta.insert_str(first_line);
+                self.mode = Mode::Palette(ta);
+            }
+            Mode::Preview(mut p) => {
+                p.typed.paste(p.run.confirm_with.as_deref(), text);
+                self.mode = Mode::Preview(p);
+            }
+            Mode::Confirm(mut c) => {
+                c.typed.paste(c.confirm_with.as_deref(), text);
+                self.mode = Mode::Confirm(c);
+            }
+            other => self.mode = other,
+        }
+        vec![]
+    }
+
     pub(super) fn set_filter(&mut self, text: String) {
         let screen = self.screen;
         let table = self.tables.remove(&screen).unwrap_or_default();

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 mod actions;
 pub mod confirm;
 mod keys;
+pub mod line_edit;
 mod palette;
 pub mod screens;
 mod select;

@@ -75,13 +75,21 @@ impl App {
             if name.is_empty() {
                 return self.open_picker();
             }
-            let Some(target) = self.selection_target() else {
+            let targets = self.selection_targets();
+            let Some(first) = targets.first().cloned() else {
                 self.notify(
                     Level::Info,
                     "select a tenant, instance, container or backup first",
                 );
                 return vec![];
             };
+            // The selection's target of the runbook's kind (a backup row
+            // stands for the backup, its database and its host).
+            let kind = self.library.get(name).map(|s| s.target);
+            let target = targets
+                .into_iter()
+                .find(|t| Some(t.kind) == kind)
+                .unwrap_or(first);
             return self.open_form(name, target, &BTreeMap::new());
         }
         if let Some((_, s)) = Screen::COMMANDS

@@ -2,7 +2,7 @@
 //! parameters in a form (a multi-line editor for text), then the preview
 //! and its guards. No IO: the rendered run goes out as an effect.
 
-use super::{App, Effect, Level, Mode, Preview, Screen, views};
+use super::{App, Effect, Level, Mode, Preview, Screen, confirm, line_edit, views};
 use crate::runbook::spec::{ParamType, TargetKind};
 use crate::runbook::{self, Choices, RenderedRun, Target, params};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -48,7 +48,13 @@ pub struct Field {
     /// revision: short SHA, subject, when it was deployed).
     pub labels: BTreeMap<String, String>,
     pub error: Option<String>,
+    /// Where typing goes in a one-line value (characters from the start).
+    pub cursor: usize,
 }
+
+/// Most characters one paste puts into a form (the longest text
+/// parameter takes 64 KiB).
+const MAX_PASTE: usize = 64 * 1024;
 
 /// A runbook's parameters being filled in.
 pub struct Form {
@@ -59,6 +65,10 @@ pub struct Form {
     pub focus: usize,
     /// Open while a text parameter is edited (Esc closes it).
     pub editor: Option<TextArea<'static>>,
+    /// Text was typed or pasted (Esc then asks before discarding it).
+    pub dirty: bool,
+    /// Esc was pressed on a changed form: `y` discards it, any other key keeps it.
+    pub discard_asked: bool,
 }
 
 impl App {
@@ -186,6 +196,35 @@ impl App {
             self.notify(Level::Error, format!("no runbook named {name}"));
             return vec![];
         };
+        // Refused when chosen, before any value is filled in.
+        if spec.target != target.kind {
+            self.notify(
+                Level::Error,
+                format!(
+                    "{name} runs on a {}, not on {} {}: {}",
+                    spec.target.label(),
+                    target.kind.label(),
+                    target.label,
+                    match spec.target {
+                        TargetKind::Tenant => "press 1 for Tenants",
+                        TargetKind::Instance => "press 2 for Instances",
+                        TargetKind::Container => "press 3 for Containers",
+                        TargetKind::Backup | TargetKind::Database => "press 5 for Backups",
+                    }
+                ),
+            );
+            return vec![];
+        }
+        if let Err(why) = crate::ops::admit(
+            name,
+            spec.danger,
+            &target.host,
+            self.read_only(),
+            &self.instances.data,
+        ) {
+            self.notify(Level::Error, format!("{name} refused: {why}"));
+            return vec![];
+        }
         let choices = self.choices_for(&target);
         let values = runbook::with_config_defaults(&self.config, spec, &target, values);
         let fields = spec
@@ -213,7 +252,9 @@ impl App {
                     options,
                     labels,
                     error: None,
+                    cursor: 0,
                 };
+                f.cursor = f.value.chars().count();
                 f.error = params::validate(p, &f.value, &choices).err();
                 f
             })
@@ -226,6 +267,8 @@ impl App {
             fields,
             focus: 0,
             editor: None,
+            dirty: false,
+            discard_asked: false,
         });
         vec![]
     }
@@ -281,28 +324,54 @@ impl App {
                 self.revalidate(&mut f);
             } else {
                 ed.input(key);
+                f.dirty = true;
                 f.editor = Some(ed);
             }
             self.mode = Mode::Form(f);
             return vec![];
         }
+        if std::mem::take(&mut f.discard_asked) {
+            if confirm::yes(key) {
+                self.notify(Level::Info, format!("{}: discarded", f.title));
+                return vec![];
+            }
+            self.notify(Level::Info, "the form is kept");
+            self.mode = Mode::Form(f);
+            return vec![];
+        }
         let n = f.fields.len();
+        let kind = f.fields.get(f.focus).map(|x| x.kind);
+        let cycles = f.fields.get(f.focus).is_some_and(|x| {
+            matches!(x.kind, ParamType::Choice | ParamType::Bool) && !x.options.is_empty()
+        });
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
+            KeyCode::Esc if f.dirty => {
+                f.discard_asked = true;
+                self.notify(
+                    Level::Warn,
+                    "the form has changes: y discards them, any other key keeps editing",
+                );
+            }
             KeyCode::Esc => {
                 self.notify(Level::Info, format!("{}: not started", f.title));
                 return vec![];
             }
-            KeyCode::Down | KeyCode::Tab => f.focus = (f.focus + 1).min(n.saturating_sub(1)),
-            KeyCode::Up | KeyCode::BackTab => f.focus = f.focus.saturating_sub(1),
+            KeyCode::Down | KeyCode::Tab | KeyCode::Up | KeyCode::BackTab => {
+                f.focus = if matches!(key.code, KeyCode::Down | KeyCode::Tab) {
+                    (f.focus + 1).min(n.saturating_sub(1))
+                } else {
+                    f.focus.saturating_sub(1)
+                };
+                if let Some(field) = f.fields.get_mut(f.focus) {
+                    field.cursor = field.value.chars().count();
+                }
+            }
             // Typing on a text field opens the editor (with what is there).
-            KeyCode::Char(_) | KeyCode::Backspace
-                if f.fields
-                    .get(f.focus)
-                    .is_some_and(|x| x.kind == ParamType::Text)
-                    && !key.modifiers.contains(KeyModifiers::CONTROL) =>
-            {
+            KeyCode::Char(_) | KeyCode::Backspace if kind == Some(ParamType::Text) && !ctrl => {
                 let mut ed = editor_for(&f.fields[f.focus].value);
                 ed.input(key);
+                f.dirty = true;
                 f.editor = Some(ed);
             }
             KeyCode::Enter => {
@@ -330,11 +399,7 @@ impl App {
                 let run = self.prepare(&f.runbook, &f.target, &values);
                 return self.open_preview(run, values);
             }
-            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')
-                if f.fields.get(f.focus).is_some_and(|x| {
-                    matches!(x.kind, ParamType::Choice | ParamType::Bool) && !x.options.is_empty()
-                }) =>
-            {
+            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if cycles => {
                 if let Some(field) = f.fields.get_mut(f.focus) {
                     let len = field.options.len();
                     let i = field
@@ -347,26 +412,55 @@ impl App {
                     } else {
                         (i + 1) % len
                     };
+                    // A choice is one key to pick again: not worth asking about.
                     field.value = field.options[j].clone();
+                    field.cursor = field.value.chars().count();
                 }
                 self.revalidate(&mut f);
             }
-            KeyCode::Backspace => {
-                if let Some(field) = f.fields.get_mut(f.focus) {
-                    field.value.pop();
-                }
-                self.revalidate(&mut f);
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            _ if kind.is_some_and(|k| k != ParamType::Text) => {
                 if let Some(field) = f.fields.get_mut(f.focus)
-                    && field.kind != ParamType::Text
-                    && field.value.chars().count() < 512
+                    && line_edit::edit(&mut field.value, &mut field.cursor, key)
+                        == line_edit::Edit::Changed
                 {
-                    field.value.push(c);
+                    f.dirty = true;
+                    self.revalidate(&mut f);
                 }
-                self.revalidate(&mut f);
             }
             _ => {}
+        }
+        self.mode = Mode::Form(f);
+        vec![]
+    }
+
+    /// A paste into the form: taken whole into the field (or the editor)
+    /// and checked once; a paste beyond what any field holds is cut, and
+    /// that is said.
+    pub(super) fn paste_into_form(&mut self, mut f: Form, text: &str) -> Vec<Effect> {
+        let mut text = text.replace("\r\n", "\n");
+        let total = text.chars().count();
+        if total > MAX_PASTE {
+            text = text.chars().take(MAX_PASTE).collect();
+            self.notify(
+                Level::Warn,
+                format!("pasted {total} characters: kept the first {MAX_PASTE}"),
+            );
+        }
+        f.discard_asked = false;
+        f.dirty = true;
+        if let Some(ed) = f.editor.as_mut() {
+            ed.insert_str(&text);
+        } else if let Some(field) = f.fields.get_mut(f.focus) {
+            if field.kind == ParamType::Text {
+                let mut ed = editor_for(&field.value);
+                ed.insert_str(&text);
+                f.editor = Some(ed);
+            } else {
+                // One line: a line break at the very end is the copy's, not the value's.
+                let one = text.strip_suffix('\n').unwrap_or(&text);
+                line_edit::insert(&mut field.value, &mut field.cursor, one);
+                self.revalidate(&mut f);
+            }
         }
         self.mode = Mode::Form(f);
         vec![]

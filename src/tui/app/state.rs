@@ -207,6 +207,8 @@ pub use crate::session::ContextInfo;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): taken whole.
+    Paste(String),
     Tick(DateTime<Utc>),
     Instances(ProviderResult<Vec<Instance>>),
     Snapshot {

@@ -7,6 +7,7 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(k) => self.on_key(k),
+            Msg::Paste(text) => self.on_paste(&text),
             Msg::Tick(now) => {
                 self.now = now;
                 self.spinner = self.spinner.wrapping_add(1);

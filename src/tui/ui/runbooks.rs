@@ -131,6 +131,9 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
             Style::default().fg(theme.muted),
         ));
     }
+    // Room for a value: the popup's width less its borders and the name
+    // and type columns.
+    let value_width = usize::from(area.width.saturating_sub(8 + 2 + 25 + 4));
     for (i, field) in form.fields.iter().enumerate() {
         let focus = i == form.focus;
         let kind = match field.kind {
@@ -153,8 +156,17 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
             "••••••".into()
         } else if let Some(label) = field.labels.get(&field.value) {
             label.clone()
+        } else if focus {
+            // Typing goes where the cursor is; a long value shows around it.
+            let (text, col) =
+                crate::tui::app::line_edit::view(&field.value, field.cursor, value_width);
+            let mut t: String = text.chars().take(col).collect();
+            t.push('▏');
+            t.extend(text.chars().skip(col));
+            t
         } else {
-            field.value.clone()
+            crate::tui::app::line_edit::view(&field.value, field.value.chars().count(), value_width)
+                .0
         };
         let value_style = if focus {
             Style::default()
@@ -166,7 +178,7 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
         };
         let cursor = if focus && matches!(field.kind, ParamType::Choice | ParamType::Bool) {
             " ◀▶"
-        } else if focus {
+        } else if focus && field.kind == ParamType::Text {
             "▏"
         } else {
             ""
