@@ -420,3 +420,116 @@ async fn the_output_pane_scrolls_without_blank_rows() {
     h.keys("g");
     assert_eq!(snap(&h), short);
 }
+
+/// Production rows are marked on every screen that lists them, as on
+/// Tenants: the red frame and the PRODUCTION badge follow the selection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_rows_are_marked_on_instances_and_containers() {
+    use opsdeck::provider::sandbox::estate::{MT_HOST, STOPPED_HOST};
+    let mut h = Harness::loaded().await;
+    let at = |h: &mut Harness, screen: &str, key: &str| {
+        h.keys(screen);
+        h.keys("g");
+        while h.app.selected_key().as_deref() != Some(key) {
+            let before = h.app.selected_key();
+            h.keys("j");
+            assert_ne!(before, h.app.selected_key(), "{key} not listed");
+        }
+        snap(h).lines().next().unwrap().contains("PRODUCTION")
+    };
+    assert!(at(&mut h, "2", MT_HOST), "the production platform host");
+    assert!(h.app.production_in_view());
+    assert!(!at(&mut h, "2", STOPPED_HOST), "a staging host");
+    let prod = h
+        .app
+        .inv
+        .containers
+        .iter()
+        .find(|c| c.name.ends_with("-production"))
+        .map(opsdeck::table::rows::container_key)
+        .unwrap();
+    let staging = h
+        .app
+        .inv
+        .containers
+        .iter()
+        .find(|c| c.name.ends_with("-staging"))
+        .map(opsdeck::table::rows::container_key)
+        .unwrap();
+    assert!(at(&mut h, "3", &prod), "{prod}");
+    assert!(!at(&mut h, "3", &staging), "{staging}");
+}
+
+/// Help lists what the screen does, every screen's key and every palette
+/// command (from the keymap and the command table); Tab in the palette
+/// completes runbook, scenario and context names and cycles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_and_palette_completion_come_from_the_tables() {
+    let mut h = Harness::loaded().await;
+    h.keys("?");
+    let s = snap(&h);
+    for want in [
+        "7 history",
+        "9 findings",
+        ":history",
+        ":drills",
+        ":findings",
+        ":run NAME",
+        ":drill SCENARIO|verify",
+        ":ctx NAME",
+        "deploy the tenant",
+    ] {
+        assert!(s.contains(want), "help lacks {want}: {s}");
+    }
+    h.key(KeyCode::Esc);
+    h.keys("2");
+    h.keys("?");
+    let s = snap(&h);
+    assert!(
+        s.contains("start the instance") && !s.contains("deploy the tenant"),
+        "{s}"
+    );
+    h.key(KeyCode::Esc);
+
+    let line = |h: &Harness| match &h.app.mode {
+        Mode::Palette(ta) => ta.lines()[0].clone(),
+        _ => panic!("palette closed"),
+    };
+    // On a tenant, `:run ` + Tab: the tenant's runbooks, one per Tab.
+    h.keys("1");
+    h.keys(":run ");
+    h.key(KeyCode::Tab);
+    let first = line(&h);
+    assert!(first.starts_with("run ") && first != "runs", "{first}");
+    h.key(KeyCode::Tab);
+    let second = line(&h);
+    assert!(second.starts_with("run ") && second != first, "{second}");
+    let names: Vec<String> = h.app.completions("run ");
+    assert!(names.contains(&"run deploy".to_string()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "run restart"),
+        "container runbooks are not offered on a tenant: {names:?}"
+    );
+    h.key(KeyCode::Esc);
+    // `:dr` Tab → `drills`, Tab → `drill `, and `:drill ` Tab → a scenario.
+    h.keys(":dr");
+    h.key(KeyCode::Tab);
+    assert_eq!(line(&h), "drills");
+    h.key(KeyCode::Tab);
+    assert_eq!(line(&h), "drill ");
+    h.key(KeyCode::Esc);
+    h.keys(":drill ");
+    h.key(KeyCode::Tab);
+    let scenario = line(&h);
+    assert!(
+        scenario.starts_with("drill ") && scenario.len() > "drill ".len(),
+        "{scenario}"
+    );
+    h.key(KeyCode::Tab);
+    assert_ne!(line(&h), scenario, "Tab again: the next scenario");
+    h.key(KeyCode::Esc);
+    h.app.contexts = vec!["sandbox".into(), "staging-eu".into()];
+    h.keys(":ctx st");
+    h.key(KeyCode::Tab);
+    assert_eq!(line(&h), "ctx staging-eu");
+}

@@ -46,6 +46,36 @@ pub enum Action {
 }
 
 impl Action {
+    /// The keys that open a screen, in the order the tabs show them.
+    pub const SCREENS: [Action; 9] = [
+        Action::GoTenants,
+        Action::GoInstances,
+        Action::GoContainers,
+        Action::GoBuckets,
+        Action::GoBackups,
+        Action::GoRuns,
+        Action::GoHistory,
+        Action::GoDrills,
+        Action::GoFindings,
+    ];
+
+    /// The screen this action opens, if it opens one.
+    pub fn screen(self) -> Option<super::Screen> {
+        use super::Screen;
+        Some(match self {
+            Action::GoTenants => Screen::Tenants,
+            Action::GoInstances => Screen::Instances,
+            Action::GoContainers => Screen::Containers,
+            Action::GoBuckets => Screen::Buckets,
+            Action::GoBackups => Screen::Backups,
+            Action::GoRuns => Screen::Runs,
+            Action::GoHistory => Screen::History,
+            Action::GoDrills => Screen::Drills,
+            Action::GoFindings => Screen::Findings,
+            _ => return None,
+        })
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Action::Quit => "quit",

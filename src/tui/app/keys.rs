@@ -20,30 +20,34 @@ impl App {
                 }
                 vec![]
             }
-            Mode::Palette(mut ta) => match key.code {
-                KeyCode::Enter => {
-                    let cmd = ta.lines().first().cloned().unwrap_or_default();
-                    self.run_command(cmd.trim())
+            Mode::Palette(mut ta) => {
+                // Tab cycles through what the last Tab offered; any other
+                // key starts afresh.
+                if key.code != KeyCode::Tab {
+                    self.palette_cycle = None;
                 }
-                KeyCode::Esc => vec![],
-                KeyCode::Tab => {
-                    let typed = ta.lines().first().cloned().unwrap_or_default();
-                    if let Some((name, _)) = Screen::COMMANDS
-                        .iter()
-                        .find(|(n, _)| n.starts_with(typed.trim()))
-                    {
-                        ta = input_area("");
-                        ta.insert_str(name);
+                match key.code {
+                    KeyCode::Enter => {
+                        let cmd = ta.lines().first().cloned().unwrap_or_default();
+                        self.run_command(cmd.trim())
                     }
-                    self.mode = Mode::Palette(ta);
-                    vec![]
+                    KeyCode::Esc => vec![],
+                    KeyCode::Tab => {
+                        let typed = ta.lines().first().cloned().unwrap_or_default();
+                        if let Some(line) = self.complete(&typed) {
+                            ta = input_area("");
+                            ta.insert_str(line);
+                        }
+                        self.mode = Mode::Palette(ta);
+                        vec![]
+                    }
+                    _ => {
+                        ta.input(key);
+                        self.mode = Mode::Palette(ta);
+                        vec![]
+                    }
                 }
-                _ => {
-                    ta.input(key);
-                    self.mode = Mode::Palette(ta);
-                    vec![]
-                }
-            },
+            }
             Mode::Help | Mode::Detail { .. } => vec![],
             Mode::Picker(p) => self.on_picker_key(p, key),
             Mode::Form(f) => self.on_form_key(f, key),
@@ -197,9 +201,13 @@ impl App {
         match action {
             Action::Quit => self.request_quit(),
             Action::Palette => {
-                self.mode = Mode::Palette(input_area(
-                    "tenants, instances, containers, buckets, backups, runs, ctx, quit",
-                ));
+                let names: Vec<&str> = Screen::COMMANDS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(palette::COMMANDS.iter().map(|(n, _, _)| *n))
+                    .collect();
+                self.mode =
+                    Mode::Palette(input_area(&format!("{} (Tab completes)", names.join(", "))));
                 vec![]
             }
             Action::Filter => {
@@ -260,15 +268,18 @@ impl App {
             Action::RestoreVersion => self.confirm_restore(),
             Action::Undelete => self.confirm_undelete(),
             Action::Download => self.download_selected(),
-            Action::GoTenants => self.goto(Screen::Tenants),
-            Action::GoInstances => self.goto(Screen::Instances),
-            Action::GoContainers => self.goto(Screen::Containers),
-            Action::GoBuckets => self.goto(Screen::Buckets),
-            Action::GoBackups => self.goto(Screen::Backups),
-            Action::GoRuns => self.goto(Screen::Runs),
-            Action::GoHistory => self.goto(Screen::History),
-            Action::GoDrills => self.goto(Screen::Drills),
-            Action::GoFindings => self.goto(Screen::Findings),
+            Action::GoTenants
+            | Action::GoInstances
+            | Action::GoContainers
+            | Action::GoBuckets
+            | Action::GoBackups
+            | Action::GoRuns
+            | Action::GoHistory
+            | Action::GoDrills
+            | Action::GoFindings => match action.screen() {
+                Some(s) => self.goto(s),
+                None => vec![],
+            },
             Action::None => vec![],
         }
     }

@@ -7,7 +7,7 @@ pub mod output;
 pub mod runbooks;
 
 use crate::config::Config;
-use crate::domain::{Backup, Bucket, Instance, ObjectEntry, ObjectVersion, Tenant};
+use crate::domain::{Backup, Bucket, Instance, ObjectEntry, ObjectVersion};
 use crate::jobs::engine::{RunEvent, RunId};
 use crate::provider::ProviderResult;
 use crate::provider::host::HostSnapshot;
@@ -25,7 +25,7 @@ mod actions;
 pub mod confirm;
 mod keys;
 pub mod line_edit;
-mod palette;
+pub mod palette;
 pub mod screens;
 mod select;
 mod state;
@@ -74,6 +74,8 @@ pub struct App {
     /// The run output pane: which run, how far scrolled, following or not.
     pub pane: screens::OutputPane,
 
+    /// Tab in the palette: what was typed, which candidate, the line shown.
+    palette_cycle: Option<(String, usize, String)>,
     pub tables: BTreeMap<Screen, TableData>,
     pub lists: BTreeMap<Screen, ListState>,
     matcher: Matcher,
@@ -117,6 +119,7 @@ impl App {
             run_seq: 0,
             run_tag: String::new(),
             pane: screens::OutputPane::default(),
+            palette_cycle: None,
             tables: BTreeMap::new(),
             lists: BTreeMap::new(),
             matcher: list::new_matcher(),
@@ -204,10 +207,11 @@ impl App {
             return true;
         }
         match self.screen {
-            Screen::Tenants => self
-                .selected_key()
-                .and_then(|k| self.inv.tenants.iter().find(|t| t.project() == k))
-                .is_some_and(Tenant::is_production),
+            // The row's target decides, as the guards do: a production
+            // tenant, instance, container, backup or database.
+            Screen::Tenants | Screen::Instances | Screen::Containers | Screen::Backups => {
+                self.selection_target().is_some_and(|t| t.production)
+            }
             Screen::RunOutput => self
                 .pane
                 .run

@@ -1,8 +1,98 @@
 //! The `:` palette: screens by name, `:run`, `:drill`, `:ctx`, `:quit`.
+//! [`COMMANDS`] is the one table that help and Tab completion read.
 
 use super::*;
 
+/// The palette's commands beyond the screens: name, argument, what it does.
+pub const COMMANDS: [(&str, &str, &str); 5] = [
+    (
+        "run",
+        "NAME",
+        "a runbook on the selected row (no NAME: the picker)",
+    ),
+    (
+        "drill",
+        "SCENARIO|verify",
+        "start a drill on the sandbox, or verify the recovery",
+    ),
+    ("ctx", "NAME", "open another context"),
+    ("help", "", "this help"),
+    ("quit", "", "quit (asks while runs are going)"),
+];
+
 impl App {
+    /// What Tab can make of `typed`: command names, then after `run `,
+    /// `drill ` or `ctx ` the runbooks for the selection, the scenarios,
+    /// the contexts — whole command lines, in order.
+    pub fn completions(&self, typed: &str) -> Vec<String> {
+        let typed = typed.trim_start_matches(':');
+        let Some((word, arg)) = typed.split_once(' ') else {
+            return Screen::COMMANDS
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(COMMANDS.iter().map(|(n, _, _)| *n))
+                .filter(|n| n.starts_with(typed))
+                .map(|n| {
+                    // A command that takes an argument gets its space.
+                    if COMMANDS.iter().any(|(c, a, _)| *c == n && !a.is_empty()) {
+                        format!("{n} ")
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect();
+        };
+        let arg = arg.trim_start();
+        let candidates: Vec<String> = match word {
+            "run" | "rb" | "runbook" => {
+                let kinds: Vec<_> = self.selection_targets().iter().map(|t| t.kind).collect();
+                let mut names: Vec<String> = self
+                    .library
+                    .all()
+                    .filter(|s| kinds.is_empty() || kinds.contains(&s.target))
+                    .map(|s| s.name().to_string())
+                    .collect();
+                names.sort();
+                names.dedup();
+                names
+            }
+            "drill" => crate::drill::Scenario::ALL
+                .iter()
+                .map(|s| s.name().to_string())
+                .chain(["verify".to_string()])
+                .collect(),
+            "ctx" | "context" => self.contexts.clone(),
+            _ => vec![],
+        };
+        candidates
+            .into_iter()
+            .filter(|c| c.starts_with(arg))
+            .map(|c| format!("{word} {c}"))
+            .collect()
+    }
+
+    /// Tab in the palette: complete, and on the next Tab the next candidate.
+    pub(super) fn complete(&mut self, typed: &str) -> Option<String> {
+        let (base, next) = match &self.palette_cycle {
+            // Tab again on a completion: the next candidate (a single one
+            // is complete: Tab goes on to what follows it).
+            Some((base, i, shown)) if shown == typed && self.completions(base).len() > 1 => {
+                (base.clone(), i + 1)
+            }
+            _ => (typed.to_string(), 0),
+        };
+        let all = self.completions(&base);
+        if all.is_empty() {
+            self.palette_cycle = None;
+            self.notify(Level::Info, format!("nothing completes {base:?}"));
+            return None;
+        }
+        let i = next % all.len();
+        let line = all[i].clone();
+        self.palette_cycle = Some((base, i, line.clone()));
+        Some(line)
+    }
+
     pub(super) fn run_command(&mut self, cmd: &str) -> Vec<Effect> {
         let cmd = cmd.trim_start_matches(':');
         let (word, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));

@@ -611,19 +611,47 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(a.describe()),
         ]));
     }
-    lines.push(Line::from(vec![
-        Span::styled(
-            format!("{:>14}  ", "1 … 6"),
-            Style::default().fg(theme.accent),
-        ),
-        Span::raw("tenants, instances, containers, buckets, backups, runs"),
-    ]));
+    // The screens' keys and the palette's commands, from the keymap and
+    // the command table: what this help says is what the keys do.
+    let screens: Vec<String> = Action::SCREENS
+        .iter()
+        .filter_map(|a| {
+            let key = app.keymap.keys_for(*a).into_iter().next()?;
+            Some(format!("{key} {}", a.screen()?.title().to_lowercase()))
+        })
+        .collect();
+    for (i, row) in screens.chunks(5).enumerate() {
+        let label = if i == 0 { "screens" } else { "" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{label:>14}  "), Style::default().fg(theme.accent)),
+            Span::raw(row.join("  ")),
+        ]));
+    }
     lines.push(Line::raw(""));
+    let cmds: Vec<String> = crate::tui::app::Screen::COMMANDS
+        .iter()
+        .map(|(n, _)| format!(":{n}"))
+        .collect();
     lines.push(Line::styled(
-        ":tenants :instances :containers :buckets :backups :runs :ctx NAME :quit",
+        cmds.join(" "),
         Style::default().fg(theme.muted),
     ));
-    let r = centered(area, 78, lines.len() as u16 + 2);
+    for (name, arg, what) in crate::tui::app::palette::COMMANDS {
+        let call = if arg.is_empty() {
+            format!(":{name}")
+        } else {
+            format!(":{name} {arg}")
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{call:>22}  "), Style::default().fg(theme.accent)),
+            Span::raw(what),
+        ]));
+    }
+    lines.push(Line::styled(
+        "Tab in the palette completes commands, runbooks, scenarios and contexts",
+        Style::default().fg(theme.muted),
+    ));
+    let r = centered(area, 100, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(popup("help", theme.accent, theme)),
