@@ -533,3 +533,35 @@ async fn help_and_palette_completion_come_from_the_tables() {
     h.key(KeyCode::Tab);
     assert_eq!(line(&h), "ctx staging-eu");
 }
+
+/// At 80×24 the lists stay usable: ids and times are whole or left out,
+/// never cut mid-value; free text is cut with `…`; the footer keeps `?`
+/// and `q`; problem rows carry a mark that survives NO_COLOR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_80_by_24_terminal_keeps_ids_whole_and_the_keys_in_view() {
+    let mut h = Harness::loaded().await;
+    let small = |h: &Harness| text(&render(&h.app, 80, 24));
+    for screen in ["1", "2", "3", "5", "7"] {
+        h.keys(screen);
+        h.settle().await;
+        let s = small(&h);
+        let footer = s.lines().last().unwrap();
+        assert!(footer.contains("<?>") && footer.contains("<q>"), "{footer}");
+        for word in s.split(|c: char| c.is_whitespace() || c == '┃' || c == '│') {
+            if let Some(hex) = word.strip_prefix("i-") {
+                assert!(
+                    hex.len() == 17 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+                    "an instance id cut mid-value: {word:?} in\n{s}"
+                );
+            }
+        }
+    }
+    h.keys("3");
+    let s = small(&h);
+    insta::assert_snapshot!("containers-80x24", s);
+    // The crash-looping worker is marked, not only coloured.
+    let worker = s.lines().find(|l| l.contains("pmo-worker")).unwrap();
+    assert!(worker.contains('!') || worker.contains('✗'), "{worker}");
+    h.keys("2");
+    insta::assert_snapshot!("instances-80x24", small(&h));
+}

@@ -35,6 +35,55 @@ pub struct TableData {
     pub(crate) haystacks: OnceLock<Vec<Utf32String>>,
 }
 
+/// Columns whose values are ids, times, sizes or counts: shown whole or
+/// not at all on a narrow terminal (`i-0b3c9d2e1f4a5000` would read as a
+/// real id). The others are free text and give up width first, cut with `…`.
+const WHOLE: [&str; 29] = [
+    "ID",
+    "REGION",
+    "TYPE",
+    "STATE",
+    "PRIVATE IP",
+    "PUBLIC IP",
+    "SSM",
+    "UP",
+    "DEPLOYED",
+    "LAST DEPLOY",
+    "LAST BACKUP",
+    "RESTARTS",
+    "CPU",
+    "MEM",
+    "SIZE",
+    "MODIFIED",
+    "VERSION ID",
+    "LATEST",
+    "TAKEN AT",
+    "AGE",
+    "RUN",
+    "STARTED",
+    "ELAPSED",
+    "EXIT",
+    "TOOK",
+    "HEALTH",
+    "ENV",
+    "CHECK",
+    "INSTANCES",
+];
+
+/// Free-text columns that matter least: they give up their width before
+/// the other free text (an image tag before a container's status).
+const SHRINK_FIRST: [&str; 4] = ["IMAGE", "RESULT", "DETAIL", "RESOURCE"];
+
+/// Whether a column gives up width before the other free text.
+pub fn shrinks_first(header: &str) -> bool {
+    SHRINK_FIRST.contains(&header)
+}
+
+/// Whether a column is shown whole or not at all (see [`WHOLE`]).
+pub fn keeps_whole(header: &str) -> bool {
+    WHOLE.contains(&header)
+}
+
 impl TableData {
     pub fn new(headers: Vec<&'static str>, rows: Vec<Row>) -> Self {
         Self {

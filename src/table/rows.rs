@@ -126,7 +126,7 @@ pub fn tenants_table(
 pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, String>) -> TableData {
     TableData {
         headers: vec![
-            "HOST", "NAME", "IMAGE", "STATUS", "HEALTH", "RESTARTS", "CPU", "MEM",
+            "NAME", "HOST", "IMAGE", "STATUS", "HEALTH", "RESTARTS", "CPU", "MEM",
         ],
         rows: items
             .iter()
@@ -140,11 +140,11 @@ pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, Strin
                     Tone::Normal
                 },
                 cells: vec![
+                    c.name.clone(),
                     host_names
                         .get(&c.host)
                         .cloned()
                         .unwrap_or_else(|| c.host.clone()),
-                    c.name.clone(),
                     c.image.clone(),
                     c.status.clone(),
                     c.health.clone(),

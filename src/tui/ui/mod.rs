@@ -208,7 +208,11 @@ fn loading_state(app: &App, s: Screen) -> (bool, Option<String>) {
     }
 }
 
-fn column_widths(table: &TableData, visible: &[usize], width: u16) -> Vec<Constraint> {
+/// Each column's width on screen, `None` where a column is left out. Sized
+/// to what is shown; when the terminal is narrow, free-text columns give
+/// up width first (widest first, the row's name last), then id, time and
+/// number columns are left out from the right rather than cut mid-value.
+fn column_widths(table: &TableData, visible: &[usize], width: u16) -> Vec<Option<usize>> {
     let n = table.headers.len();
     let mut w: Vec<usize> = table.headers.iter().map(|h| h.chars().count()).collect();
     for &i in visible {
@@ -216,26 +220,93 @@ fn column_widths(table: &TableData, visible: &[usize], width: u16) -> Vec<Constr
             w[c] = w[c].max(cell.chars().count());
         }
     }
-    // When the screen is narrow, give up space from the widest column, but
-    // keep the first column (the row's name) whole as long as possible.
-    let avail = (width as usize).saturating_sub(n + 2);
-    while w.iter().sum::<usize>() > avail {
-        let widest = |from: usize| {
-            w.iter()
-                .enumerate()
-                .skip(from)
-                .max_by_key(|(_, v)| **v)
-                .map(|(i, v)| (i, *v))
-                .filter(|(_, v)| *v > 6)
+    let full = w.clone();
+    let whole: Vec<bool> = table
+        .headers
+        .iter()
+        .map(|h| crate::table::keeps_whole(h))
+        .collect();
+    // Free text keeps a readable width (12) before id and number columns
+    // are left out; only then is it cut further, to 6.
+    let floor = |c: usize, hard: bool| {
+        let h = table.headers[c].chars().count();
+        if hard || crate::table::shrinks_first(table.headers[c]) {
+            h.max(6)
+        } else {
+            h.max(12)
+        }
+    };
+    let mut shown = vec![true; n];
+    // The marker column and one space before each column.
+    let total = |w: &[usize], shown: &[bool]| {
+        1 + w
+            .iter()
+            .zip(shown)
+            .filter(|(_, s)| **s)
+            .map(|(x, _)| x + 1)
+            .sum::<usize>()
+    };
+    let avail = usize::from(width);
+    while total(&w, &shown) > avail {
+        let shrinkable = |c: usize, hard: bool| shown[c] && !whole[c] && w[c] > floor(c, hard);
+        let widest = |from: usize, hard: bool| {
+            (from..n)
+                .filter(|&c| shrinkable(c, hard))
+                .max_by_key(|&c| w[c])
         };
-        match widest(1).or_else(|| widest(0)) {
-            Some((i, v)) => w[i] = v - 1,
-            None => break,
+        let first =
+            (1..n).find(|&c| shrinkable(c, false) && crate::table::shrinks_first(table.headers[c]));
+        if let Some(c) = first
+            .or_else(|| widest(1, false))
+            .or_else(|| widest(0, false))
+        {
+            w[c] -= 1;
+        } else if let Some(c) = (1..n).rev().find(|&c| shown[c] && whole[c]) {
+            shown[c] = false;
+        } else if let Some(c) = widest(1, true).or_else(|| widest(0, true)) {
+            w[c] -= 1;
+        } else if let Some(c) = (1..n).rev().find(|&c| shown[c]) {
+            shown[c] = false;
+        } else {
+            break;
         }
     }
+    // Width left over after leaving columns out goes back to the cut
+    // free text, the row's name first.
+    let mut spare = avail.saturating_sub(total(&w, &shown));
+    while spare > 0 {
+        let Some(c) = (0..n)
+            .filter(|&c| shown[c] && w[c] < full[c])
+            .max_by_key(|&c| (c == 0, full[c] - w[c]))
+        else {
+            break;
+        };
+        w[c] += 1;
+        spare -= 1;
+    }
     w.into_iter()
-        .map(|x| Constraint::Length(x as u16))
+        .zip(shown)
+        .map(|(x, s)| s.then_some(x))
         .collect()
+}
+
+/// `text` in `width` characters: whole, or cut with `…` so a cut shows.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// Problem rows carry a mark that survives `NO_COLOR`, not colour alone.
+fn tone_mark(tone: Tone) -> &'static str {
+    match tone {
+        Tone::Bad => "✗",
+        Tone::Warn => "!",
+        _ => " ",
+    }
 }
 
 fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
@@ -300,7 +371,16 @@ fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
         .copied()
         .collect();
     let widths = column_widths(table, &window, inner.width);
-    let header = Row::new(table.headers.iter().map(|h| Cell::from(*h))).style(
+    let cols: Vec<(usize, usize)> = widths
+        .iter()
+        .enumerate()
+        .filter_map(|(c, w)| w.map(|w| (c, w)))
+        .collect();
+    let header = Row::new(
+        std::iter::once(Cell::from(" "))
+            .chain(cols.iter().map(|&(c, _)| Cell::from(table.headers[c]))),
+    )
+    .style(
         Style::default()
             .fg(theme.muted)
             .add_modifier(Modifier::BOLD),
@@ -312,8 +392,17 @@ fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
         } else {
             tone_style(r.tone, theme)
         };
-        Row::new(r.cells.iter().map(|c| Cell::from(c.as_str()))).style(style)
+        let cells = cols
+            .iter()
+            .map(|&(c, w)| Cell::from(fit(r.cells.get(c).map_or("", String::as_str), w)));
+        Row::new(std::iter::once(Cell::from(tone_mark(r.tone))).chain(cells)).style(style)
     });
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(1))
+        .chain(
+            cols.iter()
+                .map(|&(_, w)| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX))),
+        )
+        .collect();
     f.render_widget(
         Table::new(rows, widths).header(header).column_spacing(1),
         inner,
@@ -537,6 +626,18 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             v
         }
     };
+    // A narrow terminal drops hints from the middle: the last two (help
+    // and quit, or a dialog's way out) always stay.
+    let mut hints = hints;
+    let width = |h: &[(String, &str)]| {
+        1 + h
+            .iter()
+            .map(|(k, l)| k.chars().count() + l.chars().count() + 5)
+            .sum::<usize>()
+    };
+    while width(&hints) > usize::from(area.width) && hints.len() > 2 {
+        hints.remove(hints.len() - 3);
+    }
     let mut spans = vec![Span::raw(" ")];
     for (k, label) in hints {
         spans.push(Span::styled(
