@@ -133,3 +133,30 @@ fn ls_objects_without_a_bucket_is_a_clear_error() {
         "opsdeck: s3://no-such-bucket: NoSuchBucket: the bucket does not exist"
     );
 }
+
+/// A value the runbook cannot take is a usage error (2), with the reason in
+/// words; a guard's refusal is 3. Nothing is sent either way.
+#[test]
+fn a_bad_parameter_is_a_usage_error_and_a_guard_a_refusal() {
+    let home = tempfile::tempdir().unwrap();
+    let out = opsdeck(
+        home.path(),
+        &["run", "logs", "container=nginx-platform", "lines=abc"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"abc\" is not a whole number"), "{err}");
+    let out = opsdeck(
+        home.path(),
+        &["run", "logs", "container=nginx-platform", "nope=1"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // A change without --yes is refused by the guard.
+    let out = opsdeck(home.path(), &["run", "restart", "container=nginx-platform"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

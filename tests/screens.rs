@@ -565,3 +565,62 @@ async fn an_80_by_24_terminal_keeps_ids_whole_and_the_keys_in_view() {
     h.keys("2");
     insta::assert_snapshot!("instances-80x24", small(&h));
 }
+
+/// Small things an operator notices: the quit dialog names the runs still
+/// going, Enter opens a finding whole, `:drill verify` without a drill
+/// says how to start one, and a backup's picker lists what only reads first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quit_names_runs_findings_open_and_safe_runbooks_come_first() {
+    use opsdeck::tui::app::{RunStatus, RunView};
+    let mut h = Harness::loaded().await;
+    h.app.runs.push(RunView {
+        id: "20260302-100000-deploy-001".into(),
+        title: "deploy paiss-staging".into(),
+        runbook: "deploy".into(),
+        host: opsdeck::provider::sandbox::estate::MT_HOST.into(),
+        production: false,
+        started_at: h.app.now,
+        finished_at: None,
+        status: RunStatus::Running,
+        output: Default::default(),
+    });
+    h.keys("q");
+    let s = snap(&h);
+    assert!(
+        s.contains("deploy paiss-staging on multi-tenant-platform"),
+        "{s}"
+    );
+    h.keys("n");
+    assert!(!h.app.quit);
+    // (A run that never ends would keep the harness waiting.)
+    h.app.runs.clear();
+
+    h.keys("9");
+    h.settle().await;
+    h.key(KeyCode::Enter);
+    let Mode::Detail { fields, .. } = &h.app.mode else {
+        panic!("a finding opens")
+    };
+    assert!(fields.iter().any(|(k, _)| k == "resource"));
+    assert!(fields.iter().any(|(k, _)| k == "detail"));
+    h.key(KeyCode::Esc);
+
+    goto(&mut h, "drill verify");
+    let n = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(n.contains(":drill SCENARIO starts one"), "{n}");
+
+    h.keys("5");
+    h.keys("g");
+    h.keys("r");
+    let Mode::Picker(p) = &h.app.mode else {
+        panic!("picker")
+    };
+    let dangers: Vec<_> = p.visible().iter().map(|e| e.2).collect();
+    let names: Vec<&str> = p.visible().iter().map(|e| e.0.as_str()).collect();
+    let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(at("validate-backup") < at("restore-database"), "{names:?}");
+    assert!(
+        dangers.windows(2).all(|w| w[0] <= w[1]),
+        "safe runbooks first: {dangers:?}"
+    );
+}

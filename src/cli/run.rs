@@ -110,6 +110,26 @@ fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()>
     writeln!(out, "{}", crate::store::mask::mask_text(&run.script))
 }
 
+/// A run that could not be prepared: what the operator wrote is wrong (a
+/// parameter's value, an unknown parameter or runbook, the wrong kind of
+/// target) — a usage error (2), not a guard's refusal (3). Nothing was sent.
+fn not_prepared(e: &ops::PrepareError) -> u8 {
+    use crate::runbook::RenderError;
+    match e {
+        ops::PrepareError::UnknownRunbook { .. }
+        | ops::PrepareError::Render(
+            RenderError::Param(_) | RenderError::Unknown { .. } | RenderError::WrongTarget { .. },
+        ) => {
+            eprintln!("opsdeck: {e}");
+            exit::USAGE
+        }
+        ops::PrepareError::Render(RenderError::NoRollback(_)) => {
+            eprintln!("opsdeck: refused: {e}");
+            exit::REFUSED
+        }
+    }
+}
+
 /// `opsdeck run`. Returns the exit code.
 pub async fn run(
     p: &Providers,
@@ -182,7 +202,7 @@ pub async fn run(
     let rendered = match ops::prepare_run(cx, &inv, &args.runbook, &target, &values) {
         Ok(r) => r,
         // A bad parameter never reaches a shell.
-        Err(e) => return refuse(e.to_string()),
+        Err(e) => return Ok(not_prepared(&e)),
     };
     let guard = ops::guard(&rendered, args.read_only, &inv.instances).err();
     if args.dry_run {
@@ -366,10 +386,7 @@ async fn run_on_tag(
         let target = inv.instance_target(i);
         let r = match ops::prepare_run(cx, &inv, spec.name(), &target, values) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("opsdeck: refused: {e}");
-                return Ok(exit::REFUSED);
-            }
+            Err(e) => return Ok(not_prepared(&e)),
         };
         match ops::guard(&r, args.read_only, &inv.instances) {
             Ok(()) => runs.push(r),

@@ -149,6 +149,16 @@ impl App {
                     );
                     vec![]
                 }
+                "verify" if self.drill.is_none() && self.drills.loaded => {
+                    self.notify(
+                        Level::Info,
+                        format!(
+                            "no drill in progress: :drill SCENARIO starts one ({})",
+                            crate::drill::Scenario::ALL.map(|s| s.name()).join(", ")
+                        ),
+                    );
+                    vec![]
+                }
                 "verify" => {
                     self.actions_in_flight += 1;
                     vec![Effect::VerifyDrill]

@@ -169,6 +169,10 @@ impl App {
                     })
             })
             .collect();
+        // Safe first: what only reads (validate a backup) before what
+        // changes, destructive last.
+        let mut names = names;
+        names.sort_by_key(|(_, _, danger, _)| *danger);
         if names.is_empty() {
             self.notify(
                 Level::Info,

@@ -51,13 +51,33 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
                 "Cancel {id}?\nIts whole process group on the host is killed.\n\ny = cancel it   any other key = keep it running"
             ),
         ),
-        Mode::ConfirmQuit => draw_confirm(
-            f,
-            area,
-            theme,
-            "quit",
-            "Runs are still in progress.\nThey go on on their hosts; opsdeck stops watching them.\n\ny = quit   any other key = stay",
-        ),
+        Mode::ConfirmQuit => {
+            // Name the runs that go on without a watcher.
+            let going: Vec<String> = app
+                .runs
+                .iter()
+                .filter(|r| r.status.is_active())
+                .map(|r| {
+                    let host = app
+                        .host_names()
+                        .get(&r.host)
+                        .cloned()
+                        .unwrap_or(r.host.clone());
+                    format!("  {} on {host} ({})", r.title, r.id)
+                })
+                .collect();
+            draw_confirm(
+                f,
+                area,
+                theme,
+                "quit",
+                &format!(
+                    "{} still going:\n{}\nThey go on on their hosts; opsdeck stops watching them\n(the next start follows them again).\n\ny = quit   any other key = stay",
+                    if going.len() == 1 { "1 run" } else { "runs" },
+                    going.join("\n")
+                ),
+            );
+        }
         _ => {}
     }
 }

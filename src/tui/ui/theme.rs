@@ -145,10 +145,46 @@ impl Theme {
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
         } else {
             Style::default()
-                .fg(Color::Black)
+                .fg(badge_text(color))
                 .bg(color)
                 .add_modifier(Modifier::BOLD)
         }
+    }
+}
+
+/// Relative luminance (WCAG 2) of a colour given as RGB; `None` for the
+/// terminal's own and for palette colours whose value the terminal decides.
+pub fn luminance(c: Color) -> Option<f64> {
+    let Color::Rgb(r, g, b) = c else {
+        return match c {
+            Color::Black => Some(0.0),
+            Color::White => Some(1.0),
+            _ => None,
+        };
+    };
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    Some(0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b))
+}
+
+/// WCAG contrast ratio of two colours (1 to 21), when both are known.
+pub fn contrast(a: Color, b: Color) -> Option<f64> {
+    let (x, y) = (luminance(a)?, luminance(b)?);
+    let (hi, lo) = if x > y { (x, y) } else { (y, x) };
+    Some((hi + 0.05) / (lo + 0.05))
+}
+
+/// Black or white on a badge of `bg`, whichever reads better.
+fn badge_text(bg: Color) -> Color {
+    match (contrast(Color::Black, bg), contrast(Color::White, bg)) {
+        (Some(black), Some(white)) if white > black => Color::White,
+        _ => Color::Black,
     }
 }
 
@@ -178,5 +214,27 @@ mod tests {
                 .add_modifier
                 .contains(Modifier::REVERSED)
         );
+    }
+
+    #[test]
+    fn badges_read_at_4_5_to_1_and_no_text_uses_palette_colour_8() {
+        for name in ["dark", "light"] {
+            let t = Theme::load(name).unwrap();
+            for (what, c) in [("PRODUCTION", t.production), ("SANDBOX", t.simulation)] {
+                let style = t.badge(c);
+                let ratio = contrast(style.fg.unwrap(), c).unwrap();
+                assert!(ratio >= 4.5, "{name}: {what} badge {ratio:.2}:1");
+            }
+            for c in [
+                t.fg, t.accent, t.muted, t.border, t.good, t.warn, t.bad, t.dim,
+            ] {
+                assert!(
+                    !matches!(c, Color::DarkGray | Color::Indexed(8)),
+                    "{name}: colour 8 is invisible on some dark schemes"
+                );
+            }
+        }
+        // The light theme's purple badge was black on #8700af: 2.65:1.
+        assert!(contrast(Color::Black, Color::Rgb(0x87, 0, 0xaf)).unwrap() < 3.0);
     }
 }

@@ -33,6 +33,26 @@ impl App {
     /// Enter on History (the run's output) or Drills (the report).
     pub(in crate::tui::app) fn journal_select(&mut self, key: &str) -> Vec<Effect> {
         match self.screen {
+            Screen::Findings => {
+                if let Some(f) = self.findings.data.iter().find(|f| f.resource == key) {
+                    let mut fields = vec![
+                        ("finding".to_string(), f.kind.label().to_string()),
+                        ("region".into(), f.region.clone()),
+                        ("resource".into(), f.resource.clone()),
+                        ("detail".into(), f.detail.clone()),
+                    ];
+                    fields.extend(
+                        f.instances
+                            .iter()
+                            .map(|i| ("instance".to_string(), i.clone())),
+                    );
+                    self.mode = Mode::Detail {
+                        title: format!("finding on {}", f.resource),
+                        fields,
+                    };
+                }
+                vec![]
+            }
             Screen::History => {
                 // Read on a blocking task; the spinner turns until it is here.
                 self.actions_in_flight += 1;
