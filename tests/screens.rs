@@ -624,3 +624,108 @@ async fn quit_names_runs_findings_open_and_safe_runbooks_come_first() {
         "safe runbooks first: {dangers:?}"
     );
 }
+
+/// A notice cut at the edge says `n` shows it whole; `n` lists the last
+/// notices whole, newest first, in a popup that wraps and scrolls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_notices_open_whole_and_are_kept() {
+    let mut h = Harness::loaded().await;
+    let long = format!("first notice {} end-of-it", "word ".repeat(40));
+    h.app.update(opsdeck::tui::app::Msg::ActionDone {
+        title: "download".into(),
+        result: Ok(long.clone()),
+        reload: vec![],
+    });
+    h.app.update(opsdeck::tui::app::Msg::ActionDone {
+        title: "second".into(),
+        result: Err("boom".into()),
+        reload: vec![],
+    });
+    h.app.notice = h.app.notices.front().cloned();
+    let s = snap(&h);
+    let status = s.lines().rev().nth(1).unwrap();
+    assert!(status.contains("… (n: whole)"), "{status}");
+    h.keys("n");
+    let Mode::Detail { fields, .. } = &h.app.mode else {
+        panic!("n opens the notices")
+    };
+    assert!(fields[0].1.contains("boom"), "newest first: {fields:?}");
+    assert!(fields[1].1.ends_with("end-of-it"), "whole: {fields:?}");
+    let s = snap(&h);
+    assert!(s.contains("end-of-it"), "wrapped, not cut: {s}");
+    h.key(KeyCode::Esc);
+    assert!(matches!(h.app.mode, Mode::Normal));
+}
+
+/// `/failed` on History keeps failed runs only (no fuzzy noise), and a
+/// column can be named: `status:succeeded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_filter_narrows_by_words_and_columns() {
+    let mut h = Harness::loaded().await;
+    use opsdeck::store::journal::{Finished, Operator, Record, RunOutcome, Started};
+    // Three runs in the journal: one failed, two succeeded — one of them
+    // with a result whose letters spell f-a-i-l-e-d in order.
+    for (run, outcome, result) in [
+        ("r1", RunOutcome::Failed, "failed step=\"pull\""),
+        (
+            "r2",
+            RunOutcome::Succeeded,
+            "flaky and idle daemon restarted",
+        ),
+        ("r3", RunOutcome::Succeeded, "ok"),
+    ] {
+        let j = &h.providers.journal;
+        j.append(&Record::Start(Box::new(Started {
+            run: run.into(),
+            at: h.app.now,
+            operator: Operator::local("sandbox", None),
+            runbook: "restart".into(),
+            title: format!("restart {run}"),
+            danger: opsdeck::runbook::Danger::Change,
+            production: false,
+            params: vec![],
+            digest: "00".into(),
+            target: "nginx-platform".into(),
+            target_kind: "container".into(),
+            host: opsdeck::provider::sandbox::estate::MT_HOST.into(),
+            job: run.into(),
+            on_failure: "abort".into(),
+        })))
+        .unwrap();
+        j.append(&Record::Finish(Finished {
+            run: run.into(),
+            at: h.app.now,
+            status: outcome,
+            exit_code: Some(i32::from(outcome != RunOutcome::Succeeded)),
+            result: Some(result.into()),
+            error: None,
+            duration_ms: 1000,
+            reattached: false,
+            report: Default::default(),
+        }))
+        .unwrap();
+    }
+    h.keys("7");
+    h.settle().await;
+    assert_eq!(h.app.table(Screen::History).rows.len(), 3);
+    h.keys("/failed");
+    h.key(KeyCode::Enter);
+    let t = h.app.table(Screen::History).clone();
+    let l = h.app.list(Screen::History);
+    for &i in &l.visible {
+        assert!(
+            t.rows[i].cells.iter().any(|c| c.contains("failed")),
+            "{:?}",
+            t.rows[i].cells
+        );
+    }
+    h.key(KeyCode::Esc);
+    h.keys("/status:succeeded");
+    h.key(KeyCode::Enter);
+    let l = h.app.list(Screen::History);
+    let status = t.headers.iter().position(|x| *x == "STATUS").unwrap();
+    assert_eq!(l.visible.len(), 2);
+    for &i in &l.visible {
+        assert_eq!(t.rows[i].cells[status], "succeeded");
+    }
+}

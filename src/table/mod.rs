@@ -115,6 +115,8 @@ pub struct ListState {
     selected_key: Option<String>,
     /// The filter `visible` was computed for.
     applied: String,
+    /// No row matched as typed: `visible` holds the fuzzy matches.
+    pub fuzzy: bool,
 }
 
 impl ListState {
@@ -147,32 +149,48 @@ impl ListState {
         candidates: Option<Vec<usize>>,
     ) {
         self.applied = self.filter.clone();
+        let (scoped, rest) = scoped_terms(&self.filter, &table.headers);
         if self.filter.trim().is_empty() {
             self.visible.clear();
             self.visible.extend(0..table.rows.len());
         } else {
-            let pattern = Pattern::parse(&self.filter, CaseMatching::Smart, Normalization::Smart);
+            let pattern = Pattern::parse(&rest, CaseMatching::Smart, Normalization::Smart);
             let hay = table.haystacks();
+            let narrowed = candidates.is_some();
             let rows: Vec<usize> = match candidates {
                 Some(c) => c,
                 None => (0..table.rows.len()).collect(),
             };
-            // Rows where every word appears as typed come first ("gabs stag"
-            // puts gabs-massage before filter-ical staging); each group
-            // keeps the list's order.
+            let in_scope = |i: usize| {
+                scoped.iter().all(|(col, needle, negative)| {
+                    let cell = table.rows[i].cells.get(*col).map_or("", String::as_str);
+                    cell.to_lowercase().contains(needle.as_str()) != *negative
+                })
+            };
+            // Rows where every word appears as typed are the answer; only
+            // when none does is the match fuzzy (`failed` must not keep a
+            // succeeded run whose letters happen to spell it).
             let mut exact = Vec::new();
             let mut fuzzy = Vec::new();
-            for i in rows {
+            for &i in &rows {
+                if !in_scope(i) {
+                    continue;
+                }
                 match match_kind(&pattern, hay[i].slice(..), matcher) {
                     Some(true) => exact.push(i),
                     Some(false) => fuzzy.push(i),
                     None => {}
                 }
             }
-            exact.sort_unstable();
-            fuzzy.sort_unstable();
-            exact.extend(fuzzy);
-            self.visible = exact;
+            if exact.is_empty() && narrowed {
+                // The rows kept so far were exact ones: fuzzy ones may lie
+                // outside them, so search everything again.
+                self.filter_rows(table, matcher, None);
+                return;
+            }
+            self.fuzzy = exact.is_empty() && !fuzzy.is_empty();
+            self.visible = if exact.is_empty() { fuzzy } else { exact };
+            self.visible.sort_unstable();
         }
         if let Some(key) = &self.selected_key
             && let Some(pos) = self.visible.iter().position(|&i| &table.rows[i].key == key)
@@ -235,6 +253,59 @@ fn match_kind(pattern: &Pattern, hay: Utf32Str<'_>, matcher: &mut Matcher) -> Op
         }
     }
     Some(exact)
+}
+
+/// Split `column:value` terms (a header, lower case, spaces as `_` or
+/// `-`; `!column:value` excludes) from the rest of a filter.
+fn scoped_terms(filter: &str, headers: &[&str]) -> (Vec<(usize, String, bool)>, String) {
+    let mut scoped = Vec::new();
+    let mut rest = Vec::new();
+    for word in filter.split_whitespace() {
+        let (negative, w) = match word.strip_prefix('!') {
+            Some(w) => (true, w),
+            None => (false, word),
+        };
+        let col = w.split_once(':').and_then(|(name, value)| {
+            let name = name.to_lowercase().replace(['_', '-'], " ");
+            let col = headers.iter().position(|h| h.to_lowercase() == name)?;
+            (!value.is_empty()).then(|| (col, value.to_lowercase()))
+        });
+        match col {
+            Some((c, v)) => scoped.push((c, v, negative)),
+            None => rest.push(word),
+        }
+    }
+    (scoped, rest.join(" "))
+}
+
+/// Where the filter's plain words appear in `cell` (byte ranges, case
+/// folded), to highlight them.
+pub fn highlights(filter: &str, cell: &str) -> Vec<std::ops::Range<usize>> {
+    let lower = cell.to_lowercase();
+    // Folding may change byte lengths: highlight only when it does not.
+    if lower.len() != cell.len() {
+        return vec![];
+    }
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for word in filter.split_whitespace() {
+        if word.starts_with('!') || word.contains(':') {
+            continue;
+        }
+        let w = word
+            .trim_start_matches(['\'', '^'])
+            .trim_end_matches('$')
+            .to_lowercase();
+        if w.is_empty() {
+            continue;
+        }
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(&w) {
+            out.push(from + i..from + i + w.len());
+            from += i + w.len();
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    out
 }
 
 pub fn new_matcher() -> Matcher {
@@ -302,10 +373,54 @@ mod tests {
         let mut s2 = ListState::default();
         s2.refilter(&t2, &mut m);
         s2.set_filter("gabs stag".into(), &t2, &mut m);
-        assert_eq!(s2.visible, vec![1, 0]);
+        assert_eq!(s2.visible, vec![1], "rows matching as typed are the answer");
+        // Nothing matches as typed: the fuzzy matches, marked as such.
+        s2.set_filter("gbsmsg".into(), &t2, &mut m);
+        assert_eq!(s2.visible, vec![1, 2]);
+        assert!(s2.fuzzy);
         s2.set_filter("g".into(), &t2, &mut m);
         assert_eq!(s2.visible, vec![0, 1, 2]);
         assert!(s.selected_row(&t).is_none());
         s.move_by(1, &t);
+    }
+
+    #[test]
+    fn column_scoped_terms_and_no_fuzzy_noise() {
+        let t = TableData::new(
+            vec!["RUNBOOK", "STATUS", "RESULT"],
+            [
+                ("deploy", "failed", "failed step=pull"),
+                ("restart", "succeeded", "flaky and idle daemon"),
+                ("backup", "succeeded", "ok"),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, (a, b, c))| Row {
+                key: i.to_string(),
+                cells: vec![a.to_string(), b.to_string(), c.to_string()],
+                tone: Tone::Normal,
+            })
+            .collect(),
+        );
+        let mut m = new_matcher();
+        let mut s = ListState::default();
+        s.refilter(&t, &mut m);
+        // "flaky and idle daemon" spells f-a-i-l-e-d: not kept.
+        s.set_filter("failed".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![0]);
+        s.set_filter("status:succeeded".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![1, 2]);
+        s.set_filter("status:succ runbook:back".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![2]);
+        s.set_filter("!status:failed".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![1, 2]);
+        // A colon that names no column is plain text.
+        s.set_filter("step=pull".into(), &t, &mut m);
+        assert_eq!(s.visible, vec![0]);
+        assert_eq!(
+            highlights("fail pull", "failed step=pull"),
+            vec![0..4, 12..16]
+        );
+        assert!(highlights("status:failed", "failed").is_empty());
     }
 }

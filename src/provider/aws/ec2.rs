@@ -17,17 +17,11 @@ pub struct RegionClients {
     pub ssm: aws_sdk_ssm::Client,
 }
 
-fn ec2_err(region: &str, e: impl ProvideErrorMetadata + std::fmt::Display) -> ProviderError {
-    ProviderError::new(
-        format!("describing instances in {region}"),
-        format!(
-            "{}: {}",
-            e.code().unwrap_or("error"),
-            e.message()
-                .map(str::to_string)
-                .unwrap_or_else(|| e.to_string())
-        ),
-    )
+fn ec2_err<E>(region: &str, e: &E) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    ProviderError::new(format!("describing instances in {region}"), super::say(e))
 }
 
 /// SSM ping status by instance id; `None` when the call is unavailable.
@@ -104,7 +98,7 @@ async fn instances_matching(
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| ec2_err(&c.region, e.into_service_error()))?;
+                let page = page.map_err(|e| ec2_err(&c.region, &e))?;
                 for r in page.reservations() {
                     for i in r.instances() {
                         list.push(i.clone());
@@ -193,7 +187,7 @@ pub async fn set_running(c: &RegionClients, id: &str, running: bool) -> Provider
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| ProviderError::new(ctx(), aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+            .map_err(|e| ProviderError::new(ctx(), super::say(&e)))?;
         out.starting_instances()
             .first()
             .and_then(|s| s.current_state())
@@ -206,7 +200,7 @@ pub async fn set_running(c: &RegionClients, id: &str, running: bool) -> Provider
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| ProviderError::new(ctx(), aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+            .map_err(|e| ProviderError::new(ctx(), super::say(&e)))?;
         out.stopping_instances()
             .first()
             .and_then(|s| s.current_state())
@@ -234,12 +228,7 @@ pub async fn posture_in(c: &RegionClients) -> ProviderResult<Vec<crate::domain::
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| {
-            e(
-                "describing instances",
-                &aws_sdk_ec2::error::DisplayErrorContext(x),
-            )
-        })?;
+        let page = page.map_err(|x| e("describing instances", &super::say(&x)))?;
         for i in page.reservations().iter().flat_map(|r| r.instances()) {
             let id = i.instance_id().unwrap_or_default().to_string();
             for g in i.security_groups() {
@@ -277,12 +266,7 @@ pub async fn posture_in(c: &RegionClients) -> ProviderResult<Vec<crate::domain::
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| {
-            e(
-                "describing security groups",
-                &aws_sdk_ec2::error::DisplayErrorContext(x),
-            )
-        })?;
+        let page = page.map_err(|x| e("describing security groups", &super::say(&x)))?;
         for g in page.security_groups() {
             let mut ports = Vec::new();
             for p in g.ip_permissions() {
@@ -324,12 +308,7 @@ pub async fn posture_in(c: &RegionClients) -> ProviderResult<Vec<crate::domain::
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| {
-            e(
-                "describing volumes",
-                &aws_sdk_ec2::error::DisplayErrorContext(x),
-            )
-        })?;
+        let page = page.map_err(|x| e("describing volumes", &super::say(&x)))?;
         for v in page.volumes() {
             if v.encrypted() == Some(true) {
                 continue;

@@ -103,6 +103,53 @@ pub fn endpoint_overridden() -> bool {
 }
 
 /// The first line of an SDK error, without its debug dump.
+/// An SDK error in words: the service's code and message when it
+/// answered, else what stopped the request (see [`explain`]).
+pub(crate) fn say<E>(e: &E) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_string(),
+        _ => explain(e),
+    }
+}
+
+/// What stopped a request, from the error's chain of causes: a refused
+/// connection, a timeout, a name that does not resolve, an untrusted
+/// certificate — said as such, with the innermost cause; else the chain.
+pub(crate) fn explain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        let s = x.to_string();
+        if !s.is_empty() && !chain.iter().any(|c| c.contains(&s)) {
+            chain.push(s);
+        }
+        cur = x.source();
+    }
+    let all = chain.join(": ").to_lowercase();
+    let what = if all.contains("connection refused") {
+        Some("cannot connect: connection refused (is the endpoint up?)")
+    } else if all.contains("timed out") || all.contains("timeout") {
+        Some("no answer: the request timed out")
+    } else if all.contains("dns error")
+        || all.contains("failed to lookup")
+        || all.contains("name or service not known")
+    {
+        Some("cannot resolve the endpoint's host name")
+    } else if all.contains("certificate") {
+        Some("the endpoint's TLS certificate is not trusted")
+    } else {
+        None
+    };
+    match (what, chain.last()) {
+        (Some(w), Some(cause)) => format!("{w} [{}]", one_line(cause)),
+        _ => chain.join(": "),
+    }
+}
+
 fn one_line(s: &str) -> String {
     let first = s.lines().next().unwrap_or("").trim();
     let cut = first.find(" (").map(|i| &first[..i]).unwrap_or(first);
@@ -243,4 +290,44 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
         regions,
         identity,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A dead endpoint is said as such, not as "unhandled error" or
+    /// "dispatch failure: io error".
+    #[tokio::test]
+    async fn a_refused_connection_is_said_in_words() {
+        // A port nothing listens on: bind, learn it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .region(aws_sdk_ec2::config::Region::new("eu-north-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .build();
+        let e = aws_sdk_ec2::Client::from_conf(conf)
+            .describe_instances()
+            .send()
+            .await
+            .unwrap_err();
+        let said = say(&e);
+        assert!(
+            said.starts_with("cannot connect: connection refused"),
+            "{said}"
+        );
+        // What the old path showed once the cause was dropped.
+        let lost = e.into_service_error().to_string();
+        assert!(!lost.to_lowercase().contains("refused"), "{lost}");
+    }
 }

@@ -34,13 +34,13 @@ fn ts(d: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
 
 fn err<E>(context: String, e: E) -> ProviderError
 where
-    E: ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match (e.code(), e.message()) {
         (Some(code), Some(msg)) => ProviderError::new(context, format!("{code}: {msg}")),
         (Some(code), None) => ProviderError::new(context, code),
         // No modelled error: say what actually happened (HTTP status, IO…).
-        _ => ProviderError::new(context, aws_sdk_s3::error::DisplayErrorContext(&e)),
+        _ => ProviderError::new(context, super::explain(&e)),
     }
 }
 

@@ -166,17 +166,14 @@ impl SsmTransport {
                         });
                 }
                 Err(e) => {
+                    let why = super::say(&e);
                     let se = e.into_service_error();
                     if is_throttling(se.code()) && attempt < 8 {
                         tokio::time::sleep(self.backoff(attempt)).await;
                         attempt += 1;
                         continue;
                     }
-                    let message = format!(
-                        "SendCommand: {}: {}",
-                        se.code().unwrap_or("error"),
-                        se.message().unwrap_or(&se.to_string())
-                    );
+                    let message = format!("SendCommand: {why}",);
                     return Err(match se.code() {
                         Some("InvalidInstanceId") => TransportError::Unreachable {
                             host: host.into(),
@@ -278,6 +275,7 @@ impl Transport for SsmTransport {
             let out = match res {
                 Ok(out) => out,
                 Err(e) => {
+                    let why = super::say(&e);
                     let se = e.into_service_error();
                     if matches!(se, GetCommandInvocationError::InvocationDoesNotExist(_))
                         && started.elapsed() < self.timing.invocation_grace
@@ -295,11 +293,7 @@ impl Transport for SsmTransport {
                     }
                     return Err(TransportError::Failed {
                         host: host.into(),
-                        message: format!(
-                            "GetCommandInvocation {command_id}: {}: {}",
-                            se.code().unwrap_or("error"),
-                            se.message().unwrap_or(&se.to_string())
-                        ),
+                        message: format!("GetCommandInvocation {command_id}: {why}"),
                     });
                 }
             };

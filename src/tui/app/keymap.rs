@@ -41,6 +41,8 @@ pub enum Action {
     GoHistory,
     GoDrills,
     GoFindings,
+    /// The last notices, whole.
+    Notices,
     /// Unbinds a key in a user keymap.
     None,
 }
@@ -111,6 +113,7 @@ impl Action {
             Action::GoFindings => {
                 "posture findings (open security groups, unencrypted volumes, IMDSv1)"
             }
+            Action::Notices => "the last notices, whole (newest first)",
             Action::None => "nothing",
         }
     }

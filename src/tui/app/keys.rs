@@ -48,7 +48,30 @@ impl App {
                     }
                 }
             }
-            Mode::Help | Mode::Detail { .. } => vec![],
+            Mode::Help => vec![],
+            // A detail scrolls with the moving keys; any other key closes it.
+            Mode::Detail { title, fields } => {
+                let step: Option<i32> = match self.keymap.action(&key) {
+                    Some(Action::Down) => Some(1),
+                    Some(Action::Up) => Some(-1),
+                    Some(Action::PageDown) => Some(10),
+                    Some(Action::PageUp) => Some(-10),
+                    Some(Action::Top) => Some(-10_000),
+                    Some(Action::Bottom) => Some(10_000),
+                    _ => None,
+                };
+                match step {
+                    Some(d) => {
+                        let most = u16::try_from(fields.len()).unwrap_or(u16::MAX);
+                        let at = i32::from(self.detail_scroll) + d;
+                        self.detail_scroll =
+                            u16::try_from(at.clamp(0, i32::from(most))).unwrap_or(0);
+                        self.mode = Mode::Detail { title, fields };
+                    }
+                    None => self.detail_scroll = 0,
+                }
+                vec![]
+            }
             Mode::Picker(p) => self.on_picker_key(p, key),
             Mode::Form(f) => self.on_form_key(f, key),
             Mode::Preview(mut p) => {
@@ -218,6 +241,23 @@ impl App {
             }
             Action::Help => {
                 self.mode = Mode::Help;
+                vec![]
+            }
+            Action::Notices => {
+                let fields: Vec<(String, String)> = self
+                    .notices
+                    .iter()
+                    .rev()
+                    .map(|n| (n.at.format("%H:%M:%S").to_string(), n.text.clone()))
+                    .collect();
+                if fields.is_empty() {
+                    self.notify(Level::Info, "no notices yet");
+                } else {
+                    self.mode = Mode::Detail {
+                        title: "notices, newest first".into(),
+                        fields,
+                    };
+                }
                 vec![]
             }
             Action::Up => {

@@ -34,6 +34,9 @@ mod update;
 use actions::drill_report_popup;
 pub use state::*;
 
+/// How many notices `n` can show again.
+const NOTICES_KEPT: usize = 100;
+
 pub struct App {
     pub now: DateTime<Utc>,
     pub config: Config,
@@ -45,6 +48,10 @@ pub struct App {
     pub quit: bool,
     pub spinner: usize,
     pub notice: Option<Notice>,
+    /// How far the open detail popup is scrolled (0 when it opens).
+    pub detail_scroll: u16,
+    /// The last notices, oldest first (`n` shows them whole).
+    pub notices: std::collections::VecDeque<Notice>,
 
     pub instances: Loaded<Vec<Instance>>,
     pub snapshots: BTreeMap<String, Loaded<Option<HostSnapshot>>>,
@@ -103,6 +110,8 @@ impl App {
             quit: false,
             spinner: 0,
             notice: None,
+            notices: std::collections::VecDeque::new(),
+            detail_scroll: 0,
             instances: Loaded::default(),
             snapshots: BTreeMap::new(),
             inv: crate::ops::Inventory::default(),
@@ -229,11 +238,16 @@ impl App {
             Level::Error => tracing::warn!(notice = %text),
             _ => tracing::info!(notice = %text),
         }
-        self.notice = Some(Notice {
+        let n = Notice {
             level,
             text,
             at: self.now,
-        });
+        };
+        if self.notices.len() >= NOTICES_KEPT {
+            self.notices.pop_front();
+        }
+        self.notices.push_back(n.clone());
+        self.notice = Some(n);
     }
 
     fn rebuild(&mut self, s: Screen) {

@@ -37,7 +37,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     draw_hints(f, hints, app, theme);
     match &app.mode {
         Mode::Help => draw_help(f, area, app, theme),
-        Mode::Detail { title, fields } => draw_detail(f, area, title, fields, theme),
+        Mode::Detail { title, fields } => {
+            draw_detail(f, area, title, fields, app.detail_scroll, theme);
+        }
         Mode::Preview(p) => runbooks::draw_preview(f, area, app, p, theme),
         Mode::Picker(p) => runbooks::draw_picker(f, area, p, theme),
         Mode::Form(form) => runbooks::draw_form(f, area, app, form, theme),
@@ -320,6 +322,29 @@ fn fit(text: &str, width: usize) -> String {
     s
 }
 
+/// A cell with the filter's words underlined and bold where they appear.
+fn highlighted(text: String, filter: &str, theme: &Theme) -> Line<'static> {
+    let ranges = crate::table::highlights(filter, &text);
+    if ranges.is_empty() {
+        return Line::raw(text);
+    }
+    let hit = Style::default()
+        .fg(theme.accent)
+        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for r in ranges {
+        if r.start < at || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+            continue;
+        }
+        spans.push(Span::raw(text[at..r.start].to_string()));
+        spans.push(Span::styled(text[r.start..r.end].to_string(), hit));
+        at = r.end;
+    }
+    spans.push(Span::raw(text[at..].to_string()));
+    Line::from(spans)
+}
+
 /// Problem rows carry a mark that survives `NO_COLOR`, not colour alone.
 fn tone_mark(tone: Tone) -> &'static str {
     match tone {
@@ -352,6 +377,12 @@ fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
             format!("/{} ", list.filter),
             Style::default().fg(theme.warn),
         ));
+        if list.fuzzy {
+            title.push(Span::styled(
+                "(fuzzy: nothing matches as typed) ",
+                Style::default().fg(theme.muted),
+            ));
+        }
     }
     if loading {
         title.push(Span::styled(
@@ -412,9 +443,10 @@ fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
         } else {
             tone_style(r.tone, theme)
         };
-        let cells = cols
-            .iter()
-            .map(|&(c, w)| Cell::from(fit(r.cells.get(c).map_or("", String::as_str), w)));
+        let cells = cols.iter().map(|&(c, w)| {
+            let text = fit(r.cells.get(c).map_or("", String::as_str), w);
+            Cell::from(highlighted(text, &list.filter, theme))
+        });
         Row::new(std::iter::once(Cell::from(tone_mark(r.tone))).chain(cells)).style(style)
     });
     let widths: Vec<Constraint> = std::iter::once(Constraint::Length(1))
@@ -554,8 +586,17 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     Level::Warn => theme.warn,
                     Level::Error => theme.bad,
                 };
+                // A notice too long for the line says where to read it whole.
+                let room = usize::from(area.width).saturating_sub(1);
+                let text = if n.text.chars().count() > room {
+                    let hint = format!(" … ({}: whole)", key_of(app, Action::Notices));
+                    let keep = room.saturating_sub(hint.chars().count());
+                    format!("{}{hint}", n.text.chars().take(keep).collect::<String>())
+                } else {
+                    n.text.clone()
+                };
                 f.render_widget(
-                    Paragraph::new(format!(" {}", n.text)).style(Style::default().fg(color)),
+                    Paragraph::new(format!(" {text}")).style(Style::default().fg(color)),
                     area,
                 );
             }
@@ -717,6 +758,7 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Action::PageDown,
         Action::Back,
         Action::Palette,
+        Action::Notices,
         Action::Help,
         Action::Quit,
     ]);
@@ -780,8 +822,20 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn draw_detail(f: &mut Frame, area: Rect, title: &str, fields: &[(String, String)], theme: &Theme) {
-    let w = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+/// A popup of fields, wrapped to its width and scrolled (j/k, PgUp/PgDn).
+fn draw_detail(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    fields: &[(String, String)],
+    scroll: u16,
+    theme: &Theme,
+) {
+    let w = fields
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let lines: Vec<Line> = fields
         .iter()
         .map(|(k, v)| {
@@ -791,10 +845,23 @@ fn draw_detail(f: &mut Frame, area: Rect, title: &str, fields: &[(String, String
             ])
         })
         .collect();
-    let r = centered(area, 90, lines.len() as u16 + 2);
+    let width = area.width.saturating_sub(4).min(100);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    // Rows once wrapped (a long value takes several).
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    let r = centered(area, width, height);
+    let title = if usize::from(r.height.saturating_sub(2)) < rows {
+        format!("{title} · j/k PgUp/PgDn scroll")
+    } else {
+        title.to_string()
+    };
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).block(popup(title, theme.accent, theme)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(popup(&title, theme.accent, theme)),
         r,
     );
 }
