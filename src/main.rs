@@ -50,8 +50,11 @@ enum Command {
     },
     /// List the estate without the console: KIND [BUCKET [PREFIX]] for objects.
     Ls {
+        /// What to list.
         kind: cli::ls::Kind,
+        /// For objects: BUCKET [PREFIX].
         target: Vec<String>,
+        /// JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -59,6 +62,7 @@ enum Command {
     /// the console; output streams to stdout. Exit: 0 succeeded, 1 failed,
     /// 2 usage, 3 refused (nothing sent), 4 cancelled, 5 lost.
     Run {
+        /// The runbook's name (`opsdeck runbook list`).
         runbook: String,
         /// tenant=APP-ENV | instance=ID|NAME | container=NAME[@ID] | backup=FILE, then PARAM=VALUE…
         assignments: Vec<String>,
@@ -77,9 +81,12 @@ enum Command {
     },
     /// The journal of runs, newest first; with RUN, that run's full output.
     History {
+        /// A run id: print its full output (with --json, its record).
         run: Option<String>,
+        /// JSON records instead of a table.
         #[arg(long)]
         json: bool,
+        /// How many of the newest entries to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
@@ -109,6 +116,7 @@ enum DrillAction {
     List,
     /// Inject the fault and raise the alarm.
     Start {
+        /// Which incident to rehearse (`opsdeck drill list`).
         scenario: opsdeck::drill::Scenario,
         /// A PostgreSQL (superuser postgres) for the database drills.
         #[arg(long, value_name = "HOST:PORT")]
@@ -121,15 +129,18 @@ enum DrillAction {
     Stop,
     /// Check the recovery; write the report.
     Verify {
+        /// The report as JSON instead of Markdown.
         #[arg(long)]
         json: bool,
     },
     /// A past drill's report (the newest without ID), as Markdown.
     Report {
+        /// A drill id (see `opsdeck drill report` or the Drills screen).
         id: Option<String>,
         /// Also write it to this file.
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// The report as JSON instead of Markdown.
         #[arg(long)]
         json: bool,
     },
@@ -139,11 +150,15 @@ enum DrillAction {
 enum RunbookAction {
     /// Every runbook: built in, and from $XDG_CONFIG_HOME/opsdeck/runbooks/.
     List {
+        /// JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Check a runbook file; errors name the file, line and problem.
-    Check { file: PathBuf },
+    Check {
+        /// The runbook's TOML file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

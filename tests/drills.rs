@@ -107,6 +107,20 @@ fn crash_loop_drill() {
         .map(|c| c["what"].as_str().unwrap())
         .collect();
     assert!(checks.contains(&"the container is up and healthy"));
+    // The report's commands replay as they were run: with their consent.
+    let md = ok(d, &["drill", "report"]);
+    assert!(
+        md.contains("opsdeck run restart container=gabs-massage-backend-production --yes --confirm gabs-massage-backend-production"),
+        "{md}"
+    );
+    assert!(
+        md.contains("opsdeck run logs container=gabs-massage-backend-production lines=50"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("lines=50 --yes"),
+        "a read runbook needs no consent: {md}"
+    );
 }
 
 /// The host's backup files of the drilled database, newest first.

@@ -67,7 +67,9 @@ fn cli_decision(d: &std::path::Path, name: &str, t: &Target) -> Result<(String, 
         },
         Err(_) => Err(stderr
             .trim()
-            .trim_start_matches("opsdeck: refused: ")
+            // A guard's refusal (exit 3) or a bad parameter (exit 2).
+            .trim_start_matches("opsdeck: ")
+            .trim_start_matches("refused: ")
             .to_string()),
     }
 }

@@ -229,8 +229,12 @@ async fn every_screen_renders_the_sandbox_estate() {
         h.step().await;
     }
     let s = snap(&h);
+    // The failed verification's report, under the drill still in progress.
     assert!(
-        s.contains("Drills [1]") && s.contains("crash-loop") && s.contains("FAILED"),
+        s.contains("Drills [2]")
+            && s.contains("IN PROGRESS")
+            && s.contains("crash-loop")
+            && s.contains("FAILED"),
         "{s}"
     );
 

@@ -468,6 +468,10 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 status: e.status().to_string(),
                 exit_code: e.finish.as_ref().and_then(|f| f.exit_code),
                 result: e.finish.as_ref().and_then(|f| f.result.clone()),
+                needs_yes: e.start.danger != crate::runbook::Danger::Read,
+                confirm: (e.start.production
+                    || e.start.danger == crate::runbook::Danger::Destructive)
+                    .then(|| confirm_word(&e.start.target, &e.start.target_kind)),
             })
             .collect(),
     };
@@ -484,4 +488,19 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
         put_back(&mt)?;
     }
     Ok(report)
+}
+
+/// The name a run's target was confirmed with, from its journal label: an
+/// instance's Name (`NAME (ID)`: the Name; no Name: the id), else the label.
+fn confirm_word(target: &str, kind: &str) -> String {
+    match target.rsplit_once(" (") {
+        Some((name, id)) if kind == "instance" => {
+            if name.is_empty() {
+                id.trim_end_matches(')').to_string()
+            } else {
+                name.to_string()
+            }
+        }
+        _ => target.to_string(),
+    }
 }

@@ -23,6 +23,12 @@ pub struct Step {
     pub status: String,
     pub exit_code: Option<i32>,
     pub result: Option<String>,
+    /// The run changed something: replaying it needs `--yes`.
+    #[serde(default)]
+    pub needs_yes: bool,
+    /// The name that was typed to confirm it (production, destructive).
+    #[serde(default)]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,13 +120,25 @@ pub fn markdown(r: &Report) -> String {
             Some((_, id)) if st.kind == "instance" => id.trim_end_matches(')').to_string(),
             _ => st.target.clone(),
         };
-        s.push_str(&format!(
-            "opsdeck run {} {}={} {}\n",
-            st.runbook,
-            st.kind,
-            target,
-            params.join(" ")
-        ));
+        // Replayed as written: with the consent the run was given.
+        let mut consent = String::new();
+        if st.needs_yes {
+            consent.push_str(" --yes");
+        }
+        if let Some(name) = &st.confirm {
+            consent.push_str(&format!(
+                " --confirm {}",
+                shlex::try_quote(name)
+                    .map(|q| q.into_owned())
+                    .unwrap_or_default()
+            ));
+        }
+        let mut line = format!("opsdeck run {} {}={target}", st.runbook, st.kind);
+        for p in &params {
+            line.push(' ');
+            line.push_str(p);
+        }
+        s.push_str(&format!("{line}{consent}\n"));
     }
     s.push_str("```\n");
     s

@@ -468,10 +468,31 @@ pub fn history_table(
 }
 
 /// Drill reports, newest first.
-pub fn drills_table(reports: &[crate::drill::Report]) -> TableData {
-    let rows = reports
-        .iter()
-        .map(|r| Row {
+pub fn drills_table(
+    reports: &[crate::drill::Report],
+    active: Option<&crate::drill::Active>,
+    now: DateTime<Utc>,
+) -> TableData {
+    // The drill in progress first, with its clock.
+    let running = active.map(|a| {
+        let secs = (now - a.started_at).num_seconds().max(0);
+        Row {
+            key: a.id.clone(),
+            tone: Tone::Warn,
+            cells: vec![
+                a.started_at.format("%Y-%m-%d %H:%M").to_string(),
+                a.scenario.clone(),
+                "IN PROGRESS".into(),
+                format!("{secs}s so far"),
+                "-".into(),
+                "-".into(),
+                ":drill verify when recovered".into(),
+            ],
+        }
+    });
+    let rows = running
+        .into_iter()
+        .chain(reports.iter().map(|r| Row {
             key: r.id.clone(),
             tone: if r.passed { Tone::Good } else { Tone::Bad },
             cells: vec![
@@ -485,7 +506,7 @@ pub fn drills_table(reports: &[crate::drill::Report]) -> TableData {
                 r.steps.len().to_string(),
                 r.backup_used.clone().unwrap_or_else(|| "-".into()),
             ],
-        })
+        }))
         .collect();
     TableData::new(
         vec![

@@ -270,7 +270,7 @@ impl App {
             ),
             Screen::Runs => self.runs_table(),
             Screen::History => views::history_table(&self.history.data, &host_names),
-            Screen::Drills => views::drills_table(&self.drills.data),
+            Screen::Drills => views::drills_table(&self.drills.data, self.drill.as_ref(), self.now),
             Screen::Findings => views::findings_table(&self.findings.data),
             Screen::RunOutput => return,
         };

@@ -20,6 +20,10 @@ impl App {
                 if self.runs.iter().any(|r| r.status.is_active()) {
                     self.rebuild(Screen::Runs);
                 }
+                // The drill in progress shows its clock on Drills.
+                if self.drill.is_some() && self.screen == Screen::Drills {
+                    self.rebuild(Screen::Drills);
+                }
                 vec![]
             }
             Msg::Instances(r) => {
@@ -156,6 +160,7 @@ impl App {
                     Ok(a) => {
                         self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
                         self.drill = Some(*a);
+                        self.rebuild(Screen::Drills);
                     }
                     Err(e) => self.notify(Level::Error, format!("drill not started: {e}")),
                 }
@@ -186,6 +191,7 @@ impl App {
                         );
                         if r.passed {
                             self.drill = None;
+                            self.rebuild(Screen::Drills);
                         }
                         self.mode = drill_report_popup(&r);
                     }

@@ -59,6 +59,9 @@ impl App {
                 vec![Effect::OpenPastOutput(key.to_string())]
             }
             Screen::Drills => {
+                if self.drill.as_ref().is_some_and(|d| d.id == key) {
+                    return self.run_command("drill");
+                }
                 if let Some(r) = self.drills.data.iter().find(|r| r.id == key) {
                     self.mode = drill_report_popup(r);
                 }
