@@ -563,6 +563,14 @@ async fn an_80_by_24_terminal_keeps_ids_whole_and_the_keys_in_view() {
     h.keys("3");
     let s = small(&h);
     insta::assert_snapshot!("containers-80x24", s);
+    // The badge is never the part cut off, and every tab keeps its key.
+    let mut lines = s.lines();
+    assert!(lines.next().unwrap().contains("PRODUCTION"), "{s}");
+    let tabs = lines.next().unwrap();
+    assert!(
+        tabs.contains("3 Containers") && tabs.trim_end().ends_with(" 9"),
+        "{tabs}"
+    );
     // The crash-looping worker is marked, not only coloured.
     let worker = s.lines().find(|l| l.contains("pmo-worker")).unwrap();
     assert!(worker.contains('!') || worker.contains('✗'), "{worker}");

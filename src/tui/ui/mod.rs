@@ -106,12 +106,16 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             format!(" ({})", app.ctx.provider),
             Style::default().fg(theme.muted),
         ),
-        Span::raw("  "),
-        Span::styled(app.ctx.regions.join(","), Style::default().fg(theme.muted)),
     ]);
-    if let Some(id) = &app.ctx.identity {
+    // What must never be cut off comes before what may be: the badges and
+    // the spinner, then the regions and the identity.
+    if app.production_in_view() {
         spans.push(Span::raw("  "));
-        spans.push(Span::styled(id.clone(), Style::default().fg(theme.muted)));
+        spans.push(Span::styled(" PRODUCTION ", theme.badge(theme.production)));
+    }
+    if app.ctx.read_only || app.config.read_only {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(" READ-ONLY ", theme.badge(theme.warn)));
     }
     if app.ctx.simulated {
         spans.push(Span::raw("  "));
@@ -120,21 +124,21 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.badge(theme.simulation),
         ));
     }
-    if app.ctx.read_only || app.config.read_only {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(" READ-ONLY ", theme.badge(theme.warn)));
-    }
-
-    if app.production_in_view() {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(" PRODUCTION ", theme.badge(theme.production)));
-    }
     if app.busy() {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(
             format!("{} working", SPINNER[app.spinner % SPINNER.len()]),
             Style::default().fg(theme.accent),
         ));
+    }
+    spans.push(Span::raw("  "));
+    spans.push(Span::styled(
+        app.ctx.regions.join(","),
+        Style::default().fg(theme.muted),
+    ));
+    if let Some(id) = &app.ctx.identity {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(id.clone(), Style::default().fg(theme.muted)));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -145,16 +149,35 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::RunOutput => Screen::Runs,
         s => s,
     };
+    // Each tab with the key that opens it (from the keymap); when the line
+    // is too narrow, the other tabs show their key only.
+    let tabs: Vec<(String, Screen)> = Action::SCREENS
+        .iter()
+        .filter_map(|a| Some((key_of(app, *a), a.screen()?)))
+        .collect();
+    let full: usize = tabs
+        .iter()
+        .map(|(k, s)| k.chars().count() + s.title().chars().count() + 3)
+        .sum::<usize>()
+        + 1;
+    let narrow = full > usize::from(area.width);
     let mut spans = vec![Span::raw(" ")];
-    for (i, (_, s)) in Screen::COMMANDS.iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, s.title());
-        if *s == current {
+    for (key, s) in tabs {
+        if s == current {
             spans.push(Span::styled(
-                label,
+                format!(" {key} {} ", s.title()),
                 theme.selected().add_modifier(Modifier::BOLD),
             ));
+        } else if narrow {
+            spans.push(Span::styled(
+                format!(" {key} "),
+                Style::default().fg(theme.muted),
+            ));
         } else {
-            spans.push(Span::styled(label, Style::default().fg(theme.muted)));
+            spans.push(Span::styled(
+                format!(" {key} {} ", s.title()),
+                Style::default().fg(theme.muted),
+            ));
         }
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
