@@ -140,7 +140,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     h.keys("?");
     assert!(matches!(h.app.mode, Mode::Help));
     let s = snap(&h);
-    assert!(s.contains("fuzzy filter the list"));
+    assert!(s.contains("filter the list"));
     insta::assert_snapshot!("help", s);
     h.key(KeyCode::Esc);
 

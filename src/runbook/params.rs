@@ -143,8 +143,9 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
         ParamType::Text => MAX_TEXT,
         _ => MAX_LINE,
     });
-    if raw.chars().count() > limit {
-        return Err(format!("longer than {limit} characters"));
+    let n = raw.chars().count();
+    if n > limit {
+        return Err(format!("longer than {limit} characters ({n})"));
     }
     if p.kind != ParamType::Text
         && let Some(c) = raw.chars().find(|c| c.is_control())

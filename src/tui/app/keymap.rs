@@ -82,7 +82,7 @@ impl Action {
         match self {
             Action::Quit => "quit",
             Action::Palette => "command palette (:tenants, :runs …)",
-            Action::Filter => "fuzzy filter the list",
+            Action::Filter => "filter the list: words as typed (else fuzzy), column:value, !word",
             Action::Help => "this help",
             Action::Up => "move up",
             Action::Down => "move down",
