@@ -220,7 +220,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     }
     let s = snap(&h);
     assert!(
-        s.contains("**FAILED**") && s.contains("- [ ] the container is up and healthy"),
+        s.contains("FAILED ·") && s.contains("✗ the container is up and healthy"),
         "{s}"
     );
     h.key(KeyCode::Esc);

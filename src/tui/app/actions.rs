@@ -117,19 +117,109 @@ impl App {
     }
 }
 
-/// A drill report in a popup, as its Markdown.
+/// A drill report in a popup: its Markdown read for a terminal — headings
+/// as plain titles, check boxes as ✓ and ✗, tables as aligned columns, the
+/// commands as they replay.
 pub(super) fn drill_report_popup(r: &crate::drill::Report) -> Mode {
     Mode::Detail {
         title: format!("drill {}", r.id),
-        fields: crate::drill::markdown(r)
-            .lines()
-            .map(|l| (String::new(), l.to_string()))
+        fields: terminal_lines(&crate::drill::markdown(r))
+            .into_iter()
+            .map(|l| (String::new(), l))
             .collect(),
     }
+}
+
+/// Markdown as the console shows it (see [`drill_report_popup`]).
+pub fn terminal_lines(md: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let flush = |table: &mut Vec<Vec<String>>, out: &mut Vec<String>| {
+        let cols = table.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| {
+                table
+                    .iter()
+                    .map(|r| r.get(c).map_or(0, |x| x.chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in table.drain(..) {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(c, x)| format!("{x:<w$}", w = widths[c]))
+                .collect();
+            out.push(format!("  {}", cells.join("  ").trim_end()));
+        }
+    };
+    for line in md.lines() {
+        if let Some(row) = line.strip_prefix('|') {
+            // A separator row (|---|---|) carries nothing to show.
+            if !row.chars().all(|c| matches!(c, '-' | '|' | ':' | ' ')) {
+                table.push(
+                    row.trim_end_matches('|')
+                        .split(" | ")
+                        .map(|c| c.trim().replace("\\|", "|"))
+                        .collect(),
+                );
+            }
+            continue;
+        }
+        if !table.is_empty() {
+            flush(&mut table, &mut out);
+        }
+        let shown = if line.starts_with("```") {
+            continue;
+        } else if let Some(h) = line.strip_prefix("# ") {
+            h.to_uppercase()
+        } else if let Some(h) = line.strip_prefix("## ") {
+            h.to_string()
+        } else if let Some(rest) = line.strip_prefix("- [x] ") {
+            format!("  ✓ {rest}")
+        } else if let Some(rest) = line.strip_prefix("- [ ] ") {
+            format!("  ✗ {rest}")
+        } else if let Some(rest) = line.strip_prefix("- ") {
+            format!("  • {rest}")
+        } else if let Some(rest) = line.strip_prefix("> ") {
+            format!("  {rest}")
+        } else {
+            line.to_string()
+        };
+        out.push(shown.replace("**", "").replace('`', ""));
+    }
+    if !table.is_empty() {
+        flush(&mut table, &mut out);
+    }
+    out
 }
 
 impl RunView {
     pub(super) fn clone_summary(&self) -> (String, String, RunStatus) {
         (self.title.clone(), self.host.clone(), self.status.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_report_reads_as_text_not_markdown() {
+        let md = "# Drill: crash-loop — x\n\n**PASSED** · started a\n\n> the alarm\n\n- **RTO**: 1m\n\n## Checks\n\n- [x] up — yes\n- [ ] healthy — no\n\n| at | runbook | result |\n|---|---|---|\n| 10:00 | restart | ok \\| fine |\n| 10:01 | logs | - |\n\n```sh\nopsdeck run logs container=x\n```\n";
+        let lines = super::terminal_lines(md);
+        let text = lines.join("\n");
+        assert!(text.starts_with("DRILL: CRASH-LOOP — X"), "{text}");
+        assert!(
+            text.contains("  ✓ up — yes") && text.contains("  ✗ healthy — no"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PASSED · started a") && !text.contains("**"),
+            "{text}"
+        );
+        assert!(text.contains("  at     runbook  result"), "{text}");
+        assert!(text.contains("  10:00  restart  ok | fine"), "{text}");
+        assert!(!text.contains("|---") && !text.contains("```"), "{text}");
+        assert!(text.contains("opsdeck run logs container=x"), "{text}");
     }
 }

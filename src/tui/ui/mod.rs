@@ -669,7 +669,11 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ("type".into(), "edit"),
             ("Esc".into(), "abort"),
         ],
-        Mode::Help | Mode::Detail { .. } => vec![("any key".into(), "close")],
+        Mode::Help => vec![("any key".into(), "close")],
+        Mode::Detail { .. } => vec![
+            ("j k PgUp PgDn".into(), "scroll"),
+            ("any other key".into(), "close"),
+        ],
         Mode::ConfirmCancel(_) | Mode::ConfirmQuit => {
             vec![("y".into(), "yes"), ("any key".into(), "no")]
         }
