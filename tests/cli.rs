@@ -160,3 +160,51 @@ fn a_bad_parameter_is_a_usage_error_and_a_guard_a_refusal() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every argument and flag of every command says what it is for.
+#[test]
+fn every_flag_has_a_help_line() {
+    let home = tempfile::tempdir().unwrap();
+    for cmd in [
+        vec!["--help"],
+        vec!["ls", "--help"],
+        vec!["run", "--help"],
+        vec!["history", "--help"],
+        vec!["drill", "start", "--help"],
+        vec!["drill", "verify", "--help"],
+        vec!["drill", "report", "--help"],
+        vec!["runbook", "list", "--help"],
+        vec!["runbook", "check", "--help"],
+        vec!["init", "--help"],
+    ] {
+        let out = opsdeck(home.path(), &cmd);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut section = "";
+        for (i, line) in lines.iter().enumerate() {
+            if line.ends_with(':') && !line.starts_with(' ') {
+                section = line;
+                continue;
+            }
+            let entry = line.trim_start();
+            let indent = line.len() - entry.len();
+            // An entry: `  -x, --flag <V>` or `  <ARG>`, its help on the same
+            // line after two spaces, or on the next, indented deeper.
+            if !matches!(section, "Arguments:" | "Options:")
+                || indent > 6
+                || !entry.starts_with(['-', '<', '['])
+            {
+                continue;
+            }
+            let same_line = entry.split("  ").filter(|p| !p.trim().is_empty()).count() >= 2;
+            let next_line = lines
+                .get(i + 1)
+                .is_some_and(|n| n.len() - n.trim_start().len() > 6 && !n.trim().is_empty());
+            assert!(
+                same_line || next_line,
+                "{cmd:?}: `{entry}` has no help line\n{text}"
+            );
+        }
+    }
+}

@@ -150,6 +150,25 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
         "{final_screen}"
     );
 
+    // A paste arrives whole (bracketed paste), not as keys: its line break
+    // does not press Enter on the form, it is refused in the value.
+    tmux.send(&["3", "/"]);
+    tmux.literal("nginx-platform");
+    tmux.send(&["Enter", ":"]);
+    tmux.literal("run logs");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("logs of nginx-platform", Duration::from_secs(5));
+    tmux.send(&["Down"]);
+    tmux.cmd(&["set-buffer", "-b", "e2e", "GET\nPOST"]);
+    tmux.cmd(&["paste-buffer", "-p", "-b", "e2e", "-t", "e2e"]);
+    let s = tmux.wait_for("control character", Duration::from_secs(5));
+    assert!(s.contains("parameters"), "the form is still open:\n{s}");
+    // Esc on a form with typed text asks; y discards.
+    tmux.send(&["Escape"]);
+    tmux.wait_for("y discards them", Duration::from_secs(5));
+    tmux.send(&["y"]);
+    tmux.wait_for("discarded", Duration::from_secs(5));
+
     // Quit: the terminal leaves the alternate screen and the shell sees exit 0.
     tmux.send(&["q"]);
     let after = tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
