@@ -364,7 +364,7 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
                     "production"
                 }
             )),
-            super::typed_span(&p.typed, name, theme),
+            super::dialogs::typed_span(&p.typed, name, theme),
         ])),
         None => lines.push(Line::from(vec![
             label("confirm", theme),
