@@ -2,6 +2,7 @@
 //! * render one frame of a 100k-row list (goal ≤ 1 ms)
 //! * fuzzy-filter 100k rows, the work of one keystroke (goal ≤ 10 ms)
 //! * ingest 1M output lines into the output pane (goal ≥ 1M lines/s)
+//! * mask 1M realistic output lines (part of the ≥ 2M lines/s end-to-end goal)
 //! * start to first frame on an existing sandbox (goal ≤ 30 ms)
 //!
 //! Run: `cargo bench --bench console`
@@ -115,6 +116,41 @@ fn ingest_1m(c: &mut Criterion) {
     group.finish();
 }
 
+fn mask_1m(c: &mut Criterion) {
+    // Realistic output: build and deploy lines, one in fifty with a
+    // variable whose name looks like a secret, one in a hundred with a URL.
+    let mut lines: Vec<String> = Vec::new();
+    for i in 0..1_000 {
+        lines.push(match i % 100 {
+            0 => format!("DATABASE_URL=postgresql://app:s3cr3t{i}@db:5432/app"),
+            n if n % 50 == 1 => format!("export API_TOKEN=tok_{i:08}"),
+            n if n % 3 == 0 => {
+                format!("#4 [backend 3/4] RUN pip install -r requirements.txt ({i})")
+            }
+            n if n % 3 == 1 => format!("{i:>6} GET /api/v1/events?page={i} 200 12ms"),
+            _ => format!("==> [2/5] docker compose -p filter-ical-staging up -d --build ({i})"),
+        });
+    }
+    let mut group = c.benchmark_group("masking");
+    group.throughput(Throughput::Elements(1_000_000));
+    group.sample_size(10);
+    group.bench_function("mask 1M output lines", |b| {
+        b.iter(|| {
+            let mut masked = 0usize;
+            for _ in 0..1_000 {
+                for l in &lines {
+                    if let std::borrow::Cow::Owned(_) = opsdeck::store::mask::mask(black_box(l)) {
+                        masked += 1;
+                    }
+                }
+            }
+            assert_eq!(masked, 1_000 * 30);
+            masked
+        });
+    });
+    group.finish();
+}
+
 fn start_to_first_frame(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     let dirs = Dirs {
@@ -185,6 +221,7 @@ criterion_group!(
     render_100k,
     filter_100k,
     ingest_1m,
+    mask_1m,
     start_to_first_frame,
     runbooks
 );

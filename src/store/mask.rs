@@ -34,8 +34,35 @@ fn url_credentials() -> &'static Regex {
     })
 }
 
+/// Whether `hay` holds `needle` (ASCII, either case).
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Whether a pattern could match `line` at all. Every secret name the
+/// assignment pattern knows contains `pass`, `secret`, `token` or `key`;
+/// credentials in a URL need `://` and `@`. A line with none of them (most
+/// output) skips both regexes. Non-ASCII lines always take the full path,
+/// so case folding beyond ASCII cannot slip past this test.
+fn may_hold_a_secret(line: &str) -> bool {
+    let b = line.as_bytes();
+    !line.is_ascii()
+        || (line.contains("://") && line.contains('@'))
+        || [&b"pass"[..], b"secret", b"token", b"key"]
+            .iter()
+            .any(|n| holds(b, n))
+}
+
 /// `line` with every secret value replaced by `****`.
 pub fn mask(line: &str) -> Cow<'_, str> {
+    if !may_hold_a_secret(line) {
+        return Cow::Borrowed(line);
+    }
+    by_patterns(line)
+}
+
+fn by_patterns(line: &str) -> Cow<'_, str> {
     let step = url_credentials().replace_all(line, |c: &regex_lite::Captures| {
         format!("{}:{MASK}@", &c[1])
     });
@@ -106,5 +133,32 @@ mod tests {
             assert_eq!(mask(input), want, "{input}");
         }
         assert_eq!(mask_text("a=1\nDB_PASSWORD=x\n"), "a=1\nDB_PASSWORD=****\n");
+    }
+
+    #[test]
+    fn the_quick_test_never_skips_a_line_the_patterns_would_mask() {
+        let lines = [
+            "POSTGRES_PASSWORD=hunter2",
+            "db_passwd: x",
+            "Secret=1",
+            "my_TOKEN = 'abc'",
+            "KEY_ID=AKIA",
+            "x_key: y",
+            "Api-Key=z",
+            "redis://u:p@host:6379",
+            "https://user:pa@ss@host",
+            "\u{212a}EY_ID=x",
+            "pas\u{17f}word=x",
+            "==> [2/5] docker compose up -d --build",
+            "#4 [backend 3/4] RUN pip install --no-cache-dir -r requirements.txt",
+            "GET /api/v1/events 200 12ms",
+        ];
+        for l in lines {
+            assert_eq!(mask(l), by_patterns(l), "{l}");
+            if by_patterns(l) != l {
+                assert!(may_hold_a_secret(l), "{l}");
+            }
+        }
+        assert!(!may_hold_a_secret("GET /api/v1/events 200 12ms"));
     }
 }
