@@ -281,6 +281,10 @@ fn scoped_terms(filter: &str, headers: &[&str]) -> (Vec<(usize, String, bool)>, 
 /// Where the filter's plain words appear in `cell` (byte ranges, case
 /// folded), to highlight them.
 pub fn highlights(filter: &str, cell: &str) -> Vec<std::ops::Range<usize>> {
+    // No filter (most frames): nothing to fold, nothing to allocate.
+    if filter.trim().is_empty() {
+        return vec![];
+    }
     let lower = cell.to_lowercase();
     // Folding may change byte lengths: highlight only when it does not.
     if lower.len() != cell.len() {
