@@ -57,6 +57,10 @@ enum Command {
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Instances and objects: one JSON object per line, printed as each
+        /// page arrives (unsorted; an instance's SSM status may say Unknown).
+        #[arg(long, conflicts_with = "json")]
+        stream: bool,
     },
     /// Run a runbook: RUNBOOK TARGET-KIND=NAME [PARAM=VALUE…]. Same guards as
     /// the console; output streams to stdout. Exit: 0 succeeded, 1 failed,
@@ -319,7 +323,13 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             args,
         ));
     }
-    if let Some(Command::Ls { kind, target, json }) = cli.command {
+    if let Some(Command::Ls {
+        kind,
+        target,
+        json,
+        stream,
+    }) = cli.command
+    {
         if session.fell_back {
             // A script asked for AWS: never answer it with the sandbox.
             anyhow::bail!(
@@ -334,12 +344,19 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             eprintln!("warning: {w}");
         }
         let mut out = std::io::stdout().lock();
+        let format = if stream {
+            cli::ls::Format::Stream
+        } else if json {
+            cli::ls::Format::Json
+        } else {
+            cli::ls::Format::Table
+        };
         let code = rt.block_on(cli::ls::ls(
             &session.providers,
             &session.config,
             kind,
             &target,
-            json,
+            format,
             &mut out,
         ))?;
         return Ok(code as u8);

@@ -82,6 +82,31 @@ fn startup_loads_instances_then_every_reachable_host() {
 }
 
 #[test]
+fn instances_show_page_by_page_and_a_refresh_keeps_the_old_rows() {
+    let mut a = app();
+    a.startup();
+    let all = estate::instances();
+    let (first, rest) = all.split_at(2);
+    // The first page is on screen while the listing goes on.
+    a.update(Msg::InstancesPage(first.to_vec()));
+    assert!(a.instances.loading, "still listing");
+    assert_eq!(a.table(Screen::Instances).rows.len(), 2);
+    a.update(Msg::InstancesPage(rest.to_vec()));
+    assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
+    // The whole list replaces the pages (SSM status joined in).
+    let fx = a.update(Msg::Instances(Ok(all.clone())));
+    assert!(!a.instances.loading);
+    assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
+    assert!(fx.iter().any(|f| matches!(f, Effect::LoadSnapshot(_))));
+    // A refresh: pages do not mix with the rows already shown.
+    key(&mut a, KeyCode::Char('2'));
+    ctrl(&mut a, 'r');
+    assert!(a.instances.loading);
+    a.update(Msg::InstancesPage(first.to_vec()));
+    assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
+}
+
+#[test]
 fn snapshots_become_tenants_with_health_sha_and_backup_age() {
     let mut a = app();
     a.update(Msg::Instances(Ok(estate::instances())));

@@ -76,6 +76,7 @@ async fn estate(regions: &[&str], page_size: i32) -> AwsEstate {
 
 async fn sdk(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(opsdeck::provider::aws::http_client())
         .endpoint_url(moto())
         .credentials_provider(creds())
         .region(aws_config::Region::new(region.to_string()))
@@ -153,6 +154,24 @@ async fn a_thousand_instances_across_two_regions_with_tags_filters_and_pages() {
     assert!(east.iter().all(|i| i.region == R2));
     // moto has no DescribeInstanceInformation: SSM state is unknown, the list still works.
     assert!(all.iter().all(|i| i.ssm_ping == SsmPing::Unknown));
+    // First rows first: the same listing hands its pages over as they
+    // arrive (moto answers a region in one page: one page per region at
+    // least, each from one region), then the whole list.
+    let mut pages: Vec<Vec<(String, String)>> = Vec::new();
+    let whole = e
+        .cloud
+        .instance_pages(&mut |page| {
+            pages.push(page.into_iter().map(|i| (i.id, i.region)).collect());
+        })
+        .await
+        .unwrap();
+    assert!(pages.len() >= 2, "{} pages", pages.len());
+    assert!(pages.iter().all(|p| p.iter().all(|(_, r)| *r == p[0].1)));
+    let mut paged: Vec<String> = pages.concat().into_iter().map(|(id, _)| id).collect();
+    let mut ids: Vec<String> = whole.iter().map(|i| i.id.clone()).collect();
+    paged.sort();
+    ids.sort();
+    assert_eq!(paged, ids, "every row arrives once in a page");
     // Tag filters run on the server.
     let rc = e.cloud.region(R2).unwrap();
     let tagged = aws::ec2::instances_tagged(rc, "Project", "inv-east")
@@ -539,6 +558,31 @@ async fn the_binary_lists_a_context_through_the_standard_chain() {
         .filter(|i| i["tags"]["Project"] == "binary-ctx")
         .count();
     assert_eq!(ours, 3);
+    // `--stream`: the same rows as JSON lines, printed page by page.
+    let out = opsdeck_bin(
+        home.path(),
+        &env,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--context",
+            "moto",
+            "ls",
+            "instances",
+            "--stream",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), ours, "one line per instance");
+    assert!(rows.iter().all(|i| i["tags"]["Project"] == "binary-ctx"));
     // `--context aws` alone: the standard chain with AWS_REGION.
     let env = [
         ("AWS_ENDPOINT_URL", moto()),

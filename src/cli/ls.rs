@@ -1,5 +1,6 @@
-//! Headless listing: `opsdeck ls KIND [--json]`, through the same providers
-//! as the console. JSON output is the domain types, stable for scripts.
+//! Headless listing: `opsdeck ls KIND [--json|--stream]`, through the same
+//! providers as the console. JSON output is the domain types, stable for
+//! scripts; `--stream` prints them as JSON lines while the pages arrive.
 
 use crate::config::Config;
 use crate::domain::human_size;
@@ -49,19 +50,78 @@ pub fn table(out: &mut impl Write, t: &crate::table::TableData) -> std::io::Resu
     Ok(())
 }
 
+/// How `ls` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    /// JSON lines, printed page by page as the listing arrives.
+    Stream,
+}
+
+/// Print rows as JSON lines while `listing` runs, page by page.
+async fn stream<T, F>(
+    out: &mut impl Write,
+    listing: impl FnOnce(tokio::sync::mpsc::UnboundedSender<Vec<T>>) -> F,
+) -> anyhow::Result<()>
+where
+    T: serde::Serialize,
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (tx, mut pages) = tokio::sync::mpsc::unbounded_channel::<Vec<T>>();
+    let listing = listing(tx);
+    tokio::pin!(listing);
+    let mut write = |page: Vec<T>| -> anyhow::Result<()> {
+        for row in page {
+            serde_json::to_writer(&mut *out, &row)?;
+            writeln!(out)?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    loop {
+        tokio::select! {
+            Some(page) = pages.recv() => write(page)?,
+            done = &mut listing => {
+                while let Ok(page) = pages.try_recv() {
+                    write(page)?;
+                }
+                return done;
+            }
+        }
+    }
+}
+
 /// Print a listing; returns the process exit code.
 pub async fn ls(
     p: &Providers,
     config: &Config,
     kind: Kind,
     target: &[String],
-    json: bool,
+    format: Format,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
+    if format == Format::Stream && !matches!(kind, Kind::Instances | Kind::Objects) {
+        anyhow::bail!(
+            "--stream lists instances and objects (page by page); use --json for the others"
+        );
+    }
+    let json = format != Format::Table;
     let now = crate::clock::now();
     let rpo = |db: &str| config.rpo_hours(db);
     let mut warnings = Vec::new();
     match kind {
+        Kind::Instances if format == Format::Stream => {
+            stream(out, |tx| async move {
+                p.cloud
+                    .instance_pages(&mut |page| {
+                        let _ = tx.send(page);
+                    })
+                    .await?;
+                Ok(())
+            })
+            .await?;
+        }
         Kind::Instances => {
             let v = p.cloud.instances().await?;
             if json {
@@ -95,6 +155,18 @@ pub async fn ls(
                 anyhow::bail!("ls objects needs a bucket: opsdeck ls objects BUCKET [PREFIX]");
             };
             let prefix = target.get(1).cloned().unwrap_or_default();
+            if format == Format::Stream {
+                stream(out, |tx| async move {
+                    p.store
+                        .list_pages(bucket, &prefix, &mut |page| {
+                            let _ = tx.send(page);
+                        })
+                        .await?;
+                    Ok(())
+                })
+                .await?;
+                return Ok(0);
+            }
             let v = p.store.list(bucket, &prefix).await?;
             if json {
                 serde_json::to_writer_pretty(&mut *out, &v)?;

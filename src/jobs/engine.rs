@@ -5,8 +5,9 @@
 use crate::jobs::protocol::{ProtocolError, RunProtocol};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 pub type RunId = String;
 
@@ -172,31 +173,40 @@ async fn drive(
     let policy = protocol.poll_policy();
     let mut carry = Utf8Carry::default();
     let mut cancel_sent = false;
-    let mut last_call = Instant::now() - policy.min_interval;
+    // When the last tail call ended: the next starts min_interval later.
+    let mut last_end: Option<Instant> = None;
     let mut transient_errors = 0u32;
     let mut lost_seen = 0u32;
     let mut line = String::new();
+    // The next tail, already asked for while this chunk is decoded, masked
+    // and written: a flood keeps the host and opsdeck busy at once.
+    let mut next: Option<Tail> = None;
     loop {
         if *cancel.borrow() && !cancel_sent {
             cancel_sent = true;
             protocol.cancel(&host, &run).await?;
         }
-        let since = last_call.elapsed();
-        if since < policy.min_interval {
-            tokio::time::sleep(policy.min_interval - since).await;
-        }
-        last_call = Instant::now();
-        let tail = protocol.tail(&host, &run, offset);
+        let mut tail = match next.take() {
+            Some(t) => t,
+            None => {
+                let not_before = last_end.map(|e| e + policy.min_interval);
+                Tail::spawn(&protocol, &host, &run, offset, not_before)
+            }
+        };
         let chunk = tokio::select! {
             biased;
             changed = cancel.changed(), if !cancel_sent => {
+                next = Some(tail);
                 if changed.is_ok() { continue; }
                 // The handle was dropped: keep following the job.
                 cancel_sent = true;
                 continue;
             }
-            c = tail => c,
+            c = &mut tail.job => c.unwrap_or_else(|e| Err(ProtocolError::Transport(
+                crate::transport::TransportError::Failed { host: host.clone(), message: e.to_string() },
+            ))),
         };
+        last_end = Some(Instant::now());
         let chunk = match chunk {
             Ok(c) => {
                 transient_errors = 0;
@@ -210,6 +220,17 @@ async fn drive(
             }
             Err(e) => return Err(e),
         };
+        // A full chunk: more is waiting on the host. Ask for it now.
+        if !chunk.is_complete() && chunk.data.len() >= policy.max_chunk {
+            let t = Tail::spawn(
+                &protocol,
+                &host,
+                &run,
+                chunk.next_offset,
+                last_end.map(|e| e + policy.min_interval),
+            );
+            next = Some(t);
+        }
         offset = chunk.next_offset;
         if !chunk.data.is_empty() {
             line.push_str(&carry.push(&chunk.data));
@@ -217,7 +238,7 @@ async fn drive(
             // split across two chunks where the mask could miss it.
             if let Some(nl) = line.rfind('\n') {
                 let rest = line.split_off(nl + 1);
-                let text = crate::store::mask::mask_text(&std::mem::replace(&mut line, rest));
+                let text = crate::store::mask::mask_owned(std::mem::replace(&mut line, rest));
                 log_len += emit(&mut log, events, &run, text);
             }
             // Bytes read but not yet written as whole lines are read again after a restart.
@@ -230,7 +251,7 @@ async fn drive(
         }
         if chunk.is_complete() {
             line.push_str(&carry.finish());
-            let text = crate::store::mask::mask_text(&std::mem::take(&mut line));
+            let text = crate::store::mask::mask_owned(std::mem::take(&mut line));
             log_len += emit(&mut log, events, &run, text);
             write_progress(progress.as_deref(), offset, log_len);
             let exit_code = chunk.exit_code.unwrap_or(-1);
@@ -258,6 +279,30 @@ async fn drive(
             });
             return Ok(());
         }
+    }
+}
+
+/// One tail call in flight on its own task.
+struct Tail {
+    job: tokio::task::JoinHandle<Result<crate::jobs::protocol::TailChunk, ProtocolError>>,
+}
+
+impl Tail {
+    fn spawn(
+        protocol: &RunProtocol,
+        host: &str,
+        run: &str,
+        offset: u64,
+        not_before: Option<Instant>,
+    ) -> Self {
+        let (protocol, host, run) = (protocol.clone(), host.to_string(), run.to_string());
+        let job = tokio::spawn(async move {
+            if let Some(at) = not_before {
+                tokio::time::sleep_until(at).await;
+            }
+            protocol.tail(&host, &run, offset).await
+        });
+        Self { job }
     }
 }
 

@@ -37,6 +37,16 @@ pub trait CloudInventory: Send + Sync {
     /// Short label for the header ("sandbox", "aws:prod").
     fn label(&self) -> String;
     async fn instances(&self) -> ProviderResult<Vec<Instance>>;
+    /// The same list, its pages handed to `on_page` as they arrive (rows
+    /// not yet complete: SSM's status may still be unknown); the whole
+    /// list, complete, at the end.
+    async fn instance_pages(
+        &self,
+        on_page: &mut (dyn FnMut(Vec<Instance>) + Send),
+    ) -> ProviderResult<Vec<Instance>> {
+        let _ = on_page;
+        self.instances().await
+    }
     /// Security posture: open security groups, unencrypted volumes, IMDSv1.
     async fn posture(&self) -> ProviderResult<Vec<Finding>>;
     /// Start (`running`) or stop an instance; returns the state reported back.

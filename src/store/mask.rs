@@ -3,7 +3,7 @@
 //! `NAME: value`, `"name": "value"`) and credentials inside URLs
 //! (`postgresql://user:pass@host`). Masking works on whole lines.
 
-use regex_lite::Regex;
+use regex::Regex;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -13,11 +13,15 @@ pub const MASK: &str = "****";
     clippy::expect_used,
     reason = "a constant pattern, compiled by the unit tests"
 )]
+/// `\b` is ASCII (`(?-u:\b)`): a Unicode word boundary would keep the
+/// regex off its DFA on any line with a byte beyond ASCII, and a 64 KiB line
+/// would crawl through the PikeVM (issue 13's flood). At worst it masks a
+/// little more (`_KEYé=` counts as a name ending at `KEY`).
 fn assignment() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r#"(?i)(["']?[A-Z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|_KEY\b|KEY_ID)[A-Z0-9_.-]*["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;}&]+)"#,
+            r#"(?i)(["']?[A-Z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|_KEY(?-u:\b)|KEY_ID)[A-Z0-9_.-]*["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;}&]+)"#,
         )
         .expect("valid pattern")
     })
@@ -34,24 +38,34 @@ fn url_credentials() -> &'static Regex {
     })
 }
 
-/// Whether `hay` holds `needle` (ASCII, either case).
-fn holds(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+/// Whether `hay` holds one of the words every secret name the assignment
+/// pattern knows contains (`pass`, `secret`, `token`, `key`, any case):
+/// one pass over the bytes, the rest compared only where a word can start.
+fn holds_a_secret_word(hay: &[u8]) -> bool {
+    const WORDS: [&[u8]; 4] = [b"pass", b"secret", b"token", b"key"];
+    hay.iter().enumerate().any(|(i, &c)| {
+        let word = match c | 0x20 {
+            b'p' => WORDS[0],
+            b's' => WORDS[1],
+            b't' => WORDS[2],
+            b'k' => WORDS[3],
+            _ => return false,
+        };
+        hay.get(i..i + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    })
 }
 
-/// Whether a pattern could match `line` at all. Every secret name the
+/// Whether a pattern could match `text` at all. Every secret name the
 /// assignment pattern knows contains `pass`, `secret`, `token` or `key`;
-/// credentials in a URL need `://` and `@`. A line with none of them (most
-/// output) skips both regexes. Non-ASCII lines always take the full path,
-/// so case folding beyond ASCII cannot slip past this test.
-fn may_hold_a_secret(line: &str) -> bool {
-    let b = line.as_bytes();
-    !line.is_ascii()
-        || (line.contains("://") && line.contains('@'))
-        || [&b"pass"[..], b"secret", b"token", b"key"]
-            .iter()
-            .any(|n| holds(b, n))
+/// credentials in a URL need `://` and `@`. Text with none of them (most
+/// output) skips both regexes. Non-ASCII text always takes the full path,
+/// so case folding beyond ASCII cannot slip past this test. Holds for a
+/// line and for many lines alike.
+fn may_hold_a_secret(text: &str) -> bool {
+    !text.is_ascii()
+        || (text.contains("://") && text.contains('@'))
+        || holds_a_secret_word(text.as_bytes())
 }
 
 /// `line` with every secret value replaced by `****`.
@@ -63,10 +77,9 @@ pub fn mask(line: &str) -> Cow<'_, str> {
 }
 
 fn by_patterns(line: &str) -> Cow<'_, str> {
-    let step = url_credentials().replace_all(line, |c: &regex_lite::Captures| {
-        format!("{}:{MASK}@", &c[1])
-    });
-    match assignment().replace_all(&step, |c: &regex_lite::Captures| {
+    let step =
+        url_credentials().replace_all(line, |c: &regex::Captures| format!("{}:{MASK}@", &c[1]));
+    match assignment().replace_all(&step, |c: &regex::Captures| {
         let v = &c[2];
         let q = if v.starts_with('"') {
             "\""
@@ -84,9 +97,21 @@ fn by_patterns(line: &str) -> Cow<'_, str> {
 
 /// Mask text that holds whole lines.
 pub fn mask_text(text: &str) -> String {
-    text.split_inclusive('\n')
-        .map(|l| mask(l).into_owned())
-        .collect()
+    mask_owned(text.to_owned())
+}
+
+/// Mask text that holds whole lines, in place of `text`. A chunk in which
+/// no line can hold a secret (the usual flood of output) is returned as it
+/// is, after one pass over its bytes.
+pub fn mask_owned(text: String) -> String {
+    if !may_hold_a_secret(&text) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        out.push_str(&mask(line));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -133,6 +158,11 @@ mod tests {
             assert_eq!(mask(input), want, "{input}");
         }
         assert_eq!(mask_text("a=1\nDB_PASSWORD=x\n"), "a=1\nDB_PASSWORD=****\n");
+        assert_eq!(
+            mask_owned("1\n2\nsee https://u:p@host/\n".into()),
+            "1\n2\nsee https://u:****@host/\n"
+        );
+        assert_eq!(mask_owned("1\n2\n3\n".into()), "1\n2\n3\n");
     }
 
     #[test]

@@ -47,6 +47,11 @@ impl LocalTransport {
     }
 }
 
+/// Bytes as text, without a copy when they are UTF-8 (a tail's base64 is).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 #[async_trait]
 impl Transport for LocalTransport {
     fn name(&self) -> &'static str {
@@ -94,8 +99,8 @@ impl Transport for LocalTransport {
         let pid = child.id();
         match tokio::time::timeout(timeout, child.wait_with_output()).await {
             Ok(Ok(out)) => Ok(ExecOutput {
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: text(out.stdout),
+                stderr: text(out.stderr),
                 exit_code: out.status.code().unwrap_or(-1),
             }),
             Ok(Err(e)) => Err(TransportError::Failed {
@@ -122,7 +127,9 @@ impl Transport for LocalTransport {
             long_poll: Duration::from_secs(2),
             settle: Duration::from_millis(0),
             min_interval: Duration::from_millis(0),
-            max_chunk: 256 * 1024,
+            // Large chunks: each tail costs a handful of processes on the
+            // host, so a flood is read in few of them (issue 13).
+            max_chunk: 4 * 1024 * 1024,
         }
     }
 }

@@ -38,7 +38,8 @@ pub struct PollPolicy {
     /// After the first new byte, how long to let more output accumulate
     /// before answering (fewer, larger chunks on expensive transports).
     pub settle: Duration,
-    /// Minimum time between two tail calls (API budget).
+    /// Pause between the end of one tail call and the start of the next
+    /// (API budget; a prefetch after a full chunk waits for it too).
     pub min_interval: Duration,
     /// Largest chunk of log returned by one tail call, in bytes.
     pub max_chunk: usize,

@@ -155,7 +155,14 @@ impl EffectsRunner {
             }
             Effect::LoadInstances => {
                 tokio::spawn(async move {
-                    let _ = tx.send(Msg::Instances(p.cloud.instances().await));
+                    let pages = tx.clone();
+                    let all = p
+                        .cloud
+                        .instance_pages(&mut |page| {
+                            let _ = pages.send(Msg::InstancesPage(page));
+                        })
+                        .await;
+                    let _ = tx.send(Msg::Instances(all));
                 });
             }
             Effect::LoadSnapshot(host) => {

@@ -66,7 +66,7 @@ async fn ssm_pings(c: &RegionClients) -> Option<HashMap<String, SsmPing>> {
 }
 
 pub async fn instances_in(c: &RegionClients) -> ProviderResult<Vec<Instance>> {
-    instances_matching(c, &[]).await
+    instances_matching(c, &[], None).await
 }
 
 /// Instances of one region that carry tag `key` = `value` (EC2 filters), for
@@ -80,12 +80,17 @@ pub async fn instances_tagged(
         .name(format!("tag:{key}"))
         .values(value)
         .build();
-    instances_matching(c, &[f]).await
+    instances_matching(c, &[f], None).await
 }
+
+/// Where pages of instances go as they arrive (before SSM's ping status is
+/// joined in: those rows say "unknown" until the whole list is read).
+pub type PageSink = tokio::sync::mpsc::UnboundedSender<Vec<Instance>>;
 
 async fn instances_matching(
     c: &RegionClients,
     filters: &[aws_sdk_ec2::types::Filter],
+    pages_to: Option<&PageSink>,
 ) -> ProviderResult<Vec<Instance>> {
     let (ec2, pings) = tokio::join!(
         async {
@@ -99,66 +104,87 @@ async fn instances_matching(
                 .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| ec2_err(&c.region, &e))?;
+                let first = list.len();
                 for r in page.reservations() {
                     for i in r.instances() {
                         list.push(i.clone());
                     }
+                }
+                if let Some(tx) = pages_to {
+                    let rows = list[first..]
+                        .iter()
+                        .map(|i| instance(&c.region, i, None))
+                        .collect();
+                    let _ = tx.send(rows);
                 }
             }
             Ok::<_, ProviderError>(list)
         },
         ssm_pings(c)
     );
-    let ec2 = ec2?;
-    Ok(ec2
-        .into_iter()
-        .map(|i| {
-            let id = i.instance_id().unwrap_or_default().to_string();
-            let tags: BTreeMap<String, String> = i
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect();
-            let ssm_ping = match &pings {
-                None => SsmPing::Unknown,
-                // Not registered with SSM at all: commands cannot reach it.
-                Some(p) => p.get(&id).copied().unwrap_or(SsmPing::Inactive),
-            };
-            Instance {
-                name: tags.get("Name").cloned().unwrap_or_default(),
-                region: c.region.clone(),
-                instance_type: i
-                    .instance_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-                state: i
-                    .state()
-                    .and_then(|s| s.name())
-                    .map(|n| n.as_str().to_string())
-                    .unwrap_or_else(|| "unknown".into()),
-                private_ip: i.private_ip_address().map(str::to_string),
-                public_ip: i.public_ip_address().map(str::to_string),
-                ssm_ping,
-                platform: i.platform_details().unwrap_or_default().to_string(),
-                tags,
-                id,
-            }
-        })
+    Ok(ec2?
+        .iter()
+        .map(|i| instance(&c.region, i, pings.as_ref()))
         .collect())
 }
 
+/// One EC2 instance as opsdeck shows it. `pings`: `None` while SSM's
+/// answer is not in yet, or when SSM could not be asked.
+fn instance(
+    region: &str,
+    i: &aws_sdk_ec2::types::Instance,
+    pings: Option<&HashMap<String, SsmPing>>,
+) -> Instance {
+    let id = i.instance_id().unwrap_or_default().to_string();
+    let tags: BTreeMap<String, String> = i
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    let ssm_ping = match pings {
+        None => SsmPing::Unknown,
+        // Not registered with SSM at all: commands cannot reach it.
+        Some(p) => p.get(&id).copied().unwrap_or(SsmPing::Inactive),
+    };
+    Instance {
+        name: tags.get("Name").cloned().unwrap_or_default(),
+        region: region.to_string(),
+        instance_type: i
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        private_ip: i.private_ip_address().map(str::to_string),
+        public_ip: i.public_ip_address().map(str::to_string),
+        ssm_ping,
+        platform: i.platform_details().unwrap_or_default().to_string(),
+        tags,
+        id,
+    }
+}
+
 /// Every region at once; a failing region fails the list with its name.
-pub async fn instances(regions: &[RegionClients]) -> ProviderResult<Vec<Instance>> {
+/// With `pages_to`, each page of each region goes there as it arrives.
+pub async fn instances(
+    regions: &[RegionClients],
+    pages_to: Option<PageSink>,
+) -> ProviderResult<Vec<Instance>> {
     let mut set = tokio::task::JoinSet::new();
     for (i, c) in regions.iter().enumerate() {
         let c = c.clone();
-        set.spawn(async move { (i, instances_in(&c).await) });
+        let tx = pages_to.clone();
+        set.spawn(async move { (i, instances_matching(&c, &[], tx.as_ref()).await) });
     }
+    drop(pages_to);
     let mut results: Vec<(usize, ProviderResult<Vec<Instance>>)> = Vec::new();
     while let Some(r) = set.join_next().await {
         results.push(r.map_err(|e| ProviderError::new("describing instances", e))?);

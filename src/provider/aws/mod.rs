@@ -14,7 +14,6 @@ use crate::domain::Instance;
 use crate::provider::{CloudInventory, ProviderResult};
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
-use aws_config::meta::region::RegionProviderChain;
 use ec2::RegionClients;
 use ssm::{HostRegions, SsmTiming, SsmTransport};
 use std::collections::HashMap;
@@ -34,7 +33,27 @@ impl CloudInventory for AwsCloud {
     }
 
     async fn instances(&self) -> ProviderResult<Vec<Instance>> {
-        let list = ec2::instances(&self.regions).await?;
+        self.instance_pages(&mut |_| {}).await
+    }
+
+    async fn instance_pages(
+        &self,
+        on_page: &mut (dyn FnMut(Vec<Instance>) + Send),
+    ) -> ProviderResult<Vec<Instance>> {
+        let (tx, mut pages) = tokio::sync::mpsc::unbounded_channel();
+        let listing = ec2::instances(&self.regions, Some(tx));
+        tokio::pin!(listing);
+        let list = loop {
+            tokio::select! {
+                Some(page) = pages.recv() => on_page(page),
+                list = &mut listing => {
+                    while let Ok(page) = pages.try_recv() {
+                        on_page(page);
+                    }
+                    break list?;
+                }
+            }
+        };
         if let Ok(mut m) = self.host_regions.write() {
             for i in &list {
                 m.insert(i.id.clone(), i.region.clone());
@@ -172,8 +191,19 @@ pub struct Overrides {
     pub page_size: Option<i32>,
 }
 
+/// The HTTPS client every AWS client of opsdeck uses: the SDK's own
+/// (hyper, connection pooling, timeouts), with rustls on ring — the SDK's
+/// default TLS backend (aws-lc) compiles a C library for a minute at the
+/// start of every fresh build.
+pub fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstate, String> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(url) = &ov.endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -183,10 +213,13 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
     if let Some(p) = &ctx.profile {
         loader = loader.profile_name(p);
     }
-    let first = ctx.regions.first().cloned();
-    let region_chain =
-        RegionProviderChain::first_try(first.map(aws_config::Region::new)).or_default_provider();
-    let base = loader.region(region_chain).load().await;
+    // The context's first region, else the loader's own default chain
+    // (environment, the profile's region, instance metadata), which uses
+    // the HTTP client above and the profile named above.
+    if let Some(first) = ctx.regions.first() {
+        loader = loader.region(aws_config::Region::new(first.clone()));
+    }
+    let base = loader.load().await;
     let home = base.region().map(|r| r.to_string()).ok_or_else(|| {
         format!(
             "context {:?} has no AWS region: list `regions` in the context or set AWS_REGION",
@@ -315,6 +348,7 @@ mod tests {
                 "testing", "testing", None, None, "test",
             ))
             .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .http_client(super::http_client())
             .build();
         let e = aws_sdk_ec2::Client::from_conf(conf)
             .describe_instances()

@@ -372,9 +372,11 @@ impl Transport for SsmTransport {
 
 /// One tail command waits up to 20 s on the host for new output, lets 0.5 s
 /// more accumulate, and carries at most 12,000 bytes (16,000 base64
-/// characters, under SSM's 24,000-character output cap); tails start at
-/// least 3.5 s apart. Measured on a virtual clock (tests/ssm_mock.rs): ≤ 30
-/// API calls a minute, output shown ~2 s after it is written on average.
+/// characters, under SSM's 24,000-character output cap); a tail starts 3.6 s
+/// after the previous one ended. Measured on a virtual clock
+/// (tests/ssm_mock.rs; the engine keeps time with tokio's clock, so the
+/// test sees the real rhythm): ≤ 30 API calls a minute, output shown ~2.3 s
+/// after it is written on average.
 /// `OPSDECK_SSM_SETTLE_MS`, `OPSDECK_SSM_GAP_MS` and `OPSDECK_SSM_POLL_MS`
 /// override the rhythm for experiments.
 pub fn default_policy() -> PollPolicy {
@@ -390,7 +392,7 @@ pub fn default_policy() -> PollPolicy {
             std::env::var("OPSDECK_SSM_GAP_MS")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(3500),
+                .unwrap_or(3600),
         ),
         max_chunk: 12_000,
     }

@@ -54,6 +54,9 @@ pub struct App {
     pub notices: std::collections::VecDeque<Notice>,
 
     pub instances: Loaded<Vec<Instance>>,
+    /// Pages of the first instance listing shown so far (rows appear as
+    /// they arrive; a refresh keeps the old rows until it is complete).
+    pub instance_pages: usize,
     pub snapshots: BTreeMap<String, Loaded<Option<HostSnapshot>>>,
     /// The estate derived from what is loaded (tenants, containers,
     /// backups…): the same derivation as the headless CLI's.
@@ -113,6 +116,7 @@ impl App {
             notices: std::collections::VecDeque::new(),
             detail_scroll: 0,
             instances: Loaded::default(),
+            instance_pages: 0,
             snapshots: BTreeMap::new(),
             inv: crate::ops::Inventory::default(),
             buckets: Loaded::default(),

@@ -210,6 +210,9 @@ pub enum Msg {
     /// Text pasted into the terminal (bracketed paste): taken whole.
     Paste(String),
     Tick(DateTime<Utc>),
+    /// A page of the instance listing, as it arrives.
+    InstancesPage(Vec<Instance>),
+    /// The instance listing ended: all of it, or the error that stopped it.
     Instances(ProviderResult<Vec<Instance>>),
     Snapshot {
         host: String,

@@ -26,8 +26,21 @@ impl App {
                 }
                 vec![]
             }
+            Msg::InstancesPage(page) => {
+                // The first listing shows rows as they come; a refresh
+                // keeps what is on screen until it is complete.
+                if self.instances.loading && !self.instances.loaded {
+                    self.instances.data.extend(page);
+                    self.instance_pages += 1;
+                    if self.instance_pages <= 3 || self.instance_pages.is_multiple_of(10) {
+                        self.rebuild(Screen::Instances);
+                    }
+                }
+                vec![]
+            }
             Msg::Instances(r) => {
                 self.instances.loading = false;
+                self.instance_pages = 0;
                 match r {
                     Ok(list) => {
                         self.instances.data = list;
