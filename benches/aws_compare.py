@@ -11,6 +11,15 @@ three ways in the same run:
           `aws s3api list-objects-v2 --bucket BUCKET`
 Goals: opsdeck <= 1.15 x raw, and >= 2 x faster than awscli.
 
+First rows (issue 13): `opsdeck ls instances --stream` / `ls objects BUCKET
+--stream` print each page as it arrives, through the same provider call the
+console's Instances and Objects screens use. Measured: time from the start of
+the process to its first row, against the raw first page's own time, and the
+total against the raw total. Goals: first row within 50 ms of the raw first
+page; total <= 1.10 x raw.
+
+  python3 benches/aws_compare.py --instances 5000 --objects 100000
+
 Run: cargo build --release && python3 benches/aws_compare.py [--runs N]
 Needs moto[server] and awscli (pip install 'moto[server]' awscli).
 """
@@ -78,6 +87,35 @@ def raw_objects(endpoint, bucket):
         if not m:
             break
         token = m.group(1).decode()
+
+
+def raw_first_instances_page(endpoint):
+    body = "Action=DescribeInstances&Version=2016-11-15&MaxResults=1000"
+    signed_get(endpoint + "/", "ec2", REGIONS[0], body=body, method="POST")
+
+
+def raw_first_objects_page(endpoint, bucket):
+    signed_get(f"{endpoint}/{bucket}?list-type=2&delimiter=%2F&max-keys=1000", "s3", "us-east-1")
+
+
+def streamed(cmd, env):
+    """(seconds to the first row, seconds to the end, rows)."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    t_first = time.perf_counter() - t
+    rows = 1 if first else 0
+    for _ in p.stdout:
+        rows += 1
+    p.wait()
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.read().decode()}")
+    return t_first, time.perf_counter() - t, rows
+
+
+def first_rows(cmd, env, runs):
+    got = [streamed(cmd, env) for _ in range(runs)]
+    return statistics.median(g[0] for g in got), statistics.median(g[1] for g in got), got[0][2]
 
 
 def timed(fn, runs):
@@ -158,10 +196,24 @@ def main():
         cli = timed(lambda: run(["aws", "s3api", "list-objects-v2", "--bucket", bucket, "--delimiter", "/", "--output", "json"], env), args.runs)
         rows.append(("objects", args.objects, raw, ops, cli))
 
+        firsts = []
+        raw_first = timed(lambda: raw_first_instances_page(endpoint), args.runs)[0]
+        f, total, n = first_rows(op + ["ls", "instances", "--stream"], env_op, args.runs)
+        assert n == args.instances, n
+        firsts.append(("instances", n, raw_first, rows[0][2][0], f, total))
+        raw_first = timed(lambda: raw_first_objects_page(endpoint, bucket), args.runs)[0]
+        f, total, n = first_rows(op + ["ls", "objects", bucket, "--stream"], env_op, args.runs)
+        assert n == args.objects, n
+        firsts.append(("objects", n, raw_first, rows[1][2][0], f, total))
+
         print(f"\nmedian of {args.runs} runs (min in brackets), seconds")
         print(f"{'listing':<10} {'n':>6} {'raw':>14} {'opsdeck':>14} {'awscli':>14} {'opsdeck/raw':>12} {'awscli/opsdeck':>15}")
         for name, n, (r, rmin), (o, omin), (c, cmin) in rows:
             print(f"{name:<10} {n:>6} {r:>7.3f} [{rmin:.3f}] {o:>7.3f} [{omin:.3f}] {c:>7.3f} [{cmin:.3f}] {o / r:>12.3f} {c / o:>15.2f}")
+        print("\nfirst rows: opsdeck ls --stream (process start to first row) vs the raw first page, ms; totals in s")
+        print(f"{'listing':<10} {'n':>6} {'raw page 1':>11} {'opsdeck row 1':>14} {'gap':>7} {'raw total':>10} {'opsdeck total':>14} {'total/raw':>10}")
+        for name, n, rf, rt, of, ot in firsts:
+            print(f"{name:<10} {n:>6} {rf * 1000:>11.1f} {of * 1000:>14.1f} {(of - rf) * 1000:>7.1f} {rt:>10.3f} {ot:>14.3f} {ot / rt:>10.3f}")
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -4,6 +4,10 @@
 //! * ingest 1M output lines into the output pane (goal ≥ 1M lines/s)
 //! * mask 1M realistic output lines (part of the ≥ 2M lines/s end-to-end goal)
 //! * start to first frame on an existing sandbox (goal ≤ 30 ms)
+//! * a big estate loaded at once (5,000 instances, 20,000 containers on 200
+//!   hosts, 100,000 objects): a frame, a filter keystroke and a page of
+//!   scrolling on each screen (goals 1 ms and 10 ms); the memory it takes is
+//!   printed (resident set before and after loading)
 //!
 //! Run: `cargo bench --bench console`
 
@@ -25,9 +29,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn containers(n: usize) -> Vec<Container> {
+    containers_on(n, 40)
+}
+
+fn containers_on(n: usize, hosts: usize) -> Vec<Container> {
     (0..n)
         .map(|i| Container {
-            host: format!("i-{:017x}", i % 40),
+            host: format!("i-{:017x}", i % hosts),
             name: format!(
                 "{}-{}-{}",
                 ["paiss", "filter-ical", "gabs-massage", "pmo"][i % 4],
@@ -185,6 +193,127 @@ fn start_to_first_frame(c: &mut Criterion) {
     group.finish();
 }
 
+fn instances(n: usize) -> Vec<opsdeck::domain::Instance> {
+    (0..n)
+        .map(|i| opsdeck::domain::Instance {
+            id: format!("i-{i:017x}"),
+            name: format!(
+                "{}-{}-{i}",
+                ["web", "worker", "db", "api"][i % 4],
+                ["prod", "staging"][i % 2]
+            ),
+            region: ["eu-north-1", "us-east-1"][i % 2].into(),
+            instance_type: ["t3.medium", "t3.small", "m6i.large"][i % 3].into(),
+            state: if i % 17 == 0 { "stopped" } else { "running" }.into(),
+            private_ip: Some(format!("10.0.{}.{}", i / 250, i % 250)),
+            public_ip: None,
+            ssm_ping: opsdeck::domain::SsmPing::Online,
+            platform: "Linux/UNIX".into(),
+            tags: BTreeMap::from([
+                ("Name".to_string(), format!("host-{i}")),
+                (
+                    "Environment".to_string(),
+                    ["production", "staging"][i % 2].to_string(),
+                ),
+            ]),
+        })
+        .collect()
+}
+
+fn objects(n: usize) -> Vec<opsdeck::domain::ObjectEntry> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    (0..n)
+        .map(|i| opsdeck::domain::ObjectEntry::Object {
+            key: format!("attachments/2026/{:02}/doc-{i:06}.pdf", i % 12 + 1),
+            size: (i as u64 % 5_000) * 1_024,
+            storage_class: "STANDARD".into(),
+            last_modified: at,
+        })
+        .collect()
+}
+
+/// Resident set size of this process, in MB (Linux).
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn big_estate(c: &mut Criterion) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use opsdeck::tui::app::Msg;
+    let key = |app: &mut App, code: KeyCode| {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    };
+    let before = rss_mb();
+    let mut app = app_with_rows(0);
+    app.update(Msg::Instances(Ok(instances(5_000))));
+    let names = BTreeMap::new();
+    for (screen, table) in [
+        (
+            Screen::Containers,
+            views::containers_table(&containers_on(20_000, 200), &names),
+        ),
+        (
+            Screen::Objects,
+            views::objects_table(&objects(100_000), "", chrono::Utc::now()),
+        ),
+    ] {
+        let mut list = ListState::default();
+        list.refilter(&table, &mut new_matcher());
+        app.tables.insert(screen, table);
+        app.lists.insert(screen, list);
+    }
+    eprintln!(
+        "big estate: {:.1} MB resident before, {:.1} MB with 5,000 instances, 20,000 containers and 100,000 objects loaded",
+        before,
+        rss_mb()
+    );
+    let theme = Theme::dark();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).unwrap();
+    let mut group = c.benchmark_group("big estate");
+    for (screen, name, typed) in [
+        (Screen::Instances, "instances 5k", "web-prod"),
+        (Screen::Containers, "containers 20k", "gabs prod"),
+        (Screen::Objects, "objects 100k", "doc-0421"),
+    ] {
+        app.screen = screen;
+        group.bench_function(format!("{name}: frame (200x50)"), |b| {
+            b.iter(|| {
+                term.draw(|f| ui::draw(f, black_box(&app), &theme)).unwrap();
+            });
+        });
+        // The filter as typed, then one more key and its erasure: the
+        // work of two keystrokes on a filter that already narrows the list.
+        key(&mut app, KeyCode::Char('/'));
+        for ch in typed.chars() {
+            key(&mut app, KeyCode::Char(ch));
+        }
+        group.bench_function(format!("{name}: filter, two keystrokes"), |b| {
+            b.iter(|| {
+                key(&mut app, KeyCode::Char('1'));
+                key(&mut app, KeyCode::Backspace);
+            });
+        });
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Esc);
+        group.bench_function(format!("{name}: scroll a page down and up"), |b| {
+            b.iter(|| {
+                key(&mut app, KeyCode::PageDown);
+                key(&mut app, KeyCode::PageUp);
+            });
+        });
+    }
+    group.finish();
+}
+
 /// Loading the runbook library, and validating + rendering a deploy (what
 /// happens between Enter in the form and the preview).
 fn runbooks(c: &mut Criterion) {
@@ -223,6 +352,7 @@ criterion_group!(
     ingest_1m,
     mask_1m,
     start_to_first_frame,
-    runbooks
+    runbooks,
+    big_estate
 );
 criterion_main!(benches);
