@@ -23,6 +23,9 @@ pub mod exit {
     pub const CANCELLED: u8 = 4;
     /// The job vanished or the transport gave up: the outcome is unknown.
     pub const LOST: u8 = 5;
+    /// A step failed, and what there was is kept (a restore of a database
+    /// that did not exist before keeps the restored copy).
+    pub const DATA_KEPT: u8 = 6;
 
     /// The exit code of a run that ended so.
     pub fn of(outcome: crate::store::journal::RunOutcome) -> u8 {
@@ -31,6 +34,7 @@ pub mod exit {
             O::Succeeded => SUCCEEDED,
             O::Failed => FAILED,
             O::Cancelled => CANCELLED,
+            O::DataKept => DATA_KEPT,
             O::Lost | O::Error => LOST,
         }
     }
@@ -331,12 +335,18 @@ pub async fn run(
         )?;
         writeln!(out)?;
     } else {
+        let kept = (status == RunOutcome::DataKept).then_some(
+            ": a step failed; the data is kept, nothing was destroyed (see the output above)",
+        );
         eprintln!(
             "opsdeck: {id} {status}{}{}",
             exit_code
                 .map(|c| format!(" (exit {c})"))
                 .unwrap_or_default(),
-            error.map(|e| format!(": {e}")).unwrap_or_default()
+            error
+                .map(|e| format!(": {e}"))
+                .or(kept.map(str::to_string))
+                .unwrap_or_default()
         );
     }
     Ok(code)

@@ -87,7 +87,7 @@ impl TargetStatus {
         let (outcome, code, error) = super::journaled::ending(ev)?;
         Some(match (outcome, code) {
             (O::Succeeded, _) => TargetStatus::Succeeded,
-            (O::Failed, Some(c)) => TargetStatus::Failed(c),
+            (O::Failed | O::DataKept, Some(c)) => TargetStatus::Failed(c),
             (O::Cancelled, Some(c)) => TargetStatus::Cancelled(c),
             (other, _) => TargetStatus::Error(error.unwrap_or_else(|| other.to_string())),
         })

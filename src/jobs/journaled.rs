@@ -14,6 +14,10 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 /// The marker a rendered script prints last (see the runbook prelude).
 pub const RESULT_MARKER: &str = "==> opsdeck result: ";
+
+/// The script's exit code for "failed, data kept" (the prelude's
+/// `__failed` exits with it only then; a step's own 4 becomes 1).
+pub const EXIT_DATA_KEPT: i32 = 4;
 /// A figure a script reports (`report KEY VALUE` in the prelude).
 pub const REPORT_MARKER: &str = "==> opsdeck report: ";
 
@@ -35,6 +39,10 @@ pub fn ending(ev: &RunEvent) -> Option<(RunOutcome, Option<i32>, Option<String>)
     match ev {
         RunEvent::Started { .. } | RunEvent::Output { .. } => None,
         RunEvent::Finished { exit_code: 0, .. } => Some((RunOutcome::Succeeded, Some(0), None)),
+        RunEvent::Finished {
+            exit_code: EXIT_DATA_KEPT,
+            ..
+        } => Some((RunOutcome::DataKept, Some(EXIT_DATA_KEPT), None)),
         RunEvent::Finished { exit_code, .. } => Some((RunOutcome::Failed, Some(*exit_code), None)),
         RunEvent::Cancelled { exit_code, .. } => {
             Some((RunOutcome::Cancelled, Some(*exit_code), None))

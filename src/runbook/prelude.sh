@@ -1,12 +1,19 @@
 # ---- opsdeck prelude: helpers every runbook can use ----
 __state=$(mktemp "${TMPDIR:-/tmp}/opsdeck-state.XXXXXX") || exit 70
-trap 'rm -f "$__state"' EXIT
+trap 'rm -f "$__state" "$__state.kept"' EXIT
 __first_rc=0
 __failed_step=
 # say TEXT: one indented progress line.
 say() { printf '    %s\n' "$*"; }
 # keep NAME VALUE: the blocks that follow see $NAME.
 keep() { printf '%s=%q\n' "$1" "$2" >> "$__state"; }
+# data_kept TEXT: the way back kept data instead of destroying it (said, and
+# when this runs as an automatic rollback, the failed run ends as
+# failed-data-kept, exit 4).
+data_kept() {
+  say "$*"
+  if [ -n "${OPSDECK_KEPT:-}" ]; then printf '%s\n' "$*" >> "$OPSDECK_KEPT"; fi
+}
 # report KEY VALUE: a figure the journal keeps with the run (row counts, sizes…).
 report() { printf '==> opsdeck report: %s=%s\n' "$1" "$2"; }
 # Databases: `via` is docker (psql in $pg_container), tcp ($pg_host:$pg_port)
@@ -102,20 +109,32 @@ __precheck_failed() {
   exit 3
 }
 __failed() {
-  local rb=none
+  local rb=none code=$2
   printf '==> FAILED: %s (exit %s)\n' "$1" "$2"
   if [ -n "$__rollback_name" ]; then
     printf '==> rolling back automatically with `%s`\n' "$__rollback_name"
+    export OPSDECK_KEPT="$__state.kept"
     if __rollback; then
       rb=done
-      printf '==> rolled back automatically: `%s` succeeded\n' "$__rollback_name"
+      if [ -s "$OPSDECK_KEPT" ]; then
+        rb=kept
+        printf '==> rolled back automatically: `%s` kept the data: %s\n' "$__rollback_name" "$(tr '\n' ' ' < "$OPSDECK_KEPT")"
+      else
+        printf '==> rolled back automatically: `%s` succeeded\n' "$__rollback_name"
+      fi
     else
       rb=failed
       printf '==> ROLLBACK FAILED: `%s` did not complete; the tenant needs you now\n' "$__rollback_name"
     fi
   fi
+  if [ "$rb" = kept ]; then
+    __result "failed-data-kept step=\"$1\" exit=$2 rollback=kept"
+    exit 4
+  fi
   __result "failed step=\"$1\" exit=$2 rollback=$rb"
-  exit "$2"
+  # 4 says "failed, data kept" (above); a step's own 4 is a plain failure.
+  if [ "$code" -eq 4 ]; then code=1; fi
+  exit "$code"
 }
 __failed_continue() {
   printf '==> FAILED: %s (exit %s); continuing\n' "$1" "$2"
@@ -124,6 +143,7 @@ __failed_continue() {
 __finish() {
   if [ "$__first_rc" -ne 0 ]; then
     __result "failed step=\"$__failed_step\" exit=$__first_rc"
+    if [ "$__first_rc" -eq 4 ]; then exit 1; fi
     exit "$__first_rc"
   fi
   __result "succeeded"

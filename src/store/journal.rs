@@ -92,6 +92,11 @@ pub enum RunOutcome {
     /// The script exited non-zero (a step or a pre-check failed).
     Failed,
     Cancelled,
+    /// A step failed and the way back kept data rather than destroy it (a
+    /// restore of a database that did not exist before: the restored copy
+    /// stays). Still a failure; nothing the operator had is gone.
+    #[serde(rename = "failed-data-kept")]
+    DataKept,
     /// The job vanished: the outcome on the host is unknown.
     Lost,
     /// The transport or the protocol gave up.
@@ -104,6 +109,7 @@ impl RunOutcome {
             RunOutcome::Succeeded => "succeeded",
             RunOutcome::Failed => "failed",
             RunOutcome::Cancelled => "cancelled",
+            RunOutcome::DataKept => "failed-data-kept",
             RunOutcome::Lost => "lost",
             RunOutcome::Error => "error",
         }

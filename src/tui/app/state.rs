@@ -82,6 +82,10 @@ pub enum RunStatus {
     Running,
     Succeeded,
     Failed(i32),
+    /// Failed, and the data is kept (see [`RunOutcome::DataKept`]).
+    ///
+    /// [`RunOutcome::DataKept`]: crate::store::journal::RunOutcome::DataKept
+    DataKept,
     Cancelled(i32),
     Error(String),
 }
@@ -96,6 +100,7 @@ impl RunStatus {
             RunStatus::Running => "running".into(),
             RunStatus::Succeeded => "succeeded".into(),
             RunStatus::Failed(c) => format!("failed ({c})"),
+            RunStatus::DataKept => "failed, data kept".into(),
             RunStatus::Cancelled(_) => "cancelled".into(),
             RunStatus::Error(_) => "error".into(),
         }
@@ -110,6 +115,7 @@ impl RunStatus {
         match (outcome, exit_code) {
             (O::Succeeded, _) => RunStatus::Succeeded,
             (O::Failed, Some(c)) => RunStatus::Failed(c),
+            (O::DataKept, _) => RunStatus::DataKept,
             (O::Cancelled, Some(c)) => RunStatus::Cancelled(c),
             (other, _) => RunStatus::Error(error.unwrap_or_else(|| other.to_string())),
         }
@@ -118,6 +124,7 @@ impl RunStatus {
         match self {
             RunStatus::Succeeded => Some(0),
             RunStatus::Failed(c) | RunStatus::Cancelled(c) => Some(*c),
+            RunStatus::DataKept => Some(crate::jobs::journaled::EXIT_DATA_KEPT),
             _ => None,
         }
     }
