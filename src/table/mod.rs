@@ -117,12 +117,20 @@ pub struct ListState {
     applied: String,
     /// No row matched as typed: `visible` holds the fuzzy matches.
     pub fuzzy: bool,
+    /// The answers for the shorter filters this one was typed from
+    /// (filter, visible, fuzzy), so that erasing a character is a lookup,
+    /// not a search of every row. Forgotten when the rows change.
+    earlier: Vec<(String, Vec<usize>, bool)>,
 }
+
+/// How many earlier answers a list keeps (the longest filters typed).
+const EARLIER: usize = 64;
 
 impl ListState {
     /// Recompute the visible rows after the data changed (every row is
     /// searched), keeping the selected row if it is still there.
     pub fn refilter(&mut self, table: &TableData, matcher: &mut Matcher) {
+        self.earlier.clear();
         self.filter_rows(table, matcher, None);
     }
 
@@ -134,10 +142,26 @@ impl ListState {
             && !self.applied.ends_with(' ')
             && !self.applied.ends_with('\\');
         self.filter = filter;
-        if narrowing {
+        let back = self.earlier.iter().rposition(|(f, ..)| *f == self.filter);
+        if let Some((applied, visible, fuzzy)) = back.map(|at| {
+            // Back to a filter typed on the way here (Backspace).
+            self.earlier.truncate(at + 1);
+            self.earlier.swap_remove(at)
+        }) {
+            self.applied = applied;
+            self.visible = visible;
+            self.fuzzy = fuzzy;
+            self.keep_selection(table);
+        } else if narrowing {
+            if self.earlier.len() == EARLIER {
+                self.earlier.remove(0);
+            }
             let candidates = std::mem::take(&mut self.visible);
+            self.earlier
+                .push((self.applied.clone(), candidates.clone(), self.fuzzy));
             self.filter_rows(table, matcher, Some(candidates));
         } else {
+            self.earlier.clear();
             self.filter_rows(table, matcher, None);
         }
     }
@@ -192,6 +216,12 @@ impl ListState {
             self.visible = if exact.is_empty() { fuzzy } else { exact };
             self.visible.sort_unstable();
         }
+        self.keep_selection(table);
+    }
+
+    /// After `visible` changed: the remembered row if it is still shown,
+    /// else the nearest position.
+    fn keep_selection(&mut self, table: &TableData) {
         if let Some(key) = &self.selected_key
             && let Some(pos) = self.visible.iter().position(|&i| &table.rows[i].key == key)
         {
@@ -386,6 +416,55 @@ mod tests {
         assert_eq!(s2.visible, vec![0, 1, 2]);
         assert!(s.selected_row(&t).is_none());
         s.move_by(1, &t);
+    }
+
+    #[test]
+    fn erasing_a_character_gives_what_a_fresh_search_gives() {
+        let names = [
+            "web-prod-1",
+            "web-staging-1",
+            "db-prod-1",
+            "wbxprd",
+            "web-prod-2",
+        ];
+        let t = table(&names);
+        let mut m = new_matcher();
+        let fresh = |f: &str, t: &TableData, m: &mut Matcher| {
+            let mut s = ListState::default();
+            s.refilter(t, m);
+            s.set_filter(f.into(), t, m);
+            (s.visible, s.fuzzy)
+        };
+        let mut s = ListState::default();
+        s.refilter(&t, &mut m);
+        // Type "web-prod", then fall into fuzzy ("wbprd"-like) territory,
+        // then erase back one character at a time.
+        let typed = ["w", "we", "web", "web-", "web-p", "web-pr", "web-prd"];
+        for f in typed {
+            s.set_filter(f.into(), &t, &mut m);
+            assert_eq!(
+                (s.visible.clone(), s.fuzzy),
+                fresh(f, &t, &mut m),
+                "typing {f}"
+            );
+        }
+        for f in typed.iter().rev().skip(1) {
+            s.set_filter(f.to_string(), &t, &mut m);
+            assert_eq!(
+                (s.visible.clone(), s.fuzzy),
+                fresh(f, &t, &mut m),
+                "erasing to {f}"
+            );
+        }
+        // The rows change under a typed filter (a reload): erasing then
+        // searches the new rows, not the answers kept for the old ones.
+        s.set_filter("web-p".into(), &t, &mut m);
+        let t2 = table(&["web-prod-9", "api-prod", "web-prod-1"]);
+        s.refilter(&t2, &mut m);
+        s.set_filter("web-".into(), &t2, &mut m);
+        assert_eq!(s.visible, vec![0, 2]);
+        s.set_filter("w".into(), &t2, &mut m);
+        assert_eq!((s.visible.clone(), s.fuzzy), fresh("w", &t2, &mut m));
     }
 
     #[test]

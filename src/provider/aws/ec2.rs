@@ -83,6 +83,9 @@ pub async fn instances_tagged(
     instances_matching(c, &[f], None).await
 }
 
+/// DescribeInstances' first page when rows are shown as they arrive.
+const FIRST_PAGE: i32 = 50;
+
 /// Where pages of instances go as they arrive (before SSM's ping status is
 /// joined in: those rows say "unknown" until the whole list is read).
 pub type PageSink = tokio::sync::mpsc::UnboundedSender<Vec<Instance>>;
@@ -95,15 +98,25 @@ async fn instances_matching(
     let (ec2, pings) = tokio::join!(
         async {
             let mut list = Vec::new();
-            let mut pages = c
-                .ec2
-                .describe_instances()
-                .set_filters((!filters.is_empty()).then(|| filters.to_vec()))
-                .max_results(c.page_size)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| ec2_err(&c.region, &e))?;
+            // Someone is waiting for rows: the first page is one screen's
+            // worth, so it arrives in a fraction of a full page's server
+            // time; the pages after it are full ones.
+            let mut size = match pages_to {
+                Some(_) => c.page_size.min(FIRST_PAGE),
+                None => c.page_size,
+            };
+            let mut token: Option<String> = None;
+            loop {
+                let page = c
+                    .ec2
+                    .describe_instances()
+                    .set_filters((!filters.is_empty()).then(|| filters.to_vec()))
+                    .max_results(size)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| ec2_err(&c.region, &e))?;
+                size = c.page_size;
                 let first = list.len();
                 for r in page.reservations() {
                     for i in r.instances() {
@@ -116,6 +129,14 @@ async fn instances_matching(
                         .map(|i| instance(&c.region, i, None))
                         .collect();
                     let _ = tx.send(rows);
+                }
+                match page.next_token() {
+                    // A server that hands back the token it was given would
+                    // loop forever: stop as the SDK's paginators do.
+                    Some(t) if !t.is_empty() && token.as_deref() != Some(t) => {
+                        token = Some(t.to_string());
+                    }
+                    _ => break,
                 }
             }
             Ok::<_, ProviderError>(list)
