@@ -47,6 +47,58 @@ fetch_backup() {
     *) printf '%s' "$root$1" ;;
   esac
 }
+# need_free_mib DIR MIB: fails (saying how much there is) when DIR on the
+# host has less than MIB free; creates DIR.
+need_free_mib() {
+  local free_kb
+  mkdir -p "$root$1"
+  free_kb=$(df -Pk "$root$1" | awk 'NR==2 {print $4}')
+  if [ "$free_kb" -lt $(($2 * 1024)) ]; then say "only $((free_kb / 1024)) MiB free in $1"; return 1; fi
+}
+# backup_one DB [SUFFIX]: dump DB (via, dir, sqlite_path as set) to
+# $dir/DB_<ts>.sql.gz through a partial file, gzip -t, move into place;
+# reports file, bytes and sha256 (each KEY followed by SUFFIX).
+backup_one() {
+  local db=$1 sfx=${2:-} ts ext final tmp start size
+  ts=$(date -u -d "@$(now_epoch)" +%Y%m%d_%H%M%S)
+  if [ "$via" = sqlite ]; then ext=sqlite3.gz; else ext=sql.gz; fi
+  final="$root$dir/${db}_${ts}.$ext"
+  tmp="$final.partial"
+  start=$SECONDS
+  local ok=1
+  # In `if`s: a failed dump is cleaned up here, not by errexit.
+  if [ "$via" = sqlite ]; then
+    if ! { sqlite3 "$root$sqlite_path" ".backup '$tmp.raw'" && gzip -c "$tmp.raw" > "$tmp"; }; then ok=0; fi
+  else
+    if ! db_dump "$db" | gzip -c > "$tmp"; then ok=0; fi
+  fi
+  if [ "$ok" = 0 ] || ! gzip -t "$tmp" 2>/dev/null; then
+    rm -f "$tmp" "$tmp.raw"; say "$db: the dump failed; no file was left"; return 1
+  fi
+  rm -f "$tmp.raw"
+  mv "$tmp" "$final"
+  size=$(stat -c %s "$final")
+  say "${final##*/}: $size bytes in $((SECONDS - start)) s"
+  report "file$sfx" "${final##*/}"
+  report "bytes$sfx" "$size"
+  report "sha256$sfx" "$(sha256sum "$final" | cut -d' ' -f1)"
+}
+# retain_backups DB [SUFFIX]: delete DB's backups in $dir older than
+# keep_days beyond the newest keep_min; reports kept (KEY followed by SUFFIX).
+retain_backups() {
+  local db=$1 sfx=${2:-} now f n=0 removed=0 age_days files
+  now=$(now_epoch)
+  mapfile -t files < <(ls -1 "$root$dir" | grep -E "^${db}_[0-9]{8}_[0-9]{6}\.(sql|sqlite3)\.gz$" | sort -r)
+  for f in "${files[@]}"; do
+    n=$((n + 1))
+    age_days=$(( (now - $(backup_epoch "$f")) / 86400 ))
+    if [ "$n" -gt "$keep_min" ] && [ "$age_days" -gt "$keep_days" ]; then
+      rm -f "$root$dir/$f"; removed=$((removed + 1)); say "removed $f ($age_days days old)"
+    fi
+  done
+  say "$((n - removed)) backups of $db kept, $removed removed"
+  report "kept$sfx" "$((n - removed))"
+}
 # now_epoch: seconds since 1970 (the sandbox's simulated clock when set).
 now_epoch() { echo "${OPSDECK_SIM_NOW:-$(date +%s)}"; }
 # newest_backup DB: the newest {db}_YYYYmmdd_HHMMSS.sql.gz on this host, or nothing.
