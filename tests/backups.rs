@@ -595,3 +595,124 @@ fn restore_and_validation_hold_for_a_database_unlike_our_fixtures() {
         "rows, sequences and schema as backed up"
     );
 }
+
+#[test]
+fn backup_all_backs_up_every_database_of_a_server_each_with_its_own_file() {
+    let pg = Pg::start();
+    for (db, rows) in [("alpha_app", 300), ("beta_app", 20), ("gamma_app", 5)] {
+        pg.q("postgres", &format!("CREATE DATABASE {db}"));
+        pg.q(
+            db,
+            &format!("CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, {rows}) g"),
+        );
+    }
+    // A name a shell would split: refused by name, the others still done.
+    pg.q("postgres", "CREATE DATABASE \"odd name\"");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let port = format!("pg_port={}", pg.port);
+    let instance = format!("instance={MT_HOST}");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "run",
+            "backup-all",
+            instance.as_str(),
+            "via=tcp",
+            "pg_host=127.0.0.1",
+            port.as_str(),
+            "--yes",
+            // A production host: the change is confirmed by its name.
+            "--confirm",
+            "multi-tenant-platform",
+        ];
+        a.extend(extra);
+        run_cli(d, &a)
+    };
+    assert_eq!(run_cli(d, &["ls", "tenants"]).0, 0);
+    let dir = host_root(d, MT_HOST).join("opt/backups/postgres");
+
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, 1, "the odd name fails the run: {out}{err}");
+    assert!(
+        out.contains("not backed up here (names that need quoting; use backup for each): odd name"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 databases: alpha_app beta_app gamma_app"),
+        "{out}"
+    );
+    let rep = history(d)[0]["finish"]["report"].clone();
+    assert_eq!(rep["databases"], "3", "{rep}");
+    assert_eq!(rep["failed"], "0", "{rep}");
+    for db in ["alpha_app", "beta_app", "gamma_app"] {
+        let file = rep[format!("file.{db}")]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            file.starts_with(&format!("{db}_")) && file.ends_with(".sql.gz"),
+            "{rep}"
+        );
+        let path = dir.join(&file);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(rep[format!("bytes.{db}")], bytes.len().to_string(), "{rep}");
+        let sum = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let sum = String::from_utf8_lossy(&sum.stdout);
+        assert_eq!(
+            rep[format!("sha256.{db}")].as_str().unwrap_or_default(),
+            sum.split_whitespace().next().unwrap_or_default(),
+            "{rep}"
+        );
+        // Each file is that database: restored into a new one, the rows are there.
+        let copy = format!("{db}_copy");
+        pg.q("postgres", &format!("CREATE DATABASE {copy}"));
+        let st = std::process::Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "gunzip -c '{}' | '{}' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p {} -U postgres -d {copy} >/dev/null",
+                    path.display(),
+                    pg.bin().join("psql").display(),
+                    pg.port
+                ),
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(
+            pg.q(&copy, "SELECT count(*) FROM items"),
+            pg.q(db, "SELECT count(*) FROM items")
+        );
+        pg.q("postgres", &format!("DROP DATABASE {copy}"));
+    }
+    assert!(
+        !std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")),
+        "no partial file left"
+    );
+
+    // Left out by name, and without the odd one: a clean run.
+    pg.q("postgres", "DROP DATABASE \"odd name\"");
+    let (code, out, err) = run(&["exclude=beta_app,gamma_app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("left out: beta_app"), "{out}");
+    let rep = history(d)[0]["finish"]["report"].clone();
+    assert_eq!(rep["databases"], "1", "{rep}");
+    assert!(rep.get("file.beta_app").is_none(), "{rep}");
+    let alpha_files = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("alpha_app_") && n.ends_with(".sql.gz")
+        })
+        .count();
+    assert!(alpha_files >= 1);
+    assert_eq!(rep["kept.alpha_app"], alpha_files.to_string(), "{rep}");
+}

@@ -277,6 +277,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("query.toml", include_str!("library/query.toml")),
     ("command.toml", include_str!("library/command.toml")),
     ("backup.toml", include_str!("library/backup.toml")),
+    ("backup-all.toml", include_str!("library/backup-all.toml")),
     (
         "sync-backups.toml",
         include_str!("library/sync-backups.toml"),
