@@ -696,6 +696,25 @@ fn backup_all_backs_up_every_database_of_a_server_each_with_its_own_file() {
             .ends_with(".partial")),
         "no partial file left"
     );
+    // The Backups list (screen and `ls backups`) shows each one under its
+    // own database, with its size.
+    let (code, out, _) = run_cli(d, &["ls", "backups", "--json"]);
+    assert_eq!(code, 0);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    for db in ["alpha_app", "beta_app", "gamma_app"] {
+        let file = rep[format!("file.{db}")].as_str().unwrap_or_default();
+        let b = listed
+            .iter()
+            .find(|b| b["path"].as_str().is_some_and(|p| p.ends_with(file)))
+            .unwrap_or_else(|| panic!("{file} not listed: {out}"));
+        assert_eq!(b["database"], db, "{b}");
+        assert_eq!(b["origin"], MT_HOST, "{b}");
+        assert_eq!(
+            b["size"].to_string(),
+            rep[format!("bytes.{db}")].as_str().unwrap_or_default(),
+            "{b}"
+        );
+    }
 
     // Left out by name, and without the odd one: a clean run.
     pg.q("postgres", "DROP DATABASE \"odd name\"");
