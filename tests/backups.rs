@@ -553,47 +553,36 @@ fn restore_and_validation_hold_for_a_database_unlike_our_fixtures() {
     assert_eq!(rep["tables"], "3", "{rep}");
     assert_eq!(rep["rows"], "28000", "{rep}");
 
+    let restore = || {
+        let (code, out, err) = run(&[
+            "run",
+            "restore-database",
+            &format!("backup={file}"),
+            "check_tables=billing.invoices",
+            "stop_containers=false",
+            "--yes",
+            "--confirm",
+            ODD,
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(
+            odd_fingerprint(&pg),
+            before,
+            "rows, sequences and schema as backed up"
+        );
+    };
+
     // Restore over the live database after it changed: back to the backup.
     pg.q(
         ODD,
         "UPDATE billing.invoices SET status = 'void' WHERE id <= 10; DROP VIEW billing.unpaid",
     );
     assert_ne!(odd_fingerprint(&pg), before);
-    let (code, out, err) = run(&[
-        "run",
-        "restore-database",
-        &format!("backup={file}"),
-        "check_tables=billing.invoices",
-        "stop_containers=false",
-        "--yes",
-        "--confirm",
-        ODD,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(
-        odd_fingerprint(&pg),
-        before,
-        "rows, sequences and schema as backed up"
-    );
+    restore();
 
     // And when it was lost.
     pg.q("postgres", &format!("DROP DATABASE {ODD}"));
-    let (code, out, err) = run(&[
-        "run",
-        "restore-database",
-        &format!("backup={file}"),
-        "check_tables=billing.invoices",
-        "stop_containers=false",
-        "--yes",
-        "--confirm",
-        ODD,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(
-        odd_fingerprint(&pg),
-        before,
-        "rows, sequences and schema as backed up"
-    );
+    restore();
 }
 
 #[test]

@@ -161,7 +161,7 @@ __precheck_failed() {
   exit 3
 }
 __failed() {
-  local rb=none code=$2
+  local rb=none
   printf '==> FAILED: %s (exit %s)\n' "$1" "$2"
   if [ -n "$__rollback_name" ]; then
     printf '==> rolling back automatically with `%s`\n' "$__rollback_name"
@@ -184,9 +184,12 @@ __failed() {
     exit 4
   fi
   __result "failed step=\"$1\" exit=$2 rollback=$rb"
-  # 4 says "failed, data kept" (above); a step's own 4 is a plain failure.
-  if [ "$code" -eq 4 ]; then code=1; fi
-  exit "$code"
+  __exit_failed "$2"
+}
+# 4 says "failed, data kept" (__failed); a step's own 4 is a plain failure.
+__exit_failed() {
+  if [ "$1" -eq 4 ]; then exit 1; fi
+  exit "$1"
 }
 __failed_continue() {
   printf '==> FAILED: %s (exit %s); continuing\n' "$1" "$2"
@@ -195,8 +198,7 @@ __failed_continue() {
 __finish() {
   if [ "$__first_rc" -ne 0 ]; then
     __result "failed step=\"$__failed_step\" exit=$__first_rc"
-    if [ "$__first_rc" -eq 4 ]; then exit 1; fi
-    exit "$__first_rc"
+    __exit_failed "$__first_rc"
   fi
   __result "succeeded"
   exit 0

@@ -142,12 +142,11 @@ impl ListState {
             && !self.applied.ends_with(' ')
             && !self.applied.ends_with('\\');
         self.filter = filter;
-        let back = self.earlier.iter().rposition(|(f, ..)| *f == self.filter);
-        if let Some((applied, visible, fuzzy)) = back.map(|at| {
-            // Back to a filter typed on the way here (Backspace).
+        // Back to a filter typed on the way here (Backspace)?
+        if let Some(at) = self.earlier.iter().rposition(|(f, ..)| *f == self.filter) {
             self.earlier.truncate(at + 1);
-            self.earlier.swap_remove(at)
-        }) {
+        }
+        if let Some((applied, visible, fuzzy)) = self.earlier.pop_if(|(f, ..)| *f == self.filter) {
             self.applied = applied;
             self.visible = visible;
             self.fuzzy = fuzzy;
