@@ -61,6 +61,7 @@ fn app_with_rows(n: usize) -> App {
         production: false,
         read_only: false,
         simulated: true,
+        real_db: false,
         regions: vec!["eu-north-1".into()],
         identity: None,
     };

@@ -172,6 +172,8 @@ enum SandboxAction {
     Reset,
     /// Print where the sandbox lives.
     Path,
+    /// Stop the sandbox's PostgreSQL servers (they start again when used).
+    Stop,
 }
 
 fn init_logging(dirs: &Dirs) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -247,6 +249,15 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                     println!("sandbox rebuilt in {}", dir.display());
                 }
                 SandboxAction::Path => println!("{}", dir.display()),
+                SandboxAction::Stop => {
+                    let stopped = opsdeck::provider::sandbox::pg_real::stop_all(&dir)
+                        .map_err(anyhow::Error::msg)?;
+                    if stopped.is_empty() {
+                        println!("no sandbox database server is running");
+                    } else {
+                        println!("stopped PostgreSQL: {}", stopped.join(", "));
+                    }
+                }
             }
             return Ok(0);
         }

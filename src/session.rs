@@ -17,8 +17,11 @@ pub struct ContextInfo {
     pub provider: String,
     pub production: bool,
     pub read_only: bool,
-    /// True on the sandbox: docker and databases are simulated.
+    /// True on the sandbox: docker (and, without [`ContextInfo::real_db`],
+    /// the databases) are simulated.
     pub simulated: bool,
+    /// The sandbox's PostgreSQL servers are real.
+    pub real_db: bool,
     pub regions: Vec<String>,
     /// The caller identity on AWS (account and ARN).
     pub identity: Option<String>,
@@ -154,6 +157,7 @@ pub async fn open(
                         production: c.production,
                         read_only,
                         simulated: false,
+                        real_db: false,
                         regions: est.regions.clone(),
                         identity: Some(est.identity.clone()),
                     },
@@ -218,6 +222,7 @@ fn open_sandbox(
         production: false,
         read_only,
         simulated: true,
+        real_db: sandbox.real_databases(),
         regions: sandbox_ctx.map(|c| c.regions).unwrap_or_default(),
         identity: None,
     };

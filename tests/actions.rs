@@ -219,12 +219,7 @@ async fn ctx_switches_the_console_to_another_context() {
     let mut h = Harness::loaded().await;
     // A second estate stands in for another account: one of its hosts is stopped.
     let other_dir = h.dir.path().join("other");
-    let other = opsdeck::provider::sandbox::Sandbox::ensure(
-        &other_dir,
-        common::fixed_now(),
-        &common::exe(),
-    )
-    .unwrap();
+    let other = common::sim_sandbox(&other_dir, common::fixed_now());
     let other_p = common::providers(
         &other,
         &common::sim_env(common::fixed_now()),

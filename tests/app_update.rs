@@ -20,6 +20,7 @@ fn app() -> App {
         production: false,
         read_only: false,
         simulated: true,
+        real_db: false,
         regions: vec![],
         identity: None,
     };

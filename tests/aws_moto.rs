@@ -508,6 +508,7 @@ fn opsdeck_bin(
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_STATE_HOME", home.join("state"))
         .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("OPSDECK_SANDBOX_PG", "simulated")
         // Never the network: no instance metadata service, no shared files.
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", home.join("no-aws-config"))

@@ -13,6 +13,7 @@ fn opsdeck(home: &Path, args: &[&str]) -> Output {
         .env("XDG_STATE_HOME", home.join("state"))
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("OPSDECK_SIM_DELAY_MS", "0")
+        .env("OPSDECK_SANDBOX_PG", "simulated")
         .output()
         .unwrap()
 }

@@ -149,18 +149,18 @@ fn host_backups(d: &Path, now: DateTime<Utc>) -> Vec<String> {
 /// The corrupt-latest-backup drill as an operator plays it at `now` (the
 /// drill already started): validate the newest backup, which fails, then
 /// the one before, restore it, verify. The good backup's name and the report.
+/// `reach` are the arguments that reach the database (none for the
+/// sandbox's own server: the config's via=docker does).
 fn play_corrupt_latest_backup(
-    pg: &Pg,
+    reach: &[&str],
     d: &Path,
     now: DateTime<Utc>,
 ) -> (String, serde_json::Value) {
-    let port = format!("pg_port={}", pg.port);
-    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
     // The backups, newest first: the operator validates the newest…
     let ours = host_backups(d, now);
     let run = |args: &[&str]| {
         let mut a = args.to_vec();
-        a.extend(tcp);
+        a.extend(reach);
         run_cli_at(d, now, &a)
     };
     let newest = ours[0].clone();
@@ -205,13 +205,19 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
     let (code, _, err) = run_cli(d, &["drill", "start", "corrupt-latest-backup"]);
     assert_eq!(code, 2);
     assert!(err.contains("--pg HOST:PORT"), "{err}");
+    assert!(
+        err.contains("apt install postgresql") && err.contains("opsdeck sandbox reset"),
+        "how to get real databases: {err}"
+    );
     let pgarg = format!("127.0.0.1:{}", pg.port);
     let out = ok(
         d,
         &["drill", "start", "corrupt-latest-backup", "--pg", &pgarg],
     );
     assert!(out.contains("lost its events table"), "{out}");
-    let (good, v) = play_corrupt_latest_backup(&pg, d, common::fixed_now());
+    let port = format!("pg_port={}", pg.port);
+    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    let (good, v) = play_corrupt_latest_backup(&tcp, d, common::fixed_now());
     assert_eq!(v["passed"], true, "{v:#}");
     assert_eq!(v["backup_used"], good.as_str());
     let rpo = v["rpo_seconds"].as_i64().unwrap();
@@ -231,6 +237,8 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
 fn corrupt_latest_backup_drill_passes_at_every_hour() {
     let pg = Pg::start();
     let pgarg = format!("127.0.0.1:{}", pg.port);
+    let port = format!("pg_port={}", pg.port);
+    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
     for hm in ["00:30", "02:30", "03:30", "12:00", "23:30"] {
         let now: DateTime<Utc> = format!("2026-11-22T{hm}:00Z").parse().unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -249,7 +257,7 @@ fn corrupt_latest_backup_drill_passes_at_every_hour() {
             2,
             "{hm}: only the drill's own backups: {during:?}"
         );
-        let (good, v) = play_corrupt_latest_backup(&pg, d, now);
+        let (good, v) = play_corrupt_latest_backup(&tcp, d, now);
         assert_eq!(v["passed"], true, "{hm}: {v:#}");
         assert_eq!(v["backup_used"], good.as_str(), "{hm}");
         assert_eq!(v["rpo_seconds"], 22 * 3600, "{hm}");
@@ -341,5 +349,56 @@ fn lost_database_drill_restores_from_s3() {
     assert_eq!(
         pg.q("filter_ical_staging", "SELECT count(*) FROM events"),
         "5000"
+    );
+}
+
+/// With the PostgreSQL server installed, the sandbox's own databases are
+/// real: both database drills start with no flags and are played with the
+/// runbooks as configured (via=docker into postgres-platform), and the
+/// data checks of verify reach the same server.
+#[test]
+fn database_drills_run_on_the_sandboxs_own_postgresql() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let _db = common::real_db_sandbox(d);
+    let out = ok(d, &["drill", "start", "corrupt-latest-backup"]);
+    assert!(out.contains("postgres-platform container"), "{out}");
+    let (good, v) = play_corrupt_latest_backup(&[], d, common::fixed_now());
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(v["backup_used"], good.as_str());
+
+    // The server may have been stopped in between: verify starts it again.
+    ok(d, &["sandbox", "stop"]);
+    let out = ok(d, &["drill", "start", "lost-database"]);
+    assert!(out.contains("s3://cohuron-backups/postgres/"), "{out}");
+    let list = ok(d, &["ls", "backups", "--json"]);
+    let backups: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let newest = backups
+        .iter()
+        .filter(|b| b["database"] == "filter_ical_staging" && b["location"] == "s3")
+        .map(|b| b["path"].as_str().unwrap())
+        .max()
+        .unwrap()
+        .to_string();
+    let url = format!("s3://cohuron-backups/{newest}");
+    ok(
+        d,
+        &[
+            "run",
+            "restore-database",
+            &format!("backup={url}"),
+            "--yes",
+            "--confirm",
+            "filter_ical_staging",
+        ],
+    );
+    ok(d, &["sandbox", "stop"]);
+    let v = verify(d);
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert!(
+        v["checks"].as_array().unwrap().iter().any(|c| c["what"]
+            == "the database holds exactly the backup's data"
+            && c["passed"] == true),
+        "{v:#}"
     );
 }

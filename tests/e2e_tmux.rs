@@ -80,7 +80,7 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
     };
     let p = tmp.path().display().to_string();
     let shell = format!(
-        "env OPSDECK_NOW={now} XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config OPSDECK_SIM_DELAY_MS=250 TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
+        "env OPSDECK_NOW={now} XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config OPSDECK_SIM_DELAY_MS=250 OPSDECK_SANDBOX_PG=simulated TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
         now = common::fixed_now().to_rfc3339(),
         exe = env!("CARGO_BIN_EXE_opsdeck")
     );

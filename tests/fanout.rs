@@ -20,12 +20,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let sb = opsdeck::provider::sandbox::Sandbox::ensure(
-        &dir.path().join("sb"),
-        common::fixed_now(),
-        &common::exe(),
-    )
-    .unwrap();
+    let sb = common::sim_sandbox(&dir.path().join("sb"), common::fixed_now());
     let p = common::providers(&sb, &common::sim_env(common::fixed_now()), dir.path());
     Setup {
         _dir: dir,

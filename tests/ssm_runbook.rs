@@ -16,11 +16,10 @@ use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationOutput;
 use aws_sdk_ssm::operation::send_command::SendCommandOutput;
 use aws_sdk_ssm::types::{Command, CommandInvocationStatus as S};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use common::{exe, git_head};
+use common::git_head;
 use opsdeck::jobs::engine::RunEvent;
 use opsdeck::jobs::protocol::RunProtocol;
 use opsdeck::provider::aws::ssm::{SsmTiming, SsmTransport};
-use opsdeck::provider::sandbox::Sandbox;
 use opsdeck::provider::sandbox::estate::MT_HOST;
 use opsdeck::runbook::{self, Choices, Library, Target};
 use opsdeck::store::journal::{Journal, Operator};
@@ -97,7 +96,7 @@ fn agent_client(agent: Arc<Mutex<Agent>>) -> Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_runs_over_ssm_end_to_end_and_is_journaled() {
     let tmp = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::ensure(&tmp.path().join("sandbox"), chrono::Utc::now(), &exe()).unwrap();
+    let sandbox = common::sim_sandbox(&tmp.path().join("sandbox"), chrono::Utc::now());
     let root = sandbox.host_root(MT_HOST);
     let agent = Arc::new(Mutex::new(Agent {
         root: root.clone(),

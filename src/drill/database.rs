@@ -152,13 +152,13 @@ pub(super) fn lost_database(
     std::fs::remove_file(&local).map_err(|e| format!("{}: {e}", local.display()))?;
     pg.psql("postgres", &format!("DROP DATABASE {db}"))?;
     facts.insert("database".into(), db.into());
-    facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
+    facts.insert("pg".into(), pg.fact());
     facts.insert("good_backup".into(), name.clone());
     facts.insert("good_backup_at".into(), at.to_rfc3339());
     facts.insert("good_fingerprint".into(), good);
     Ok(format!(
-        "{db} is gone, and the host's /opt/backups went with the old volume. The nightly off-instance copies are in s3://{bucket}/postgres/: restore from there. (The database server is {}:{}: pass via=tcp pg_host={} pg_port={} to the backup runbooks.)",
-        pg.host, pg.port, pg.host, pg.port
+        "{db} is gone, and the host's /opt/backups went with the old volume. The nightly off-instance copies are in s3://{bucket}/postgres/: restore from there. ({})",
+        pg.reach()
     ))
 }
 
@@ -190,13 +190,13 @@ pub(super) fn corrupt_latest_backup(
     // The fault: the events table is gone.
     pg.psql(db, "DROP TABLE events")?;
     facts.insert("database".into(), db.into());
-    facts.insert("pg".into(), format!("{}:{}", pg.host, pg.port));
+    facts.insert("pg".into(), pg.fact());
     facts.insert("good_backup".into(), prev.clone());
     facts.insert("good_backup_at".into(), prev_at.to_rfc3339());
     facts.insert("corrupt_backup".into(), latest.clone());
     facts.insert("good_fingerprint".into(), good);
     Ok(format!(
-        "{db} lost its events table and the nightly check says its newest backup {latest} does not restore. Find a backup that does and restore it. (The database is at {}:{}: pass via=tcp pg_host={} pg_port={} to the backup runbooks.)",
-        pg.host, pg.port, pg.host, pg.port
+        "{db} lost its events table and the nightly check says its newest backup {latest} does not restore. Find a backup that does and restore it. ({})",
+        pg.reach()
     ))
 }

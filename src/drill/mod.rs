@@ -27,9 +27,9 @@ pub enum Scenario {
     FailedMigration,
     /// A production container restarting in a loop.
     CrashLoop,
-    /// The database is damaged and its newest backup is corrupt (needs --pg).
+    /// The database is damaged and its newest backup is corrupt (a real PostgreSQL: the sandbox's own, or --pg).
     CorruptLatestBackup,
-    /// The database and the host's backups are gone; S3 has a copy (needs --pg).
+    /// The database and the host's backups are gone; S3 has a copy (a real PostgreSQL: the sandbox's own, or --pg).
     LostDatabase,
 }
 
@@ -141,9 +141,20 @@ pub fn start(
             )
         }
         Scenario::CorruptLatestBackup | Scenario::LostDatabase => {
-            let pg = pg.ok_or(
-                "this drill restores a real database: give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
-            )?;
+            let own;
+            let pg = match pg {
+                Some(pg) => pg,
+                None if sandbox.real_databases() => {
+                    own = PgTarget::sandbox(&sandbox.dir, "platform")?;
+                    &own
+                }
+                None => {
+                    return Err(format!(
+                        "this drill restores a real database and this sandbox's are simulated: install the PostgreSQL server ({}) and run `opsdeck sandbox reset`, or give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
+                        crate::provider::sandbox::pg_real::INSTALL_HINT
+                    ));
+                }
+            };
             // The drilled database's backups are the drill's own while it
             // runs: the sandbox's nightly files of it step aside, whatever
             // the hour, and come back when the drill ends.
@@ -232,6 +243,7 @@ fn succeeded(e: &Entry) -> bool {
 /// `good` names the backup that holds that data as the Backups screen shows
 /// it, for the operator who restored another one.
 fn check_data(
+    sandbox: &Sandbox,
     a: &Active,
     db: &str,
     what: &str,
@@ -241,7 +253,7 @@ fn check_data(
     let Some(pgs) = a.facts.get("pg") else {
         return Ok(());
     };
-    let pg = PgTarget::parse(pgs)?;
+    let pg = PgTarget::from_fact(&sandbox.dir, pgs)?;
     let now_fp = pg.fingerprint(db).unwrap_or_else(|e| e);
     let same = Some(&now_fp) == a.facts.get("good_fingerprint");
     check(
@@ -374,6 +386,7 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
             );
             let url = format!("s3://cohuron-backups/postgres/{good}");
             check_data(
+                sandbox,
                 &a,
                 &db,
                 "the database holds exactly the backup's data",
@@ -429,6 +442,7 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 restored_from.clone(),
             );
             check_data(
+                sandbox,
                 &a,
                 &db,
                 "the database holds exactly the good backup's data",

@@ -8,6 +8,8 @@ use std::process::Command;
 pub struct PgTarget {
     pub host: String,
     pub port: u16,
+    /// The sandbox's own server behind this address, when it is one.
+    pub sandbox_server: Option<&'static str>,
 }
 
 impl PgTarget {
@@ -27,7 +29,53 @@ impl PgTarget {
         Ok(PgTarget {
             host: h.into(),
             port,
+            sandbox_server: None,
         })
+    }
+
+    /// The sandbox's own server `name`, started if it is idle.
+    pub fn sandbox(sandbox: &std::path::Path, name: &'static str) -> Result<PgTarget, String> {
+        let ep = crate::provider::sandbox::pg_real::ensure(sandbox, name)?;
+        Ok(PgTarget {
+            host: "127.0.0.1".into(),
+            port: ep.port,
+            sandbox_server: Some(name),
+        })
+    }
+
+    /// How the operator's runbooks reach the drilled database (for the alarm).
+    pub(super) fn reach(&self) -> String {
+        match self.sandbox_server {
+            Some(_) => "It lives in the host's postgres-platform container: the backup runbooks reach it as configured (via=docker).".into(),
+            None => format!(
+                "The database server is {h}:{p}: pass via=tcp pg_host={h} pg_port={p} to the backup runbooks.",
+                h = self.host,
+                p = self.port
+            ),
+        }
+    }
+
+    /// What the drill records to find this server again at verify time
+    /// (the sandbox's own may come back on another port).
+    pub(super) fn fact(&self) -> String {
+        match self.sandbox_server {
+            Some(name) => format!("sandbox:{name}"),
+            None => format!("{}:{}", self.host, self.port),
+        }
+    }
+
+    /// The server a drill recorded with [`PgTarget::fact`].
+    pub(super) fn from_fact(sandbox: &std::path::Path, fact: &str) -> Result<PgTarget, String> {
+        match fact.strip_prefix("sandbox:") {
+            Some(name) => {
+                let s = crate::provider::sandbox::pg_real::SERVERS
+                    .iter()
+                    .find(|s| s.name == name)
+                    .ok_or_else(|| format!("the sandbox has no database server {name}"))?;
+                PgTarget::sandbox(sandbox, s.name)
+            }
+            None => PgTarget::parse(fact),
+        }
     }
     pub(super) fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
         let out = Command::new("psql")

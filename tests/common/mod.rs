@@ -8,7 +8,7 @@ pub mod svg;
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use opsdeck::config;
-use opsdeck::provider::sandbox::{SANDBOX_CONFIG, Sandbox, SandboxCloud};
+use opsdeck::provider::sandbox::{Databases, SANDBOX_CONFIG, Sandbox, SandboxCloud};
 use opsdeck::tui::app::keymap::Keymap;
 use opsdeck::tui::app::{App, ContextInfo, Effect, Msg};
 use opsdeck::tui::effects::{EffectsRunner, Providers};
@@ -36,6 +36,12 @@ pub fn sim_env(now: DateTime<Utc>) -> BTreeMap<String, String> {
     env
 }
 
+/// A sandbox at `dir` as of `now`, its databases simulated (a real server
+/// per test sandbox would be slow; `real_db_sandbox` makes one that is real).
+pub fn sim_sandbox(dir: &Path, now: DateTime<Utc>) -> Sandbox {
+    Sandbox::ensure_with(dir, now, &exe(), &Databases::Simulated).unwrap()
+}
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub sandbox: Sandbox,
@@ -52,6 +58,7 @@ pub fn sandbox_ctx() -> ContextInfo {
         production: false,
         read_only: false,
         simulated: true,
+        real_db: false,
         regions: vec![
             "eu-north-1".into(),
             "us-east-1".into(),
@@ -100,7 +107,7 @@ impl Harness {
         env: BTreeMap<String, String>,
     ) -> Harness {
         let now = fixed_now();
-        let sandbox = Sandbox::ensure(sandbox_dir, now, &exe()).unwrap();
+        let sandbox = sim_sandbox(sandbox_dir, now);
         let providers = providers(&sandbox, &env, state);
         let (tx, rx) = mpsc::unbounded_channel();
         let runner = EffectsRunner::new(providers.clone(), tx);
@@ -224,6 +231,9 @@ pub fn cli_at(dir: &Path, now: DateTime<Utc>) -> std::process::Command {
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("OPSDECK_SIM_DELAY_MS", "0")
         .env("OPSDECK_SIM_HEALTH_GRACE", "0")
+        // Simulated databases unless a test asks for real ones
+        // (`real_db_sandbox`): a real server per test sandbox is slow.
+        .env("OPSDECK_SANDBOX_PG", "simulated")
         .env_remove("AWS_PROFILE")
         .env_remove("OPSDECK_LOG");
     c
@@ -242,4 +252,51 @@ pub fn run_cli_at(dir: &Path, now: DateTime<Utc>, args: &[&str]) -> (i32, String
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The CLI's sandbox under `dir` built with real PostgreSQL servers (the
+/// machine has the binaries: `bash .ci/test` installs them). The servers
+/// are stopped when the guard is dropped, even when the test fails.
+pub fn real_db_sandbox(dir: &Path) -> RealDb {
+    let out = cli(dir)
+        .env_remove("OPSDECK_SANDBOX_PG")
+        .args(["ls", "backups", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    RealDb {
+        dir: dir.to_path_buf(),
+    }
+}
+
+pub struct RealDb {
+    pub dir: PathBuf,
+}
+
+impl RealDb {
+    /// The sandbox's directory.
+    pub fn sandbox(&self) -> PathBuf {
+        self.dir.join("data/opsdeck/sandbox")
+    }
+}
+
+impl Drop for RealDb {
+    fn drop(&mut self) {
+        let _ = cli(&self.dir).args(["sandbox", "stop"]).output();
+        // As root the data lives outside the sandbox (in the temp dir).
+        for server in ["platform", "pmo"] {
+            let cluster = self.sandbox().join("pg").join(server).join("cluster.json");
+            if let Some(outside) = std::fs::read_to_string(cluster)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["outside"].as_str().map(PathBuf::from))
+            {
+                let _ = std::fs::remove_dir_all(outside);
+            }
+        }
+    }
 }

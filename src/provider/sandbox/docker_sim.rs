@@ -260,6 +260,9 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         eprintln!("Error response from daemon: container {name} is not running");
         return Ok(1);
     }
+    if let Some(code) = real_pg_client(root, name, rest, out)? {
+        return Ok(code);
+    }
     let db = flag_value(rest, &["-d", "--dbname"]).unwrap_or_else(|| "postgres".into());
     let now = now_epoch();
     match cmd.first().map(String::as_str) {
@@ -312,7 +315,8 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         }
         Some("psql") if rest.iter().any(|a| a == "-c" || a == "--command") => {
             eprintln!(
-                "psql (opsdeck sandbox): the sandbox's PostgreSQL is simulated and answers no queries; run the database runbooks with via=tcp against a real PostgreSQL"
+                "psql (opsdeck sandbox): the sandbox's PostgreSQL is simulated and answers no queries; for real databases install the server ({}) and run `opsdeck sandbox reset`, or use via=tcp against a real PostgreSQL",
+                super::pg_real::INSTALL_HINT
             );
             Ok(2)
         }
@@ -329,6 +333,68 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         }
         None => Ok(0),
     }
+}
+
+/// The PostgreSQL client tools a database container answers for real.
+const PG_CLIENTS: &[&str] = &[
+    "psql",
+    "pg_dump",
+    "pg_dumpall",
+    "pg_restore",
+    "pg_isready",
+    "createdb",
+    "dropdb",
+];
+
+/// `docker exec [-i] CONTAINER psql|pg_dump|… ARGS` on a database container
+/// of a sandbox with real servers: the real client, with these ARGS, against
+/// the container's server (started if it is idle). `None` when simulated.
+fn real_pg_client(
+    root: &Path,
+    container: &str,
+    rest: &[String],
+    out: &mut impl Write,
+) -> std::io::Result<Option<i32>> {
+    let Some(sandbox) = root.parent().and_then(Path::parent) else {
+        return Ok(None);
+    };
+    let host = root.file_name().and_then(|h| h.to_str()).unwrap_or("");
+    let Some(server) = super::pg_real::server_of(host, container) else {
+        return Ok(None);
+    };
+    if !super::pg_real::is_real(sandbox) {
+        return Ok(None);
+    }
+    // The command and its arguments as given: after the container's name.
+    let mut i = 0;
+    while i < rest.len() && rest[i].starts_with('-') {
+        i += if ["-u", "--user", "-e", "--env", "-w", "--workdir"].contains(&rest[i].as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    let cmd = rest.get(i + 1..).unwrap_or(&[]);
+    let Some(tool) = cmd.first().filter(|t| PG_CLIENTS.contains(&t.as_str())) else {
+        return Ok(None);
+    };
+    let ep = match super::pg_real::ensure(sandbox, server.name) {
+        Ok(ep) => ep,
+        Err(e) => {
+            eprintln!(
+                "{tool}: the sandbox's PostgreSQL ({}) is not available: {e}",
+                server.name
+            );
+            return Ok(Some(2));
+        }
+    };
+    out.flush()?;
+    let _busy = super::pg_real::in_use(sandbox, server.name);
+    let st = std::process::Command::new(ep.bindir.join(tool))
+        .args(&cmd[1..])
+        .envs(ep.client_env())
+        .status()?;
+    Ok(Some(st.code().unwrap_or(1)))
 }
 
 /// Service names of a compose file (two-space indented keys under `services:`),

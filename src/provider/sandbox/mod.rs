@@ -7,6 +7,7 @@ mod aws_sim;
 mod curl_sim;
 pub mod docker_sim;
 pub mod estate;
+pub mod pg_real;
 pub mod sim_state;
 
 use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
@@ -15,11 +16,12 @@ use crate::transport::local::{LocalHost, LocalTransport};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use estate::Estate;
+pub use pg_real::Databases;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped when the estate's layout changes; an older sandbox is rebuilt.
-pub const ESTATE_VERSION: &str = "1";
+pub const ESTATE_VERSION: &str = "2";
 
 /// The config the console uses when none is given: the sandbox's hosts and apps.
 pub const SANDBOX_CONFIG: &str = include_str!("sandbox.toml");
@@ -31,8 +33,19 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Open the sandbox at `dir`, creating it as of `now` if it is missing or
-    /// from an older version. The `docker` shims are refreshed to point at `exe`.
+    /// from an older version, with real databases when this machine can
+    /// ([`Databases::choose`]). The `docker` shims are refreshed to point at `exe`.
     pub fn ensure(dir: &Path, now: DateTime<Utc>, exe: &Path) -> std::io::Result<Sandbox> {
+        Self::ensure_with(dir, now, exe, &Databases::choose())
+    }
+
+    /// [`Sandbox::ensure`], saying how a new sandbox's databases are made.
+    pub fn ensure_with(
+        dir: &Path,
+        now: DateTime<Utc>,
+        exe: &Path,
+        dbs: &Databases,
+    ) -> std::io::Result<Sandbox> {
         let version = std::fs::read_to_string(dir.join("VERSION")).unwrap_or_default();
         if version.trim() != ESTATE_VERSION {
             if dir.exists() {
@@ -48,6 +61,16 @@ impl Sandbox {
             // Repos record absolute origin paths: fix them for the final place.
             std::fs::rename(&tmp, dir)?;
             fix_origins(dir, &tmp)?;
+            // Real servers are made in the final place (their watcher and
+            // cluster files name it); a failure leaves no sandbox behind.
+            if let Databases::Real(bindir) = dbs
+                && let Err(e) = real_databases(dir, bindir, now)
+            {
+                let _ = Self::remove(dir);
+                return Err(std::io::Error::other(format!(
+                    "real PostgreSQL for the sandbox: {e} (OPSDECK_SANDBOX_PG=simulated builds it without)"
+                )));
+            }
         }
         let sb = Sandbox {
             dir: dir.to_path_buf(),
@@ -64,6 +87,11 @@ impl Sandbox {
         Self::ensure(dir, now, exe)
     }
 
+    /// Whether this sandbox's database servers are real PostgreSQL.
+    pub fn real_databases(&self) -> bool {
+        pg_real::is_real(&self.dir)
+    }
+
     fn remove(dir: &Path) -> std::io::Result<()> {
         // Refuse to delete something that is not a sandbox.
         if !estate::path(dir).exists() && dir.read_dir()?.next().is_some() {
@@ -72,6 +100,7 @@ impl Sandbox {
                 dir.display()
             )));
         }
+        pg_real::remove_all(dir).map_err(std::io::Error::other)?;
         std::fs::remove_dir_all(dir)
     }
 
@@ -206,6 +235,78 @@ pub fn s3_store(sandbox_dir: &Path, bucket: &str, key: &str, file: &Path) -> std
         std::fs::create_dir_all(d)?;
     }
     std::fs::copy(file, to).map(|_| ())
+}
+
+/// Start and seed the real database servers of a new sandbox, and make
+/// its week of host backups real `pg_dump` files of that data (the one the
+/// estate made truncated stays truncated: half the gzip stream).
+fn real_databases(dir: &Path, bindir: &Path, now: DateTime<Utc>) -> Result<(), String> {
+    for (server, ep) in pg_real::create(dir, bindir, now)? {
+        let backups = dir
+            .join("hosts")
+            .join(server.host)
+            .join("opt/backups/postgres");
+        let files: Vec<PathBuf> = std::fs::read_dir(&backups)
+            .map_err(|e| format!("{}: {e}", backups.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        for (db, _) in server.databases {
+            let mine: Vec<&PathBuf> = files
+                .iter()
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| backup_of(n, db))
+                })
+                .collect();
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut enc, &ep.dump(db)?).map_err(|e| e.to_string())?;
+            let gz = enc.finish().map_err(|e| e.to_string())?;
+            for p in mine {
+                let bytes = if gunzips(p) {
+                    &gz[..]
+                } else {
+                    &gz[..gz.len() / 2]
+                };
+                std::fs::write(p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            // Its off-instance copies in S3 get the same dump as content.
+            let mut estate = estate::load(dir).map_err(|e| e.to_string())?;
+            for b in &mut estate.buckets {
+                for o in &mut b.objects {
+                    if !backup_of(o.key.rsplit('/').next().unwrap_or(""), db) {
+                        continue;
+                    }
+                    let to = s3_content(dir, &b.name, &o.key)
+                        .ok_or_else(|| format!("bad key {}", o.key))?;
+                    if let Some(d) = to.parent() {
+                        std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
+                    }
+                    std::fs::write(&to, &gz).map_err(|e| format!("{}: {e}", to.display()))?;
+                    for v in &mut o.versions {
+                        v.size = gz.len() as u64;
+                    }
+                }
+            }
+            estate::save(dir, &estate).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// `{db}_YYYYmmdd…`: a backup file of exactly `db`.
+fn backup_of(file: &str, db: &str) -> bool {
+    file.strip_prefix(db)
+        .and_then(|r| r.strip_prefix('_'))
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Whether a file is a whole gzip stream.
+fn gunzips(p: &Path) -> bool {
+    std::fs::File::open(p).is_ok_and(|f| {
+        std::io::copy(&mut flate2::read::GzDecoder::new(f), &mut std::io::sink()).is_ok()
+    })
 }
 
 /// After moving the estate into place, point git remotes at the final paths.
@@ -434,7 +535,14 @@ impl ObjectStore for SandboxCloud {
         }
         .filter(|v| !v.is_delete_marker)
         .ok_or_else(|| ProviderError::new(ctx(), "NoSuchVersion"))?;
-        // Sandbox objects have sizes but no contents: a labelled stand-in.
+        // The latest version of an object with content (real backups, what
+        // `aws s3 sync` uploaded) is that content.
+        if v.is_latest
+            && let Some(data) = s3_content(&self.sandbox.dir, bucket, key).filter(|p| p.is_file())
+        {
+            return std::fs::copy(&data, to).map_err(|e| ProviderError::new(ctx(), e));
+        }
+        // Other objects have sizes but no contents: a labelled stand-in.
         let body = format!(
             "opsdeck sandbox object s3://{bucket}/{key} version {} ({} bytes in the estate)\n",
             v.version_id, v.size

@@ -125,7 +125,11 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.ctx.simulated {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(
-            " SANDBOX · docker & db simulated ",
+            if app.ctx.real_db {
+                " SANDBOX · docker simulated, PostgreSQL real "
+            } else {
+                " SANDBOX · simulated "
+            },
             theme.badge(theme.simulation),
         ));
     }
@@ -134,6 +138,17 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::styled(
             format!("{} working", SPINNER[app.spinner % SPINNER.len()]),
             Style::default().fg(theme.accent),
+        ));
+    }
+    // On a sandbox without real databases, how to get them (before the
+    // sandbox's made-up regions, which may be cut instead).
+    if app.ctx.simulated && !app.ctx.real_db {
+        spans.push(Span::styled(
+            format!(
+                "  real db: {}, then opsdeck sandbox reset",
+                crate::provider::sandbox::pg_real::INSTALL_HINT
+            ),
+            Style::default().fg(theme.muted),
         ));
     }
     spans.push(Span::raw("  "));
