@@ -189,3 +189,75 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
         "cursor visible again"
     );
 }
+
+/// The Drills screen takes corrupt-latest-backup from alarm to a passing
+/// report on the sandbox's own PostgreSQL, everything through the console:
+/// start the drill, validate the corrupt newest backup (it fails), validate
+/// the one before, restore it (typing the database's name), verify.
+#[test]
+fn a_database_drill_from_alarm_to_report_in_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _db = common::real_db_sandbox(tmp.path());
+    let tmux = Tmux {
+        socket: format!("opsdeck-e2e-drill-{}", std::process::id()),
+    };
+    let p = tmp.path().display().to_string();
+    let shell = format!(
+        "env OPSDECK_NOW={now} XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config OPSDECK_SIM_DELAY_MS=0 OPSDECK_SIM_HEALTH_GRACE=0 TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
+        now = common::fixed_now().to_rfc3339(),
+        exe = env!("CARGO_BIN_EXE_opsdeck")
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "32",
+        &shell,
+    ]);
+    let long = Duration::from_secs(60);
+    tmux.wait_for("PostgreSQL real", Duration::from_secs(30));
+    tmux.send(&[":"]);
+    tmux.literal("drill corrupt-latest-backup");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("DRILL corrupt-latest-backup", long);
+
+    // A runbook on the one backup whose name holds `stamp`.
+    let run_on = |stamp: &str, runbook: &str| {
+        tmux.send(&["5", "/", "Escape", "/"]);
+        tmux.literal(stamp);
+        tmux.send(&["Enter"]);
+        tmux.wait_for("Backups [1/", Duration::from_secs(10));
+        tmux.send(&[":"]);
+        tmux.literal(&format!("run {runbook}"));
+        tmux.send(&["Enter"]);
+        tmux.wait_for(&format!("runbook   {runbook}"), Duration::from_secs(10));
+        tmux.send(&["Enter"]);
+        tmux.wait_for("preview", Duration::from_secs(10));
+    };
+    // The newest (an hour before the alarm) is the corrupt one…
+    run_on("20260302_090000", "validate-backup");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("not a valid gzip file", long);
+    // …the one before restores, and is restored.
+    run_on("20260301_120000", "validate-backup");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("check=passed", long);
+    run_on("20260301_120000", "restore-database");
+    tmux.wait_for("type filter_ical_staging", Duration::from_secs(10));
+    tmux.literal("filter_ical_staging");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("restored filter_ical_staging from", long);
+    tmux.send(&[":"]);
+    tmux.literal("drill verify");
+    tmux.send(&["Enter"]);
+    let report = tmux.wait_for("PASSED", long);
+    assert!(
+        report.contains("✓ the database holds exactly the good backup's data"),
+        "{report}"
+    );
+    assert!(!report.contains('✗'), "{report}");
+}

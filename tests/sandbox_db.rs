@@ -248,3 +248,41 @@ fn a_simulated_sandbox_says_how_to_get_real_databases() {
     );
     assert!(ok(d, &["sandbox", "stop"]).contains("no sandbox database server is running"));
 }
+
+/// A sandbox deleted by hand leaves no server behind: its watcher stops
+/// the servers and removes a data dir it made outside the sandbox.
+#[test]
+fn a_deleted_sandbox_leaves_no_server_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let db = common::real_db_sandbox(d);
+    let sb = db.sandbox();
+    let mut servers = Vec::new();
+    for name in ["platform", "pmo"] {
+        let cluster: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(sb.join("pg").join(name).join("cluster.json")).unwrap(),
+        )
+        .unwrap();
+        let data = std::path::PathBuf::from(cluster["data"].as_str().unwrap());
+        let pid: u32 = std::fs::read_to_string(data.join("postmaster.pid"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        servers.push((pid, data));
+    }
+    std::fs::remove_dir_all(&sb).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while servers
+        .iter()
+        .any(|(pid, data)| Path::new(&format!("/proc/{pid}")).exists() || data.exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still there a minute after the sandbox was deleted: {servers:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -241,58 +241,84 @@ pub fn s3_store(sandbox_dir: &Path, bucket: &str, key: &str, file: &Path) -> std
 /// its week of host backups real `pg_dump` files of that data (the one the
 /// estate made truncated stays truncated: half the gzip stream).
 fn real_databases(dir: &Path, bindir: &Path, now: DateTime<Utc>) -> Result<(), String> {
-    for (server, ep) in pg_real::create(dir, bindir, now)? {
-        let backups = dir
-            .join("hosts")
-            .join(server.host)
-            .join("opt/backups/postgres");
-        let files: Vec<PathBuf> = std::fs::read_dir(&backups)
-            .map_err(|e| format!("{}: {e}", backups.display()))?
-            .flatten()
-            .map(|e| e.path())
+    // The servers are made at once: each is mostly initdb, seeding and
+    // dumps, waiting on PostgreSQL.
+    let dumps: Vec<(&str, Vec<u8>)> = std::thread::scope(|sc| {
+        let made: Vec<_> = pg_real::SERVERS
+            .iter()
+            .map(|s| sc.spawn(move || real_server(dir, s, bindir, now)))
             .collect();
-        for (db, _) in server.databases {
-            let mine: Vec<&PathBuf> = files
-                .iter()
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| backup_of(n, db))
-                })
-                .collect();
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            std::io::Write::write_all(&mut enc, &ep.dump(db)?).map_err(|e| e.to_string())?;
-            let gz = enc.finish().map_err(|e| e.to_string())?;
-            for p in mine {
-                let bytes = if gunzips(p) {
-                    &gz[..]
-                } else {
-                    &gz[..gz.len() / 2]
-                };
-                std::fs::write(p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
-            }
-            // Its off-instance copies in S3 get the same dump as content.
-            let mut estate = estate::load(dir).map_err(|e| e.to_string())?;
-            for b in &mut estate.buckets {
-                for o in &mut b.objects {
-                    if !backup_of(o.key.rsplit('/').next().unwrap_or(""), db) {
-                        continue;
-                    }
-                    let to = s3_content(dir, &b.name, &o.key)
-                        .ok_or_else(|| format!("bad key {}", o.key))?;
-                    if let Some(d) = to.parent() {
-                        std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
-                    }
-                    std::fs::write(&to, &gz).map_err(|e| format!("{}: {e}", to.display()))?;
-                    for v in &mut o.versions {
-                        v.size = gz.len() as u64;
-                    }
+        made.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a database server's setup panicked".into()))
+            })
+            .collect::<Result<Vec<_>, String>>()
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    // The backups' off-instance copies in S3 get the same dumps as content.
+    let mut estate = estate::load(dir).map_err(|e| e.to_string())?;
+    for (db, gz) in &dumps {
+        for b in &mut estate.buckets {
+            for o in &mut b.objects {
+                if !backup_of(o.key.rsplit('/').next().unwrap_or(""), db) {
+                    continue;
+                }
+                let to =
+                    s3_content(dir, &b.name, &o.key).ok_or_else(|| format!("bad key {}", o.key))?;
+                if let Some(d) = to.parent() {
+                    std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
+                }
+                std::fs::write(&to, gz).map_err(|e| format!("{}: {e}", to.display()))?;
+                for v in &mut o.versions {
+                    v.size = gz.len() as u64;
                 }
             }
-            estate::save(dir, &estate).map_err(|e| e.to_string())?;
         }
     }
-    Ok(())
+    estate::save(dir, &estate).map_err(|e| e.to_string())
+}
+
+/// One real server, seeded, and its host's backups of it made real
+/// dumps; each database's gzipped dump.
+fn real_server(
+    dir: &Path,
+    server: &pg_real::Server,
+    bindir: &Path,
+    now: DateTime<Utc>,
+) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    let ep = pg_real::create(dir, server, bindir, now)?;
+    let backups = dir
+        .join("hosts")
+        .join(server.host)
+        .join("opt/backups/postgres");
+    let files: Vec<PathBuf> = std::fs::read_dir(&backups)
+        .map_err(|e| format!("{}: {e}", backups.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let mut dumps = Vec::new();
+    for (db, _) in server.databases {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, &ep.dump(db)?).map_err(|e| e.to_string())?;
+        let gz = enc.finish().map_err(|e| e.to_string())?;
+        for p in files.iter().filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| backup_of(n, db))
+        }) {
+            let bytes = if gunzips(p) {
+                &gz[..]
+            } else {
+                &gz[..gz.len() / 2]
+            };
+            std::fs::write(p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        dumps.push((*db, gz));
+    }
+    Ok(dumps)
 }
 
 /// `{db}_YYYYmmdd…`: a backup file of exactly `db`.

@@ -430,19 +430,23 @@ fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, Strin
     }
 }
 
-/// The idle watcher: stops the server after [`idle_secs`] without use, or
-/// as soon as the sandbox is gone (then removes a data dir made outside it).
+/// The idle watcher: stops the server after [`idle_secs`] without use
+/// (a client running is a use), or as soon as the sandbox no longer owns
+/// it (deleted, or rebuilt in the same place); then it removes a data dir
+/// made outside the sandbox.
 fn watch(sandbox: &Path, server: &str, pid: u32, c: &Cluster) -> Result<(), String> {
     const SCRIPT: &str = r#"
-pid=$1 used=$2 idle=$3 version=$4 outside=$5 busy=$6
+pid=$1 used=$2 idle=$3 cluster=$4 data=$5 outside=$6 busy=$7
+# The sandbox still owns this server while its cluster file names the data.
+owned() { grep -qF -- "\"$data\"" "$cluster" 2>/dev/null; }
 while [ -e "/proc/$pid" ]; do
   sleep 5
-  if [ ! -e "$version" ]; then kill -INT "$pid" 2>/dev/null; continue; fi
+  if ! owned; then kill -INT "$pid" 2>/dev/null; continue; fi
   if [ -e "$busy" ] && ! flock -n -x "$busy" true; then touch "$used"; continue; fi
   last=$(stat -c %Y "$used" 2>/dev/null || echo 0)
   if [ $(( $(date +%s) - last )) -ge "$idle" ]; then kill -INT "$pid" 2>/dev/null; fi
 done
-if [ -n "$outside" ] && [ ! -e "$version" ]; then rm -rf -- "$outside"; fi
+if [ -n "$outside" ] && ! owned; then rm -rf -- "$outside"; fi
 "#;
     let outside = c
         .outside
@@ -454,7 +458,8 @@ if [ -n "$outside" ] && [ ! -e "$version" ]; then rm -rf -- "$outside"; fi
         .arg(pid.to_string())
         .arg(server_dir(sandbox, server).join("used"))
         .arg(idle_secs().to_string())
-        .arg(sandbox.join("VERSION"))
+        .arg(cluster_file(sandbox, server))
+        .arg(&c.data)
         .arg(outside)
         .arg(server_dir(sandbox, server).join("busy"))
         .stdin(Stdio::null())
@@ -506,21 +511,18 @@ pub fn remove_all(sandbox: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Initialise every server of a new sandbox, start it and seed its
-/// databases as of `now`. Returns the running servers.
+/// Initialise server `s` of a new sandbox, start it and seed its
+/// databases as of `now`.
 pub fn create(
     sandbox: &Path,
+    s: &Server,
     bindir: &Path,
     now: DateTime<Utc>,
-) -> Result<Vec<(&'static Server, Endpoint)>, String> {
-    let mut up = Vec::new();
-    for s in SERVERS {
-        let dir = server_dir(sandbox, s.name);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let _lock = lock(sandbox, s.name)?;
-        up.push((s, init(sandbox, s, bindir, now)?));
-    }
-    Ok(up)
+) -> Result<Endpoint, String> {
+    let dir = server_dir(sandbox, s.name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let _lock = lock(sandbox, s.name)?;
+    init(sandbox, s, bindir, now)
 }
 
 /// A new cluster for `s`: initdb, start, seed (the caller holds the lock).
