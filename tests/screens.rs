@@ -248,6 +248,13 @@ async fn every_screen_renders_the_sandbox_estate() {
     );
     insta::assert_snapshot!("findings", s);
     screenshot(&h, "findings");
+
+    // What needs attention, worst first, with the runbook that fixes each.
+    h.keys("0g");
+    let s = snap(&h);
+    assert!(s.contains("Attention [20]") && s.contains("drill"), "{s}");
+    insta::assert_snapshot!("attention", s);
+    screenshot(&h, "attention");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,7 +575,7 @@ async fn an_80_by_24_terminal_keeps_ids_whole_and_the_keys_in_view() {
     assert!(lines.next().unwrap().contains("PRODUCTION"), "{s}");
     let tabs = lines.next().unwrap();
     assert!(
-        tabs.contains("3 Containers") && tabs.trim_end().ends_with(" 9"),
+        tabs.contains("3 Containers") && tabs.trim_end().ends_with(" 0"),
         "{tabs}"
     );
     // The crash-looping worker is marked, not only coloured.

@@ -19,6 +19,8 @@ pub enum Kind {
     Backups,
     /// Posture findings: open security groups, unencrypted EBS, IMDSv1.
     Posture,
+    /// What needs attention now, worst first (exit 1 when anything is critical).
+    Attention,
 }
 
 pub fn table(out: &mut impl Write, t: &crate::table::TableData) -> std::io::Result<()> {
@@ -175,6 +177,31 @@ pub async fn ls(
                 table(out, &rows::objects_table(&v, &prefix, now))?;
             }
         }
+        Kind::Attention => {
+            let items = attention(p, config, now, &mut warnings).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &items)?;
+                writeln!(out)?;
+            } else {
+                table(out, &rows::attention_table(&items, now))?;
+                let critical = items
+                    .iter()
+                    .filter(|i| i.severity == crate::ops::attention::Severity::Critical)
+                    .count();
+                writeln!(out, "{} items, {critical} critical", items.len())?;
+            }
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            // Critical first: it is what cron pages someone for.
+            return Ok(if crate::ops::attention::any_critical(&items) {
+                1
+            } else if warnings.is_empty() {
+                0
+            } else {
+                3
+            });
+        }
         Kind::Containers | Kind::Tenants | Kind::Backups => {
             let (inv, errs) = crate::ops::load_inventory(p, config, true).await?;
             warnings.extend(errs);
@@ -221,4 +248,37 @@ pub async fn ls(
         eprintln!("warning: {w}");
     }
     Ok(if warnings.is_empty() { 0 } else { 3 })
+}
+
+/// What the attention list reads, read the way `ls` reads each (a source
+/// that fails is a warning: the others still count).
+async fn attention(
+    p: &Providers,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Vec<crate::ops::attention::Item>> {
+    let (inv, errs) = crate::ops::load_inventory(p, config, true).await?;
+    warnings.extend(errs);
+    let buckets = p.store.buckets().await.unwrap_or_else(|e| {
+        warnings.push(e.to_string());
+        vec![]
+    });
+    let findings = p.cloud.posture().await.unwrap_or_else(|e| {
+        warnings.push(e.to_string());
+        vec![]
+    });
+    let journal = p.journal.entries().0;
+    let drill = crate::drill::active(&p.journal);
+    Ok(crate::ops::attention::gather(
+        &crate::ops::attention::Signals {
+            config,
+            inv: &inv,
+            buckets: &buckets,
+            findings: &findings,
+            journal: &journal,
+            drill: drill.as_ref(),
+            now,
+        },
+    ))
 }

@@ -7,6 +7,7 @@
 //! terminal: the console and the CLI only phrase the answers.
 
 pub mod actions;
+pub mod attention;
 pub mod inventory;
 
 pub use inventory::Inventory;

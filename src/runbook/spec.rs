@@ -34,6 +34,18 @@ impl TargetKind {
             TargetKind::Database => "database",
         }
     }
+    /// The kind a [`TargetKind::label`] names.
+    pub fn parse(label: &str) -> Option<TargetKind> {
+        [
+            TargetKind::Tenant,
+            TargetKind::Instance,
+            TargetKind::Container,
+            TargetKind::Backup,
+            TargetKind::Database,
+        ]
+        .into_iter()
+        .find(|k| k.label() == label)
+    }
     /// The shell variables a target of this kind sets.
     pub fn vars(self) -> &'static [&'static str] {
         match self {

@@ -541,3 +541,36 @@ pub fn findings_table(v: &[crate::domain::Finding]) -> TableData {
             .collect(),
     )
 }
+
+/// What needs attention, worst first ([`crate::ops::attention`]).
+pub fn attention_table(v: &[crate::ops::attention::Item], now: DateTime<Utc>) -> TableData {
+    use crate::ops::attention::Severity;
+    TableData::new(
+        vec!["", "KIND", "SUBJECT", "WHAT", "SINCE", "FIX"],
+        v.iter()
+            .map(|i| Row {
+                key: i.key(),
+                tone: match i.severity {
+                    Severity::Critical => Tone::Bad,
+                    Severity::Warning => Tone::Warn,
+                },
+                cells: vec![
+                    match i.severity {
+                        Severity::Critical => "!!".into(),
+                        Severity::Warning => "!".into(),
+                    },
+                    i.kind.into(),
+                    i.subject.clone(),
+                    i.what.clone(),
+                    i.since
+                        .map(|t| format!("{} ago", human_age(now, t)))
+                        .unwrap_or_else(|| "-".into()),
+                    i.fix
+                        .as_ref()
+                        .map(|f| format!("{} {}", f.runbook, f.target))
+                        .unwrap_or_default(),
+                ],
+            })
+            .collect(),
+    )
+}

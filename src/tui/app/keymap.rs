@@ -41,6 +41,7 @@ pub enum Action {
     GoHistory,
     GoDrills,
     GoFindings,
+    GoAttention,
     /// The last notices, whole.
     Notices,
     /// Unbinds a key in a user keymap.
@@ -49,7 +50,7 @@ pub enum Action {
 
 impl Action {
     /// The keys that open a screen, in the order the tabs show them.
-    pub const SCREENS: [Action; 9] = [
+    pub const SCREENS: [Action; 10] = [
         Action::GoTenants,
         Action::GoInstances,
         Action::GoContainers,
@@ -59,6 +60,7 @@ impl Action {
         Action::GoHistory,
         Action::GoDrills,
         Action::GoFindings,
+        Action::GoAttention,
     ];
 
     /// The screen this action opens, if it opens one.
@@ -74,6 +76,7 @@ impl Action {
             Action::GoHistory => Screen::History,
             Action::GoDrills => Screen::Drills,
             Action::GoFindings => Screen::Findings,
+            Action::GoAttention => Screen::Attention,
             _ => return None,
         })
     }
@@ -112,6 +115,9 @@ impl Action {
             Action::GoDrills => "drills (:drill SCENARIO starts one on the sandbox)",
             Action::GoFindings => {
                 "posture findings (open security groups, unencrypted volumes, IMDSv1)"
+            }
+            Action::GoAttention => {
+                "what needs attention now, worst first (Enter opens the runbook that fixes it)"
             }
             Action::Notices => "the last notices, whole (newest first)",
             Action::None => "nothing",

@@ -316,7 +316,8 @@ impl App {
             | Action::GoRuns
             | Action::GoHistory
             | Action::GoDrills
-            | Action::GoFindings => match action.screen() {
+            | Action::GoFindings
+            | Action::GoAttention => match action.screen() {
                 Some(s) => self.goto(s),
                 None => vec![],
             },

@@ -73,6 +73,8 @@ pub struct App {
     pub drill: Option<crate::drill::Active>,
     /// Posture findings (loaded when the Findings screen opens).
     pub findings: Loaded<Vec<crate::domain::Finding>>,
+    /// What needs attention, from every screen's data ([`crate::ops::attention`]).
+    pub attention: Vec<crate::ops::attention::Item>,
     /// Contexts `:ctx` can open (from the config, plus sandbox and aws).
     pub contexts: Vec<String>,
     /// Changes and downloads sent and not yet answered (the spinner turns).
@@ -127,6 +129,7 @@ impl App {
             drills: Loaded::default(),
             drill: None,
             findings: Loaded::default(),
+            attention: Vec::new(),
             contexts: Vec::new(),
             actions_in_flight: 0,
             run_seq: 0,
@@ -152,6 +155,9 @@ impl App {
         fx.push(Effect::LoadHistory);
         self.drills.loading = true;
         fx.push(Effect::LoadDrills);
+        // The posture checks feed the attention list from the start.
+        self.findings.loading = true;
+        fx.push(Effect::LoadPosture);
         fx
     }
 
@@ -276,11 +282,27 @@ impl App {
             Screen::History => views::history_table(&self.history.data, &host_names),
             Screen::Drills => views::drills_table(&self.drills.data, self.drill.as_ref(), self.now),
             Screen::Findings => views::findings_table(&self.findings.data),
+            Screen::Attention => {
+                self.attention = crate::ops::attention::gather(&crate::ops::attention::Signals {
+                    config: &self.config,
+                    inv: &self.inv,
+                    buckets: &self.buckets.data,
+                    findings: &self.findings.data,
+                    journal: &self.history.data,
+                    drill: self.drill.as_ref(),
+                    now: self.now,
+                });
+                views::attention_table(&self.attention, self.now)
+            }
             Screen::RunOutput => return,
         };
         let list = self.lists.entry(s).or_default();
         list.refilter(&table, &mut self.matcher);
         self.tables.insert(s, table);
+        // Attention reads every screen's data: it follows each of them.
+        if s != Screen::Attention {
+            self.rebuild(Screen::Attention);
+        }
     }
 
     fn rebuild_all(&mut self) {

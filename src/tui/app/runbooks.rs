@@ -98,6 +98,15 @@ impl App {
                 .iter()
                 .find(|b| views::backup_key(b) == key || b.path == key)
                 .map(|b| inv.backup_target(b)),
+            Screen::Attention => {
+                let fix = self
+                    .attention
+                    .iter()
+                    .find(|i| i.key() == key)?
+                    .fix
+                    .as_ref()?;
+                inv.resolve(fix.target_kind, &fix.target).ok()
+            }
             _ => None,
         }
     }

@@ -28,6 +28,7 @@ impl App {
             Screen::Instances => self.instance_detail(&key),
             Screen::Containers => self.container_detail(&key),
             Screen::Backups => self.backup_detail(&key),
+            Screen::Attention => self.attention_select(&key),
             Screen::Versions | Screen::RunOutput => vec![],
         }
     }

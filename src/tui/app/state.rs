@@ -17,6 +17,7 @@ pub enum Screen {
     History,
     Drills,
     Findings,
+    Attention,
 }
 
 impl Screen {
@@ -34,11 +35,12 @@ impl Screen {
             Screen::History => "History",
             Screen::Drills => "Drills",
             Screen::Findings => "Findings",
+            Screen::Attention => "Attention",
         }
     }
 
     /// Palette commands and their screens.
-    pub const COMMANDS: [(&'static str, Screen); 9] = [
+    pub const COMMANDS: [(&'static str, Screen); 10] = [
         ("tenants", Screen::Tenants),
         ("instances", Screen::Instances),
         ("containers", Screen::Containers),
@@ -48,6 +50,7 @@ impl Screen {
         ("history", Screen::History),
         ("drills", Screen::Drills),
         ("findings", Screen::Findings),
+        ("attention", Screen::Attention),
     ];
 
     /// Actions that do something on this screen (for help and the footer).
@@ -72,6 +75,7 @@ impl Screen {
             Screen::History => &[Select, Filter, Refresh],
             Screen::Drills => &[Select, Filter, Refresh],
             Screen::Findings => &[Filter, Refresh],
+            Screen::Attention => &[Select, Runbooks, Filter, Refresh],
         }
     }
 }

@@ -36,6 +36,15 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     draw_tabs(f, tabs, app, theme);
     match app.screen {
         Screen::RunOutput => draw_output(f, body, app, theme),
+        // The first screen leads with what needs attention.
+        Screen::Tenants if !app.attention.is_empty() && body.height >= 12 => {
+            let shown = app.attention.len().min(3);
+            let [strip, rest] =
+                Layout::vertical([Constraint::Length(shown as u16 + 1), Constraint::Min(3)])
+                    .areas(body);
+            draw_attention_strip(f, strip, app, theme, shown);
+            draw_table(f, rest, app, theme, Screen::Tenants);
+        }
         s => draw_table(f, body, app, theme, s),
     }
     draw_status(f, status, app, theme);
@@ -502,4 +511,78 @@ fn popup<'a>(title: &'a str, border: ratatui::style::Color, theme: &Theme) -> Bl
                 .add_modifier(Modifier::BOLD),
         ))
         .style(theme.base())
+}
+
+/// The worst items first, and how many there are; `0` lists them all.
+fn draw_attention_strip(f: &mut Frame, area: Rect, app: &App, theme: &Theme, shown: usize) {
+    use crate::ops::attention::Severity;
+    let critical = app
+        .attention
+        .iter()
+        .filter(|i| i.severity == Severity::Critical)
+        .count();
+    let warnings = app.attention.len() - critical;
+    let key = key_of(app, Action::GoAttention);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            " ATTENTION ",
+            theme.badge(if critical > 0 { theme.bad } else { theme.warn }),
+        ),
+        Span::styled(
+            format!(
+                " {critical} critical · {warnings} warning{} — {key} lists them, Enter there opens the fix",
+                if warnings == 1 { "" } else { "s" }
+            ),
+            Style::default().fg(theme.muted),
+        ),
+    ])];
+    for i in app.attention.iter().take(shown) {
+        let (mark, style) = match i.severity {
+            Severity::Critical => (
+                "!!",
+                Style::default().fg(theme.bad).add_modifier(Modifier::BOLD),
+            ),
+            Severity::Warning => (" !", Style::default().fg(theme.warn)),
+        };
+        // Whole words only (ids are never cut): the fix when it fits.
+        let head = format!(" {mark} {} ", i.subject);
+        let room = usize::from(area.width).saturating_sub(head.chars().count());
+        let what = whole_words(&i.what, room);
+        let mut spans = vec![
+            Span::styled(head, style),
+            Span::styled(what.clone(), Style::default().fg(theme.fg)),
+        ];
+        if let Some(fix) = &i.fix {
+            let fix = format!("  → {} {}", fix.runbook, fix.target);
+            if what == i.what && what.chars().count() + fix.chars().count() <= room {
+                spans.push(Span::styled(fix, Style::default().fg(theme.muted)));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+/// `text` in at most `max` characters, cut after a whole word (with `…`).
+fn whole_words(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for word in text.split(' ') {
+        let next = if out.is_empty() {
+            word.chars().count()
+        } else {
+            out.chars().count() + 1 + word.chars().count()
+        };
+        if next + 1 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.push('…');
+    out
 }

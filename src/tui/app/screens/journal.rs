@@ -26,6 +26,15 @@ impl App {
                 Some(vec![Effect::LoadPosture])
             }
             Screen::Findings => Some(vec![]),
+            // Attention reads everything: `R` reloads everything.
+            Screen::Attention if again => {
+                let mut fx = self.refresh_all();
+                self.history.loading = true;
+                self.drills.loading = true;
+                self.findings.loading = true;
+                fx.extend([Effect::LoadHistory, Effect::LoadDrills, Effect::LoadPosture]);
+                Some(fx)
+            }
             _ => None,
         }
     }

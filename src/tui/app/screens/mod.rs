@@ -2,6 +2,7 @@
 //! its drill-down, its messages and the changes it offers. The shared
 //! parts (tables, filter, keymap, dialogs) stay in `app`.
 
+pub mod attention;
 pub mod inventory;
 pub mod journal;
 pub mod run_output;
