@@ -354,8 +354,40 @@ fn runbooks(c: &mut Criterion) {
     group.finish();
 }
 
+/// The attention list over a big estate: it is gathered again whenever a
+/// screen's data changes (an instance page, a host's snapshot).
+fn attention_big(c: &mut Criterion) {
+    let cfg =
+        opsdeck::config::parse(opsdeck::provider::sandbox::SANDBOX_CONFIG, "sandbox.toml").unwrap();
+    // One container in seven restarts often enough to be a crash loop.
+    let inv = opsdeck::ops::Inventory {
+        instances: instances(5_000),
+        containers: containers_on(20_000, 200),
+        ..Default::default()
+    };
+    let now = chrono::Utc::now();
+    let mut group = c.benchmark_group("attention");
+    group.throughput(Throughput::Elements(25_000));
+    group.bench_function("gather: 5,000 instances, 20,000 containers", |b| {
+        b.iter(|| {
+            opsdeck::ops::attention::gather(&opsdeck::ops::attention::Signals {
+                config: &cfg,
+                inv: &inv,
+                buckets: &[],
+                findings: &[],
+                journal: &[],
+                drill: None,
+                now,
+            })
+            .len()
+        });
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    attention_big,
     render_100k,
     filter_100k,
     ingest_1m,

@@ -260,7 +260,16 @@ impl App {
         self.notice = Some(n);
     }
 
+    /// Rebuild a screen's table from its data, and the attention list,
+    /// which reads every screen's data.
     fn rebuild(&mut self, s: Screen) {
+        self.rebuild_table(s);
+        if s != Screen::Attention {
+            self.rebuild_table(Screen::Attention);
+        }
+    }
+
+    fn rebuild_table(&mut self, s: Screen) {
         let host_names = self.host_names();
         let config = &self.config;
         let rpo = |db: &str| config.rpo_hours(db);
@@ -299,10 +308,6 @@ impl App {
         let list = self.lists.entry(s).or_default();
         list.refilter(&table, &mut self.matcher);
         self.tables.insert(s, table);
-        // Attention reads every screen's data: it follows each of them.
-        if s != Screen::Attention {
-            self.rebuild(Screen::Attention);
-        }
     }
 
     fn rebuild_all(&mut self) {
@@ -318,8 +323,9 @@ impl App {
             Screen::History,
             Screen::Drills,
             Screen::Findings,
+            Screen::Attention,
         ] {
-            self.rebuild(s);
+            self.rebuild_table(s);
         }
     }
 
