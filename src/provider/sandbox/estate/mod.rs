@@ -1,0 +1,382 @@
+//! The embedded sandbox estate, modelled on the seeds: the multi-tenant
+//! platform host (eu-north-1), the PMO host (us-east-1), the Enssol t2.nano
+//! (ap-southeast-2, SQLite), a stopped instance and one whose SSM agent is
+//! offline; versioned buckets with the PMO key layouts; a week of backups.
+//! Deterministic: the same `now` gives the same estate, byte for byte
+//! (git commits use fixed dates, so SHAs never change).
+//!
+//! `cloud.rs` holds what the cloud APIs show (instances, buckets, posture),
+//! `repos.rs` the git repositories the hosts deploy from; this file builds
+//! the hosts' trees and keeps `estate.json`.
+
+mod cloud;
+mod repos;
+
+pub use cloud::{buckets, findings, instances, version_id_for};
+pub use repos::app_services;
+pub(crate) use repos::{git, head};
+
+use super::sim_state::{SimContainer, SimState, save_state, short_id, sim_dump};
+use crate::domain::Instance;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use repos::{create_app_repo, create_platform_repo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+pub const MT_HOST: &str = "i-0a4f1c2e9b7d30001";
+pub const PMO_HOST: &str = "i-07f64b1f8de8f6b26";
+pub const ENSSOL_HOST: &str = "i-0e5501c0a5d1ab002";
+pub const STOPPED_HOST: &str = "i-0b3c9d2e1f4a50003";
+pub const OFFLINE_HOST: &str = "i-0d7e6f5a4b3c20004";
+
+pub const APPS: [&str; 3] = ["paiss", "filter-ical", "gabs-massage"];
+pub const ENVS: [&str; 2] = ["staging", "production"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Estate {
+    pub created_at: DateTime<Utc>,
+    pub instances: Vec<Instance>,
+    pub buckets: Vec<SimBucket>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimBucket {
+    pub name: String,
+    pub region: String,
+    pub versioning: String,
+    pub encryption: String,
+    pub public_access_block: String,
+    pub lifecycle: String,
+    pub objects: Vec<SimObject>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimObject {
+    pub key: String,
+    /// Oldest first; the last one is the current version (or a delete marker).
+    pub versions: Vec<SimVersion>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimVersion {
+    pub version_id: String,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+    pub delete_marker: bool,
+    pub storage_class: String,
+}
+
+pub(super) fn write(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, text)
+}
+
+fn gzip_file(path: &Path, text: &str, corrupt: bool) -> std::io::Result<()> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes())?;
+    let mut bytes = enc.finish()?;
+    if corrupt {
+        // A truncated upload: the gzip trailer and half the stream are gone.
+        bytes.truncate(bytes.len() / 2);
+    }
+    write_bytes(path, &bytes)
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, bytes)
+}
+
+fn container(
+    name: &str,
+    image: &str,
+    project: &str,
+    service: &str,
+    now: i64,
+    up_secs: i64,
+    hc: bool,
+) -> SimContainer {
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        "com.docker.compose.project".to_string(),
+        project.to_string(),
+    );
+    labels.insert(
+        "com.docker.compose.service".to_string(),
+        service.to_string(),
+    );
+    SimContainer {
+        id: short_id(name),
+        name: name.into(),
+        image: image.into(),
+        project: project.into(),
+        service: service.into(),
+        state: "running".into(),
+        exit_code: 0,
+        healthcheck: hc,
+        target_health: "healthy".into(),
+        restarts: 0,
+        started_epoch: now - up_secs,
+        created_epoch: now - up_secs,
+        cpu_centi: 10 + (u32::from_str_radix(&short_id(name)[..4], 16).unwrap_or(0) % 400),
+        mem_mib: 40 + (u32::from_str_radix(&short_id(name)[4..8], 16).unwrap_or(0) % 300),
+        labels,
+        mem_limit_mib: 0,
+        cpu_limit_milli: 0,
+    }
+}
+
+/// Build the whole estate under `dir` as of `now`.
+pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
+    let estate = Estate {
+        created_at: now,
+        instances: instances(),
+        buckets: buckets(now),
+    };
+    std::fs::create_dir_all(dir)?;
+    let epoch = now.timestamp();
+
+    // The multi-tenant platform host.
+    let mt = dir.join("hosts").join(MT_HOST);
+    create_platform_repo(dir, &mt)?;
+    write(
+        &mt.join("opt/platform/platform/.env"),
+        "POSTGRES_PASSWORD=sandbox-not-a-secret\n",
+    )?;
+    let mut sim = SimState::default();
+    let day = 86_400;
+    sim.containers.push(container(
+        "nginx-platform",
+        "nginx:1.25-alpine",
+        "platform",
+        "nginx",
+        epoch,
+        12 * day,
+        true,
+    ));
+    // The platform's database has limits; the doc's audit finds the rest.
+    let mut pg = container(
+        "postgres-platform",
+        "postgres:16-alpine",
+        "platform",
+        "postgres",
+        epoch,
+        12 * day,
+        true,
+    );
+    pg.mem_limit_mib = 1024;
+    pg.cpu_limit_milli = 1000;
+    sim.containers.push(pg);
+    sim.containers.push(container(
+        "certbot-platform",
+        "certbot/certbot",
+        "platform",
+        "certbot",
+        epoch,
+        12 * day,
+        false,
+    ));
+    for app in APPS {
+        create_app_repo(dir, &mt, app)?;
+        let checkout = mt.join("opt/apps").join(app);
+        let sha = head(&checkout);
+        let prev = {
+            let out = Command::new("git")
+                .args(["rev-parse", "HEAD~1"])
+                .current_dir(&checkout)
+                .output()?;
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        for (ei, env) in ENVS.iter().enumerate() {
+            let project = format!("{app}-{env}");
+            let deployed_secs = if ei == 0 {
+                2 * day + 3600
+            } else {
+                5 * day + 7200
+            };
+            write(
+                &mt.join("var/lib/opsdeck/deploys").join(&project),
+                &format!("{} {prev} {sha}\n", epoch - deployed_secs),
+            )?;
+            for svc in app_services(app) {
+                let mut c = container(
+                    &format!("{app}-{svc}-{env}"),
+                    &format!("{project}-{svc}"),
+                    &project,
+                    svc,
+                    epoch,
+                    deployed_secs,
+                    true,
+                );
+                c.labels
+                    .insert("org.opencontainers.image.revision".into(), sha.clone());
+                sim.containers.push(c);
+            }
+            sim.migrations.insert(
+                project,
+                vec![
+                    "0001_initial.sql".into(),
+                    "0002_events_starts_at.sql".into(),
+                ],
+            );
+        }
+    }
+    sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    save_state(&mt, &sim)?;
+    let databases = [
+        "filter_ical_production",
+        "filter_ical_staging",
+        "gabs_massage_production",
+        "gabs_massage_staging",
+    ];
+    for d in 0..7 {
+        let day_start = (now - Duration::days(d)).date_naive();
+        let at = Utc.from_utc_datetime(&day_start.and_hms_opt(2, 0, 0).unwrap_or_default());
+        if at > now {
+            continue;
+        }
+        for db in databases {
+            let file = mt
+                .join("opt/backups/postgres")
+                .join(format!("{db}_{}.sql.gz", at.format("%Y%m%d_%H%M%S")));
+            // The newest production backup of filter-ical is a truncated upload.
+            let corrupt = db == "filter_ical_production" && d == 1;
+            gzip_file(&file, &sim_dump(db), corrupt)?;
+        }
+    }
+
+    // The PMO host: API, web and PostgreSQL on 5434 in docker.
+    let pmo = dir.join("hosts").join(PMO_HOST);
+    let mut pmo_sim = SimState::default();
+    pmo_sim.containers.push(container(
+        "pmo-api",
+        "cohuron/pmo-api:1.0.0",
+        "pmo",
+        "api",
+        epoch,
+        3 * day,
+        true,
+    ));
+    pmo_sim.containers.push(container(
+        "pmo-web",
+        "cohuron/pmo-web:1.0.0",
+        "pmo",
+        "web",
+        epoch,
+        3 * day,
+        true,
+    ));
+    pmo_sim.containers.push(container(
+        "pmo-postgres",
+        "postgres:16",
+        "pmo",
+        "db",
+        epoch,
+        20 * day,
+        true,
+    ));
+    let mut worker = container(
+        "pmo-worker",
+        "cohuron/pmo-api:1.0.0",
+        "pmo",
+        "worker",
+        epoch,
+        40,
+        false,
+    );
+    worker.restarts = 14;
+    pmo_sim.containers.push(worker);
+    // The message broker the MAP design puts next to the API.
+    let mut broker = container(
+        "rabbitmq",
+        "rabbitmq:3.13-management",
+        "pmo",
+        "rabbitmq",
+        epoch,
+        20 * day,
+        true,
+    );
+    broker.mem_limit_mib = 512;
+    broker.cpu_limit_milli = 500;
+    pmo_sim.containers.push(broker);
+    pmo_sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    save_state(&pmo, &pmo_sim)?;
+    write(
+        &pmo.join("app/.env"),
+        "DATABASE_URL=postgresql://app:app@localhost:5434/app\n",
+    )?;
+    for d in 0..3 {
+        let at = Utc.from_utc_datetime(
+            &(now - Duration::days(d))
+                .date_naive()
+                .and_hms_opt(3, 0, 0)
+                .unwrap_or_default(),
+        );
+        if at > now {
+            continue;
+        }
+        gzip_file(
+            &pmo.join("opt/backups/postgres")
+                .join(format!("app_{}.sql.gz", at.format("%Y%m%d_%H%M%S"))),
+            &sim_dump("app"),
+            false,
+        )?;
+    }
+
+    // The Enssol host: Django + SQLite, no docker.
+    let ens = dir.join("hosts").join(ENSSOL_HOST);
+    write(
+        &ens.join("opt/enssol/db.sqlite3"),
+        "SQLite format 3\0 (sandbox stand-in)\n",
+    )?;
+    for d in [1, 8] {
+        let at = Utc.from_utc_datetime(
+            &(now - Duration::days(d))
+                .date_naive()
+                .and_hms_opt(4, 30, 0)
+                .unwrap_or_default(),
+        );
+        gzip_file(
+            &ens.join("opt/backups/sqlite")
+                .join(format!("enssol_{}.sqlite3.gz", at.format("%Y%m%d_%H%M%S"))),
+            "SQLite format 3 (sandbox)\n",
+            false,
+        )?;
+    }
+
+    // Hosts that exist but cannot be reached still get a directory.
+    for h in [STOPPED_HOST, OFFLINE_HOST] {
+        std::fs::create_dir_all(dir.join("hosts").join(h))?;
+    }
+    save(dir, &estate)?;
+    Ok(estate)
+}
+
+/// The sandbox's `estate.json`: where it is (the one place that knows).
+pub fn path(dir: &Path) -> std::path::PathBuf {
+    dir.join("estate.json")
+}
+
+/// Read `estate.json`.
+pub fn load(dir: &Path) -> std::io::Result<Estate> {
+    let text = std::fs::read_to_string(path(dir))?;
+    serde_json::from_str(&text).map_err(std::io::Error::other)
+}
+
+/// Write `estate.json` atomically: a crash never leaves half a file.
+pub fn save(dir: &Path, estate: &Estate) -> std::io::Result<()> {
+    let p = path(dir);
+    let tmp = p.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(estate).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, &p)
+}
