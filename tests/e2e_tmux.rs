@@ -16,6 +16,33 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// The console in a 120×32 session `e2e` on a private socket, its XDG
+    /// dirs under `home`, its clock pinned, `env` added; after it quits the
+    /// shell prints `OPSDECK_EXIT=<code>`.
+    fn console(socket: &str, home: &std::path::Path, env: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("{socket}-{}", std::process::id()),
+        };
+        let p = home.display().to_string();
+        let shell = format!(
+            "env OPSDECK_NOW={now} XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config {env} TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
+            now = common::fixed_now().to_rfc3339(),
+            exe = env!("CARGO_BIN_EXE_opsdeck")
+        );
+        tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "120",
+            "-y",
+            "32",
+            &shell,
+        ]);
+        tmux
+    }
+
     fn cmd(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -75,26 +102,11 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
         "tmux is required for this test; `bash .ci/test` installs it"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let tmux = Tmux {
-        socket: format!("opsdeck-e2e-{}", std::process::id()),
-    };
-    let p = tmp.path().display().to_string();
-    let shell = format!(
-        "env OPSDECK_NOW={now} XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config OPSDECK_SIM_DELAY_MS=250 OPSDECK_SANDBOX_PG=simulated TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
-        now = common::fixed_now().to_rfc3339(),
-        exe = env!("CARGO_BIN_EXE_opsdeck")
+    let tmux = Tmux::console(
+        "opsdeck-e2e",
+        tmp.path(),
+        "OPSDECK_SIM_DELAY_MS=250 OPSDECK_SANDBOX_PG=simulated",
     );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "32",
-        &shell,
-    ]);
 
     tmux.wait_for("Tenants [6]", Duration::from_secs(30));
     tmux.wait_for("filter_ical_staging", Duration::from_secs(30));
@@ -198,26 +210,11 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
 fn a_database_drill_from_alarm_to_report_in_the_console() {
     let tmp = tempfile::tempdir().unwrap();
     let _db = common::real_db_sandbox(tmp.path());
-    let tmux = Tmux {
-        socket: format!("opsdeck-e2e-drill-{}", std::process::id()),
-    };
-    let p = tmp.path().display().to_string();
-    let shell = format!(
-        "env OPSDECK_NOW={now} XDG_DATA_HOME={p}/data XDG_STATE_HOME={p}/state XDG_CONFIG_HOME={p}/config OPSDECK_SIM_DELAY_MS=0 OPSDECK_SIM_HEALTH_GRACE=0 TERM=xterm-256color {exe}; echo OPSDECK_EXIT=$?; sleep 120",
-        now = common::fixed_now().to_rfc3339(),
-        exe = env!("CARGO_BIN_EXE_opsdeck")
+    let tmux = Tmux::console(
+        "opsdeck-e2e-drill",
+        tmp.path(),
+        "OPSDECK_SIM_DELAY_MS=0 OPSDECK_SIM_HEALTH_GRACE=0",
     );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "32",
-        &shell,
-    ]);
     let long = Duration::from_secs(60);
     tmux.wait_for("PostgreSQL real", Duration::from_secs(30));
     tmux.send(&[":"]);

@@ -96,6 +96,7 @@ fn agent_client(agent: Arc<Mutex<Agent>>) -> Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_runs_over_ssm_end_to_end_and_is_journaled() {
     let tmp = tempfile::tempdir().unwrap();
+    // Built at the real time: the mocked agent runs the script on the real clock.
     let sandbox = common::sim_sandbox(&tmp.path().join("sandbox"), chrono::Utc::now());
     let root = sandbox.host_root(MT_HOST);
     let agent = Arc::new(Mutex::new(Agent {

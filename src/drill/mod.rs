@@ -18,8 +18,7 @@ use chrono::{DateTime, Utc};
 use database::{corrupt_latest_backup, lost_database, put_back, set_aside};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -102,7 +101,7 @@ pub fn start(
     let alarm = match scenario {
         Scenario::FailedMigration => {
             let checkout = mt.join("opt/apps/gabs-massage");
-            facts.insert("before".into(), git_head(&checkout));
+            facts.insert("before".into(), estate::head(&checkout));
             let bad = sandbox
                 .push_release(
                     "gabs-massage",
@@ -196,15 +195,6 @@ pub fn stop(sandbox: &Sandbox, j: &Journal) -> Result<Active, String> {
     put_back(&sandbox.host_root(estate::MT_HOST))?;
     std::fs::remove_file(active_path(j)).map_err(|e| e.to_string())?;
     Ok(a)
-}
-
-fn git_head(dir: &Path) -> String {
-    Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
 }
 
 fn check(checks: &mut Vec<Check>, what: &str, passed: bool, detail: impl Into<String>) {
@@ -307,7 +297,7 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 rolled.contains("rollback=done"),
                 rolled,
             );
-            let head = git_head(&mt.join("opt/apps/gabs-massage"));
+            let head = estate::head(&mt.join("opt/apps/gabs-massage"));
             check(
                 &mut checks,
                 "the tenant runs the revision from before the release",

@@ -258,7 +258,7 @@ fn file_of(b: &Backup) -> &str {
 }
 
 fn backups(s: &Signals, items: &mut Vec<Item>) {
-    let checks = crate::table::rows::validation_results(s.journal);
+    let checks = crate::store::journal::validation_results(s.journal);
     let mut newest: BTreeMap<&str, &Backup> = BTreeMap::new();
     for b in &s.inv.backups {
         let slot = newest.entry(&b.database).or_insert(b);

@@ -305,6 +305,48 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The last validation of each backup file, from the journal: file name →
+/// "passed" or "FAILED: why" (the newest run wins, in any order).
+pub fn validation_results(entries: &[Entry]) -> std::collections::BTreeMap<String, String> {
+    let mut newest: std::collections::BTreeMap<String, &Entry> = std::collections::BTreeMap::new();
+    for e in entries {
+        if e.start.runbook == "validate-backup" && e.finish.is_some() {
+            let slot = newest.entry(e.start.target.clone()).or_insert(e);
+            if e.start.at > slot.start.at {
+                *slot = e;
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for e in newest.into_values() {
+        if e.start.runbook != "validate-backup" {
+            continue;
+        }
+        let Some(f) = &e.finish else { continue };
+        let rows = f
+            .report
+            .get("rows")
+            .map(|r| format!(", {r} rows"))
+            .unwrap_or_default();
+        let text = match (f.status.as_str(), f.report.get("check")) {
+            ("succeeded", _) => format!("passed {}{rows}", e.start.at.format("%m-%d %H:%M")),
+            (_, Some(why)) => format!("FAILED: {why}"),
+            // No figure: say which step stopped it.
+            (s, None) => match f
+                .result
+                .as_deref()
+                .and_then(|r| r.split_once("step=\""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+            {
+                Some((step, _)) => format!("FAILED at: {step}"),
+                None => format!("FAILED: {s}"),
+            },
+        };
+        out.insert(e.start.target.clone(), text);
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

@@ -3,6 +3,7 @@
 //! and by a watchdog if the test process dies first. As root (CI), the
 //! server runs as `nobody`, since PostgreSQL refuses to run as root.
 
+use opsdeck::provider::sandbox::pg_real::{self, as_server_user, is_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,57 +16,9 @@ pub struct Pg {
     child: std::process::Child,
 }
 
-/// The server binaries: Debian's /usr/lib/postgresql/N/bin (newest), else
-/// the directory of `initdb` on PATH.
+/// The server binaries, found as the sandbox finds them.
 fn bindir() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .filter(|p| p.join("initdb").exists())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    if let Some(b) = found.pop() {
-        return b;
-    }
-    let out = Command::new("bash")
-        .args(["-c", "dirname \"$(command -v initdb)\""])
-        .output()
-        .expect("bash");
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        !dir.is_empty() && dir != ".",
-        "PostgreSQL server binaries not found; `bash .ci/test` installs them"
-    );
-    PathBuf::from(dir)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// A command run as the server's user.
-fn as_server_user(program: &Path) -> Command {
-    if is_root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
+    pg_real::bindir().expect("PostgreSQL server binaries not found; `bash .ci/test` installs them")
 }
 
 impl Pg {

@@ -197,7 +197,8 @@ pub fn is_real(sandbox: &Path) -> bool {
         .all(|s| cluster_file(sandbox, s.name).exists())
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (PostgreSQL's server then runs as `nobody`).
+pub fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| {
         use std::os::unix::fs::MetadataExt;
         m.uid() == 0
@@ -205,7 +206,7 @@ fn is_root() -> bool {
 }
 
 /// A command run as the server's user (`nobody` when we are root).
-fn as_server_user(program: &Path) -> Command {
+pub fn as_server_user(program: &Path) -> Command {
     if is_root() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
