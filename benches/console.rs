@@ -50,6 +50,7 @@ fn containers_on(n: usize, hosts: usize) -> Vec<Container> {
             cpu_percent: Some((i % 400) as f64 / 10.0),
             mem_bytes: Some((i as u64 % 512) * 1024 * 1024),
             labels: BTreeMap::new(),
+            ports: String::new(),
         })
         .collect()
 }

@@ -50,6 +50,29 @@ pub struct HostConfig {
     pub apps: Vec<String>,
     #[serde(default = "default_envs")]
     pub envs: Vec<String>,
+    /// The host's PostgreSQL container: what `pg_container` of a runbook
+    /// run on this instance defaults to (`backup-all`).
+    #[serde(default)]
+    pub pg_container: Option<String>,
+    #[serde(default)]
+    pub pg_user: Option<String>,
+    /// The host's RabbitMQ container (`queue-depth`'s `broker`).
+    #[serde(default)]
+    pub broker: Option<String>,
+}
+
+impl HostConfig {
+    /// Runbook parameter values this entry provides to runs on its instance.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        [
+            ("pg_container", &self.pg_container),
+            ("pg_user", &self.pg_user),
+            ("broker", &self.broker),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
 }
 
 fn default_envs() -> Vec<String> {

@@ -81,9 +81,18 @@ pub struct Container {
     pub cpu_percent: Option<f64>,
     pub mem_bytes: Option<u64>,
     pub labels: BTreeMap<String, String>,
+    /// Published ports, as docker shows them (`0.0.0.0:8080->8000/tcp`).
+    #[serde(default)]
+    pub ports: String,
 }
 
 impl Container {
+    /// Its compose project ("" when not started by compose).
+    pub fn project(&self) -> &str {
+        self.labels
+            .get("com.docker.compose.project")
+            .map_or("", String::as_str)
+    }
     pub fn is_up(&self) -> bool {
         self.state == "running"
     }

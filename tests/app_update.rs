@@ -78,7 +78,12 @@ fn startup_loads_instances_then_every_reachable_host() {
     // The stopped instance and the one with the agent offline are not asked.
     assert_eq!(
         hosts,
-        [estate::MT_HOST, estate::PMO_HOST, estate::ENSSOL_HOST]
+        [
+            estate::MT_HOST,
+            estate::MAP_HOST,
+            estate::PMO_HOST,
+            estate::ENSSOL_HOST
+        ]
     );
 }
 

@@ -61,7 +61,7 @@ fn a_fresh_sandbox_says_what_needs_attention_worst_first() {
     );
     // Hosts runbooks cannot reach.
     assert!(
-        has(&items, "agent-offline", "map-rabbitmq")["what"]
+        has(&items, "agent-offline", "indivillage-web")["what"]
             .as_str()
             .unwrap()
             .contains("ConnectionLost")
@@ -255,7 +255,10 @@ async fn the_console_leads_with_attention_and_enter_opens_the_fix() {
     let screen = common::text(&common::render(&h.app, 140, 34));
     assert!(screen.contains(" ATTENTION "), "{screen}");
     assert!(screen.contains("!! pmo-worker"), "{screen}");
-    assert!(screen.contains("Tenants [6]"), "the tenants stay: {screen}");
+    assert!(
+        screen.contains("Tenants [11]"),
+        "the tenants stay: {screen}"
+    );
     h.key(KeyCode::Char('0'));
     let screen = common::text(&common::render(&h.app, 140, 34));
     assert!(screen.contains("Attention ["), "{screen}");

@@ -37,7 +37,7 @@ fn ls_json_lists_the_estate_and_reset_restores_it() {
         .iter()
         .map(|i| i["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids.len(), 5);
+    assert_eq!(ids.len(), 6);
     let regions: std::collections::BTreeSet<&str> = instances
         .as_array()
         .unwrap()
@@ -61,7 +61,7 @@ fn ls_json_lists_the_estate_and_reset_restores_it() {
     );
 
     let tenants = json(&opsdeck(home.path(), &["ls", "tenants", "--json"]));
-    assert_eq!(tenants.as_array().unwrap().len(), 6);
+    assert_eq!(tenants.as_array().unwrap().len(), 11);
     let fi = tenants
         .as_array()
         .unwrap()

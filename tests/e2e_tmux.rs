@@ -108,7 +108,7 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
         "OPSDECK_SIM_DELAY_MS=250 OPSDECK_SANDBOX_PG=simulated",
     );
 
-    tmux.wait_for("Tenants [6]", Duration::from_secs(30));
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
     tmux.wait_for("filter_ical_staging", Duration::from_secs(30));
     assert_eq!(
         tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
@@ -119,13 +119,13 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
 
     // Go to Tenants through the palette, pick filter-ical staging with the filter.
     tmux.send(&["2"]);
-    tmux.wait_for("Instances [5]", Duration::from_secs(5));
+    tmux.wait_for("Instances [6]", Duration::from_secs(5));
     tmux.send(&[":"]);
     tmux.literal("tenants");
     tmux.send(&["Enter", "/"]);
     tmux.literal("filter staging");
     tmux.send(&["Enter"]);
-    tmux.wait_for("Tenants [1/6]", Duration::from_secs(5));
+    tmux.wait_for("Tenants [1/11]", Duration::from_secs(5));
     tmux.send(&["d"]);
     tmux.wait_for("deploy filter-ical-staging", Duration::from_secs(5));
     tmux.wait_for("Enter runs it", Duration::from_secs(5));

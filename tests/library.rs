@@ -230,15 +230,15 @@ fn read_and_change_runbooks_on_hosts_and_containers() {
         "{out}"
     );
 
-    let (code, out, _) = run_cli(d, &["run", "queue-depth", &format!("instance={PMO_HOST}")]);
+    let (code, out, _) = run_cli(d, &["run", "queue-depth", "instance=map-system", "warn=10"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("!! documents.ocr has 4213 messages and 1 consumers"),
+        out.contains("!! TICKET_TASKS_PRODUCTION has 12 messages and 1 consumers"),
         "{out}"
     );
     assert!(
-        !out.contains("!! reports.nightly"),
-        "an empty queue without consumers is fine"
+        !out.contains("!! role_send-default"),
+        "an empty queue is fine: {out}"
     );
 
     let out = ok(
@@ -506,12 +506,16 @@ fn an_instance_runbook_on_every_instance_with_a_tag() {
     );
     let (_, h, _) = run_cli(d, &["history", "--json"]);
     let v: Vec<serde_json::Value> = serde_json::from_str(&h).unwrap();
-    assert_eq!(v.len(), 3, "one journal entry per instance");
+    assert!(
+        out.contains("[map-system]     16 of 17 running containers"),
+        "{out}"
+    );
+    assert_eq!(v.len(), 4, "one journal entry per instance");
     // Both staging instances are unreachable (stopped, agent offline): refused, nothing sent.
     let (code, _, err) = run_cli(d, &["run", "host-stats", "tag=Environment=staging"]);
     assert_eq!(code, 3, "{err}");
     assert!(
-        err.contains("pmo-worker-legacy") && err.contains("map-rabbitmq"),
+        err.contains("pmo-worker-legacy") && err.contains("indivillage-web"),
         "{err}"
     );
     // A change on production instances needs the tag typed.

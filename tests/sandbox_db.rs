@@ -11,7 +11,6 @@ mod common;
 
 use common::run_cli;
 use std::path::Path;
-use std::process::Command;
 
 const MT: &str = "i-0a4f1c2e9b7d30001";
 
@@ -21,30 +20,9 @@ fn ok(d: &Path, args: &[&str]) -> String {
     out
 }
 
-/// psql inside the multi-tenant host's postgres-platform container, the way
-/// a runbook's `docker exec` reaches it: (exit code, trimmed stdout, stderr).
+/// psql inside the multi-tenant host's postgres-platform container.
 fn container_psql(sandbox: &Path, db: &str, sql: &str) -> (i32, String, String) {
-    let out = Command::new(sandbox.join("bin/docker"))
-        .env("OPSDECK_ROOT", sandbox.join("hosts").join(MT))
-        .env("OPSDECK_SIM_DELAY_MS", "0")
-        .args(["exec", "postgres-platform", "psql", "-X", "-q", "-A", "-t"])
-        .args([
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::pg::docker_psql(sandbox, MT, "postgres-platform", db, sql)
 }
 
 fn q(sandbox: &Path, db: &str, sql: &str) -> String {

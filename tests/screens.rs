@@ -66,7 +66,10 @@ async fn every_screen_renders_the_sandbox_estate() {
 
     goto(&mut h, "containers");
     let s = snap(&h);
-    assert!(s.contains("postgres-platform") && s.contains("pmo-worker"));
+    assert!(
+        s.contains("PROJECT") && s.contains("map-kong") && s.contains("pmo-worker"),
+        "{s}"
+    );
     insta::assert_snapshot!("containers", s);
 
     goto(&mut h, "backups");
@@ -211,8 +214,11 @@ async fn every_screen_renders_the_sandbox_estate() {
     );
     h.key(KeyCode::Esc);
     goto(&mut h, "containers");
+    h.keys("/gabs-massage-backend");
+    h.key(KeyCode::Enter);
     let s = snap(&h);
     assert!(s.contains("Restarting (137)"), "{s}");
+    h.key(KeyCode::Esc);
     // Verifying too early: not recovered, the report says what is missing.
     goto(&mut h, "drill verify");
     while !matches!(h.app.mode, Mode::Detail { .. }) {
@@ -252,7 +258,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     // What needs attention, worst first, with the runbook that fixes each.
     h.keys("0g");
     let s = snap(&h);
-    assert!(s.contains("Attention [20]") && s.contains("drill"), "{s}");
+    assert!(s.contains("Attention [30]") && s.contains("drill"), "{s}");
     insta::assert_snapshot!("attention", s);
     screenshot(&h, "attention");
 }

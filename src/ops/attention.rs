@@ -1,7 +1,8 @@
 //! What needs attention now: every signal opsdeck already reads, gathered
 //! into one list, worst first. Crash loops and unhealthy containers, RPO
 //! breaches and newest backups that failed or never had a validation,
-//! certificates close to expiry (from the last `cert-expiry` run), offline
+//! certificates close to expiry (from the last `cert-expiry` run), queues
+//! backed up or without a consumer (from the last `queue-depth` run), offline
 //! agents and stopped hosts, failed or lost runs, posture findings, buckets
 //! that hold data without encryption, versioning or a public-access block,
 //! a drill in progress. Each item says what is wrong, since when when that
@@ -107,12 +108,13 @@ pub const RUNS_LOOKBACK_HOURS: i64 = 24;
 
 /// The order of kinds within a severity: what stops service first, then
 /// what risks data, then what only weakens the estate.
-const KIND_ORDER: [&str; 13] = [
+const KIND_ORDER: [&str; 14] = [
     "crash-loop",
     "unhealthy",
     "run",
     "rpo",
     "backup-failed",
+    "queue",
     "certificate",
     "agent-offline",
     "stopped-host",
@@ -138,6 +140,7 @@ pub fn gather(s: &Signals) -> Vec<Item> {
     instances(s.inv, &mut items);
     backups(s, &mut items);
     certificates(s, &mut items);
+    queues(s, &mut items);
     runs(s, &mut items);
     posture(s.findings, &mut items);
     buckets(s, &mut items);
@@ -330,7 +333,7 @@ fn newest_runs<'a>(journal: &'a [Entry], runbook: &str) -> BTreeMap<&'a str, &'a
 }
 
 fn certificates(s: &Signals, items: &mut Vec<Item>) {
-    for (host, e) in newest_runs(s.journal, "cert-expiry") {
+    for e in newest_runs(s.journal, "cert-expiry").into_values() {
         let Some(f) = &e.finish else { continue };
         for (key, days) in &f.report {
             let (Some(domain), Ok(days)) = (key.strip_prefix("cert."), days.parse::<i64>()) else {
@@ -358,7 +361,48 @@ fn certificates(s: &Signals, items: &mut Vec<Item>) {
                     )
                 },
                 since: Some(f.at),
-                fix: Some(Fix::new("cert-expiry", TargetKind::Instance, host)),
+                // The instance's id: the journal's target is its label.
+                fix: Some(Fix::new("cert-expiry", TargetKind::Instance, &e.start.host)),
+            });
+        }
+    }
+}
+
+/// Queues the newest `queue-depth` run of a host found too deep or without
+/// a consumer (`backlog.QUEUE=MESSAGES/CONSUMERS`); a passing check clears them.
+fn queues(s: &Signals, items: &mut Vec<Item>) {
+    for e in newest_runs(s.journal, "queue-depth").into_values() {
+        let Some(f) = &e.finish else { continue };
+        for (key, value) in &f.report {
+            let Some(queue) = key.strip_prefix("backlog.") else {
+                continue;
+            };
+            let (messages, consumers) = value.split_once('/').unwrap_or((value, "?"));
+            let idle = consumers == "0";
+            items.push(Item {
+                severity: if idle {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                kind: "queue",
+                subject: queue.into(),
+                what: format!(
+                    "{messages} messages{} (checked {}){}",
+                    if idle {
+                        ", no consumer".to_string()
+                    } else {
+                        format!(", {consumers} consumers")
+                    },
+                    f.at.format("%m-%d %H:%M"),
+                    if idle {
+                        ": start or restart its worker, then check again"
+                    } else {
+                        ""
+                    }
+                ),
+                since: Some(f.at),
+                fix: Some(Fix::new("queue-depth", TargetKind::Instance, &e.start.host)),
             });
         }
     }
@@ -387,8 +431,12 @@ fn runs(s: &Signals, items: &mut Vec<Item>) {
         let (severity, what) = match f.status {
             RunOutcome::Succeeded | RunOutcome::Cancelled => continue,
             // A failed validation is the backup's item, a failed check of
-            // certificates their own items: not a run's.
-            RunOutcome::Failed if matches!(runbook, "validate-backup" | "cert-expiry") => continue,
+            // certificates or queues their own items: not a run's.
+            RunOutcome::Failed
+                if matches!(runbook, "validate-backup" | "cert-expiry" | "queue-depth") =>
+            {
+                continue;
+            }
             RunOutcome::Failed => (
                 Severity::Warning,
                 format!(

@@ -89,6 +89,8 @@ struct PsRow {
     status: String,
     #[serde(default)]
     labels: String,
+    #[serde(default)]
+    ports: String,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +224,7 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
             cpu_percent: cpu,
             mem_bytes: mem,
             labels,
+            ports: r.ports,
         });
     }
     snap.containers.sort_by(|a, b| a.name.cmp(&b.name));

@@ -517,7 +517,8 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// `values` completed from the config's `[[database]]` entry for the
-/// target's database (for parameters the runbook has and `values` lacks).
+/// target's database, or its `[[host]]` entry for an instance (for
+/// parameters the runbook has and `values` lacks).
 pub fn with_config_defaults(
     config: &crate::config::Config,
     spec: &Spec,
@@ -538,6 +539,14 @@ pub fn with_config_defaults(
     };
     if let Some(d) = config.database(db) {
         for (k, v) in d.params() {
+            put(k, v);
+        }
+    }
+    // A run on an instance: what its `[[host]]` entry says about it.
+    if target.kind == TargetKind::Instance
+        && let Some(h) = config.hosts.iter().find(|h| h.instance == target.host)
+    {
+        for (k, v) in h.params() {
             put(k, v);
         }
     }

@@ -30,6 +30,9 @@ pub struct Row {
 pub struct TableData {
     pub headers: Vec<&'static str>,
     pub rows: Vec<Row>,
+    /// A column the rows are grouped by (sorted so a group is together):
+    /// the console shows its value on a group's first row only.
+    pub group: Option<usize>,
     /// Each row's cells joined, as UTF-32 for the matcher: built once per
     /// table on the first filter, not on every keystroke.
     pub(crate) haystacks: OnceLock<Vec<Utf32String>>,
@@ -74,6 +77,24 @@ const WHOLE: [&str; 29] = [
 /// the other free text (an image tag before a container's status).
 const SHRINK_FIRST: [&str; 4] = ["IMAGE", "RESULT", "DETAIL", "RESOURCE"];
 
+/// Columns worth showing only when everything else fits whole: left out
+/// before any other column gives up width (a cut port list reads as noise).
+const DROP_FIRST: [&str; 1] = ["PORTS"];
+
+/// Free-text columns that give up width after the others (the row's name
+/// still last): what state a row is in.
+const SHRINK_LAST: [&str; 1] = ["STATUS"];
+
+/// Whether a column gives up width after the other free text.
+pub fn shrinks_last(header: &str) -> bool {
+    SHRINK_LAST.contains(&header)
+}
+
+/// Whether a column is left out before any other gives up width.
+pub fn drops_first(header: &str) -> bool {
+    DROP_FIRST.contains(&header)
+}
+
 /// Whether a column gives up width before the other free text.
 pub fn shrinks_first(header: &str) -> bool {
     SHRINK_FIRST.contains(&header)
@@ -89,6 +110,7 @@ impl TableData {
         Self {
             headers,
             rows,
+            group: None,
             haystacks: OnceLock::new(),
         }
     }
@@ -187,7 +209,12 @@ impl ListState {
             let in_scope = |i: usize| {
                 scoped.iter().all(|(col, needle, negative)| {
                     let cell = table.rows[i].cells.get(*col).map_or("", String::as_str);
-                    cell.to_lowercase().contains(needle.as_str()) != *negative
+                    let hit = match needle.strip_prefix('=') {
+                        // `column:=value`: the whole cell, not a part of it.
+                        Some(whole) => cell.to_lowercase() == whole,
+                        None => cell.to_lowercase().contains(needle.as_str()),
+                    };
+                    hit != *negative
                 })
             };
             // Rows where every word appears as typed are the answer; only
@@ -285,7 +312,8 @@ fn match_kind(pattern: &Pattern, hay: Utf32Str<'_>, matcher: &mut Matcher) -> Op
 }
 
 /// Split `column:value` terms (a header, lower case, spaces as `_` or
-/// `-`; `!column:value` excludes) from the rest of a filter.
+/// `-`; `!column:value` excludes; `column:=value` matches the whole cell)
+/// from the rest of a filter.
 fn scoped_terms(filter: &str, headers: &[&str]) -> (Vec<(usize, String, bool)>, String) {
     let mut scoped = Vec::new();
     let mut rest = Vec::new();

@@ -123,13 +123,44 @@ pub fn tenants_table(
     }
 }
 
+/// docker's `0.0.0.0:8080->8000/tcp, :::8080->8000/tcp` as `8080→8000`:
+/// every address is implied but loopback, tcp is, IPv6 twins go.
+fn short_ports(ports: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for p in ports.split(", ").filter(|p| !p.is_empty()) {
+        let p = p.strip_suffix("/tcp").unwrap_or(p);
+        let p = p
+            .strip_prefix("0.0.0.0:")
+            .or_else(|| p.strip_prefix(":::"))
+            .or_else(|| p.strip_prefix("[::]:"))
+            .unwrap_or(p)
+            .replace("->", "→");
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out.join(" ")
+}
+
+/// Containers grouped by host, then compose project (the console shows a
+/// project once per group; filter one with `project:NAME`).
 pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, String>) -> TableData {
+    let host = |c: &Container| {
+        host_names
+            .get(&c.host)
+            .cloned()
+            .unwrap_or_else(|| c.host.clone())
+    };
+    let mut order: Vec<&Container> = items.iter().collect();
+    order.sort_by_cached_key(|c| (host(c), c.project().to_string(), c.name.clone()));
     TableData {
         headers: vec![
-            "NAME", "HOST", "IMAGE", "STATUS", "HEALTH", "RESTARTS", "CPU", "MEM",
+            "NAME", "PROJECT", "HOST", "IMAGE", "STATUS", "HEALTH", "RESTARTS", "CPU", "MEM",
+            "PORTS",
         ],
-        rows: items
-            .iter()
+        group: Some(1),
+        rows: order
+            .into_iter()
             .map(|c| Row {
                 key: container_key(c),
                 tone: if !c.is_up() || c.health == "unhealthy" {
@@ -141,18 +172,20 @@ pub fn containers_table(items: &[Container], host_names: &BTreeMap<String, Strin
                 },
                 cells: vec![
                     c.name.clone(),
-                    host_names
-                        .get(&c.host)
-                        .cloned()
-                        .unwrap_or_else(|| c.host.clone()),
+                    dash(Some(c.project().to_string()).filter(|p| !p.is_empty())),
+                    host(c),
                     c.image.clone(),
-                    c.status.clone(),
+                    // HEALTH says it: not twice.
+                    c.status
+                        .replace(&format!(" ({})", c.health), "")
+                        .replace(" (health: starting)", ""),
                     c.health.clone(),
                     c.restarts.to_string(),
                     c.cpu_percent
                         .map(|p| format!("{p:.1}%"))
                         .unwrap_or_else(|| "-".into()),
                     c.mem_bytes.map(human_size).unwrap_or_else(|| "-".into()),
+                    dash(Some(short_ports(&c.ports)).filter(|p| !p.is_empty())),
                 ],
             })
             .collect(),

@@ -288,8 +288,12 @@ impl Drop for RealDb {
     fn drop(&mut self) {
         let _ = cli(&self.dir).args(["sandbox", "stop"]).output();
         // As root the data lives outside the sandbox (in the temp dir).
-        for server in ["platform", "pmo"] {
-            let cluster = self.sandbox().join("pg").join(server).join("cluster.json");
+        for server in opsdeck::provider::sandbox::pg_real::SERVERS {
+            let cluster = self
+                .sandbox()
+                .join("pg")
+                .join(server.name)
+                .join("cluster.json");
             if let Some(outside) = std::fs::read_to_string(cluster)
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())

@@ -162,3 +162,36 @@ impl Drop for Pg {
         let _ = self.child.wait();
     }
 }
+
+/// psql inside a sandbox host's database container, the way a runbook's
+/// `docker exec CONTAINER psql …` reaches it: (exit code, trimmed stdout,
+/// stderr).
+pub fn docker_psql(
+    sandbox: &Path,
+    host: &str,
+    container: &str,
+    db: &str,
+    sql: &str,
+) -> (i32, String, String) {
+    let out = Command::new(sandbox.join("bin/docker"))
+        .env("OPSDECK_ROOT", sandbox.join("hosts").join(host))
+        .env("OPSDECK_SIM_DELAY_MS", "0")
+        .args(["exec", container, "psql", "-X", "-q", "-A", "-t"])
+        .args([
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -73,6 +73,9 @@ pub fn render_template(tpl: &str, v: &Value) -> String {
 
 type Res = Result<i32, Box<dyn std::error::Error>>;
 
+/// What a queue holds once its consumer has caught up.
+const DRAINED: u64 = 2;
+
 pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
     let (cmd, rest) = match args.split_first() {
         Some((c, r)) => (c.as_str(), r),
@@ -168,6 +171,11 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
                 c.restarts += 1;
                 c.state = "running".into();
                 c.started_epoch = now;
+                let service = c.service.clone();
+                // A worker back at work drains what piled up without it.
+                for q in st.queues.iter_mut().filter(|q| q.consumer == service) {
+                    q.messages = q.messages.min(DRAINED);
+                }
                 writeln!(out, "{n}")?;
             }
             store.save(&st)?;
@@ -232,6 +240,41 @@ fn sim_logs(c: &SimContainer, now: i64, tail: usize) -> Vec<String> {
                 512 + i * 3
             ),
             "postgres" => format!("{ts} LOG:  checkpoint complete: wrote {} buffers", i % 90),
+            "rabbitmq" => format!(
+                "{ts} [info] <0.{}.0> accepting AMQP connection 172.18.0.{}:5{:04} -> 172.18.0.3:5672",
+                900 + i,
+                i % 9 + 2,
+                i
+            ),
+            "kong" => format!(
+                "{ts} 10.0.0.{} - - \"{} /api/{} HTTP/1.1\" {} {} \"-\" \"Mozilla/5.0\" kong_request_id: \"{}\"",
+                i % 250,
+                ["GET", "POST", "GET", "GET"][i % 4],
+                ["auth/token", "tickets", "assets", "budgets"][i % 4],
+                if i % 61 == 0 { 504 } else { 200 },
+                256 + i * 5,
+                &short_id(&format!("kong{i}"))[..8]
+            ),
+            worker if worker.ends_with("-worker") => {
+                if c.state != "running" && i + 3 >= n {
+                    // The last words of a worker that stopped.
+                    [
+                        format!("{ts} [ERROR/MainProcess] consumer: Cannot connect to amqp://map:**@rabbitmq:5672//: [Errno 111] Connection refused."),
+                        format!("{ts} [CRITICAL/MainProcess] Unrecoverable error: OperationalError('connection to server at \"postgres\" (172.18.0.4), port 5432 failed: FATAL:  remaining connection slots are reserved')"),
+                        format!("{ts} [INFO/MainProcess] worker: Warm shutdown (MainProcess)"),
+                    ][i + 3 - n]
+                        .clone()
+                } else {
+                    format!(
+                        "{ts} [INFO/ForkPoolWorker-{}] Task {}[{}] succeeded in {}.{:03}s: None",
+                        i % 4 + 1,
+                        celery_task(worker, i),
+                        uuid_like(&format!("{}{i}", c.name)),
+                        i % 3,
+                        (i * 37) % 1000
+                    )
+                }
+            }
             _ => format!(
                 "{ts} INFO:     {} \"GET /api/{} HTTP/1.1\" {}",
                 format_args!("172.18.0.{}:4{:04}", i % 9 + 2, i),
@@ -243,6 +286,38 @@ fn sim_logs(c: &SimContainer, now: i64, tail: usize) -> Vec<String> {
     }
     let skip = lines.len().saturating_sub(tail);
     lines.split_off(skip)
+}
+
+/// A task name a Celery worker of the MAP system runs.
+fn celery_task(worker: &str, i: usize) -> &'static str {
+    let tasks: &[&str] = match worker {
+        "notification-worker" => &[
+            "notifications.send_email",
+            "notifications.create_inapp",
+            "notifications.sync_user_email",
+        ],
+        "workflow-worker" => &[
+            "workflows.execute_step",
+            "workflows.role_send_default",
+            "workflows.seed",
+        ],
+        "auth-worker" => &["auth.sync_roles", "auth.sync_user"],
+        _ => &["helpdesk.process_ticket", "helpdesk.escalate"],
+    };
+    tasks[i % tasks.len()]
+}
+
+fn uuid_like(seed: &str) -> String {
+    let a = short_id(seed);
+    let b = short_id(&format!("{seed}#"));
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &a[..8],
+        &a[8..12],
+        &b[..3],
+        &b[3..6],
+        &b[..12]
+    )
 }
 
 fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
@@ -299,13 +374,20 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             Ok(0)
         }
         Some("rabbitmqctl") if cmd.get(1).map(String::as_str) == Some("list_queues") => {
-            for (q, n, consumers) in [
-                ("orders.created", 14, 2),
-                ("documents.ocr", 4_213, 1),
-                ("notifications.email", 3, 1),
-                ("reports.nightly", 0, 0),
-            ] {
-                writeln!(out, "{q}\t{n}\t{consumers}")?;
+            if st.queues.is_empty() {
+                eprintln!(
+                    "Error: unable to perform an operation on node 'rabbit@{name}': not a broker"
+                );
+                return Ok(69);
+            }
+            for q in &st.queues {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    q.name,
+                    q.messages,
+                    st.consumers(&q.consumer)
+                )?;
             }
             Ok(0)
         }
@@ -545,6 +627,7 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
                     labels,
                     mem_limit_mib: old.as_ref().map_or(0, |o| o.mem_limit_mib),
                     cpu_limit_milli: old.as_ref().map_or(0, |o| o.cpu_limit_milli),
+                    ports: old.as_ref().map_or(String::new(), |o| o.ports.clone()),
                 });
                 writeln!(out, " Container {name}  Recreated")?;
                 writeln!(out, " Container {name}  Started")?;

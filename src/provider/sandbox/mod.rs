@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped when the estate's layout changes; an older sandbox is rebuilt.
-pub const ESTATE_VERSION: &str = "2";
+pub const ESTATE_VERSION: &str = "3";
 
 /// The config the console uses when none is given: the sandbox's hosts and apps.
 pub const SANDBOX_CONFIG: &str = include_str!("sandbox.toml");

@@ -66,10 +66,103 @@ pub enum Seed {
     /// PMO: tenants, their clients, employees, projects and tasks (owned
     /// by the application's role `app`).
     Pmo { projects: u32, tasks: u32 },
+    /// One of the MAP system's Django databases: its own tables, `rows` in
+    /// the main one, and Django's `django_migrations`.
+    Map { kind: MapKind, rows: u32 },
+}
+
+/// Which MAP service a database belongs to.
+#[derive(Debug, Clone, Copy)]
+pub enum MapKind {
+    /// users, roles, user_roles (auth_db, ams_authentication, budgetpro_auth).
+    Auth,
+    /// workflows, steps, tickets (workflowmanagement).
+    Workflow,
+    /// tickets, comments (helpdesk).
+    Helpdesk,
+    /// notifications (notificationservice).
+    Notifications,
+    /// assets, checkouts (ams_assets).
+    Assets,
+    /// departments, employees (ams_contexts).
+    Contexts,
+    /// budgets, expenses (budgetpro_db).
+    Budget,
 }
 
 /// The estate's database servers.
-pub const SERVERS: &[Server] = &[PLATFORM, PMO];
+pub const SERVERS: &[Server] = &[PLATFORM, PMO, MAP];
+
+const MAP: Server = Server {
+    name: "map",
+    host: estate::MAP_HOST,
+    container: estate::MAP_POSTGRES,
+    databases: &[
+        (
+            "auth_db",
+            Seed::Map {
+                kind: MapKind::Auth,
+                rows: 3_000,
+            },
+        ),
+        (
+            "workflowmanagement",
+            Seed::Map {
+                kind: MapKind::Workflow,
+                rows: 8_000,
+            },
+        ),
+        (
+            "helpdesk",
+            Seed::Map {
+                kind: MapKind::Helpdesk,
+                rows: 6_000,
+            },
+        ),
+        (
+            "notificationservice",
+            Seed::Map {
+                kind: MapKind::Notifications,
+                rows: 20_000,
+            },
+        ),
+        (
+            "ams_authentication",
+            Seed::Map {
+                kind: MapKind::Auth,
+                rows: 800,
+            },
+        ),
+        (
+            "ams_assets",
+            Seed::Map {
+                kind: MapKind::Assets,
+                rows: 5_000,
+            },
+        ),
+        (
+            "ams_contexts",
+            Seed::Map {
+                kind: MapKind::Contexts,
+                rows: 1_200,
+            },
+        ),
+        (
+            "budgetpro_db",
+            Seed::Map {
+                kind: MapKind::Budget,
+                rows: 4_000,
+            },
+        ),
+        (
+            "budgetpro_auth",
+            Seed::Map {
+                kind: MapKind::Auth,
+                rows: 500,
+            },
+        ),
+    ],
+};
 
 const PMO: Server = Server {
     name: "pmo",
@@ -619,6 +712,63 @@ fn seed_sql(seed: Seed, now: DateTime<Utc>) -> String {
              INSERT INTO projects SELECT md5('project' || g)::uuid, (ARRAY['demo', 'acme'])[1 + g % 2], md5('client' || (1 + g % 300))::uuid, 'Project ' || g, (ARRAY['active', 'done', 'planned'])[1 + g % 3], (TIMESTAMPTZ '{now}' - g * interval '5 hours')::date FROM generate_series(1, {projects}) g;
              INSERT INTO tasks SELECT md5('task' || g)::uuid, p.tenant_id, p.id, md5('employee' || (1 + g % 150))::uuid, 'Task ' || g, (ARRAY['todo', 'doing', 'done'])[1 + g % 3], TIMESTAMPTZ '{now}' + (g % 200 - 100) * interval '1 day' FROM generate_series(1, {tasks}) g JOIN projects p ON p.id = md5('project' || (1 + g % {projects}))::uuid;
              ANALYZE;"
+        ),
+        Seed::Map { kind, rows } => format!(
+            "CREATE TABLE django_migrations (id serial PRIMARY KEY, app varchar(255) NOT NULL, name varchar(255) NOT NULL, applied timestamptz NOT NULL);
+             INSERT INTO django_migrations (app, name, applied) SELECT a, '000' || g || '_auto', TIMESTAMPTZ '{now}' - interval '40 days' + g * interval '1 day' FROM unnest(ARRAY['contenttypes', 'auth', 'core']) a, generate_series(1, 4) g;
+             {}
+             ANALYZE;",
+            map_sql(kind, rows, &now.to_string())
+        ),
+    }
+}
+
+/// The tables of one MAP database, `rows` in its main table.
+fn map_sql(kind: MapKind, rows: u32, now: &str) -> String {
+    match kind {
+        MapKind::Auth => format!(
+            "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, first_name text NOT NULL, last_name text NOT NULL, is_active boolean NOT NULL, date_joined timestamptz NOT NULL);
+             CREATE TABLE roles (id serial PRIMARY KEY, name text NOT NULL UNIQUE, system text NOT NULL);
+             CREATE TABLE user_roles (user_id bigint NOT NULL REFERENCES users(id), role_id int NOT NULL REFERENCES roles(id), PRIMARY KEY (user_id, role_id));
+             INSERT INTO users (email, first_name, last_name, is_active, date_joined) SELECT 'user' || g || '@mapactive.example', 'First' || g, 'Last' || g, g % 17 <> 0, TIMESTAMPTZ '{now}' - g * interval '3 hours' FROM generate_series(1, {rows}) g;
+             INSERT INTO roles (name, system) SELECT r || ' ' || s, s FROM unnest(ARRAY['Admin', 'Agent', 'Viewer']) r, unnest(ARRAY['tts', 'ams', 'hdts', 'bms']) s;
+             INSERT INTO user_roles SELECT g, 1 + g % 12 FROM generate_series(1, {rows}) g;"
+        ),
+        MapKind::Workflow => format!(
+            "CREATE TABLE workflows (id serial PRIMARY KEY, name text NOT NULL, department text NOT NULL);
+             CREATE TABLE steps (id serial PRIMARY KEY, workflow_id int NOT NULL REFERENCES workflows(id), name text NOT NULL, role text NOT NULL, ordering int NOT NULL);
+             CREATE TABLE tickets (id bigserial PRIMARY KEY, ticket_number text NOT NULL UNIQUE, workflow_id int NOT NULL REFERENCES workflows(id), current_step_id int REFERENCES steps(id), status text NOT NULL, priority text NOT NULL, created_at timestamptz NOT NULL);
+             INSERT INTO workflows (name, department) SELECT 'Workflow ' || g, (ARRAY['IT', 'HR', 'Finance', 'Facilities'])[1 + g % 4] FROM generate_series(1, 24) g;
+             INSERT INTO steps (workflow_id, name, role, ordering) SELECT w, 'Step ' || o, (ARRAY['Agent', 'Admin'])[1 + o % 2], o FROM generate_series(1, 24) w, generate_series(1, 4) o;
+             INSERT INTO tickets (ticket_number, workflow_id, current_step_id, status, priority, created_at) SELECT 'TX' || lpad(g::text, 6, '0'), 1 + g % 24, 1 + g % 96, (ARRAY['open', 'in_progress', 'resolved', 'closed'])[1 + g % 4], (ARRAY['low', 'medium', 'high', 'critical'])[1 + g % 4], TIMESTAMPTZ '{now}' - g * interval '47 minutes' FROM generate_series(1, {rows}) g;"
+        ),
+        MapKind::Helpdesk => format!(
+            "CREATE TABLE tickets (id bigserial PRIMARY KEY, subject text NOT NULL, status text NOT NULL, priority text NOT NULL, employee_email text NOT NULL, created_at timestamptz NOT NULL);
+             CREATE TABLE comments (id bigserial PRIMARY KEY, ticket_id bigint NOT NULL REFERENCES tickets(id), body text NOT NULL, created_at timestamptz NOT NULL);
+             INSERT INTO tickets (subject, status, priority, employee_email, created_at) SELECT 'Ticket ' || g, (ARRAY['new', 'open', 'pending', 'resolved'])[1 + g % 4], (ARRAY['low', 'medium', 'high'])[1 + g % 3], 'user' || (1 + g % 3000) || '@mapactive.example', TIMESTAMPTZ '{now}' - g * interval '61 minutes' FROM generate_series(1, {rows}) g;
+             INSERT INTO comments (ticket_id, body, created_at) SELECT 1 + g % {rows}, 'Comment ' || g, TIMESTAMPTZ '{now}' - g * interval '29 minutes' FROM generate_series(1, {rows} * 2) g;"
+        ),
+        MapKind::Notifications => format!(
+            "CREATE TABLE notifications (id bigserial PRIMARY KEY, user_email text NOT NULL, channel text NOT NULL, subject text NOT NULL, sent_at timestamptz NOT NULL, read_at timestamptz);
+             INSERT INTO notifications (user_email, channel, subject, sent_at, read_at) SELECT 'user' || (1 + g % 3000) || '@mapactive.example', (ARRAY['email', 'inapp'])[1 + g % 2], 'Ticket update ' || g, TIMESTAMPTZ '{now}' - interval '3 hours' - g * interval '7 minutes', CASE WHEN g % 3 = 0 THEN NULL ELSE TIMESTAMPTZ '{now}' - g * interval '5 minutes' END FROM generate_series(1, {rows}) g;"
+        ),
+        MapKind::Assets => format!(
+            "CREATE TABLE assets (id bigserial PRIMARY KEY, tag text NOT NULL UNIQUE, name text NOT NULL, category text NOT NULL, status text NOT NULL, purchased_on date NOT NULL, cost_cents bigint NOT NULL);
+             CREATE TABLE checkouts (id bigserial PRIMARY KEY, asset_id bigint NOT NULL REFERENCES assets(id), employee_id int NOT NULL, checked_out_at timestamptz NOT NULL, returned_at timestamptz);
+             INSERT INTO assets (tag, name, category, status, purchased_on, cost_cents) SELECT 'AST-' || lpad(g::text, 6, '0'), (ARRAY['Laptop', 'Monitor', 'Phone', 'Desk'])[1 + g % 4] || ' ' || g, (ARRAY['IT', 'Furniture'])[1 + g % 2], (ARRAY['available', 'checked_out', 'repair'])[1 + g % 3], (TIMESTAMPTZ '{now}' - g * interval '9 hours')::date, 10000 + g * 37 FROM generate_series(1, {rows}) g;
+             INSERT INTO checkouts (asset_id, employee_id, checked_out_at, returned_at) SELECT 1 + g % {rows}, 1 + g % 1200, TIMESTAMPTZ '{now}' - g * interval '2 hours', CASE WHEN g % 4 = 0 THEN NULL ELSE TIMESTAMPTZ '{now}' - g * interval '1 hour' END FROM generate_series(1, {rows} + {rows} / 2) g;"
+        ),
+        MapKind::Contexts => format!(
+            "CREATE TABLE departments (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
+             CREATE TABLE employees (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE, department_id int NOT NULL REFERENCES departments(id));
+             INSERT INTO departments (name) SELECT unnest(ARRAY['IT', 'HR', 'Finance', 'Facilities', 'Operations']);
+             INSERT INTO employees (name, email, department_id) SELECT 'Employee ' || g, 'employee' || g || '@mapactive.example', 1 + g % 5 FROM generate_series(1, {rows}) g;"
+        ),
+        MapKind::Budget => format!(
+            "CREATE TABLE budgets (id serial PRIMARY KEY, department text NOT NULL, fiscal_year int NOT NULL, amount_cents bigint NOT NULL, UNIQUE (department, fiscal_year));
+             CREATE TABLE expenses (id bigserial PRIMARY KEY, budget_id int NOT NULL REFERENCES budgets(id), description text NOT NULL, amount_cents bigint NOT NULL, spent_on date NOT NULL);
+             INSERT INTO budgets (department, fiscal_year, amount_cents) SELECT d, y, 100000000 + y FROM unnest(ARRAY['IT', 'HR', 'Finance', 'Facilities', 'Operations']) d, generate_series(2024, 2026) y;
+             INSERT INTO expenses (budget_id, description, amount_cents, spent_on) SELECT 1 + g % 15, 'Expense ' || g, 1000 + g % 90000, (TIMESTAMPTZ '{now}' - g * interval '4 hours')::date FROM generate_series(1, {rows}) g;"
         ),
     }
 }

@@ -14,6 +14,30 @@ pub struct SimState {
     /// compose project → applied migration names.
     #[serde(default)]
     pub migrations: BTreeMap<String, Vec<String>>,
+    /// The RabbitMQ broker's queues on this host (the MAP host's).
+    #[serde(default)]
+    pub queues: Vec<SimQueue>,
+}
+
+/// One queue of the simulated broker. Its consumers are the running
+/// containers of the compose service `consumer`; a consumer that starts
+/// drains what piled up while none ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimQueue {
+    pub name: String,
+    pub messages: u64,
+    /// The compose service consuming it (a Celery worker).
+    pub consumer: String,
+}
+
+impl SimState {
+    /// Running containers of service `consumer`, as `rabbitmqctl` counts consumers.
+    pub fn consumers(&self, consumer: &str) -> usize {
+        self.containers
+            .iter()
+            .filter(|c| c.service == consumer && c.state == "running")
+            .count()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +64,9 @@ pub struct SimContainer {
     pub mem_limit_mib: u64,
     #[serde(default)]
     pub cpu_limit_milli: u64,
+    /// Published ports as `docker ps` shows them: `0.0.0.0:8080->8000/tcp`.
+    #[serde(default)]
+    pub ports: String,
 }
 
 pub fn short_id(seed: &str) -> String {
@@ -130,6 +157,7 @@ impl SimContainer {
             "State": self.state,
             "Status": self.status(now),
             "RunningFor": format!("{} ago", docker_duration(now - self.created_epoch)),
+            "Ports": if self.state == "running" { self.ports.as_str() } else { "" },
         })
     }
 

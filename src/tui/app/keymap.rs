@@ -32,6 +32,8 @@ pub enum Action {
     RestoreVersion,
     Undelete,
     Download,
+    /// Containers: only the selected one's compose project (again: all).
+    Project,
     GoTenants,
     GoInstances,
     GoContainers,
@@ -105,6 +107,7 @@ impl Action {
             Action::RestoreVersion => "make this version current again (asks first)",
             Action::Undelete => "remove the delete marker hiding the key (asks first)",
             Action::Download => "save this version to the download directory",
+            Action::Project => "only this container's compose project (again: every project)",
             Action::GoTenants => "tenants",
             Action::GoInstances => "instances",
             Action::GoContainers => "containers",

@@ -195,6 +195,33 @@ impl App {
         self.tables.insert(screen, table);
     }
 
+    /// Containers: show only the selected container's compose project, or
+    /// every project again when a project is shown.
+    pub(super) fn toggle_project(&mut self) -> Vec<Effect> {
+        if self.screen != Screen::Containers {
+            return vec![];
+        }
+        if self
+            .list(Screen::Containers)
+            .filter
+            .starts_with("project:=")
+        {
+            self.set_filter(String::new());
+            return vec![];
+        }
+        let project = self
+            .lists
+            .get(&Screen::Containers)
+            .and_then(|l| l.selected_row(self.table(Screen::Containers)))
+            .and_then(|r| r.cells.get(1).cloned())
+            .filter(|p| p != "-");
+        match project {
+            Some(p) => self.set_filter(format!("project:={p}")),
+            None => self.notify(Level::Info, "this container belongs to no compose project"),
+        }
+        vec![]
+    }
+
     pub(super) fn request_quit(&mut self) -> Vec<Effect> {
         let active = self.runs.iter().filter(|r| r.status.is_active()).count();
         if active > 0 {
@@ -308,6 +335,7 @@ impl App {
             Action::RestoreVersion => self.confirm_restore(),
             Action::Undelete => self.confirm_undelete(),
             Action::Download => self.download_selected(),
+            Action::Project => self.toggle_project(),
             Action::GoTenants
             | Action::GoInstances
             | Action::GoContainers

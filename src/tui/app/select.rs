@@ -19,7 +19,7 @@ impl App {
             Screen::Tenants => {
                 // Drill down: the tenant's containers.
                 if let Some(t) = self.inv.tenants.iter().find(|t| t.project() == key) {
-                    let filter = format!("{} {}", t.app, t.env);
+                    let filter = format!("project:={}", t.project());
                     self.go(Screen::Containers, true);
                     self.set_filter(filter);
                 }

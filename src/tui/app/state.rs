@@ -58,7 +58,7 @@ impl Screen {
         use Action::*;
         match self {
             Screen::Tenants => &[Runbooks, Deploy, Select, Filter, Refresh],
-            Screen::Containers => &[Runbooks, Restart, Select, Filter, Refresh],
+            Screen::Containers => &[Runbooks, Restart, Select, Project, Filter, Refresh],
             Screen::Instances => &[
                 Runbooks,
                 Select,

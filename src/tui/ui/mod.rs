@@ -449,6 +449,7 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         Action::RestoreVersion => "restore",
                         Action::Undelete => "undelete",
                         Action::Download => "download",
+                        Action::Project => "project",
                         _ => "",
                     };
                     (key_of(app, *a), label)

@@ -60,6 +60,7 @@ pub(super) fn loading_state(app: &App, s: Screen) -> (bool, Option<String>) {
 /// to what is shown; when the terminal is narrow, free-text columns give
 /// up width first (widest first, the row's name last), then id, time and
 /// number columns are left out from the right rather than cut mid-value.
+/// Extras (ports) are left out before anything is cut.
 pub(super) fn column_widths(
     table: &TableData,
     visible: &[usize],
@@ -99,6 +100,11 @@ pub(super) fn column_widths(
             .sum::<usize>()
     };
     let avail = usize::from(width);
+    for c in (1..n).rev() {
+        if total(&w, &shown) > avail && crate::table::drops_first(table.headers[c]) {
+            shown[c] = false;
+        }
+    }
     while total(&w, &shown) > avail {
         let shrinkable = |c: usize, hard: bool| shown[c] && !whole[c] && w[c] > floor(c, hard);
         let widest = |from: usize, hard: bool| {
@@ -108,7 +114,12 @@ pub(super) fn column_widths(
         };
         let first =
             (1..n).find(|&c| shrinkable(c, false) && crate::table::shrinks_first(table.headers[c]));
+        // Other free text before a status (a cut `Restarting (137) …` hides why).
+        let before_status = (1..n)
+            .filter(|&c| shrinkable(c, false) && !crate::table::shrinks_last(table.headers[c]))
+            .max_by_key(|&c| w[c]);
         if let Some(c) = first
+            .or(before_status)
             .or_else(|| widest(1, false))
             .or_else(|| widest(0, false))
         {
@@ -273,8 +284,22 @@ pub(super) fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s:
         } else {
             tone_style(r.tone, theme)
         };
+        // A group's value shows on its first row (and the selected one).
+        let same_group = |c: usize| {
+            table.group == Some(c)
+                && offset + pos != list.selected
+                && list
+                    .visible
+                    .get((offset + pos).wrapping_sub(1))
+                    .is_some_and(|&p| table.rows[p].cells.get(c) == r.cells.get(c))
+        };
         let cells = cols.iter().map(|&(c, w)| {
-            let text = fit(r.cells.get(c).map_or("", String::as_str), w);
+            let cell = if same_group(c) {
+                ""
+            } else {
+                r.cells.get(c).map_or("", String::as_str)
+            };
+            let text = fit(cell, w);
             Cell::from(highlighted(text, &list.filter, theme))
         });
         Row::new(std::iter::once(Cell::from(tone_mark(r.tone))).chain(cells)).style(style)

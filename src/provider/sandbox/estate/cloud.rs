@@ -2,7 +2,8 @@
 //! its buckets with their versions, and its posture findings.
 
 use super::{
-    ENSSOL_HOST, MT_HOST, OFFLINE_HOST, PMO_HOST, STOPPED_HOST, SimBucket, SimObject, SimVersion,
+    ENSSOL_HOST, MAP_HOST, MT_HOST, OFFLINE_HOST, PMO_HOST, STOPPED_HOST, SimBucket, SimObject,
+    SimVersion,
 };
 use crate::domain::{Instance, SsmPing};
 use crate::provider::sandbox::sim_state::short_id;
@@ -95,15 +96,31 @@ pub fn instances() -> Vec<Instance> {
             &[("Environment", "staging"), ("Project", "cohuron-pmo")],
         ),
         instance(
-            OFFLINE_HOST,
-            "map-rabbitmq",
+            MAP_HOST,
+            "map-system",
             "eu-north-1",
-            "t3.small",
+            "t3.xlarge",
             "running",
-            ("172.31.22.9", None),
+            ("172.31.22.9", Some("16.170.44.201")),
+            SsmPing::Online,
+            "Amazon Linux 2023",
+            &[
+                ("Environment", "production"),
+                ("Project", "map-system"),
+                ("Access", "ssm-only"),
+            ],
+        ),
+        // The IndiVillage web tier: running, but its SSM agent lost touch.
+        instance(
+            OFFLINE_HOST,
+            "indivillage-web",
+            "us-east-1",
+            "t3.medium",
+            "running",
+            ("10.20.1.14", None),
             SsmPing::ConnectionLost,
             "Amazon Linux 2023",
-            &[("Environment", "staging"), ("Project", "map-system")],
+            &[("Environment", "staging"), ("Project", "indivillage")],
         ),
     ]
 }

@@ -1,7 +1,7 @@
 //! The embedded sandbox estate, modelled on the seeds: the multi-tenant
 //! platform host (eu-north-1), the PMO host (us-east-1), the Enssol t2.nano
-//! (ap-southeast-2, SQLite), a stopped instance and one whose SSM agent is
-//! offline; versioned buckets with the PMO key layouts; a week of backups.
+//! (ap-southeast-2, SQLite), the MAP system's host (`map.rs`), a stopped
+//! instance and one whose SSM agent is offline; versioned buckets with the PMO key layouts; a week of backups.
 //! Deterministic: the same `now` gives the same estate, byte for byte
 //! (git commits use fixed dates, so SHAs never change).
 //!
@@ -10,9 +10,11 @@
 //! the hosts' trees and keeps `estate.json`.
 
 mod cloud;
+mod map;
 mod repos;
 
 pub use cloud::{buckets, findings, instances, version_id_for};
+pub use map::{MAP_APPS, MAP_BROKER, MAP_DATABASES, MAP_PLATFORM, MAP_POSTGRES};
 pub use repos::app_services;
 pub(crate) use repos::{git, head};
 
@@ -31,6 +33,7 @@ pub const PMO_HOST: &str = "i-07f64b1f8de8f6b26";
 pub const ENSSOL_HOST: &str = "i-0e5501c0a5d1ab002";
 pub const STOPPED_HOST: &str = "i-0b3c9d2e1f4a50003";
 pub const OFFLINE_HOST: &str = "i-0d7e6f5a4b3c20004";
+pub const MAP_HOST: &str = "i-0c9a8b7d6e5f40005";
 
 pub const APPS: [&str; 3] = ["paiss", "filter-ical", "gabs-massage"];
 pub const ENVS: [&str; 2] = ["staging", "production"];
@@ -130,6 +133,7 @@ fn container(
         labels,
         mem_limit_mib: 0,
         cpu_limit_milli: 0,
+        ports: String::new(),
     }
 }
 
@@ -293,19 +297,6 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
     );
     worker.restarts = 14;
     pmo_sim.containers.push(worker);
-    // The message broker the MAP design puts next to the API.
-    let mut broker = container(
-        "rabbitmq",
-        "rabbitmq:3.13-management",
-        "pmo",
-        "rabbitmq",
-        epoch,
-        20 * day,
-        true,
-    );
-    broker.mem_limit_mib = 512;
-    broker.cpu_limit_milli = 500;
-    pmo_sim.containers.push(broker);
     pmo_sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
     save_state(&pmo, &pmo_sim)?;
     write(
@@ -350,6 +341,9 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
             false,
         )?;
     }
+
+    // The MAP system's host.
+    map::create(&dir.join("hosts").join(MAP_HOST), now)?;
 
     // Hosts that exist but cannot be reached still get a directory.
     for h in [STOPPED_HOST, OFFLINE_HOST] {
