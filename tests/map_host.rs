@@ -440,6 +440,18 @@ async fn the_containers_screen_groups_by_project_and_p_shows_one() {
         [true, false, false, false, true, false],
         "{screen}"
     );
+    // Its details show the published ports as docker does.
+    h.key(KeyCode::Enter);
+    match &h.app.mode {
+        opsdeck::tui::app::Mode::Detail { fields, .. } => assert!(
+            fields
+                .iter()
+                .any(|(k, v)| k == "ports" && v == "0.0.0.0:1001->8000/tcp"),
+            "{fields:?}"
+        ),
+        _ => panic!("Enter opened no details"),
+    }
+    h.key(KeyCode::Esc);
     h.key(KeyCode::Char('p'));
     assert_eq!(
         h.app.list(Screen::Containers).visible.len(),

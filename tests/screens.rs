@@ -71,6 +71,7 @@ async fn every_screen_renders_the_sandbox_estate() {
         "{s}"
     );
     insta::assert_snapshot!("containers", s);
+    screenshot(&h, "containers");
 
     goto(&mut h, "backups");
     let s = snap(&h);

@@ -47,6 +47,14 @@ impl App {
                 ("status".into(), c.status.clone()),
                 ("health".into(), c.health.clone()),
                 ("restarts".into(), c.restarts.to_string()),
+                (
+                    "ports".into(),
+                    if c.ports.is_empty() {
+                        "-".into()
+                    } else {
+                        c.ports.clone()
+                    },
+                ),
             ];
             fields.extend(
                 c.labels
