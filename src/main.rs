@@ -84,6 +84,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A shell on an instance (its Name or id), or inside one of its
+    /// containers: `aws ssm start-session` on AWS (needs the AWS CLI and the
+    /// Session Manager plugin), a shell in the host's tree on the sandbox.
+    /// Journaled from start to end. Exit: the shell's, or 3 refused.
+    Shell {
+        /// The instance's Name tag or id.
+        instance: String,
+        /// A container on it: the shell runs inside (`docker exec -it`).
+        #[arg(long)]
+        container: Option<String>,
+        /// The name the console would ask you to type (production).
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
     /// The journal of runs, newest first; with RUN, that run's full output.
     History {
         /// A run id: print its full output (with --json, its record).
@@ -295,6 +309,21 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
     let _guard = init_logging(&dirs);
     if let Some(Command::Drill { action }) = &cli.command {
         return drill_command(&session, action);
+    }
+    if let Some(Command::Shell {
+        instance,
+        container,
+        confirm,
+    }) = &cli.command
+    {
+        return rt.block_on(cli::run::shell(
+            &session.providers,
+            instance,
+            container.as_deref(),
+            confirm.as_deref(),
+            session.ctx.read_only || session.config.read_only,
+            session.ctx.production,
+        ));
     }
     if let Some(Command::History { run, json, limit }) = &cli.command {
         let mut out = std::io::stdout().lock();

@@ -258,3 +258,49 @@ fn a_database_drill_from_alarm_to_report_in_the_console() {
     );
     assert!(!report.contains('✗'), "{report}");
 }
+
+#[test]
+fn a_shell_on_an_instance_hands_the_terminal_over_and_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmux = Tmux::console("opsdeck-shell", tmp.path(), "OPSDECK_SANDBOX_PG=simulated");
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+    tmux.send(&["2"]);
+    tmux.wait_for("Instances [6]", Duration::from_secs(5));
+    // An instance whose agent is offline: no shell, said why.
+    tmux.send(&["/"]);
+    tmux.literal("indivillage");
+    tmux.send(&["Enter", "S"]);
+    tmux.wait_for("no shell:", Duration::from_secs(5));
+    // The platform host is production: its name is typed first.
+    tmux.send(&["Escape", "/"]);
+    tmux.literal("multi-tenant");
+    tmux.send(&["Enter", "S"]);
+    tmux.wait_for("type multi-tenant-platform", Duration::from_secs(5));
+    tmux.literal("multi-tenant-platform");
+    tmux.send(&["Enter"]);
+    // The shell has the terminal: the primary screen, the host's tree.
+    tmux.wait_for("[sandbox i-0a4f1c2e9b7d30001]", Duration::from_secs(10));
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "the shell runs on the normal screen"
+    );
+    tmux.literal("docker ps --format '{{.Names}}' | grep -c . ; ls opt/apps; exit 3");
+    tmux.send(&["Enter"]);
+    // The console is back exactly: alternate screen, its frame, the notice.
+    let s = tmux.wait_for("ended (exit 3)", Duration::from_secs(10));
+    assert!(s.contains("Instances [1/6]"), "{s}");
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "the console is on the alternate screen again"
+    );
+    // Keys reach the console again, and the shell is in History.
+    tmux.send(&["7"]);
+    let s = tmux.wait_for("History [", Duration::from_secs(5));
+    assert!(s.contains("shell on multi-tenant-platform"), "{s}");
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
+}

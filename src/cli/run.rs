@@ -594,3 +594,64 @@ pub fn list(lib: &Library, json: bool, out: &mut impl Write) -> anyhow::Result<u
     }
     Ok(0)
 }
+
+/// `opsdeck shell`: the console's `S`, headless (the same refusals, name to
+/// type and journal record: [`crate::ops::session`]).
+pub async fn shell(
+    p: &Providers,
+    target: &str,
+    container: Option<&str>,
+    confirm: Option<&str>,
+    read_only: bool,
+    production_context: bool,
+) -> anyhow::Result<u8> {
+    use crate::ops::session;
+    let instances = p.cloud.instances().await?;
+    let found: Vec<&crate::domain::Instance> = instances
+        .iter()
+        .filter(|i| i.id == target || i.name == target)
+        .collect();
+    let i = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            eprintln!("opsdeck: no instance with the id or Name {target:?}");
+            return Ok(exit::USAGE);
+        }
+        many => {
+            let ids: Vec<&str> = many.iter().map(|i| i.id.as_str()).collect();
+            eprintln!(
+                "opsdeck: {} instances are named {target:?} ({}): give the id",
+                many.len(),
+                ids.join(", ")
+            );
+            return Ok(exit::USAGE);
+        }
+    };
+    if let Some(why) = session::refusal(i, read_only) {
+        eprintln!("opsdeck: refused: {why}");
+        return Ok(exit::REFUSED);
+    }
+    let production = production_context || i.is_production();
+    let name = session::confirm_name(i, &instances, container);
+    if production && confirm != Some(name.as_str()) {
+        eprintln!("opsdeck: refused: production: pass --confirm {name}");
+        return Ok(exit::REFUSED);
+    }
+    let (spec, change) = match session::open(p, i, container) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("opsdeck: refused: {e}");
+            return Ok(exit::REFUSED);
+        }
+    };
+    match session::run(p, &spec, &change, production) {
+        Ok((code, text)) => {
+            eprintln!("opsdeck: {text}");
+            Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
+        }
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            Ok(1)
+        }
+    }
+}

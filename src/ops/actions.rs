@@ -33,6 +33,17 @@ pub enum Change {
         /// The local file it is saved to.
         to: PathBuf,
     },
+    /// A shell on an instance (or in a container on it): the terminal is
+    /// handed over ([`crate::provider::session`]); journaled from start to
+    /// end like the rest, but not made by [`perform`] (see [`begin`]).
+    Session {
+        instance: String,
+        /// What the operator knows it by (Name (id)).
+        label: String,
+        container: Option<String>,
+        /// The program called, in one line.
+        call: String,
+    },
 }
 
 /// What a journaled change says of itself.
@@ -133,6 +144,35 @@ impl Change {
                     params,
                 }
             }
+            Change::Session {
+                instance,
+                label,
+                container,
+                call,
+            } => {
+                let mut params = vec![("instance".into(), instance.clone())];
+                if let Some(c) = container {
+                    params.push(("container".into(), c.clone()));
+                }
+                About {
+                    name: "shell",
+                    title: match container {
+                        Some(c) => format!("shell in {c} on {label}"),
+                        None => format!("shell on {label}"),
+                    },
+                    target_kind: if container.is_some() {
+                        "container"
+                    } else {
+                        "instance"
+                    },
+                    target: container.clone().unwrap_or_else(|| label.clone()),
+                    host: instance.clone(),
+                    // A shell can change anything.
+                    danger: Danger::Destructive,
+                    call: call.clone(),
+                    params,
+                }
+            }
         }
     }
 
@@ -145,10 +185,22 @@ impl Change {
 /// Tells apart the changes one process journals in the same second.
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// Journal `change`, make it through the providers, journal its outcome.
-/// The answer is what it did in words, or why it failed; a change whose
-/// start cannot be journaled is not made.
-pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result<String, String> {
+/// A change whose start is journaled: [`end`] journals its outcome.
+pub struct Begun {
+    id: String,
+    about: About,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Begun {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Journal the start of `change` (who, when, target, the call); a change
+/// whose start cannot be journaled must not be made.
+pub fn begin(p: &Providers, change: &Change, production: bool) -> Result<Begun, String> {
     let about = change.about();
     let started_at = crate::clock::now();
     let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
@@ -185,6 +237,18 @@ pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result
             )
         })?;
     tracing::info!(action = %about.title, call = %about.call, "change");
+    Ok(Begun {
+        id,
+        about,
+        started_at,
+    })
+}
+
+/// Journal, make and journal the outcome of `change`. The answer is what
+/// it did in words, or why it failed.
+pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result<String, String> {
+    let begun = begin(p, change, production)?;
+
     let result = match change {
         Change::SetRunning { id, running } => p
             .cloud
@@ -215,8 +279,31 @@ pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result
             .download(bucket, key, version_id.as_deref(), to)
             .await
             .map(|n| format!("{n} bytes saved to {}", to.display())),
+        Change::Session { .. } => {
+            return end(
+                p,
+                begun,
+                Err("a session runs in the terminal, not here".into()),
+                None,
+            );
+        }
     }
     .map_err(|e| e.to_string());
+    end(p, begun, result, None)
+}
+
+/// Journal how a begun change ended (`exit_code` for a session).
+pub fn end(
+    p: &Providers,
+    begun: Begun,
+    result: Result<String, String>,
+    exit_code: Option<i32>,
+) -> Result<String, String> {
+    let Begun {
+        id,
+        about,
+        started_at,
+    } = begun;
     let finished_at = crate::clock::now();
     let (status, text) = match &result {
         Ok(detail) => (RunOutcome::Succeeded, detail.clone()),
@@ -230,7 +317,7 @@ pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result
         run: id.clone(),
         at: finished_at,
         status,
-        exit_code: None,
+        exit_code,
         result: result.as_ref().ok().cloned(),
         error: result.as_ref().err().cloned(),
         duration_ms: (finished_at - started_at).num_milliseconds(),

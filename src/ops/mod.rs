@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod attention;
 pub mod inventory;
+pub mod session;
 
 pub use inventory::Inventory;
 

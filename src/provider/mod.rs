@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod host;
 pub mod sandbox;
+pub mod session;
 
 use crate::domain::{Bucket, Finding, Instance, ObjectEntry, ObjectVersion};
 use async_trait::async_trait;
@@ -51,6 +52,19 @@ pub trait CloudInventory: Send + Sync {
     async fn posture(&self) -> ProviderResult<Vec<Finding>>;
     /// Start (`running`) or stop an instance; returns the state reported back.
     async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String>;
+    /// What to hand the terminal to for a shell on `instance`, or inside
+    /// `container` on it.
+    fn session(
+        &self,
+        instance: &Instance,
+        container: Option<&str>,
+    ) -> ProviderResult<session::SessionSpec> {
+        let _ = container;
+        Err(ProviderError::new(
+            format!("a shell on {}", instance.id),
+            "this provider opens no sessions",
+        ))
+    }
 }
 
 #[async_trait]

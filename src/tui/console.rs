@@ -1,7 +1,7 @@
 //! The terminal loop: input thread → messages → `App::update` → effects
 //! runner; one redraw per batch of messages.
 
-use crate::tui::app::{App, Msg};
+use crate::tui::app::{App, Effect, Msg};
 use crate::tui::effects::EffectsRunner;
 use crate::tui::ui::{self, theme::Theme};
 use crossterm::event::{self, Event, KeyEventKind};
@@ -25,11 +25,20 @@ pub async fn run(
     // would otherwise be typed key by key, Enter included).
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     let stop = Arc::new(AtomicBool::new(false));
+    let pause = Pause::default();
     let input = {
         let stop = stop.clone();
+        let pause = pause.clone();
         let tx = tx.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
+                // A shell has the terminal: its keys are not ours.
+                if pause.wanted.load(Ordering::Acquire) {
+                    pause.idle.store(true, Ordering::Release);
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                pause.idle.store(false, Ordering::Release);
                 match event::poll(Duration::from_millis(50)) {
                     Ok(true) => match event::read() {
                         Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
@@ -80,10 +89,40 @@ pub async fn run(
                     Err(_) => break,
                 }
             }
+            let mut shells = Vec::new();
             for m in msgs {
                 for fx in app.update(m) {
-                    runner.dispatch(fx);
+                    match fx {
+                        Effect::Shell {
+                            instance,
+                            container,
+                            production,
+                        } => shells.push((instance, container, production)),
+                        fx => runner.dispatch(fx),
+                    }
                 }
+            }
+            for (instance, container, production) in shells {
+                let title = match &container {
+                    Some(c) => format!("shell in {c}"),
+                    None => format!("shell on {}", instance.id),
+                };
+                let providers = runner.providers();
+                let result = tokio::task::block_in_place(|| {
+                    handover(
+                        &mut terminal,
+                        &pause,
+                        &providers,
+                        &instance,
+                        container.as_deref(),
+                        production,
+                    )
+                });
+                let _ = tx.send(Msg::ActionDone {
+                    title,
+                    result,
+                    reload: vec![Effect::LoadHistory],
+                });
             }
             if app.quit {
                 break;
@@ -97,5 +136,51 @@ pub async fn run(
     let _ = input.join();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
+    result
+}
+
+/// Asks the input thread to stop reading the terminal while a shell has it.
+#[derive(Clone, Default)]
+struct Pause {
+    wanted: Arc<AtomicBool>,
+    /// The input thread is not reading (it saw `wanted`).
+    idle: Arc<AtomicBool>,
+}
+
+impl Pause {
+    fn hold(&self) {
+        self.wanted.store(true, Ordering::Release);
+        // The thread polls in 50 ms slices: it is idle within one.
+        let until = std::time::Instant::now() + Duration::from_millis(500);
+        while !self.idle.load(Ordering::Acquire) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    fn release(&self) {
+        self.wanted.store(false, Ordering::Release);
+    }
+}
+
+/// Hand the terminal to a shell and take it back exactly as it was
+/// (alternate screen, raw mode, bracketed paste, a full redraw), whatever
+/// way the shell ends. A missing CLI or plugin is said before anything is
+/// touched.
+fn handover(
+    terminal: &mut ratatui::DefaultTerminal,
+    pause: &Pause,
+    p: &crate::ops::Providers,
+    instance: &crate::domain::Instance,
+    container: Option<&str>,
+    production: bool,
+) -> Result<String, String> {
+    let (spec, change) = crate::ops::session::open(p, instance, container)?;
+    pause.hold();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
+    let result = crate::ops::session::run(p, &spec, &change, production).map(|(_, text)| text);
+    *terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
+    let _ = terminal.clear();
+    pause.release();
     result
 }

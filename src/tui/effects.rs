@@ -64,6 +64,14 @@ pub struct EffectsRunner {
 }
 
 impl EffectsRunner {
+    /// The providers of the current context.
+    pub fn providers(&self) -> Providers {
+        match self.providers.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// A change or download, journaled ([`crate::ops::actions::perform`]);
     /// its answer comes back as [`Msg::ActionDone`] with what to reload.
     fn perform(
@@ -342,6 +350,14 @@ impl EffectsRunner {
                             reload: vec![],
                         });
                     }
+                });
+            }
+            Effect::Shell { instance, .. } => {
+                // The console takes this one itself (it owns the terminal).
+                let _ = tx.send(Msg::ActionDone {
+                    title: format!("shell on {}", instance.id),
+                    result: Err("a shell needs the console's terminal".into()),
+                    reload: vec![],
                 });
             }
             Effect::SetRunning {

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 pub struct AwsCloud {
     label: String,
+    /// The context's profile, handed to `aws ssm start-session`.
+    profile: Option<String>,
     regions: Vec<RegionClients>,
     host_regions: HostRegions,
 }
@@ -96,6 +98,20 @@ impl CloudInventory for AwsCloud {
                 )
             })?;
         ec2::set_running(rc, id, running).await
+    }
+
+    fn session(
+        &self,
+        instance: &Instance,
+        container: Option<&str>,
+    ) -> ProviderResult<crate::provider::session::SessionSpec> {
+        crate::provider::session::aws_shell(
+            &instance.id,
+            &instance.region,
+            self.profile.as_deref(),
+            container,
+        )
+        .map_err(|e| crate::provider::ProviderError::new(format!("a shell on {}", instance.id), e))
     }
 }
 
@@ -306,6 +322,7 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
     Ok(AwsEstate {
         cloud: Arc::new(AwsCloud {
             label,
+            profile: ctx.profile.clone(),
             regions: region_clients,
             host_regions: host_regions.clone(),
         }),

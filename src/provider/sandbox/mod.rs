@@ -434,6 +434,24 @@ impl CloudInventory for SandboxCloud {
         self.sandbox.save_estate(&estate)?;
         Ok(state)
     }
+
+    fn session(
+        &self,
+        instance: &Instance,
+        container: Option<&str>,
+    ) -> ProviderResult<crate::provider::session::SessionSpec> {
+        let at = format!("a shell on {}", instance.id);
+        if !self.sandbox.host_root(&instance.id).is_dir() {
+            return Err(ProviderError::new(at, "no such sandbox host"));
+        }
+        crate::provider::session::sandbox_shell(
+            &instance.id,
+            &self.sandbox.host_root(&instance.id),
+            &self.sandbox.dir.join("bin"),
+            container,
+        )
+        .map_err(|e| ProviderError::new(at, e))
+    }
 }
 
 #[async_trait]

@@ -34,6 +34,8 @@ pub enum Action {
     Download,
     /// Containers: only the selected one's compose project (again: all).
     Project,
+    /// A shell on the instance, or inside the container.
+    Shell,
     GoTenants,
     GoInstances,
     GoContainers,
@@ -108,6 +110,9 @@ impl Action {
             Action::Undelete => "remove the delete marker hiding the key (asks first)",
             Action::Download => "save this version to the download directory",
             Action::Project => "only this container's compose project (again: every project)",
+            Action::Shell => {
+                "a shell on the instance / inside the container (SSM Session Manager; the console comes back on exit)"
+            }
             Action::GoTenants => "tenants",
             Action::GoInstances => "instances",
             Action::GoContainers => "containers",

@@ -336,6 +336,7 @@ impl App {
             Action::Undelete => self.confirm_undelete(),
             Action::Download => self.download_selected(),
             Action::Project => self.toggle_project(),
+            Action::Shell => self.open_shell(),
             Action::GoTenants
             | Action::GoInstances
             | Action::GoContainers

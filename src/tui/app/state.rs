@@ -58,9 +58,10 @@ impl Screen {
         use Action::*;
         match self {
             Screen::Tenants => &[Runbooks, Deploy, Select, Filter, Refresh],
-            Screen::Containers => &[Runbooks, Restart, Select, Project, Filter, Refresh],
+            Screen::Containers => &[Runbooks, Restart, Shell, Select, Project, Filter, Refresh],
             Screen::Instances => &[
                 Runbooks,
+                Shell,
                 Select,
                 StartInstance,
                 StopInstance,
@@ -341,4 +342,11 @@ pub enum Effect {
     StartDrill(String),
     /// `:drill verify`.
     VerifyDrill,
+    /// Hand the terminal to a shell on the instance (in the container):
+    /// the console suspends itself for it ([`crate::ops::session`]).
+    Shell {
+        instance: Box<crate::domain::Instance>,
+        container: Option<String>,
+        production: bool,
+    },
 }

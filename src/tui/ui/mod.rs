@@ -450,6 +450,7 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         Action::Undelete => "undelete",
                         Action::Download => "download",
                         Action::Project => "project",
+                        Action::Shell => "shell",
                         _ => "",
                     };
                     (key_of(app, *a), label)

@@ -90,6 +90,64 @@ impl App {
         vec![]
     }
 
+    /// `S`: a shell on the selected instance, or inside the selected
+    /// container (on production, after its name is typed).
+    pub(in crate::tui::app) fn open_shell(&mut self) -> Vec<Effect> {
+        let key = self.selected_key().unwrap_or_default();
+        let (host, container) = match self.screen {
+            Screen::Instances => (key, None),
+            Screen::Containers => match self
+                .inv
+                .containers
+                .iter()
+                .find(|c| views::container_key(c) == key)
+            {
+                Some(c) => (c.host.clone(), Some(c.name.clone())),
+                None => return vec![],
+            },
+            _ => {
+                self.notify(
+                    Level::Info,
+                    "a shell opens on an instance (2 for Instances) or in a container (3)",
+                );
+                return vec![];
+            }
+        };
+        let Some(i) = self.instances.data.iter().find(|i| i.id == host).cloned() else {
+            return vec![];
+        };
+        if let Some(why) = crate::ops::session::refusal(&i, self.read_only()) {
+            self.notify(Level::Warn, format!("no shell: {why}"));
+            return vec![];
+        }
+        let production = self.ctx.production || i.is_production();
+        let name =
+            crate::ops::session::confirm_name(&i, &self.instances.data, container.as_deref());
+        let title = match &container {
+            Some(c) => format!("shell in {c} on {}", i.name),
+            None => format!("shell on {name}"),
+        };
+        let effect = Effect::Shell {
+            instance: Box::new(i.clone()),
+            container,
+            production,
+        };
+        if !production {
+            return vec![effect];
+        }
+        self.ask(ActionConfirm {
+            title,
+            lines: vec![
+                format!("instance  {} ({})", i.id, i.name),
+                "the console steps aside until the shell exits; the session is journaled".into(),
+            ],
+            production,
+            confirm_with: Some(name),
+            typed: confirm::Typed::default(),
+            effect,
+        })
+    }
+
     pub(in crate::tui::app) fn confirm_set_running(&mut self, running: bool) -> Vec<Effect> {
         if self.screen != Screen::Instances {
             self.notify(

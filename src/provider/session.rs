@@ -1,0 +1,182 @@
+//! Interactive sessions on a host: what program the terminal is handed to.
+//! The provider decides (the AWS CLI with the Session Manager plugin, or a
+//! shell in a sandbox host's tree); the console suspends itself and runs
+//! it, `opsdeck shell` runs it in place. Nothing here draws or runs.
+
+use std::path::{Path, PathBuf};
+
+/// A program to hand the terminal to, and what it is in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// What is called, in one line (the journal, the notices).
+    pub call: String,
+    /// Said on the terminal before the session starts.
+    pub banner: String,
+}
+
+pub const INSTALL_CLI: &str = "install the AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html";
+pub const INSTALL_PLUGIN: &str = "install the Session Manager plugin: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html";
+
+/// Whether `program` is an executable file on PATH.
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|d| {
+        std::fs::metadata(d.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// Container names docker gives (and the only ones put in a command).
+pub fn valid_container(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The command inside a container: bash when it has one, else sh.
+fn container_command(container: &str) -> String {
+    format!(
+        "sudo docker exec -it {container} sh -c 'command -v bash >/dev/null && exec bash || exec sh'"
+    )
+}
+
+/// `aws ssm start-session` on an instance (a shell), or on a container
+/// through it (`AWS-StartInteractiveCommand` running `docker exec -it`).
+/// Refused with what to install when the CLI or the plugin is missing.
+pub fn aws_shell(
+    instance: &str,
+    region: &str,
+    profile: Option<&str>,
+    container: Option<&str>,
+) -> Result<SessionSpec, String> {
+    if !on_path("aws") {
+        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
+    }
+    if !on_path("session-manager-plugin") {
+        return Err(format!(
+            "no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}"
+        ));
+    }
+    let mut args: Vec<String> = [
+        "ssm",
+        "start-session",
+        "--target",
+        instance,
+        "--region",
+        region,
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(p) = profile {
+        args.extend(["--profile".into(), p.to_string()]);
+    }
+    let what = match container {
+        Some(c) => {
+            if !valid_container(c) {
+                return Err(format!("{c:?} is not a container name"));
+            }
+            let params = serde_json::json!({ "command": [container_command(c)] });
+            args.extend([
+                "--document-name".into(),
+                "AWS-StartInteractiveCommand".into(),
+                "--parameters".into(),
+                params.to_string(),
+            ]);
+            format!("a shell in {c} on {instance}")
+        }
+        None => format!("a shell on {instance}"),
+    };
+    let call = format!(
+        "aws {}",
+        args.iter()
+            .map(|a| shlex::try_quote(a).map_or_else(|_| a.clone(), |q| q.into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(SessionSpec {
+        program: "aws".into(),
+        args,
+        env: vec![],
+        cwd: None,
+        call,
+        banner: format!(
+            "opsdeck: {what} through SSM Session Manager; `exit` brings the console back"
+        ),
+    })
+}
+
+/// A shell in a sandbox host's tree: its root as the working directory,
+/// `OPSDECK_ROOT` set and the simulated docker on PATH, as runbooks see it.
+pub fn sandbox_shell(
+    host: &str,
+    root: &Path,
+    bin: &Path,
+    container: Option<&str>,
+) -> Result<SessionSpec, String> {
+    if let Some(c) = container
+        && !valid_container(c)
+    {
+        return Err(format!("{c:?} is not a container name"));
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+    );
+    let banner = match container {
+        // The sandbox runs no docker engine: its containers have no inside.
+        Some(c) => format!(
+            "opsdeck: the sandbox simulates docker, so {c} has no inside; this is a shell on its host {host} (`docker logs {c}`, `docker inspect {c}` answer); `exit` brings the console back"
+        ),
+        None => format!(
+            "opsdeck: a shell on sandbox host {host} (its tree, the simulated docker on PATH); `exit` brings the console back"
+        ),
+    };
+    Ok(SessionSpec {
+        program: "bash".into(),
+        args: vec!["--norc".into(), "-i".into()],
+        env: vec![
+            ("OPSDECK_ROOT".into(), root.display().to_string()),
+            ("OPSDECK_HOST".into(), host.into()),
+            ("PATH".into(), path),
+            ("PS1".into(), format!("[sandbox {host}] \\w $ ")),
+        ],
+        cwd: Some(root.to_path_buf()),
+        call: format!("bash -i in the sandbox host {host}"),
+        banner,
+    })
+}
+
+/// Run a session in this terminal to its end: its exit code, or how it died.
+pub fn run(spec: &SessionSpec) -> Result<i32, String> {
+    eprintln!("{}", spec.banner);
+    let mut cmd = std::process::Command::new(&spec.program);
+    cmd.args(&spec.args).envs(spec.env.iter().cloned());
+    if let Some(d) = &spec.cwd {
+        cmd.current_dir(d);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", spec.program))?;
+    match status.code() {
+        Some(c) => Ok(c),
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            Err(format!(
+                "{} ended by signal {}",
+                spec.program,
+                status.signal().unwrap_or(0)
+            ))
+        }
+    }
+}

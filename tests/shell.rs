@@ -1,0 +1,124 @@
+//! `opsdeck shell` on the sandbox: the console's `S`, headless. The same
+//! refusals (read-only, a host that cannot be reached, production without
+//! the typed name), a shell in the host's tree with the simulated docker,
+//! its exit code back, and a journal record from start to end. (The AWS
+//! side, `aws ssm start-session` with a fake CLI, is in `aws_moto.rs`; the
+//! terminal handed over and back, in `e2e_tmux.rs`.)
+
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::run_cli;
+use opsdeck::provider::sandbox::estate::{MAP_HOST, MT_HOST};
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+/// `opsdeck shell ARGS`, `input` typed into it: (exit code, stdout, stderr).
+fn shell(d: &Path, args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = common::cli(d)
+        .arg("shell")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_shell_on_a_sandbox_host_runs_in_its_tree_and_is_journaled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+
+    // Refused before anything starts.
+    let (code, _, err) = shell(d, &["indivillage-web"], "");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("ConnectionLost"), "{err}");
+    let (code, _, err) = shell(d, &["pmo-worker-legacy"], "");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("stopped"), "{err}");
+    let (code, _, err) = shell(d, &["multi-tenant-platform"], "");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--confirm multi-tenant-platform"), "{err}");
+    let (code, _, err) = shell(
+        d,
+        &["--read-only", MT_HOST, "--confirm", "multi-tenant-platform"],
+        "",
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    let (code, _, err) = shell(d, &["no-such-host"], "");
+    assert_eq!(code, 2, "{err}");
+
+    // The shell: the host's tree, the simulated docker, its exit code back.
+    let (code, out, err) = shell(
+        d,
+        &[
+            "multi-tenant-platform",
+            "--confirm",
+            "multi-tenant-platform",
+        ],
+        "echo host=$OPSDECK_HOST; ls opt/apps; docker ps --format '{{.Names}}' | grep -c platform; exit 7\n",
+    );
+    assert_eq!(code, 7, "{out}{err}");
+    assert!(out.contains(&format!("host={MT_HOST}")), "{out}");
+    assert!(
+        out.contains("filter-ical") && out.contains("gabs-massage"),
+        "{out}"
+    );
+    assert!(err.contains("a shell on sandbox host"), "the banner: {err}");
+    assert!(err.contains("ended (exit 7)"), "{err}");
+
+    // A container: the sandbox says it has no inside, and opens its host.
+    let (code, out, err) = shell(
+        d,
+        &[
+            "map-system",
+            "--container",
+            "map-kong",
+            "--confirm",
+            "map-kong",
+        ],
+        "docker inspect --format '{{.Name}}' map-kong\n",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("simulates docker"), "{err}");
+    assert!(out.contains("/map-kong"), "{out}");
+
+    // Both in the journal, with who, target, start, end and exit code.
+    let (_, out, _) = run_cli(d, &["history", "--json"]);
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let shells: Vec<&serde_json::Value> = v
+        .iter()
+        .filter(|e| e["start"]["runbook"] == "shell")
+        .collect();
+    assert_eq!(shells.len(), 2, "{v:#?}");
+    let mt = shells
+        .iter()
+        .find(|e| e["start"]["host"] == MT_HOST)
+        .unwrap();
+    assert_eq!(mt["finish"]["exit_code"], 7);
+    assert_eq!(mt["start"]["production"], true);
+    assert_eq!(mt["start"]["danger"], "destructive");
+    let kong = shells
+        .iter()
+        .find(|e| e["start"]["host"] == MAP_HOST)
+        .unwrap();
+    assert_eq!(kong["start"]["target"], "map-kong");
+    assert_eq!(kong["start"]["target_kind"], "container");
+}
