@@ -168,7 +168,20 @@ fn a_failed_load_is_a_notice_and_the_console_stays_up() {
         host: "i-x".into(),
         result: Err("reading containers on i-x: timed out".into()),
     });
-    assert!(a.notice.unwrap().text.contains("timed out"));
+    assert!(a.notice.clone().unwrap().text.contains("timed out"));
+    // Expired SSO credentials: one line that says so and how to sign in.
+    a.update(Msg::Instances(Err(ProviderError::new(
+        "listing instances in eu-north-1",
+        "ExpiredToken: The security token included in the request is expired",
+    ))));
+    let n = a.notice.clone().unwrap();
+    assert!(
+        n.text
+            .contains("credentials missing or expired: :login signs in"),
+        "{}",
+        n.text
+    );
+    assert!(!n.text.contains('\n'));
 }
 
 #[test]

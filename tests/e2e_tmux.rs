@@ -304,3 +304,64 @@ fn a_shell_on_an_instance_hands_the_terminal_over_and_back() {
     tmux.send(&["q"]);
     tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
 }
+
+#[test]
+fn login_hands_the_terminal_to_aws_sso_login_and_says_what_is_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let args = tmp.path().join("aws-args");
+    std::fs::write(
+        bin.join("aws"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\necho 'Attempting to automatically open the SSO authorization page'\necho 'Successfully logged into Start URL'\n",
+            args.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("aws"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmux = Tmux::console(
+        "opsdeck-login",
+        tmp.path(),
+        &format!(
+            "OPSDECK_SANDBOX_PG=simulated PATH={}:/usr/local/bin:/usr/bin:/bin",
+            bin.display()
+        ),
+    );
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+    // The sandbox has no profile: say how to name one.
+    tmux.send(&[":"]);
+    tmux.literal("login");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the sandbox needs no login", Duration::from_secs(5));
+    tmux.send(&[":"]);
+    tmux.literal("login ops-admin");
+    tmux.send(&["Enter"]);
+    // Signed in, the context is opened again (its notice comes last).
+    tmux.wait_for("context sandbox (sandbox)", Duration::from_secs(15));
+    tmux.send(&["n"]);
+    let s = tmux.wait_for("signed in as ops-admin", Duration::from_secs(5));
+    assert!(s.contains("notices, newest first"), "{s}");
+    tmux.send(&["Escape"]);
+    assert_eq!(
+        std::fs::read_to_string(&args)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
+        ["sso", "login", "--profile", "ops-admin"]
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1"
+    );
+    // Without the CLI: what to install, and the console stays as it is.
+    std::fs::remove_file(bin.join("aws")).unwrap();
+    tmux.send(&[":"]);
+    tmux.literal("login ops-admin");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("install the AWS CLI v2", Duration::from_secs(5));
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
+}

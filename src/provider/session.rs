@@ -157,6 +157,51 @@ pub fn sandbox_shell(
     })
 }
 
+/// `aws sso login --profile PROFILE` in this terminal (it prints a code
+/// and opens, or names, the browser page that takes it).
+pub fn aws_login(profile: &str) -> Result<SessionSpec, String> {
+    if !on_path("aws") {
+        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
+    }
+    let args = vec![
+        "sso".into(),
+        "login".into(),
+        "--profile".into(),
+        profile.to_string(),
+    ];
+    Ok(SessionSpec {
+        program: "aws".into(),
+        call: format!(
+            "aws sso login --profile {}",
+            shlex::try_quote(profile).map_or_else(|_| profile.to_string(), |q| q.into_owned())
+        ),
+        args,
+        env: vec![],
+        cwd: None,
+        banner: format!(
+            "opsdeck: signing in to AWS SSO as profile {profile}; the console comes back when it is done"
+        ),
+    })
+}
+
+/// Whether an AWS error means the credentials are missing or expired
+/// (then `:login` is the way out).
+pub fn needs_login(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    [
+        "expiredtoken",
+        "token has expired",
+        "token is expired",
+        "sso session",
+        "no aws credentials",
+        "unrecognizedclientexception",
+        "invalidclienttokenid",
+        "security token included in the request is invalid",
+    ]
+    .iter()
+    .any(|s| e.contains(s))
+}
+
 /// Run a session in this terminal to its end: its exit code, or how it died.
 pub fn run(spec: &SessionSpec) -> Result<i32, String> {
     eprintln!("{}", spec.banner);

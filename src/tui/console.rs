@@ -90,6 +90,7 @@ pub async fn run(
                 }
             }
             let mut shells = Vec::new();
+            let mut logins = Vec::new();
             for m in msgs {
                 for fx in app.update(m) {
                     match fx {
@@ -98,6 +99,7 @@ pub async fn run(
                             container,
                             production,
                         } => shells.push((instance, container, production)),
+                        Effect::Login { profile } => logins.push(profile),
                         fx => runner.dispatch(fx),
                     }
                 }
@@ -108,20 +110,45 @@ pub async fn run(
                     None => format!("shell on {}", instance.id),
                 };
                 let providers = runner.providers();
-                let result = tokio::task::block_in_place(|| {
-                    handover(
-                        &mut terminal,
-                        &pause,
-                        &providers,
-                        &instance,
-                        container.as_deref(),
-                        production,
-                    )
-                });
+                // A missing CLI or plugin is said before the terminal is touched.
+                let result = crate::ops::session::open(&providers, &instance, container.as_deref())
+                    .and_then(|(spec, change)| {
+                        tokio::task::block_in_place(|| {
+                            handover(&mut terminal, &pause, || {
+                                crate::ops::session::run(&providers, &spec, &change, production)
+                                    .map(|(_, text)| text)
+                            })
+                        })
+                    });
                 let _ = tx.send(Msg::ActionDone {
                     title,
                     result,
                     reload: vec![Effect::LoadHistory],
+                });
+            }
+            for profile in logins {
+                let result = crate::provider::session::aws_login(&profile).and_then(|spec| {
+                    tokio::task::block_in_place(|| {
+                        handover(
+                            &mut terminal,
+                            &pause,
+                            || match crate::provider::session::run(&spec)? {
+                                0 => Ok(format!("signed in as {profile}; reopening the context")),
+                                c => Err(format!("aws sso login exited {c}")),
+                            },
+                        )
+                    })
+                });
+                // Signed in: the context is opened again with the new credentials.
+                let reload = if result.is_ok() {
+                    vec![Effect::SwitchContext(app.ctx.name.clone())]
+                } else {
+                    vec![]
+                };
+                let _ = tx.send(Msg::ActionDone {
+                    title: format!("login {profile}"),
+                    result,
+                    reload,
                 });
             }
             if app.quit {
@@ -161,23 +188,18 @@ impl Pause {
     }
 }
 
-/// Hand the terminal to a shell and take it back exactly as it was
+/// Hand the terminal to `session` and take it back exactly as it was
 /// (alternate screen, raw mode, bracketed paste, a full redraw), whatever
-/// way the shell ends. A missing CLI or plugin is said before anything is
-/// touched.
+/// way the session ends.
 fn handover(
     terminal: &mut ratatui::DefaultTerminal,
     pause: &Pause,
-    p: &crate::ops::Providers,
-    instance: &crate::domain::Instance,
-    container: Option<&str>,
-    production: bool,
+    session: impl FnOnce() -> Result<String, String>,
 ) -> Result<String, String> {
-    let (spec, change) = crate::ops::session::open(p, instance, container)?;
     pause.hold();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
-    let result = crate::ops::session::run(p, &spec, &change, production).map(|(_, text)| text);
+    let result = session();
     *terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     let _ = terminal.clear();

@@ -352,6 +352,13 @@ impl EffectsRunner {
                     }
                 });
             }
+            Effect::Login { profile } => {
+                let _ = tx.send(Msg::ActionDone {
+                    title: format!("login {profile}"),
+                    result: Err("a login needs the console's terminal".into()),
+                    reload: vec![],
+                });
+            }
             Effect::Shell { instance, .. } => {
                 // The console takes this one itself (it owns the terminal).
                 let _ = tx.send(Msg::ActionDone {

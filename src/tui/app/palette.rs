@@ -4,7 +4,7 @@
 use super::*;
 
 /// The palette's commands beyond the screens: name, argument, what it does.
-pub const COMMANDS: [(&str, &str, &str); 5] = [
+pub const COMMANDS: [(&str, &str, &str); 6] = [
     (
         "run",
         "NAME",
@@ -16,6 +16,11 @@ pub const COMMANDS: [(&str, &str, &str); 5] = [
         "start a drill on the sandbox, or verify the recovery",
     ),
     ("ctx", "NAME", "open another context"),
+    (
+        "login",
+        "[PROFILE]",
+        "aws sso login (the context's profile), then reopen the context",
+    ),
     ("help", "", "this help"),
     ("quit", "", "quit (asks while runs are going)"),
 ];
@@ -205,6 +210,34 @@ impl App {
             "help" => {
                 self.mode = Mode::Help;
                 vec![]
+            }
+            "login" => {
+                let profile = Some(arg.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .or_else(|| {
+                        self.config
+                            .contexts
+                            .iter()
+                            .find(|c| c.name == self.ctx.name)
+                            .and_then(|c| c.profile.clone())
+                    });
+                match profile {
+                    Some(profile) => {
+                        self.actions_in_flight += 1;
+                        vec![Effect::Login { profile }]
+                    }
+                    None if self.ctx.simulated => {
+                        self.notify(
+                            Level::Info,
+                            "the sandbox needs no login (:login PROFILE signs in to another)",
+                        );
+                        vec![]
+                    }
+                    None => {
+                        self.notify(Level::Info, "this context names no profile: :login PROFILE");
+                        vec![]
+                    }
+                }
             }
             "ctx" | "context" => {
                 let arg = arg.trim();

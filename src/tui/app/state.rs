@@ -342,6 +342,11 @@ pub enum Effect {
     StartDrill(String),
     /// `:drill verify`.
     VerifyDrill,
+    /// `:login`: hand the terminal to `aws sso login --profile`, then
+    /// reopen the context with the fresh credentials.
+    Login {
+        profile: String,
+    },
     /// Hand the terminal to a shell on the instance (in the container):
     /// the console suspends itself for it ([`crate::ops::session`]).
     Shell {

@@ -48,7 +48,12 @@ impl App {
                         self.instances.error = None;
                     }
                     Err(e) => {
-                        self.notify(Level::Error, format!("loading instances failed: {e}"));
+                        let hint = if crate::provider::session::needs_login(&e.to_string()) {
+                            " — credentials missing or expired: :login signs in"
+                        } else {
+                            ""
+                        };
+                        self.notify(Level::Error, format!("loading instances failed: {e}{hint}"));
                         self.instances.error = Some(e.to_string());
                     }
                 }
@@ -288,6 +293,7 @@ impl App {
                         Effect::LoadInstances => self.instances.loading = true,
                         Effect::LoadVersions { .. } => self.s3.versions.loading = true,
                         Effect::LoadObjects { .. } => self.s3.objects.loading = true,
+                        Effect::SwitchContext(_) => self.actions_in_flight += 1,
                         _ => {}
                     }
                 }

@@ -133,6 +133,7 @@ impl App {
             production,
         };
         if !production {
+            self.actions_in_flight += 1;
             return vec![effect];
         }
         self.ask(ActionConfirm {
