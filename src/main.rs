@@ -98,6 +98,23 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         confirm: Option<String>,
     },
+    /// Forward a local port to a database through its host (SSM
+    /// `AWS-StartPortForwardingSessionToRemoteHost` on AWS; a relay to the
+    /// sandbox's real server), until Ctrl-C. Journaled. Exit: 0 ended, 1 it
+    /// stopped by itself, 3 refused.
+    Forward {
+        /// The database (a tenant's, or one whose backups a host keeps).
+        database: String,
+        /// The port on this machine (default: a free one).
+        #[arg(long)]
+        local_port: Option<u16>,
+        /// The database's name, typed (production).
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
+    /// The sandbox's relay for a forward.
+    #[command(name = "__forward", hide = true)]
+    ForwardRelay { local_port: u16, target: String },
     /// The journal of runs, newest first; with RUN, that run's full output.
     History {
         /// A run id: print its full output (with --json, its record).
@@ -211,6 +228,22 @@ fn main() -> ExitCode {
             opsdeck::provider::sandbox::fake_binary_main(args).clamp(0, 255) as u8,
         );
     }
+    if let Some(Command::ForwardRelay { local_port, target }) = &cli.command {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build();
+        let code = rt
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(cli::forward::relay(*local_port, target)));
+        return match code {
+            Ok(c) => ExitCode::from(c),
+            Err(e) => {
+                eprintln!("opsdeck: relay: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match real_main(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -322,6 +355,21 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             container.as_deref(),
             confirm.as_deref(),
             session.ctx.read_only || session.config.read_only,
+            session.ctx.production,
+        ));
+    }
+    if let Some(Command::Forward {
+        database,
+        local_port,
+        confirm,
+    }) = &cli.command
+    {
+        return rt.block_on(cli::forward::forward(
+            &session.providers,
+            &session.config,
+            database,
+            *local_port,
+            confirm.as_deref(),
             session.ctx.production,
         ));
     }

@@ -365,3 +365,66 @@ fn login_hands_the_terminal_to_aws_sso_login_and_says_what_is_missing() {
     tmux.send(&["q"]);
     tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
 }
+
+#[test]
+fn a_port_forward_to_a_database_stays_up_until_ended_from_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Real databases (the test command installs the server): the forward
+    // goes to the MAP host's PostgreSQL; the guard stops the servers.
+    let _servers = common::RealDb {
+        dir: tmp.path().to_path_buf(),
+    };
+    let tmux = Tmux::console("opsdeck-forward", tmp.path(), "");
+    tmux.wait_for("Tenants [11]", Duration::from_secs(60));
+    tmux.send(&["/"]);
+    tmux.literal("map-hdts");
+    tmux.send(&["Enter", ":"]);
+    tmux.literal("forward");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("type helpdesk", Duration::from_secs(5));
+    tmux.literal("helpdesk");
+    tmux.send(&["Enter"]);
+    let s = tmux.wait_for("up; Ctrl-C on its row", Duration::from_secs(20));
+    let port: u16 = s
+        .split("forward 127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {s}"));
+    // A client on this machine reaches the database through it.
+    let count = || {
+        Command::new("psql")
+            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                "helpdesk",
+                "-c",
+                "SELECT count(*) FROM tickets",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = count();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "6000",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It is a row on Runs; Ctrl-C there (confirmed) ends it.
+    tmux.send(&["6"]);
+    tmux.wait_for("forward-001", Duration::from_secs(5));
+    tmux.send(&["C-c"]);
+    tmux.wait_for("y = cancel it", Duration::from_secs(5));
+    tmux.send(&["y"]);
+    tmux.wait_for("cancelled", Duration::from_secs(10));
+    assert!(!count().status.success(), "the port is closed");
+    // In History from start to end.
+    tmux.send(&["7"]);
+    let s = tmux.wait_for("History [", Duration::from_secs(5));
+    assert!(s.contains("forward") && s.contains("helpdesk"), "{s}");
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
+}

@@ -122,3 +122,28 @@ fn a_shell_on_a_sandbox_host_runs_in_its_tree_and_is_journaled() {
     assert_eq!(kong["start"]["target"], "map-kong");
     assert_eq!(kong["start"]["target_kind"], "container");
 }
+
+#[test]
+fn a_forward_is_refused_with_the_reason_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (code, _, err) = run_cli(d, &["forward", "helpdesk"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--confirm helpdesk"), "{err}");
+    // A SQLite file has no server to forward to.
+    let (code, _, err) = run_cli(d, &["forward", "enssol", "--confirm", "enssol"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("SQLite"), "{err}");
+    // Simulated databases: nothing listens, and the way to real ones is said.
+    let (code, _, err) = run_cli(d, &["forward", "helpdesk", "--confirm", "helpdesk"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("simulated") && err.contains("apt install postgresql"),
+        "{err}"
+    );
+    let (code, _, err) = run_cli(d, &["forward", "no_such_db"]);
+    assert_eq!(code, 2, "{err}");
+    // Nothing was started, so nothing is in the journal.
+    let (_, out, _) = run_cli(d, &["history", "--json"]);
+    assert_eq!(out.trim(), "[]");
+}

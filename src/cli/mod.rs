@@ -2,5 +2,6 @@
 //! providers and row builders as the console) and `opsdeck run` /
 //! `history` / `runbook` (through the same operations layer).
 
+pub mod forward;
 pub mod ls;
 pub mod run;

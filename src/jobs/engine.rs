@@ -74,6 +74,12 @@ pub struct RunHandle {
 }
 
 impl RunHandle {
+    /// A handle for something other than a job (a port forward): its
+    /// owner watches the receiver.
+    pub fn new(run: RunId) -> (RunHandle, watch::Receiver<bool>) {
+        let (cancel, rx) = watch::channel(false);
+        (RunHandle { run, cancel }, rx)
+    }
     pub fn cancel(&self) {
         let _ = self.cancel.send(true);
     }

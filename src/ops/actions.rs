@@ -44,6 +44,15 @@ pub enum Change {
         /// The program called, in one line.
         call: String,
     },
+    /// A local port forwarded to a database through an instance, until
+    /// it is ended (journaled from start to end like a session).
+    Forward {
+        instance: String,
+        label: String,
+        database: String,
+        local_port: u16,
+        call: String,
+    },
 }
 
 /// What a journaled change says of itself.
@@ -144,6 +153,26 @@ impl Change {
                     params,
                 }
             }
+            Change::Forward {
+                instance,
+                label,
+                database,
+                local_port,
+                call,
+            } => About {
+                name: "forward",
+                title: format!("forward 127.0.0.1:{local_port} to {database} on {label}"),
+                target_kind: "database",
+                target: database.clone(),
+                host: instance.clone(),
+                // Reads and writes go through it as through any client.
+                danger: Danger::Change,
+                call: call.clone(),
+                params: vec![
+                    ("database".into(), database.clone()),
+                    ("local_port".into(), local_port.to_string()),
+                ],
+            },
             Change::Session {
                 instance,
                 label,
@@ -201,15 +230,28 @@ impl Begun {
 /// Journal the start of `change` (who, when, target, the call); a change
 /// whose start cannot be journaled must not be made.
 pub fn begin(p: &Providers, change: &Change, production: bool) -> Result<Begun, String> {
+    begin_as(p, change, production, None)
+}
+
+/// [`begin`], under `id` when the caller named the run already (a
+/// forward shown on Runs before it starts).
+pub fn begin_as(
+    p: &Providers,
+    change: &Change,
+    production: bool,
+    id: Option<String>,
+) -> Result<Begun, String> {
     let about = change.about();
     let started_at = crate::clock::now();
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
-    let id = RunId::new(
-        started_at,
-        about.name,
-        &format!("{seq:03}-{}", std::process::id()),
-    )
-    .into_string();
+    let id = id.unwrap_or_else(|| {
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
+        RunId::new(
+            started_at,
+            about.name,
+            &format!("{seq:03}-{}", std::process::id()),
+        )
+        .into_string()
+    });
     let start = Started {
         run: id.clone(),
         at: started_at,
@@ -279,7 +321,7 @@ pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result
             .download(bucket, key, version_id.as_deref(), to)
             .await
             .map(|n| format!("{n} bytes saved to {}", to.display())),
-        Change::Session { .. } => {
+        Change::Session { .. } | Change::Forward { .. } => {
             return end(
                 p,
                 begun,

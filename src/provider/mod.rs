@@ -65,6 +65,19 @@ pub trait CloudInventory: Send + Sync {
             "this provider opens no sessions",
         ))
     }
+    /// What to run (in the background) to forward a local port to a
+    /// database server through `instance`.
+    fn forward(
+        &self,
+        instance: &Instance,
+        to: &session::ForwardTo,
+    ) -> ProviderResult<session::SessionSpec> {
+        let _ = to;
+        Err(ProviderError::new(
+            format!("a port forward through {}", instance.id),
+            "this provider forwards no ports",
+        ))
+    }
 }
 
 #[async_trait]

@@ -157,6 +157,89 @@ pub fn sandbox_shell(
     })
 }
 
+/// Where a port forward goes: a database's server as the instance sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardTo {
+    pub database: String,
+    /// Its docker container, when it runs in one (the sandbox finds its server by it).
+    pub container: Option<String>,
+    /// The server's address from the instance (`localhost` for one on the host).
+    pub host: String,
+    pub port: u16,
+    /// The port on this machine.
+    pub local_port: u16,
+}
+
+/// `aws ssm start-session` with `AWS-StartPortForwardingSessionToRemoteHost`:
+/// this machine's `local_port` to `host:port` as the instance reaches it.
+pub fn aws_forward(
+    instance: &str,
+    region: &str,
+    profile: Option<&str>,
+    to: &ForwardTo,
+) -> Result<SessionSpec, String> {
+    if !on_path("aws") {
+        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
+    }
+    if !on_path("session-manager-plugin") {
+        return Err(format!(
+            "no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}"
+        ));
+    }
+    let args = forward_args(instance, region, profile, to);
+    Ok(SessionSpec {
+        program: "aws".into(),
+        call: format!("aws {}", args.join(" ")),
+        args,
+        env: vec![],
+        cwd: None,
+        banner: format!(
+            "opsdeck: forwarding 127.0.0.1:{} to {} ({}:{} from {instance})",
+            to.local_port, to.database, to.host, to.port
+        ),
+    })
+}
+
+/// The arguments of `aws` for a port forward.
+fn forward_args(
+    instance: &str,
+    region: &str,
+    profile: Option<&str>,
+    to: &ForwardTo,
+) -> Vec<String> {
+    let params = serde_json::json!({
+        "host": [to.host],
+        "portNumber": [to.port.to_string()],
+        "localPortNumber": [to.local_port.to_string()],
+    });
+    let mut args: Vec<String> = [
+        "ssm",
+        "start-session",
+        "--target",
+        instance,
+        "--region",
+        region,
+        "--document-name",
+        "AWS-StartPortForwardingSessionToRemoteHost",
+        "--parameters",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(params.to_string());
+    if let Some(p) = profile {
+        args.extend(["--profile".into(), p.to_string()]);
+    }
+    args
+}
+
+/// A free port on this machine's loopback.
+pub fn free_local_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free local port: {e}"))
+}
+
 /// `aws sso login --profile PROFILE` in this terminal (it prints a code
 /// and opens, or names, the browser page that takes it).
 pub fn aws_login(profile: &str) -> Result<SessionSpec, String> {
@@ -223,5 +306,55 @@ pub fn run(spec: &SessionSpec) -> Result<i32, String> {
                 status.signal().unwrap_or(0)
             ))
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forward_asks_ssm_for_the_remote_host_document() {
+        let to = ForwardTo {
+            database: "app".into(),
+            container: None,
+            host: "localhost".into(),
+            port: 5434,
+            local_port: 15434,
+        };
+        let args = forward_args("i-0abc", "us-east-1", Some("pmo"), &to);
+        assert_eq!(
+            args[..8],
+            [
+                "ssm",
+                "start-session",
+                "--target",
+                "i-0abc",
+                "--region",
+                "us-east-1",
+                "--document-name",
+                "AWS-StartPortForwardingSessionToRemoteHost"
+            ]
+        );
+        assert_eq!(args[8], "--parameters");
+        let p: serde_json::Value = serde_json::from_str(&args[9]).unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({"host": ["localhost"], "portNumber": ["5434"], "localPortNumber": ["15434"]})
+        );
+        assert_eq!(args[10..], ["--profile", "pmo"]);
+    }
+
+    #[test]
+    fn expired_credentials_are_told_apart() {
+        assert!(needs_login(
+            "listing instances: ExpiredToken: The security token included in the request is expired"
+        ));
+        assert!(needs_login(
+            "context \"prod\": no AWS credentials found (looked in the environment)"
+        ));
+        assert!(!needs_login("AccessDenied: not allowed"));
+        assert!(valid_container("map-kong") && !valid_container("web;reboot"));
     }
 }

@@ -158,6 +158,10 @@ pub async fn run(
         Ok(())
     }
     .await;
+    // Forwards end with the console: stopped and journaled, not orphaned.
+    if runner.stop_forwards() > 0 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     ticker.abort();
     let _ = input.join();

@@ -64,6 +64,15 @@ pub struct EffectsRunner {
 }
 
 impl EffectsRunner {
+    /// End the port forwards (they live in this process); how many.
+    pub fn stop_forwards(&self) -> usize {
+        self.handles
+            .iter()
+            .filter(|(id, _)| id.contains("-forward-"))
+            .map(|(_, h)| h.cancel())
+            .count()
+    }
+
     /// The providers of the current context.
     pub fn providers(&self) -> Providers {
         match self.providers.read() {
@@ -350,6 +359,88 @@ impl EffectsRunner {
                             reload: vec![],
                         });
                     }
+                });
+            }
+            Effect::StartForward {
+                id,
+                instance,
+                dest,
+                local_port,
+                production,
+            } => {
+                let (handle, stop) = RunHandle::new(id.clone());
+                self.handles.insert(id.clone(), handle);
+                let run_tx = self.run_tx.clone();
+                tokio::spawn(async move {
+                    let what = format!("forward to {}", dest.database);
+                    let fail = |e: String| {
+                        let _ = tx.send(Msg::ActionDone {
+                            title: what.clone(),
+                            result: Err(e),
+                            reload: vec![],
+                        });
+                    };
+                    // Starting the sandbox's server may take a moment.
+                    let planned = {
+                        let (p, i, dest) = (p.clone(), instance.clone(), dest.clone());
+                        tokio::task::spawn_blocking(move || {
+                            crate::ops::session::plan_forward(&p, &i, &dest, local_port)
+                        })
+                        .await
+                    };
+                    let (spec, change) = match planned {
+                        Ok(Ok(x)) => x,
+                        Ok(Err(e)) => return fail(e),
+                        Err(e) => return fail(e.to_string()),
+                    };
+                    let title = change.title();
+                    let begun = match crate::ops::actions::begin_as(
+                        &p,
+                        &change,
+                        production,
+                        Some(id.clone()),
+                    ) {
+                        Ok(b) => b,
+                        Err(e) => return fail(e),
+                    };
+                    let _ = tx.send(Msg::ForwardStarted {
+                        id: id.clone(),
+                        title: title.clone(),
+                        host: instance.id.clone(),
+                        production,
+                    });
+                    let _ = run_tx.send(RunEvent::Started {
+                        run: id.clone(),
+                        host: instance.id.clone(),
+                        pid: 0,
+                    });
+                    let lines = run_tx.clone();
+                    let run = id.clone();
+                    let ended = crate::ops::session::run_forward(
+                        &p,
+                        begun,
+                        &spec,
+                        &title,
+                        move |l| {
+                            let _ = lines.send(RunEvent::Output {
+                                run: run.clone(),
+                                text: format!("{l}\n"),
+                            });
+                        },
+                        stop,
+                    )
+                    .await;
+                    let _ = run_tx.send(match ended {
+                        Ok(crate::ops::session::ForwardEnd::Ended) => RunEvent::Cancelled {
+                            run: id,
+                            exit_code: 0,
+                        },
+                        Ok(crate::ops::session::ForwardEnd::Exited(c)) => RunEvent::Finished {
+                            run: id,
+                            exit_code: c,
+                        },
+                        Err(error) => RunEvent::Failed { run: id, error },
+                    });
                 });
             }
             Effect::Login { profile } => {

@@ -100,6 +100,22 @@ impl CloudInventory for AwsCloud {
         ec2::set_running(rc, id, running).await
     }
 
+    fn forward(
+        &self,
+        instance: &Instance,
+        to: &crate::provider::session::ForwardTo,
+    ) -> ProviderResult<crate::provider::session::SessionSpec> {
+        crate::provider::session::aws_forward(
+            &instance.id,
+            &instance.region,
+            self.profile.as_deref(),
+            to,
+        )
+        .map_err(|e| {
+            crate::provider::ProviderError::new(format!("a forward through {}", instance.id), e)
+        })
+    }
+
     fn session(
         &self,
         instance: &Instance,

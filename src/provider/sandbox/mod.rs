@@ -435,6 +435,58 @@ impl CloudInventory for SandboxCloud {
         Ok(state)
     }
 
+    /// The sandbox forwards for real to its database server (when it is
+    /// real): this binary's `__forward` relays the local port to it.
+    fn forward(
+        &self,
+        instance: &Instance,
+        to: &crate::provider::session::ForwardTo,
+    ) -> ProviderResult<crate::provider::session::SessionSpec> {
+        let at = format!("a forward to {}", to.database);
+        let server = to
+            .container
+            .as_deref()
+            .and_then(|c| pg_real::server_of(&instance.id, c))
+            .ok_or_else(|| {
+                ProviderError::new(
+                    &at,
+                    format!(
+                        "no database server of the sandbox answers for {}",
+                        to.database
+                    ),
+                )
+            })?;
+        let ep = pg_real::ensure(&self.sandbox.dir, server.name).map_err(|e| {
+            ProviderError::new(
+                &at,
+                format!(
+                    "{e}: nothing listens to forward to ({})",
+                    pg_real::INSTALL_HINT
+                ),
+            )
+        })?;
+        let exe = std::env::current_exe().map_err(|e| ProviderError::new(&at, e))?;
+        let target = format!("127.0.0.1:{}", ep.port);
+        Ok(crate::provider::session::SessionSpec {
+            program: exe.display().to_string(),
+            args: vec![
+                "__forward".into(),
+                to.local_port.to_string(),
+                target.clone(),
+            ],
+            env: vec![],
+            cwd: None,
+            call: format!(
+                "relay 127.0.0.1:{} to the sandbox's {} server ({target})",
+                to.local_port, server.name
+            ),
+            banner: format!(
+                "opsdeck: forwarding 127.0.0.1:{} to {} (the sandbox's {} server)",
+                to.local_port, to.database, server.name
+            ),
+        })
+    }
+
     fn session(
         &self,
         instance: &Instance,

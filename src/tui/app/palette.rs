@@ -4,7 +4,7 @@
 use super::*;
 
 /// The palette's commands beyond the screens: name, argument, what it does.
-pub const COMMANDS: [(&str, &str, &str); 6] = [
+pub const COMMANDS: [(&str, &str, &str); 7] = [
     (
         "run",
         "NAME",
@@ -16,6 +16,11 @@ pub const COMMANDS: [(&str, &str, &str); 6] = [
         "start a drill on the sandbox, or verify the recovery",
     ),
     ("ctx", "NAME", "open another context"),
+    (
+        "forward",
+        "[PORT]",
+        "a local port to the selected row's database, until ended on Runs",
+    ),
     (
         "login",
         "[PROFILE]",
@@ -211,6 +216,7 @@ impl App {
                 self.mode = Mode::Help;
                 vec![]
             }
+            "forward" => self.start_forward(arg.trim()),
             "login" => {
                 let profile = Some(arg.trim().to_string())
                     .filter(|p| !p.is_empty())

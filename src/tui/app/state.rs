@@ -250,6 +250,13 @@ pub enum Msg {
     },
     S3Backups(ProviderResult<Vec<Backup>>),
     Run(RunEvent),
+    /// A port forward is up (its output and end come as run events).
+    ForwardStarted {
+        id: RunId,
+        title: String,
+        host: String,
+        production: bool,
+    },
     /// An unfinished run from the journal, followed again (with its output so far).
     RunAttached {
         entry: Box<crate::store::journal::Entry>,
@@ -342,6 +349,15 @@ pub enum Effect {
     StartDrill(String),
     /// `:drill verify`.
     VerifyDrill,
+    /// `:forward`: a local port to a database, kept in the background and
+    /// shown on Runs (Ctrl-C there ends it).
+    StartForward {
+        id: RunId,
+        instance: Box<crate::domain::Instance>,
+        dest: crate::ops::session::Destination,
+        local_port: Option<u16>,
+        production: bool,
+    },
     /// `:login`: hand the terminal to `aws sso login --profile`, then
     /// reopen the context with the fresh credentials.
     Login {

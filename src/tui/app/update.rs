@@ -141,6 +141,33 @@ impl App {
                 self.rederive();
                 vec![]
             }
+            Msg::ForwardStarted {
+                id,
+                title,
+                host,
+                production,
+            } => {
+                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+                if !self.runs.iter().any(|r| r.id == id) {
+                    self.runs.push(RunView {
+                        id: id.clone(),
+                        title: title.clone(),
+                        runbook: "forward".into(),
+                        host,
+                        production,
+                        started_at: self.now,
+                        finished_at: None,
+                        status: RunStatus::Starting,
+                        output: OutputBuffer::default(),
+                    });
+                    self.rebuild(Screen::Runs);
+                }
+                self.notify(
+                    Level::Info,
+                    format!("{title}: up; Ctrl-C on its row in Runs (6) ends it"),
+                );
+                vec![]
+            }
             Msg::RunAttached { entry, output } => {
                 let id = entry.start.run.clone();
                 if !self.runs.iter().any(|r| r.id == id) {

@@ -82,15 +82,24 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
                     format!("  {} on {host} ({})", r.title, r.id)
                 })
                 .collect();
+            let forwards = app
+                .runs
+                .iter()
+                .any(|r| r.status.is_active() && r.runbook == "forward");
             draw_confirm(
                 f,
                 area,
                 theme,
                 "quit",
                 &format!(
-                    "{} still going:\n{}\nThey go on on their hosts; opsdeck stops watching them\n(the next start follows them again).\n\ny = quit   any other key = stay",
+                    "{} still going:\n{}\nThey go on on their hosts; opsdeck stops watching them\n(the next start follows them again).{}\n\ny = quit   any other key = stay",
                     if going.len() == 1 { "1 run" } else { "runs" },
-                    going.join("\n")
+                    going.join("\n"),
+                    if forwards {
+                        "\nPort forwards end with the console."
+                    } else {
+                        ""
+                    }
                 ),
             );
         }

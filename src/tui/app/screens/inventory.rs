@@ -149,6 +149,98 @@ impl App {
         })
     }
 
+    /// `:forward [PORT]`: a local port to the selected row's database
+    /// (a tenant's, a backup's), through its host; on production after the
+    /// database's name is typed.
+    pub(in crate::tui::app) fn start_forward(&mut self, arg: &str) -> Vec<Effect> {
+        let local_port = match arg {
+            "" => None,
+            a => match a.parse::<u16>() {
+                Ok(p) if p >= 1024 => Some(p),
+                _ => {
+                    self.notify(
+                        Level::Error,
+                        format!("{a:?} is not a local port (1024-65535; none: a free one)"),
+                    );
+                    return vec![];
+                }
+            },
+        };
+        if self.read_only() {
+            self.notify(
+                Level::Error,
+                "no forward: read-only mode (a database connection can change anything)",
+            );
+            return vec![];
+        }
+        let Some(db) = self.selection_target().and_then(|t| {
+            t.vars
+                .into_iter()
+                .find(|(k, v)| k == "database" && !v.is_empty())
+                .map(|(_, v)| v)
+        }) else {
+            self.notify(
+                Level::Info,
+                "a forward goes to a database: select a tenant that has one (1) or a backup (5)",
+            );
+            return vec![];
+        };
+        let Some(i) = self
+            .inv
+            .host_of_database(&db)
+            .and_then(|h| self.instances.data.iter().find(|i| i.id == h).cloned())
+        else {
+            self.notify(Level::Warn, format!("no host is known to hold {db}"));
+            return vec![];
+        };
+        if let Some(why) = i.unreachable_reason() {
+            self.notify(Level::Warn, format!("no forward: {why}"));
+            return vec![];
+        }
+        let dest = match crate::ops::session::destination(&self.config, &db) {
+            Ok(d) => d,
+            Err(e) => {
+                self.notify(Level::Warn, format!("no forward: {e}"));
+                return vec![];
+            }
+        };
+        let production = self.ctx.production
+            || runbook::database_is_production(&self.inv.tenants, &db, i.is_production());
+        self.run_seq += 1;
+        let id = crate::ops::RunId::new(self.now, "forward", &format!("{:03}", self.run_seq))
+            .into_string();
+        let lines = vec![
+            format!(
+                "database  {db} ({}:{} from {})",
+                dest.host, dest.port, i.name
+            ),
+            format!(
+                "local     127.0.0.1:{}",
+                local_port.map_or("a free port".into(), |p| p.to_string())
+            ),
+            "it stays up until ended from Runs (Ctrl-C on its row)".into(),
+        ];
+        let effect = Effect::StartForward {
+            id,
+            instance: Box::new(i),
+            dest,
+            local_port,
+            production,
+        };
+        if !production {
+            self.actions_in_flight += 1;
+            return vec![effect];
+        }
+        self.ask(ActionConfirm {
+            title: format!("forward to {db}"),
+            lines,
+            production,
+            confirm_with: Some(db),
+            typed: confirm::Typed::default(),
+            effect,
+        })
+    }
+
     pub(in crate::tui::app) fn confirm_set_running(&mut self, running: bool) -> Vec<Effect> {
         if self.screen != Screen::Instances {
             self.notify(
