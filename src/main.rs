@@ -115,6 +115,13 @@ enum Command {
     /// The sandbox's relay for a forward.
     #[command(name = "__forward", hide = true)]
     ForwardRelay { local_port: u16, target: String },
+    /// Follow an unfinished run (the newest when none is named) to its end,
+    /// headless, e.g. after the console that started it was killed. One
+    /// opsdeck follows a run at a time. Exit: as `run`; 3 followed elsewhere.
+    Attach {
+        /// A run id (`opsdeck history`).
+        run: Option<String>,
+    },
     /// The journal of runs, newest first; with RUN, that run's full output.
     History {
         /// A run id: print its full output (with --json, its record).
@@ -372,6 +379,9 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             confirm.as_deref(),
             session.ctx.production,
         ));
+    }
+    if let Some(Command::Attach { run }) = &cli.command {
+        return rt.block_on(cli::run::attach(&session.providers, run.as_deref()));
     }
     if let Some(Command::History { run, json, limit }) = &cli.command {
         let mut out = std::io::stdout().lock();

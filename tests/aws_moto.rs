@@ -784,11 +784,11 @@ fn fake_aws(dir: &std::path::Path, with_plugin: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_goes_through_aws_ssm_start_session_and_is_journaled() {
-    let ids = run_instances("sa-east-1", 1, "shell-ctx").await;
+    let ids = run_instances("ap-northeast-1", 1, "shell-ctx").await;
     let id = ids[0].as_str();
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("opsdeck.toml");
-    std::fs::write(&cfg, "[[context]]\nname = \"moto\"\nprovider = \"aws\"\nprofile = \"ops\"\nregions = [\"sa-east-1\"]\nproduction = true\n").unwrap();
+    std::fs::write(&cfg, "[[context]]\nname = \"moto\"\nprovider = \"aws\"\nprofile = \"ops\"\nregions = [\"ap-northeast-1\"]\nproduction = true\n").unwrap();
     let path = fake_aws(home.path(), true);
     let env = [
         ("AWS_ENDPOINT_URL", moto()),
@@ -858,7 +858,7 @@ async fn a_shell_goes_through_aws_ssm_start_session_and_is_journaled() {
             "--target",
             id,
             "--region",
-            "sa-east-1",
+            "ap-northeast-1",
             "--profile",
             "ops"
         ]

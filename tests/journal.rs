@@ -117,3 +117,95 @@ async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
     // A second console finds nothing left to reattach.
     assert!(journal.unfinished("sandbox").is_empty());
 }
+
+/// `opsdeck attach`: the run of a killed opsdeck followed to its end,
+/// headless, byte for byte; a second follower is refused, so the end is
+/// recorded once.
+#[test]
+fn attach_follows_a_killed_runs_job_and_only_one_opsdeck_records_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_path_buf();
+    let state = d.join("state/opsdeck");
+    let journal = Journal::new(&state);
+    // Slow enough (300 ms a build line) that the job is still going when
+    // the second follower comes.
+    let mut child = cli(&d)
+        .env("OPSDECK_SIM_DELAY_MS", "300")
+        .args(["run", "deploy", "tenant=filter-ical-staging", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let id = loop {
+        if let Some(e) = journal.unfinished("sandbox").first() {
+            let out =
+                std::fs::read_to_string(journal.output_path(&e.start.run)).unwrap_or_default();
+            if out.contains("[backend 2/4]") {
+                break e.start.run.clone();
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "no deploy");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The newest unfinished run, followed by `attach`.
+    let mut attach = cli(&d)
+        .args(["attach"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(attach.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut err, &mut first).unwrap();
+    assert!(first.contains(&format!("attached to {id}")), "{first}");
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    // Meanwhile another follower (a console, another attach) is refused.
+    let out = cli(&d).args(["attach", &id]).output().unwrap();
+    let second = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{second}");
+    assert!(second.contains("followed by another opsdeck"), "{second}");
+    let out = attach.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What it printed is the job's whole log on the host, once.
+    let host_log = std::fs::read_to_string(
+        d.join("data/opsdeck/sandbox/hosts")
+            .join(MT_HOST)
+            .join("var/lib/opsdeck/jobs")
+            .join(format!("{id}.log")),
+    )
+    .unwrap();
+    assert_eq!(stdout, host_log);
+    assert_eq!(
+        std::fs::read_to_string(journal.output_path(&id)).unwrap(),
+        host_log
+    );
+    // One finish record, reattached.
+    let raw = std::fs::read_to_string(journal.file()).unwrap();
+    let finishes: Vec<&str> = raw
+        .lines()
+        .filter(|l| l.contains(&id) && l.contains("\"kind\":\"finish\""))
+        .collect();
+    assert_eq!(finishes.len(), 1, "{raw}");
+    let (entries, _) = journal.entries();
+    let f = entries
+        .iter()
+        .find(|e| e.start.run == id)
+        .and_then(|e| e.finish.clone())
+        .unwrap();
+    assert!(f.reattached);
+    assert_eq!(f.status, "succeeded");
+    // Nothing left to attach to; a finished run says where its output is.
+    let out = cli(&d).args(["attach", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has ended (succeeded)"));
+}

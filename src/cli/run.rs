@@ -655,3 +655,83 @@ pub async fn shell(
         }
     }
 }
+
+/// `opsdeck attach [RUN]`: follow an unfinished run (the newest when none
+/// is named) to its end, headless: its output so far, then the rest as it
+/// comes, the end journaled as a reattached run. Refused (3) when another
+/// opsdeck follows it. Exit: as `run` (0 succeeded, 1 failed, …).
+pub async fn attach(p: &Providers, run: Option<&str>) -> anyhow::Result<u8> {
+    let unfinished = p.journal.unfinished(&p.operator.context);
+    let entry = match run {
+        Some(r) => match unfinished.iter().find(|e| e.start.run == r) {
+            Some(e) => e,
+            None => {
+                let (all, _) = p.journal.entries();
+                match all.iter().find(|e| e.start.run == r) {
+                    Some(e) if e.finish.is_some() => {
+                        let f = e.finish.as_ref().map(|f| f.status.to_string());
+                        eprintln!(
+                            "opsdeck: {r} has ended ({}): `opsdeck history {r}` shows its output",
+                            f.unwrap_or_default()
+                        );
+                    }
+                    _ => eprintln!("opsdeck: no unfinished run {r} in this context"),
+                }
+                return Ok(exit::USAGE);
+            }
+        },
+        None => match unfinished.iter().max_by_key(|e| e.start.at) {
+            Some(e) => e,
+            None => {
+                eprintln!("opsdeck: no unfinished run to attach to");
+                return Ok(exit::USAGE);
+            }
+        },
+    };
+    let id = entry.start.run.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (handle, kept) = match crate::jobs::journaled::reattach_with_output(
+        crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
+        &p.journal,
+        entry,
+        tx,
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("opsdeck: refused: {e}");
+            return Ok(exit::REFUSED);
+        }
+    };
+    eprintln!("opsdeck: attached to {id} ({})", entry.start.title);
+    print!("{kept}");
+    let _ = std::io::stdout().flush();
+    let mut cancel_requested = false;
+    let (code, status, exit_code) = loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::signal::ctrl_c(), if !cancel_requested => {
+                cancel_requested = true;
+                eprintln!("opsdeck: cancelling {id} (its process group on the host is killed)…");
+                handle.cancel();
+                continue;
+            }
+        };
+        let Some(ev) = ev else {
+            break (exit::LOST, RunOutcome::Lost, None);
+        };
+        if let Some((outcome, exit_code, _)) = crate::jobs::journaled::ending(&ev) {
+            break (exit::of(outcome), outcome, exit_code);
+        }
+        if let RunEvent::Output { text, .. } = ev {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+        }
+    };
+    eprintln!(
+        "opsdeck: {id} {status}{}",
+        exit_code
+            .map(|c| format!(" (exit {c})"))
+            .unwrap_or_default()
+    );
+    Ok(code)
+}

@@ -70,6 +70,9 @@ pub fn launch(
     events: UnboundedSender<RunEvent>,
 ) -> std::io::Result<RunHandle> {
     journal.prepare_run(id, &run.script)?;
+    let lock = journal
+        .follow(id)?
+        .ok_or_else(|| std::io::Error::other(format!("{id} is followed already")))?;
     let at = crate::clock::now();
     journal.append(&Record::Start(Box::new(Started {
         run: id.into(),
@@ -101,7 +104,7 @@ pub fn launch(
         },
         tx,
     );
-    record_finish(journal.clone(), id.into(), at, false, rx, events);
+    record_finish(journal.clone(), id.into(), at, false, rx, events, lock);
     Ok(handle)
 }
 
@@ -130,10 +133,27 @@ pub fn reattach(
     entry: &Entry,
     events: UnboundedSender<RunEvent>,
 ) -> std::io::Result<RunHandle> {
+    reattach_with_output(protocol, journal, entry, events).map(|(h, _)| h)
+}
+
+/// [`reattach`], with the output as far as the journal vouches for it (the
+/// events go on from there). Refused when another opsdeck follows the run
+/// (a lock per run): two never both record its finish.
+pub fn reattach_with_output(
+    protocol: RunProtocol,
+    journal: &Journal,
+    entry: &Entry,
+    events: UnboundedSender<RunEvent>,
+) -> std::io::Result<(RunHandle, String)> {
     let id = entry.start.run.clone();
+    let lock = journal.follow(&id)?.ok_or_else(|| {
+        std::io::Error::other(format!(
+            "{id} is followed by another opsdeck (a console or `opsdeck attach`)"
+        ))
+    })?;
     let (offset, _) = journal.progress(&id).unwrap_or((0, 0));
     let out = journal.output_path(&id);
-    kept_output(journal, &id)?;
+    let kept = kept_output(journal, &id)?;
     tracing::info!(run = %id, offset, "reattaching run");
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = spawn_run(
@@ -148,8 +168,8 @@ pub fn reattach(
         },
         tx,
     );
-    record_finish(journal.clone(), id, entry.start.at, true, rx, events);
-    Ok(handle)
+    record_finish(journal.clone(), id, entry.start.at, true, rx, events, lock);
+    Ok((handle, kept))
 }
 
 /// The last `==> opsdeck result:` line of some output.
@@ -167,8 +187,11 @@ fn record_finish(
     reattached: bool,
     mut rx: mpsc::UnboundedReceiver<RunEvent>,
     events: UnboundedSender<RunEvent>,
+    follow: std::fs::File,
 ) {
     tokio::spawn(async move {
+        // Held until the finish is recorded (or this process dies).
+        let _follow = follow;
         let mut result = None;
         let mut report = std::collections::BTreeMap::new();
         // After a restart, figures reported before the crash are in the file.

@@ -188,6 +188,25 @@ impl Journal {
         self.run_dir(run).join("progress")
     }
 
+    /// The right to follow run `run` to its end and record its finish: held
+    /// (an advisory lock) by the one opsdeck that does, released when the
+    /// file is dropped or that process dies. `None`: another opsdeck (a
+    /// console or `opsdeck attach`) follows it now.
+    pub fn follow(&self, run: &str) -> std::io::Result<Option<std::fs::File>> {
+        let dir = self.run_dir(run);
+        private_dir(&dir)?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("follow.lock"))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     /// Create the run's directory and keep its (masked) script there.
     pub fn prepare_run(&self, run: &str, script: &str) -> std::io::Result<()> {
         private_dir(&self.root)?;

@@ -266,6 +266,18 @@ impl EffectsRunner {
             }
             Effect::Reattach => {
                 for entry in p.journal.unfinished(&p.operator.context) {
+                    // Another opsdeck follows it (and records its end): leave it.
+                    if matches!(p.journal.follow(&entry.start.run), Ok(None)) {
+                        let _ = tx.send(Msg::ActionDone {
+                            title: format!("reattach {}", entry.start.title),
+                            result: Err(format!(
+                                "{} is followed by another opsdeck (a console or `opsdeck attach`)",
+                                entry.start.run
+                            )),
+                            reload: vec![],
+                        });
+                        continue;
+                    }
                     let output = crate::jobs::journaled::kept_output(&p.journal, &entry.start.run)
                         .unwrap_or_default();
                     let id = entry.start.run.clone();
