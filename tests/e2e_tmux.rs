@@ -301,6 +301,21 @@ fn a_shell_on_an_instance_hands_the_terminal_over_and_back() {
     tmux.send(&["7"]);
     let s = tmux.wait_for("History [", Duration::from_secs(5));
     assert!(s.contains("shell on multi-tenant-platform"), "{s}");
+    // A session that crashes (killed by a signal) gives the console back too.
+    tmux.send(&["2", "S"]);
+    tmux.wait_for("type multi-tenant-platform", Duration::from_secs(5));
+    tmux.literal("multi-tenant-platform");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("[sandbox i-0a4f1c2e9b7d30001]", Duration::from_secs(10));
+    tmux.literal("kill -9 $$");
+    tmux.send(&["Enter"]);
+    let s = tmux.wait_for("ended by signal 9", Duration::from_secs(10));
+    assert!(s.contains("Instances [1/6]"), "{s}");
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1"
+    );
     tmux.send(&["q"]);
     tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
 }

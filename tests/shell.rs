@@ -147,3 +147,53 @@ fn a_forward_is_refused_with_the_reason_before_anything_starts() {
     let (_, out, _) = run_cli(d, &["history", "--json"]);
     assert_eq!(out.trim(), "[]");
 }
+
+#[test]
+fn a_shell_whose_opsdeck_was_killed_is_closed_as_lost_not_left_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let journal = opsdeck::store::journal::Journal::new(&d.join("state/opsdeck"));
+    let mut child = common::cli(d)
+        .args([
+            "shell",
+            "multi-tenant-platform",
+            "--confirm",
+            "multi-tenant-platform",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let t = std::time::Instant::now();
+    while !journal
+        .entries()
+        .0
+        .iter()
+        .any(|e| e.start.runbook == "shell" && e.finish.is_none())
+    {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "no shell record"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While its opsdeck lives, nobody closes it.
+    let (code, _, err) = run_cli(d, &["attach"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("closed as lost"), "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The shell itself reads stdin: closing it ends it.
+    stdin.write_all(b"exit\n").ok();
+    drop(stdin);
+    let (_, _, err) = run_cli(d, &["attach"]);
+    assert!(
+        err.contains("closed as lost") && err.contains("shell on multi-tenant-platform"),
+        "{err}"
+    );
+    let (entries, _) = journal.entries();
+    let shell = entries.iter().find(|e| e.start.runbook == "shell").unwrap();
+    assert_eq!(shell.finish.as_ref().unwrap().status, "lost");
+}

@@ -661,6 +661,9 @@ pub async fn shell(
 /// comes, the end journaled as a reattached run. Refused (3) when another
 /// opsdeck follows it. Exit: as `run` (0 succeeded, 1 failed, …).
 pub async fn attach(p: &Providers, run: Option<&str>) -> anyhow::Result<u8> {
+    for title in p.journal.close_orphans(&p.operator.context)? {
+        eprintln!("opsdeck: closed as lost (the opsdeck that started it stopped): {title}");
+    }
     let unfinished = p.journal.unfinished(&p.operator.context);
     let entry = match run {
         Some(r) => match unfinished.iter().find(|e| e.start.run == r) {

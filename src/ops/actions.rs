@@ -219,6 +219,9 @@ pub struct Begun {
     id: String,
     about: About,
     started_at: chrono::DateTime<chrono::Utc>,
+    /// Held until the end is recorded: a record nobody holds after its
+    /// opsdeck stopped is closed as lost ([`crate::store::journal::Journal::close_orphans`]).
+    _follow: Option<std::fs::File>,
 }
 
 impl Begun {
@@ -269,9 +272,14 @@ pub fn begin_as(
         job: String::new(),
         on_failure: "none".into(),
     };
+    let mut follow = None;
     p.journal
         .prepare_run(&id, &format!("# {}\n{}\n", about.title, about.call))
-        .and_then(|()| p.journal.append(&Record::Start(Box::new(start))))
+        .and_then(|()| {
+            // Taken before the start is written: never an unheld open record.
+            follow = p.journal.follow(&id)?;
+            p.journal.append(&Record::Start(Box::new(start)))
+        })
         .map_err(|e| {
             format!(
                 "not done: cannot write the journal in {}: {e}",
@@ -283,6 +291,7 @@ pub fn begin_as(
         id,
         about,
         started_at,
+        _follow: follow,
     })
 }
 
@@ -345,6 +354,7 @@ pub fn end(
         id,
         about,
         started_at,
+        _follow,
     } = begun;
     let finished_at = crate::clock::now();
     let (status, text) = match &result {

@@ -285,17 +285,44 @@ pub fn needs_login(error: &str) -> bool {
     .any(|s| e.contains(s))
 }
 
+/// Make this process's group the terminal's foreground again. A shell with
+/// job control gives its own group the terminal and gives it back when it
+/// exits, but not when it is killed: then opsdeck would be a background
+/// process on its own terminal (reads fail, the console hangs). SIGTTOU is
+/// blocked meanwhile, as shells do, so the call is allowed.
+fn reclaim_terminal() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let tty = std::io::stdin();
+    if !std::io::IsTerminal::is_terminal(&tty) {
+        return;
+    }
+    let mut ttou = SigSet::empty();
+    ttou.add(Signal::SIGTTOU);
+    let mut old = SigSet::empty();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old));
+    let _ = nix::unistd::tcsetpgrp(&tty, nix::unistd::getpgrp());
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+}
+
 /// Run a session in this terminal to its end: its exit code, or how it died.
+/// A Ctrl-C meant for the session does not end opsdeck (a handler is in
+/// place while it runs), and the terminal is taken back however it ends.
 pub fn run(spec: &SessionSpec) -> Result<i32, String> {
     eprintln!("{}", spec.banner);
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let _in = rt.enter();
+        // Registering is enough: the process then survives SIGINT; the
+        // child starts with the default disposition.
+        let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    }
     let mut cmd = std::process::Command::new(&spec.program);
     cmd.args(&spec.args).envs(spec.env.iter().cloned());
     if let Some(d) = &spec.cwd {
         cmd.current_dir(d);
     }
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot start {}: {e}", spec.program))?;
+    let status = cmd.status();
+    reclaim_terminal();
+    let status = status.map_err(|e| format!("cannot start {}: {e}", spec.program))?;
     match status.code() {
         Some(c) => Ok(c),
         None => {

@@ -207,6 +207,41 @@ impl Journal {
         }
     }
 
+    /// Close the records of `context` that an opsdeck started without a job
+    /// on a host (a shell, a forward, an API change) and could not end
+    /// because it stopped: unfinished, and nobody holds their follow lock.
+    /// They end as lost. Returns their titles.
+    pub fn close_orphans(&self, context: &str) -> std::io::Result<Vec<String>> {
+        let mut closed = Vec::new();
+        for e in self.entries().0 {
+            if e.finish.is_some() || !e.start.job.is_empty() || e.start.operator.context != context
+            {
+                continue;
+            }
+            // Held: its opsdeck is alive and will record the end.
+            let Some(_lock) = self.follow(&e.start.run)? else {
+                continue;
+            };
+            let now = crate::clock::now();
+            self.append(&Record::Finish(Finished {
+                run: e.start.run.clone(),
+                at: now,
+                status: RunOutcome::Lost,
+                exit_code: None,
+                result: None,
+                error: Some(
+                    "the opsdeck that started it stopped before recording its end (a forward's process may still run on this machine)"
+                        .into(),
+                ),
+                duration_ms: (now - e.start.at).num_milliseconds(),
+                reattached: false,
+                report: Default::default(),
+            }))?;
+            closed.push(e.start.title.clone());
+        }
+        Ok(closed)
+    }
+
     /// Create the run's directory and keep its (masked) script there.
     pub fn prepare_run(&self, run: &str, script: &str) -> std::io::Result<()> {
         private_dir(&self.root)?;

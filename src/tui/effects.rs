@@ -265,6 +265,19 @@ impl EffectsRunner {
                 }
             }
             Effect::Reattach => {
+                // Shells, forwards and changes of an opsdeck that died: lost.
+                if let Ok(closed) = p.journal.close_orphans(&p.operator.context)
+                    && !closed.is_empty()
+                {
+                    let _ = tx.send(Msg::ActionDone {
+                        title: "journal".into(),
+                        result: Err(format!(
+                            "closed as lost (their opsdeck stopped): {}",
+                            closed.join("; ")
+                        )),
+                        reload: vec![],
+                    });
+                }
                 for entry in p.journal.unfinished(&p.operator.context) {
                     // Another opsdeck follows it (and records its end): leave it.
                     if matches!(p.journal.follow(&entry.start.run), Ok(None)) {
