@@ -8,50 +8,20 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aws_credential_types::Credentials;
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+#[path = "support/moto.rs"]
+mod moto;
+
 use aws_sdk_s3::primitives::ByteStream;
+use moto::{creds, moto, run_instances, sdk};
 use opsdeck::config::{ContextConfig, ProviderKind};
 use opsdeck::domain::{ObjectEntry, SsmPing};
 use opsdeck::provider::aws::{self, AwsEstate, Overrides};
 use opsdeck::provider::{CloudInventory, ObjectStore};
 use opsdeck::transport::Transport;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const R1: &str = "eu-north-1";
 const R2: &str = "us-east-1";
-
-/// Start moto once per test binary; returns its endpoint URL.
-fn moto() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let me = std::process::id();
-        // The watchdog ends the server (and only it) once this process is gone.
-        let script = format!(
-            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {me} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null"
-        );
-        // Never waited for on purpose: the watchdog outlives every test and
-        // ends itself (and the server) once this process is gone.
-        #[allow(clippy::zombie_processes)]
-        let _watchdog = std::process::Command::new("bash")
-            .args(["-c", &script])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("bash");
-        let t = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(30), "moto_server did not start (is moto[server] installed? `bash .ci/test` installs it)");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        format!("http://127.0.0.1:{port}")
-    })
-}
-
-fn creds() -> Credentials {
-    Credentials::new("testing", "testing", None, None, "opsdeck-tests")
-}
 
 async fn estate(regions: &[&str], page_size: i32) -> AwsEstate {
     let ctx = ContextConfig {
@@ -74,59 +44,12 @@ async fn estate(regions: &[&str], page_size: i32) -> AwsEstate {
     .expect("connects to moto")
 }
 
-async fn sdk(region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(opsdeck::provider::aws::http_client())
-        .endpoint_url(moto())
-        .credentials_provider(creds())
-        .region(aws_config::Region::new(region.to_string()))
-        .load()
-        .await
-}
-
 fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(true)
             .build(),
     )
-}
-
-async fn run_instances(region: &str, count: i32, project: &str) -> Vec<String> {
-    let ec2 = aws_sdk_ec2::Client::new(&sdk(region).await);
-    let mut ids = Vec::new();
-    let mut left = count;
-    while left > 0 {
-        let n = left.min(250);
-        let out = ec2
-            .run_instances()
-            .image_id("ami-12c6146b")
-            .instance_type(aws_sdk_ec2::types::InstanceType::T3Medium)
-            .min_count(n)
-            .max_count(n)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .tags(
-                        Tag::builder()
-                            .key("Name")
-                            .value(format!("{project}-host"))
-                            .build(),
-                    )
-                    .tags(Tag::builder().key("Project").value(project).build())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        ids.extend(
-            out.instances()
-                .iter()
-                .filter_map(|i| i.instance_id().map(str::to_string)),
-        );
-        left -= n;
-    }
-    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -757,202 +680,5 @@ async fn posture_finds_open_groups_unencrypted_volumes_and_imdsv1() {
     assert!(
         !f.iter()
             .any(|x| x.kind == FindingKind::ImdsV1Allowed && x.resource == v2)
-    );
-}
-
-/// A fake `aws` (and Session Manager plugin) on PATH that records its
-/// arguments, says it started a session, reads a line and exits 5.
-fn fake_aws(dir: &std::path::Path, with_plugin: bool) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let bin = dir.join("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\necho \"Starting session with SessionId: fake-1\"\nread line\necho \"got: $line\"\nexit 5\n",
-        log = dir.join("aws-args").display()
-    );
-    let mut tools = vec![("aws", script)];
-    if with_plugin {
-        tools.push(("session-manager-plugin", "#!/bin/sh\nexit 0\n".into()));
-    }
-    for (name, text) in tools {
-        let p = bin.join(name);
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    format!("{}:/usr/bin:/bin", bin.display())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shell_goes_through_aws_ssm_start_session_and_is_journaled() {
-    let ids = run_instances("ap-northeast-1", 1, "shell-ctx").await;
-    let id = ids[0].as_str();
-    let home = tempfile::tempdir().unwrap();
-    let cfg = home.path().join("opsdeck.toml");
-    std::fs::write(&cfg, "[[context]]\nname = \"moto\"\nprovider = \"aws\"\nprofile = \"ops\"\nregions = [\"ap-northeast-1\"]\nproduction = true\n").unwrap();
-    let path = fake_aws(home.path(), true);
-    let env = [
-        ("AWS_ENDPOINT_URL", moto()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("PATH", path.as_str()),
-    ];
-    let shell = |args: &[&str], stdin: &str| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
-        cmd.args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--context",
-            "moto",
-            "shell",
-        ])
-        .args(args)
-        .env_clear()
-        .env("HOME", home.path())
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.path().join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("no-creds"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
-
-    // Production: the name is typed first.
-    let out = shell(&[id], "");
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--confirm shell-ctx-host"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The session: the standard tool with the context's profile and region,
-    // the terminal (here, stdin and stdout) handed over, its exit code back.
-    let out = shell(&[id, "--confirm", "shell-ctx-host"], "hello\n");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("got: hello"), "{stdout}");
-    let args = std::fs::read_to_string(home.path().join("aws-args")).unwrap();
-    assert_eq!(
-        args.lines().collect::<Vec<_>>(),
-        [
-            "ssm",
-            "start-session",
-            "--target",
-            id,
-            "--region",
-            "ap-northeast-1",
-            "--profile",
-            "ops"
-        ]
-    );
-    // Inside a container: docker exec -it through AWS-StartInteractiveCommand.
-    let out = shell(&[id, "--container", "web-1", "--confirm", "web-1"], "x\n");
-    assert_eq!(out.status.code(), Some(5));
-    let args = std::fs::read_to_string(home.path().join("aws-args")).unwrap();
-    let args: Vec<&str> = args.lines().collect();
-    assert_eq!(
-        args[8..10],
-        ["--document-name", "AWS-StartInteractiveCommand"]
-    );
-    assert_eq!(args[10], "--parameters");
-    let params: serde_json::Value = serde_json::from_str(args[11]).unwrap();
-    assert!(
-        params["command"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("sudo docker exec -it web-1 sh"),
-        "{params}"
-    );
-    // A container name that is not one never reaches a command.
-    let out = shell(
-        &[id, "--container", "web;reboot", "--confirm", "web;reboot"],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(3));
-    // Journaled: who, what, start, end, exit code.
-    let hist = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--context",
-            "moto",
-            "history",
-            "--json",
-        ])
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("AWS_ENDPOINT_URL", moto())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&hist.stdout).unwrap();
-    let shells: Vec<&serde_json::Value> = v
-        .iter()
-        .filter(|e| e["start"]["runbook"] == "shell")
-        .collect();
-    assert_eq!(shells.len(), 2, "{v:#?}");
-    assert!(
-        shells
-            .iter()
-            .all(|e| e["finish"]["exit_code"] == 5 && e["start"]["host"] == id)
-    );
-    assert!(
-        shells
-            .iter()
-            .any(|e| e["start"]["target_kind"] == "container")
-    );
-
-    // Without the plugin: what to install, and nothing hangs.
-    let bare = tempfile::tempdir().unwrap();
-    let path = fake_aws(bare.path(), false);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
-    let out = cmd
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--context",
-            "moto",
-            "shell",
-            id,
-            "--confirm",
-            "shell-ctx-host",
-        ])
-        .env_clear()
-        .env("HOME", home.path())
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("AWS_ENDPOINT_URL", moto())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("PATH", &path)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("session-manager-plugin")
-            && err.contains("install the Session Manager plugin"),
-        "{err}"
     );
 }

@@ -2,7 +2,7 @@
 //! refusals (read-only, a host that cannot be reached, production without
 //! the typed name), a shell in the host's tree with the simulated docker,
 //! its exit code back, and a journal record from start to end. (The AWS
-//! side, `aws ssm start-session` with a fake CLI, is in `aws_moto.rs`; the
+//! side, `aws ssm start-session` with a fake CLI, is in `aws_sessions.rs`; the
 //! terminal handed over and back, in `e2e_tmux.rs`.)
 
 // Tests may unwrap: a panic is a failure with its message.
