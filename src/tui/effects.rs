@@ -271,8 +271,8 @@ impl EffectsRunner {
                 {
                     let _ = tx.send(Msg::ActionDone {
                         title: "journal".into(),
-                        result: Err(format!(
-                            "closed as lost (their opsdeck stopped): {}",
+                        result: Ok(format!(
+                            "closed as lost, their opsdeck having stopped: {}",
                             closed.join("; ")
                         )),
                         reload: vec![],

@@ -110,9 +110,7 @@ impl Action {
             Action::Undelete => "remove the delete marker hiding the key (asks first)",
             Action::Download => "save this version to the download directory",
             Action::Project => "only this container's compose project (again: every project)",
-            Action::Shell => {
-                "a shell on the instance / inside the container (SSM Session Manager; the console comes back on exit)"
-            }
+            Action::Shell => "a shell on the instance / in the container (SSM Session Manager)",
             Action::GoTenants => "tenants",
             Action::GoInstances => "instances",
             Action::GoContainers => "containers",
