@@ -13,17 +13,11 @@ use opsdeck::store::journal::Journal;
 use opsdeck::tui::app::RunStatus;
 use std::time::{Duration, Instant};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path().to_path_buf();
-    let sandbox_dir = d.join("data/opsdeck/sandbox");
-    let state = d.join("state/opsdeck");
-    let journal = Journal::new(&state);
-
-    // A slow deploy (each simulated build line takes 150 ms), started headless.
-    let mut child = cli(&d)
-        .env("OPSDECK_SIM_DELAY_MS", "150")
+/// Start a deploy headless, `delay_ms` a simulated build line, and SIGKILL
+/// its opsdeck once the job is building: the run's id.
+fn deploy_killed_mid_build(d: &std::path::Path, journal: &Journal, delay_ms: u32) -> String {
+    let mut child = cli(d)
+        .env("OPSDECK_SIM_DELAY_MS", delay_ms.to_string())
         .args(["run", "deploy", "tenant=filter-ical-staging", "--yes"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -31,8 +25,7 @@ async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
         .unwrap();
     let t = Instant::now();
     let id = loop {
-        let unfinished = journal.unfinished("sandbox");
-        if let Some(e) = unfinished.first() {
+        if let Some(e) = journal.unfinished("sandbox").first() {
             let out =
                 std::fs::read_to_string(journal.output_path(&e.start.run)).unwrap_or_default();
             if out.contains("[backend 2/4]") {
@@ -45,8 +38,22 @@ async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    child.kill().unwrap(); // SIGKILL: no cleanup, no finish record
+    child.kill().unwrap();
     child.wait().unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_path_buf();
+    let sandbox_dir = d.join("data/opsdeck/sandbox");
+    let state = d.join("state/opsdeck");
+    let journal = Journal::new(&state);
+
+    // A slow deploy (each simulated build line takes 150 ms), started
+    // headless and SIGKILLed mid-build: no cleanup, no finish record.
+    let id = deploy_killed_mid_build(&d, &journal, 150);
     let (offset, len) = journal.progress(&id).expect("progress was recorded");
     assert!(offset > 0 && len > 0);
     assert_eq!(journal.unfinished("sandbox").len(), 1);
@@ -129,27 +136,7 @@ fn attach_follows_a_killed_runs_job_and_only_one_opsdeck_records_its_end() {
     let journal = Journal::new(&state);
     // Slow enough (300 ms a build line) that the job is still going when
     // the second follower comes.
-    let mut child = cli(&d)
-        .env("OPSDECK_SIM_DELAY_MS", "300")
-        .args(["run", "deploy", "tenant=filter-ical-staging", "--yes"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    let id = loop {
-        if let Some(e) = journal.unfinished("sandbox").first() {
-            let out =
-                std::fs::read_to_string(journal.output_path(&e.start.run)).unwrap_or_default();
-            if out.contains("[backend 2/4]") {
-                break e.start.run.clone();
-            }
-        }
-        assert!(t.elapsed() < Duration::from_secs(30), "no deploy");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let id = deploy_killed_mid_build(&d, &journal, 300);
 
     // The newest unfinished run, followed by `attach`.
     let mut attach = cli(&d)

@@ -33,6 +33,20 @@ pub fn on_path(program: &str) -> bool {
     })
 }
 
+/// The AWS CLI (and for sessions the Session Manager plugin) on PATH, or
+/// what to install.
+fn need_aws(plugin: bool) -> Result<(), String> {
+    if !on_path("aws") {
+        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
+    }
+    if plugin && !on_path("session-manager-plugin") {
+        return Err(format!(
+            "no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}"
+        ));
+    }
+    Ok(())
+}
+
 /// Container names docker gives (and the only ones put in a command).
 pub fn valid_container(name: &str) -> bool {
     !name.is_empty()
@@ -59,14 +73,7 @@ pub fn aws_shell(
     profile: Option<&str>,
     container: Option<&str>,
 ) -> Result<SessionSpec, String> {
-    if !on_path("aws") {
-        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
-    }
-    if !on_path("session-manager-plugin") {
-        return Err(format!(
-            "no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}"
-        ));
-    }
+    need_aws(true)?;
     let mut args: Vec<String> = [
         "ssm",
         "start-session",
@@ -178,14 +185,7 @@ pub fn aws_forward(
     profile: Option<&str>,
     to: &ForwardTo,
 ) -> Result<SessionSpec, String> {
-    if !on_path("aws") {
-        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
-    }
-    if !on_path("session-manager-plugin") {
-        return Err(format!(
-            "no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}"
-        ));
-    }
+    need_aws(true)?;
     let args = forward_args(instance, region, profile, to);
     Ok(SessionSpec {
         program: "aws".into(),
@@ -243,9 +243,7 @@ pub fn free_local_port() -> Result<u16, String> {
 /// `aws sso login --profile PROFILE` in this terminal (it prints a code
 /// and opens, or names, the browser page that takes it).
 pub fn aws_login(profile: &str) -> Result<SessionSpec, String> {
-    if !on_path("aws") {
-        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
-    }
+    need_aws(false)?;
     let args = vec![
         "sso".into(),
         "login".into(),
