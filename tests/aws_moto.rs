@@ -12,7 +12,7 @@
 mod moto;
 
 use aws_sdk_s3::primitives::ByteStream;
-use moto::{creds, moto, run_instances, sdk};
+use moto::{ManagedHost, creds, manage, moto, run_instances, sdk};
 use opsdeck::config::{ContextConfig, ProviderKind};
 use opsdeck::domain::{ObjectEntry, SsmPing};
 use opsdeck::provider::aws::{self, AwsEstate, Overrides};
@@ -75,8 +75,9 @@ async fn a_thousand_instances_across_two_regions_with_tags_filters_and_pages() {
         && i.instance_type == "t3.medium"
         && i.state == "running"));
     assert!(east.iter().all(|i| i.region == R2));
-    // moto has no DescribeInstanceInformation: SSM state is unknown, the list still works.
-    assert!(all.iter().all(|i| i.ssm_ping == SsmPing::Unknown));
+    // No agent registered on them (DescribeInstanceInformation omits
+    // them): not managed by SSM, said as Inactive.
+    assert!(all.iter().all(|i| i.ssm_ping == SsmPing::Inactive));
     // First rows first: the same listing hands its pages over as they
     // arrive (moto answers a region in one page: one page per region at
     // least, each from one region), then the whole list.
@@ -389,19 +390,86 @@ async fn ssm_send_command_shapes() {
     let ids = run_instances(region, 1, "ssm-shapes").await;
     let e = estate(&[region], 1000).await;
     e.cloud.instances().await.unwrap(); // learns which region each host is in
-    // moto runs nothing: an instant Success with empty output.
+    // The peer refuses an instance without an agent, as SSM does…
+    let err = e
+        .transport
+        .exec(&ids[0], "echo hi", Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("InvalidInstanceId"), "{err}");
+    // …and runs the script on one that has one.
+    let root = tempfile::tempdir().unwrap();
+    manage(
+        &ids[0],
+        &ManagedHost {
+            region,
+            root: root.path(),
+            env: vec![],
+            path_prepend: vec![],
+            ping: "Online",
+        },
+    );
     let out = e
         .transport
         .exec(
             &ids[0],
-            "d=x\nid='20260101-deploy-001'; echo hi",
+            "d=x\nid='20260101-deploy-001'; echo hi; pwd; echo oops >&2; exit 3",
             Duration::from_secs(60),
         )
         .await
         .unwrap();
-    assert_eq!(out.exit_code, 0);
-    assert_eq!(out.stdout, "");
+    assert_eq!(out.exit_code, 3);
+    assert_eq!(out.stdout, format!("hi\n{}\n", root.path().display()));
+    assert_eq!(out.stderr, "oops\n");
+    // Asked at once, the invocation does not exist yet (SSM creates it
+    // asynchronously); a moment later it has the script's output, cut as
+    // SSM cuts it (24,000 characters of stdout, 8,000 of stderr).
     let ssm = aws_sdk_ssm::Client::new(&sdk(region).await);
+    let sent = ssm
+        .send_command()
+        .document_name("AWS-RunShellScript")
+        .instance_ids(&ids[0])
+        .parameters(
+            "commands",
+            vec![
+                "head -c 30000 /dev/zero | tr '\\0' o; head -c 9000 /dev/zero | tr '\\0' e >&2"
+                    .into(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    let cid = sent.command().unwrap().command_id().unwrap().to_string();
+    let early = ssm
+        .get_command_invocation()
+        .command_id(&cid)
+        .instance_id(&ids[0])
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(early.is_invocation_does_not_exist(), "{early:?}");
+    let t = std::time::Instant::now();
+    let done = loop {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the command never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let r = ssm
+            .get_command_invocation()
+            .command_id(&cid)
+            .instance_id(&ids[0])
+            .send()
+            .await;
+        if let Ok(o) = r
+            && o.status() == Some(&aws_sdk_ssm::types::CommandInvocationStatus::Success)
+        {
+            break o;
+        }
+    };
+    assert_eq!(done.standard_output_content().unwrap().len(), 24_000);
+    assert_eq!(done.standard_error_content().unwrap().len(), 8_000);
     let cmds = ssm.list_commands().send().await.unwrap();
     let c = cmds
         .commands()
@@ -413,7 +481,7 @@ async fn ssm_send_command_shapes() {
     let params = c.parameters().unwrap();
     assert_eq!(
         params["commands"],
-        vec!["d=x\nid='20260101-deploy-001'; echo hi".to_string()]
+        vec!["d=x\nid='20260101-deploy-001'; echo hi; pwd; echo oops >&2; exit 3".to_string()]
     );
     assert_eq!(params["executionTimeout"], vec!["60".to_string()]);
 }

@@ -9,7 +9,7 @@
 #[path = "support/moto.rs"]
 mod moto;
 
-use moto::{moto, run_instances};
+use moto::{ManagedHost, manage, moto, run_instances};
 
 /// A fake `aws` (and Session Manager plugin) on PATH that records its
 /// arguments, says it started a session, reads a line and exits 5.
@@ -38,6 +38,17 @@ async fn a_shell_goes_through_aws_ssm_start_session_and_is_journaled() {
     let ids = run_instances("ap-northeast-1", 1, "shell-ctx").await;
     let id = ids[0].as_str();
     let home = tempfile::tempdir().unwrap();
+    // Its SSM agent is registered and online (a shell is refused otherwise).
+    manage(
+        id,
+        &ManagedHost {
+            region: "ap-northeast-1",
+            root: home.path(),
+            env: vec![],
+            path_prepend: vec![],
+            ping: "Online",
+        },
+    );
     let cfg = home.path().join("opsdeck.toml");
     std::fs::write(&cfg, "[[context]]\nname = \"moto\"\nprovider = \"aws\"\nprofile = \"ops\"\nregions = [\"ap-northeast-1\"]\nproduction = true\n").unwrap();
     let path = fake_aws(home.path(), true);

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SsmTiming {
     /// First poll after the send (short commands are often done by then).
+    /// When SSM has not created the invocation yet at that point, the
+    /// transport waits longer before later first polls (up to 2 s), so a
+    /// slow region costs one call per command, not two.
     pub first_poll: Duration,
     /// Between polls while the command runs.
     pub poll_interval: Duration,
@@ -63,6 +66,8 @@ pub struct SsmTransport {
     /// Counts API calls (for the budget tests and the log).
     pub calls: Arc<AtomicU64>,
     jitter: AtomicU64,
+    /// The first poll's wait as learned (ms): starts at `timing.first_poll`.
+    first_wait_ms: AtomicU64,
 }
 
 fn is_throttling(code: Option<&str>) -> bool {
@@ -93,6 +98,7 @@ impl SsmTransport {
             policy: default_policy(),
             calls: Arc::new(AtomicU64::new(0)),
             jitter: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
+            first_wait_ms: AtomicU64::new(timing.first_poll.as_millis() as u64),
         }
     }
 
@@ -190,6 +196,22 @@ impl SsmTransport {
         }
     }
 
+    /// After a first poll: when the invocation did not exist yet, wait
+    /// 250 ms longer next time (at most 2 s); when it did, 50 ms less (not
+    /// below `timing.first_poll`).
+    fn learn_first_wait(&self, too_early: bool) {
+        let floor = self.timing.first_poll.as_millis() as u64;
+        let _ = self
+            .first_wait_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
+                Some(if too_early {
+                    (ms + 250).clamp(floor, floor.max(2000))
+                } else {
+                    ms.saturating_sub(50).max(floor)
+                })
+            });
+    }
+
     /// Best-effort cancel of an SSM command (not every endpoint has it).
     async fn cancel_command(client: Client, command_id: String, host: String) {
         let _ = client
@@ -205,7 +227,12 @@ impl SsmTransport {
 fn comment_for(script: &str) -> String {
     let id = script
         .lines()
-        .find_map(|l| l.strip_prefix("id='").and_then(|r| r.split('\'').next()))
+        .flat_map(|l| l.split(';'))
+        .find_map(|part| {
+            part.trim_start()
+                .strip_prefix("id='")
+                .and_then(|r| r.split('\'').next())
+        })
         .unwrap_or("command");
     let mut c = format!("opsdeck {id}");
     c.truncate(100);
@@ -253,7 +280,11 @@ impl Transport for SsmTransport {
             command_id: command_id.clone(),
             host: host.to_string(),
         };
-        tokio::time::sleep(self.timing.first_poll).await;
+        tokio::time::sleep(Duration::from_millis(
+            self.first_wait_ms.load(Ordering::Relaxed),
+        ))
+        .await;
+        let mut first = true;
         let mut throttled = 0;
         // Poll quickly at first (short commands end at once), then back off
         // toward `poll_interval` while the host is still waiting.
@@ -273,13 +304,21 @@ impl Transport for SsmTransport {
                 .send()
                 .await;
             let out = match res {
-                Ok(out) => out,
+                Ok(out) => {
+                    if std::mem::take(&mut first) {
+                        self.learn_first_wait(false);
+                    }
+                    out
+                }
                 Err(e) => {
                     let why = super::say(&e);
                     let se = e.into_service_error();
                     if matches!(se, GetCommandInvocationError::InvocationDoesNotExist(_))
                         && started.elapsed() < self.timing.invocation_grace
                     {
+                        if std::mem::take(&mut first) {
+                            self.learn_first_wait(true);
+                        }
                         tokio::time::sleep(
                             self.timing.poll_interval.min(Duration::from_millis(500)),
                         )
@@ -407,6 +446,11 @@ mod tests {
     fn comments_name_the_run() {
         assert_eq!(
             comment_for("d=x\nid='20260101-deploy-001'; off=0"),
+            "opsdeck 20260101-deploy-001"
+        );
+        // The cancel script names it after another assignment.
+        assert_eq!(
+            comment_for("d=\"/var/lib/opsdeck/jobs\"; id='20260101-deploy-001'\nkill"),
             "opsdeck 20260101-deploy-001"
         );
         assert_eq!(comment_for("echo hi"), "opsdeck command");
