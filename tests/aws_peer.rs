@@ -34,6 +34,8 @@ struct PeerEstate {
     /// The tail rhythm: SSM's defaults, or a fast one for tests that do
     /// not measure it.
     fast: bool,
+    /// The binary's and the host's clock.
+    now: chrono::DateTime<chrono::Utc>,
     _db: Option<common::RealDb>,
 }
 
@@ -89,6 +91,7 @@ key_tables = ["events"]
             region,
             cfg,
             fast: true,
+            now: fixed_now(),
             _db: db,
         };
         e.agent("Online", 0);
@@ -98,7 +101,7 @@ key_tables = ["events"]
     /// (Re)register the instance's agent: its ping status, and how long
     /// each simulated build line takes on the host.
     fn agent(&self, ping: &str, delay_ms: u32) {
-        let mut env: Vec<(String, String)> = common::sim_env(fixed_now()).into_iter().collect();
+        let mut env: Vec<(String, String)> = common::sim_env(self.now).into_iter().collect();
         env.retain(|(k, _)| k != "OPSDECK_SIM_DELAY_MS");
         env.push(("OPSDECK_SIM_DELAY_MS".into(), delay_ms.to_string()));
         env.push(("OPSDECK_HOST".into(), MT_HOST.into()));
@@ -129,7 +132,7 @@ key_tables = ["events"]
     /// The binary on the peer's context, its credentials from the
     /// environment, never a real AWS endpoint or shared file.
     fn cli(&self, args: &[&str]) -> Command {
-        let mut c = common::cli(self.dir());
+        let mut c = common::cli_at(self.dir(), self.now);
         c.env("AWS_ENDPOINT_URL", moto())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -571,4 +574,179 @@ async fn backup_validate_and_restore_on_real_postgres_through_the_peer() {
     assert_eq!(q(digest), before);
     let (_, journaled, host_log) = e.last_run();
     assert_eq!(journaled, host_log);
+}
+
+/// What a run ended with: its exit code, its result line and the names of
+/// its report figures.
+fn outcome(code: i32, out: &str) -> (i32, Option<String>, Vec<String>) {
+    let result = out
+        .lines()
+        .find(|l| l.starts_with("==> opsdeck result:"))
+        .map(str::to_string);
+    let mut keys: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("==> opsdeck report: "))
+        .filter_map(|l| l.split('=').next())
+        .map(str::to_string)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    (code, result, keys)
+}
+
+fn instance_name(out: &str, id: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(out).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
+    let mut e = PeerEstate::new("sa-east-1", true).await;
+    // The peer's runs a few minutes after the sandbox's (their backups get
+    // their own names).
+    e.now = fixed_now() + chrono::Duration::minutes(5);
+    e.agent("Online", 0);
+    let sandbox = |args: &[&str]| -> (i32, String, String) {
+        let out = common::cli(e.dir()).args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let sandbox_name = instance_name(&sandbox(&["ls", "instances", "--json"]).1, MT_HOST);
+    let peer_name = instance_name(&e.run(&["ls", "instances", "--json"]).1, &e.id);
+    let newest = |out: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| {
+                b["database"] == "filter_ical_staging"
+                    && !b["origin"].as_str().unwrap_or("").starts_with("s3://")
+            })
+            .filter_map(|b| b["path"].as_str())
+            .map(|p| p.rsplit('/').next().unwrap().to_string())
+            .max()
+            .unwrap()
+    };
+    // (runbook, parameters); INSTANCE, NAME and BACKUP are filled per side.
+    let table: &[(&str, &[&str])] = &[
+        ("host-stats", &["instance=INSTANCE"]),
+        ("limits-audit", &["instance=INSTANCE"]),
+        ("cert-expiry", &["instance=INSTANCE"]),
+        ("api-health", &["instance=INSTANCE"]),
+        ("queue-depth", &["instance=INSTANCE"]),
+        ("health", &["tenant=filter-ical-staging"]),
+        (
+            "logs",
+            &["container=nginx-platform", "lines=20", "filter= 200 "],
+        ),
+        (
+            "query",
+            &[
+                "tenant=filter-ical-staging",
+                "sql=SELECT count(*) FROM events",
+            ],
+        ),
+        (
+            "command",
+            &[
+                "instance=INSTANCE",
+                "command=echo hello; test -d opt/apps",
+                "--confirm",
+                "NAME",
+            ],
+        ),
+        ("restart", &["container=filter-ical-backend-staging"]),
+        ("deploy", &["tenant=filter-ical-staging"]),
+        ("rollback", &["tenant=filter-ical-staging"]),
+        (
+            "deploy-platform",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
+        ("backup", &["database=filter_ical_staging"]),
+        ("backup-all", &["instance=INSTANCE", "--confirm", "NAME"]),
+        (
+            "sync-backups",
+            &[
+                "instance=INSTANCE",
+                "bucket=cohuron-backups",
+                "--confirm",
+                "NAME",
+            ],
+        ),
+        (
+            "validate-backup",
+            &["backup=BACKUP", "--confirm", "filter_ical_staging"],
+        ),
+        (
+            "restore-database",
+            &["backup=BACKUP", "--confirm", "filter_ical_staging"],
+        ),
+        (
+            "restore-safety",
+            &["backup=BACKUP", "--confirm", "filter_ical_staging"],
+        ),
+    ];
+    let builtin = opsdeck::runbook::Library::builtin();
+    let mut names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    let mut all: Vec<String> = builtin.all().map(|r| r.name.get_ref().clone()).collect();
+    all.sort();
+    assert_eq!(names, all, "every built-in runbook is in the table");
+
+    for (runbook, params) in table {
+        let mut ends = Vec::new();
+        for side in ["sandbox", "peer"] {
+            let (instance, name, backups) = if side == "sandbox" {
+                (
+                    MT_HOST.to_string(),
+                    sandbox_name.clone(),
+                    sandbox(&["ls", "backups", "--json"]).1,
+                )
+            } else {
+                (
+                    e.id.clone(),
+                    peer_name.clone(),
+                    e.run(&["ls", "backups", "--json"]).1,
+                )
+            };
+            let backup = newest(&backups);
+            let mut args = vec!["run".to_string(), runbook.to_string(), "--yes".to_string()];
+            args.extend(params.iter().map(|p| {
+                p.replace("INSTANCE", &instance)
+                    .replace("NAME", &name)
+                    .replace("BACKUP", &backup)
+            }));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, out, err) = if side == "sandbox" {
+                sandbox(&args)
+            } else {
+                e.run(&args)
+            };
+            eprintln!("{runbook} on the {side}: exit {code}");
+            if *runbook == "command" {
+                assert!(out.contains("hello"), "{out}{err}");
+            }
+            ends.push((outcome(code, &out), format!("{out}{err}")));
+        }
+        assert_eq!(
+            ends[0].0, ends[1].0,
+            "{runbook}: the sandbox and SSM disagree\n--- sandbox\n{}\n--- peer\n{}",
+            ends[0].1, ends[1].1
+        );
+        assert!(
+            ends[1].0.1.is_some(),
+            "{runbook}: no result line\n{}",
+            ends[1].1
+        );
+    }
 }
