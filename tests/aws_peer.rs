@@ -14,6 +14,8 @@
 mod common;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/tmux.rs"]
+mod tmux;
 
 use common::{fixed_now, git_head};
 use moto::{ManagedHost, manage, moto, peer_calls, run_instances};
@@ -159,6 +161,38 @@ key_tables = ["events"]
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Start a deploy headless, each simulated build line taking 150 ms on
+    /// the host, and SIGKILL its opsdeck once the job is building: the
+    /// run's id.
+    fn deploy_killed_mid_build(&self) -> String {
+        self.agent("Online", 150);
+        let journal = self.journal();
+        let mut child = self
+            .cli(&["run", "deploy", "tenant=filter-ical-staging", "--yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        let id = loop {
+            if let Some(u) = journal.unfinished("peer").first() {
+                let out =
+                    std::fs::read_to_string(journal.output_path(&u.start.run)).unwrap_or_default();
+                if out.contains("[backend 2/4]") {
+                    break u.start.run.clone();
+                }
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the deploy never got going"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        id
     }
 
     /// The newest run's id, its journaled output and the job's log on the host.
@@ -316,31 +350,8 @@ async fn an_offline_agent_is_refused_before_anything_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_deploy_then_attach_over_the_peer() {
     let e = PeerEstate::new("eu-central-2", false).await;
-    e.agent("Online", 150);
     let journal = e.journal();
-    let mut child = e
-        .cli(&["run", "deploy", "tenant=filter-ical-staging", "--yes"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    let id = loop {
-        if let Some(u) = journal.unfinished("peer").first() {
-            let out =
-                std::fs::read_to_string(journal.output_path(&u.start.run)).unwrap_or_default();
-            if out.contains("[backend 2/4]") {
-                break u.start.run.clone();
-            }
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the deploy never got going"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let id = e.deploy_killed_mid_build();
     assert_eq!(journal.unfinished("peer").len(), 1);
 
     let (code, out, err) = e.run(&["attach"]);
@@ -749,4 +760,84 @@ async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
             ends[1].1
         );
     }
+}
+
+/// The console on the peer's context, in a real terminal: a run that a
+/// killed opsdeck left on the host is reattached at start and finished; a
+/// deploy started from Tenants streams its lines while it runs; both are
+/// journaled byte for byte as the host logged them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reattaches_and_deploys_through_the_peer() {
+    let e = PeerEstate::new("ap-south-1", false).await;
+    let killed = e.deploy_killed_mid_build();
+    let env = format!(
+        "AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE={d}/no-aws-config AWS_SHARED_CREDENTIALS_FILE={d}/no-aws-credentials OPSDECK_SSM_POLL_MS=200 OPSDECK_SSM_GAP_MS=150 OPSDECK_SSM_SETTLE_MS=50",
+        moto(),
+        d = e.dir().display()
+    );
+    let tmux = tmux::Tmux::console_args(
+        "opsdeck-peer",
+        e.dir(),
+        &env,
+        &format!("--config {} --context peer", e.cfg.display()),
+    );
+    let long = Duration::from_secs(60);
+    tmux.wait_for("reattached to", long);
+    tmux.wait_for("Tenants [6]", long);
+    tmux.send(&["6"]);
+    tmux.wait_for("Runs [1]", Duration::from_secs(10));
+    tmux.wait_for("succeeded", long);
+    let journal = e.journal();
+    let host_log = |id: &str| {
+        std::fs::read_to_string(e.root().join(format!("var/lib/opsdeck/jobs/{id}.log"))).unwrap()
+    };
+    assert_eq!(
+        std::fs::read_to_string(journal.output_path(&killed)).unwrap(),
+        host_log(&killed),
+        "the reattached run lost or doubled no line"
+    );
+
+    // A deploy from Tenants: lines arrive while the job still runs.
+    tmux.send(&[":"]);
+    tmux.literal("tenants");
+    tmux.send(&["Enter", "/"]);
+    tmux.literal("filter staging");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("Tenants [1/6]", Duration::from_secs(10));
+    tmux.send(&["d"]);
+    tmux.wait_for("Enter runs it", Duration::from_secs(10));
+    tmux.send(&["Enter"]);
+    let t = Instant::now();
+    let mut streamed_while_running = false;
+    loop {
+        let s = tmux.screen();
+        if s.contains("running") && s.contains("[backend 2/4]") {
+            streamed_while_running = true;
+        }
+        let (entries, _) = journal.entries();
+        if entries.len() == 2 && entries.iter().all(|en| en.finish.is_some()) {
+            break;
+        }
+        assert!(t.elapsed() < long, "the deploy did not finish:\n{s}");
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    assert!(streamed_while_running, "no line was shown before the end");
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
+
+    let (entries, _) = journal.entries();
+    assert_eq!(entries.len(), 2);
+    for en in &entries {
+        let f = en.finish.as_ref().expect("finished");
+        assert_eq!(f.status, "succeeded", "{}", en.start.run);
+        assert_eq!(
+            std::fs::read_to_string(journal.output_path(&en.start.run)).unwrap(),
+            host_log(&en.start.run)
+        );
+    }
+    assert!(
+        entries
+            .iter()
+            .any(|en| en.finish.as_ref().unwrap().reattached)
+    );
 }
