@@ -83,6 +83,14 @@ enum Command {
         /// Output to stderr, a JSON summary on stdout.
         #[arg(long)]
         json: bool,
+        /// Fleet runs (tag=KEY=VALUE): at most this many targets at once,
+        /// N or N% (SSM's MaxConcurrency).
+        #[arg(long, value_name = "N|N%", default_value = "50")]
+        max_concurrency: String,
+        /// Fleet runs: no more targets are started once more than this
+        /// many failed, N or N% (SSM's MaxErrors).
+        #[arg(long, value_name = "N|N%", default_value = "0")]
+        max_errors: String,
     },
     /// A shell on an instance (its Name or id), or inside one of its
     /// containers: `aws ssm start-session` on AWS (needs the AWS CLI and the
@@ -394,6 +402,8 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         yes,
         confirm,
         json,
+        max_concurrency,
+        max_errors,
     }) = cli.command
     {
         if session.fell_back {
@@ -414,6 +424,8 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             json,
             read_only: session.ctx.read_only || session.config.read_only,
             production_context: session.ctx.production,
+            max_concurrency,
+            max_errors,
         };
         return rt.block_on(cli::run::run(
             &session.providers,

@@ -134,24 +134,7 @@ key_tables = ["events"]
     /// The binary on the peer's context, its credentials from the
     /// environment, never a real AWS endpoint or shared file.
     fn cli(&self, args: &[&str]) -> Command {
-        let mut c = common::cli_at(self.dir(), self.now);
-        c.env("AWS_ENDPOINT_URL", moto())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.dir().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir().join("no-aws-credentials"),
-            )
-            .args(["--config", self.cfg.to_str().unwrap(), "--context", "peer"])
-            .args(args);
-        if self.fast {
-            c.env("OPSDECK_SSM_POLL_MS", "200")
-                .env("OPSDECK_SSM_GAP_MS", "150")
-                .env("OPSDECK_SSM_SETTLE_MS", "50");
-        }
-        c
+        aws_cli(self.dir(), &self.cfg, self.now, self.fast, args)
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
@@ -207,6 +190,37 @@ key_tables = ["events"]
                 .unwrap();
         (id, journaled, host)
     }
+}
+
+/// The binary on the peer's context `peer` of `cfg`, its credentials from
+/// the environment, never a real AWS endpoint or shared file; `fast`: a
+/// quicker tail rhythm than SSM's.
+fn aws_cli(
+    dir: &Path,
+    cfg: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+    fast: bool,
+    args: &[&str],
+) -> Command {
+    let mut c = common::cli_at(dir, now);
+    c.env("AWS_ENDPOINT_URL", moto())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .args(["--config", cfg.to_str().unwrap(), "--context", "peer"])
+        .args(args);
+    if fast {
+        c.env("OPSDECK_SSM_POLL_MS", "200")
+            .env("OPSDECK_SSM_GAP_MS", "150")
+            .env("OPSDECK_SSM_SETTLE_MS", "50")
+            .env("OPSDECK_FLEET_POLL_MS", "300");
+    }
+    c
 }
 
 /// SSM calls about `instance` the peer answered between `from` and `to`
@@ -840,4 +854,191 @@ async fn the_console_reattaches_and_deploys_through_the_peer() {
             .iter()
             .any(|en| en.finish.as_ref().unwrap().reattached)
     );
+}
+
+/// Ends of one target's invocations as the peer lists them: (start, finish).
+async fn invocation_windows(region: &str, command: &str) -> Vec<(f64, f64)> {
+    let ssm = aws_sdk_ssm::Client::new(&moto::sdk(region).await);
+    let listed = ssm
+        .list_command_invocations()
+        .command_id(command)
+        .details(true)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .command_invocations()
+        .iter()
+        .filter_map(|i| {
+            let p = i.command_plugins().first()?;
+            Some((
+                p.response_start_date_time()?.as_secs_f64(),
+                p.response_finish_date_time()?.as_secs_f64(),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_run_is_one_ssm_command_whose_limits_ssm_enforces() {
+    let region = "ap-east-1";
+    let home = tempfile::tempdir().unwrap();
+    let ids = run_instances(region, 6, "fleet-web").await;
+    let root = |n: usize| home.path().join("roots").join(n.to_string());
+    for (n, id) in ids.iter().enumerate() {
+        std::fs::create_dir_all(root(n).join("opt")).unwrap();
+        // All know their role but the third; the sixth's agent is offline.
+        if n != 2 {
+            std::fs::write(root(n).join("opt/role"), format!("web {n}\n")).unwrap();
+        }
+        manage(
+            id,
+            &ManagedHost {
+                region,
+                root: &root(n),
+                env: vec![],
+                path_prepend: vec![],
+                ping: if n == 5 { "ConnectionLost" } else { "Online" },
+            },
+        );
+    }
+    let cfg = home.path().join("opsdeck.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[context]]\nname = \"peer\"\nprovider = \"aws\"\nregions = [\"{region}\"]\n"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = aws_cli(home.path(), &cfg, fixed_now(), true, args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let t0 = epoch();
+    // 30,000 bytes of output each: more than SSM's 24,000 characters.
+    let (code, out, err) = run(&[
+        "run",
+        "command",
+        "tag=Project=fleet-web",
+        "command=cat opt/role && sleep 0.4 && seq 1 6000 | sed 's/^/line /'",
+        "--yes",
+        "--confirm",
+        "tag:Project=fleet-web",
+        "--max-concurrency",
+        "2",
+        "--max-errors",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"succeeded": 4, "failed": 1, "refused": 1}),
+        "{err}"
+    );
+    let status = |id: &str| {
+        v["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["instance"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&ids[2]), "failed");
+    assert_eq!(status(&ids[5]), "refused");
+    // One SendCommand for the five reachable targets, none to the offline
+    // one; the other commands read the rest of an output SSM cut (a run
+    // protocol tail on that one host).
+    let sends: Vec<_> = peer_calls()
+        .into_iter()
+        .filter(|c| c.t >= t0 && c.action == "SendCommand")
+        .filter(|c| {
+            ids.iter()
+                .any(|i| c.instance.as_deref().unwrap_or("").contains(i.as_str()))
+        })
+        .collect();
+    let fleet: Vec<_> = sends
+        .iter()
+        .filter(|c| c.instance.as_deref().unwrap().contains(','))
+        .collect();
+    assert_eq!(fleet.len(), 1, "{sends:?}");
+    assert_eq!(fleet[0].instance.as_deref().unwrap().split(',').count(), 5);
+    assert!(
+        !sends
+            .iter()
+            .any(|c| c.instance.as_deref().unwrap().contains(&ids[5]))
+    );
+    eprintln!(
+        "fleet of 5 with 59 kB of output each: 1 fleet command, {} tails for the rest of the cut outputs",
+        sends.len() - 1
+    );
+    // SSM ran at most two at once.
+    let command = v["commands"][0]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let windows = invocation_windows(region, &command).await;
+    assert_eq!(windows.len(), 5);
+    let peak = windows
+        .iter()
+        .map(|(s, _)| windows.iter().filter(|(a, b)| a <= s && s < b).count())
+        .max()
+        .unwrap();
+    assert!(peak <= 2, "{peak} ran at once");
+    // Every target's complete output is journaled, as its host logged it.
+    let journal = Journal::new(&home.path().join("state/opsdeck"));
+    let (entries, _) = journal.entries();
+    assert_eq!(entries.len(), 5, "one record per target sent");
+    for (n, id) in ids.iter().enumerate().take(5) {
+        let job = format!("{}-{id}", v["run"].as_str().unwrap());
+        let host_log =
+            std::fs::read_to_string(root(n).join(format!("var/lib/opsdeck/jobs/{job}.log")))
+                .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(journal.output_path(&job)).unwrap(),
+            host_log
+        );
+        if n != 2 {
+            assert!(host_log.len() > 30_000);
+            assert!(host_log.contains(&format!("web {n}\n")));
+            assert!(
+                host_log.ends_with("line 6000\n==> opsdeck result: succeeded\n"),
+                "{}",
+                &host_log[host_log.len() - 200..]
+            );
+        }
+    }
+
+    // No errors allowed, one at a time, three that fail: SSM stops sending
+    // after the first failure.
+    for n in [0, 1] {
+        std::fs::remove_file(root(n).join("opt/role")).unwrap();
+    }
+    let (code, out, err) = run(&[
+        "run",
+        "command",
+        "tag=Project=fleet-web",
+        "command=cat opt/role",
+        "--yes",
+        "--confirm",
+        "tag:Project=fleet-web",
+        "--max-concurrency",
+        "1",
+        "--max-errors",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["failed"], 1, "{out}");
+    assert!(v["summary"]["not started"].as_u64().unwrap() >= 2, "{out}");
 }

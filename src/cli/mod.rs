@@ -2,6 +2,7 @@
 //! providers and row builders as the console) and `opsdeck run` /
 //! `history` / `runbook` (through the same operations layer).
 
+pub mod fleet;
 pub mod forward;
 pub mod ls;
 pub mod run;

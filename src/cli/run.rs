@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::jobs::engine::RunEvent;
 use crate::ops::{self, Providers};
 use crate::runbook::spec::TargetKind;
-use crate::runbook::{self, Danger, Library, RenderedRun};
+use crate::runbook::{Danger, Library, RenderedRun};
 use crate::store::journal::{Entry, RunOutcome};
 use crate::table::rows;
 use std::collections::BTreeMap;
@@ -49,6 +49,9 @@ pub struct RunArgs {
     pub json: bool,
     pub read_only: bool,
     pub production_context: bool,
+    /// Fleet runs: SSM's MaxConcurrency and MaxErrors (`N` or `N%`).
+    pub max_concurrency: String,
+    pub max_errors: String,
 }
 
 /// What the guards ask of a headless run, in the CLI's words.
@@ -87,7 +90,7 @@ fn headless_consent_text(run: &RenderedRun, why: &ops::Refusal) -> String {
     }
 }
 
-fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()> {
+pub(super) fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()> {
     writeln!(out, "# runbook   {} — {}", run.runbook, run.title)?;
     writeln!(
         out,
@@ -117,7 +120,7 @@ fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io::Result<()>
 /// A run that could not be prepared: what the operator wrote is wrong (a
 /// parameter's value, an unknown parameter or runbook, the wrong kind of
 /// target) — a usage error (2), not a guard's refusal (3). Nothing was sent.
-fn not_prepared(e: &ops::PrepareError) -> u8 {
+pub(super) fn not_prepared(e: &ops::PrepareError) -> u8 {
     use crate::runbook::RenderError;
     match e {
         ops::PrepareError::UnknownRunbook { .. }
@@ -172,7 +175,7 @@ pub async fn run(
         }
     }
     if let Some(tag) = tag {
-        return run_on_tag(p, config, lib, spec, &tag, &values, &args).await;
+        return crate::cli::fleet::run_on_tag(p, config, lib, spec, &tag, &values, &args).await;
     }
     let Some(target_value) = target_value else {
         eprintln!(
@@ -348,154 +351,6 @@ pub async fn run(
                 .or(kept.map(str::to_string))
                 .unwrap_or_default()
         );
-    }
-    Ok(code)
-}
-
-/// One instance runbook on every instance tagged `KEY=VALUE`, at most four
-/// at a time, each run journaled on its own; output lines are prefixed
-/// with the instance's name. Unreachable instances are refused (reported),
-/// the others run. A production target among them needs `--confirm tag:KEY=VALUE`.
-async fn run_on_tag(
-    p: &Providers,
-    config: &Config,
-    lib: &Library,
-    spec: &runbook::spec::Spec,
-    tag: &str,
-    values: &BTreeMap<String, String>,
-    args: &RunArgs,
-) -> anyhow::Result<u8> {
-    use futures::StreamExt;
-    let targets = match crate::jobs::fanout::Targets::parse(&format!("tag:{tag}")) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("opsdeck: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let (inv, _) = ops::load_inventory(p, config, false).await?;
-    let cx = ops::Context {
-        config,
-        library: lib,
-        production: args.production_context,
-    };
-    let selected = match targets.select(&inv.instances) {
-        Ok(v) if !v.is_empty() => v,
-        Ok(_) => {
-            eprintln!("opsdeck: no instance is tagged {tag}");
-            return Ok(exit::USAGE);
-        }
-        Err(e) => {
-            eprintln!("opsdeck: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let mut runs = Vec::new();
-    let mut refused = Vec::new();
-    for i in selected {
-        let target = inv.instance_target(i);
-        let r = match ops::prepare_run(cx, &inv, spec.name(), &target, values) {
-            Ok(r) => r,
-            Err(e) => return Ok(not_prepared(&e)),
-        };
-        match ops::guard(&r, args.read_only, &inv.instances) {
-            Ok(()) => runs.push(r),
-            Err(why @ ops::Refusal::ReadOnly { .. }) => {
-                eprintln!("opsdeck: refused: {why}");
-                return Ok(exit::REFUSED);
-            }
-            Err(why) => refused.push((target.label.clone(), why.to_string())),
-        }
-    }
-    let confirm = format!("tag:{tag}");
-    if args.dry_run {
-        let mut out = std::io::stdout().lock();
-        for r in &runs {
-            print_preview(&mut out, r)?;
-        }
-        for (t, why) in &refused {
-            eprintln!("opsdeck: {t} would be refused: {why}");
-        }
-        return Ok(exit::SUCCEEDED);
-    }
-    if spec.danger != Danger::Read && !args.yes {
-        eprintln!(
-            "opsdeck: refused: pass --yes to run a {} runbook on {confirm}",
-            spec.danger.label()
-        );
-        return Ok(exit::REFUSED);
-    }
-    if runs.iter().any(|r| r.confirm_with.is_some()) && args.confirm.as_deref() != Some(&confirm) {
-        eprintln!("opsdeck: refused: production or destructive targets: pass --confirm {confirm}");
-        return Ok(exit::REFUSED);
-    }
-    for (t, why) in &refused {
-        eprintln!("opsdeck: {t}: refused: {why}");
-    }
-    if runs.is_empty() {
-        return Ok(exit::REFUSED);
-    }
-    let at = crate::clock::now();
-    let pid = std::process::id() & 0xffff;
-    let results: Vec<(String, RunOutcome, Option<i32>)> =
-        futures::stream::iter(runs.into_iter().enumerate().map(|(n, r)| {
-            let id =
-                ops::RunId::new(at, &r.runbook, &format!("h{pid:04x}-{}", n + 1)).into_string();
-            async move {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let name = r.target.label.clone();
-                let prefix = name.split(' ').next().unwrap_or(&name).to_string();
-                if let Err(e) = crate::jobs::journaled::launch(
-                    crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
-                    &p.journal,
-                    &p.operator,
-                    &id,
-                    &r,
-                    tx,
-                ) {
-                    eprintln!("opsdeck: {name}: not started: cannot write the journal: {e}");
-                    return (name, RunOutcome::Error, None);
-                }
-                while let Some(ev) = rx.recv().await {
-                    match ev {
-                        RunEvent::Output { text, .. } => {
-                            let mut out = std::io::stdout().lock();
-                            for line in text.lines() {
-                                let _ = writeln!(out, "[{prefix}] {line}");
-                            }
-                        }
-                        ev => {
-                            if let Some((outcome, exit_code, error)) =
-                                crate::jobs::journaled::ending(&ev)
-                            {
-                                if let Some(e) = error {
-                                    eprintln!("opsdeck: {name}: {e}");
-                                }
-                                return (name, outcome, exit_code);
-                            }
-                        }
-                    }
-                }
-                (name, RunOutcome::Lost, None)
-            }
-        }))
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    let mut code = exit::SUCCEEDED;
-    for (name, status, exit_code) in &results {
-        eprintln!(
-            "opsdeck: {name}: {status}{}",
-            exit_code
-                .map(|c| format!(" (exit {c})"))
-                .unwrap_or_default()
-        );
-        if *status != RunOutcome::Succeeded {
-            code = exit::FAILED;
-        }
-    }
-    if !refused.is_empty() {
-        code = exit::FAILED;
     }
     Ok(code)
 }

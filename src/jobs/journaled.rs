@@ -59,6 +59,26 @@ pub fn ending(ev: &RunEvent) -> Option<(RunOutcome, Option<i32>, Option<String>)
     }
 }
 
+/// The start record of `run` as job `id` on its host.
+pub fn start_record(run: &RenderedRun, id: &str, operator: &Operator, at: DateTime<Utc>) -> Record {
+    Record::Start(Box::new(Started {
+        run: id.into(),
+        at,
+        operator: operator.clone(),
+        runbook: run.runbook.clone(),
+        title: run.title.clone(),
+        danger: run.danger,
+        production: run.production,
+        params: run.params.clone(),
+        digest: run.digest.clone(),
+        target: run.target.label.clone(),
+        target_kind: run.target.kind.label().into(),
+        host: run.host.clone(),
+        job: id.into(),
+        on_failure: run.on_failure.clone(),
+    }))
+}
+
 /// Start `run` as job `id`, journaled. Fails (and sends nothing) when the
 /// journal cannot be written.
 pub fn launch(
@@ -74,22 +94,7 @@ pub fn launch(
         .follow(id)?
         .ok_or_else(|| std::io::Error::other(format!("{id} is followed already")))?;
     let at = crate::clock::now();
-    journal.append(&Record::Start(Box::new(Started {
-        run: id.into(),
-        at,
-        operator: operator.clone(),
-        runbook: run.runbook.clone(),
-        title: run.title.clone(),
-        danger: run.danger,
-        production: run.production,
-        params: run.params.clone(),
-        digest: run.digest.clone(),
-        target: run.target.label.clone(),
-        target_kind: run.target.kind.label().into(),
-        host: run.host.clone(),
-        job: id.into(),
-        on_failure: run.on_failure.clone(),
-    })))?;
+    journal.append(&start_record(run, id, operator, at))?;
     tracing::info!(run = %id, host = %run.host, runbook = %run.runbook, digest = %run.digest, "starting run");
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = spawn_run(

@@ -1,9 +1,10 @@
 //! Jobs: a runbook's script running on a host. The engine drives one job
 //! through the run protocol over a transport and emits tagged events;
 //! `journaled` starts and reattaches runs with the journal's records;
-//! `fanout` runs one script on many hosts. Nothing here knows a terminal.
+//! `fleet` runs one runbook on many instances with SSM as the engine.
+//! Nothing here knows a terminal.
 
 pub mod engine;
-pub mod fanout;
+pub mod fleet;
 pub mod journaled;
 pub mod protocol;

@@ -2,11 +2,15 @@
 //! sandbox host's directory tree. `OPSDECK_ROOT` points at the host's root so
 //! `"${OPSDECK_ROOT:-}/opt/apps"` means the same thing here and on a real host.
 
-use super::{ExecOutput, PollPolicy, Transport, TransportError};
+use super::{
+    ExecOutput, Fleet, FleetInvocation, FleetProgress, FleetSend, InvocationState, PollPolicy,
+    Transport, TransportError,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -26,6 +30,7 @@ pub type Gate = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct LocalTransport {
     hosts: BTreeMap<String, LocalHost>,
     gate: Option<Gate>,
+    fleets: Commands,
 }
 
 impl LocalTransport {
@@ -131,5 +136,220 @@ impl Transport for LocalTransport {
             // host, so a flood is read in few of them (issue 13).
             max_chunk: 4 * 1024 * 1024,
         }
+    }
+
+    fn fleet(&self) -> Option<&dyn Fleet> {
+        Some(self)
+    }
+}
+
+/// One fleet command on the sandbox's hosts.
+#[derive(Default)]
+struct LocalCommand {
+    order: Vec<String>,
+    state: BTreeMap<String, (InvocationState, String)>,
+    run: String,
+    cancelled: bool,
+    finished: bool,
+}
+
+type Commands = Arc<Mutex<BTreeMap<String, LocalCommand>>>;
+
+/// The sandbox's hosts have no SSM: this is its Run Command, simulated
+/// like SSM behaves (at most MaxConcurrency at once, nothing more sent once
+/// more than MaxErrors failed, `AWS_SSM_INSTANCE_ID` set for the script).
+#[async_trait]
+impl Fleet for LocalTransport {
+    async fn send(&self, req: &FleetSend) -> Result<String, TransportError> {
+        for h in &req.hosts {
+            if !self.hosts.contains_key(h) {
+                return Err(TransportError::UnknownHost(h.clone()));
+            }
+        }
+        let n = req.hosts.len();
+        let limit = |s: &str| crate::jobs::fleet::absolute(s, n);
+        let max_conc = limit(&req.max_concurrency)
+            .map_err(|e| TransportError::Failed {
+                host: "fleet".into(),
+                message: e,
+            })?
+            .max(1);
+        let max_errors = limit(&req.max_errors).map_err(|e| TransportError::Failed {
+            host: "fleet".into(),
+            message: e,
+        })?;
+        let id = {
+            let mut all = self.fleets.lock().unwrap_or_else(|e| e.into_inner());
+            let id = format!("local-{}", all.len() + 1);
+            all.insert(
+                id.clone(),
+                LocalCommand {
+                    order: req.hosts.clone(),
+                    state: req
+                        .hosts
+                        .iter()
+                        .map(|h| (h.clone(), (InvocationState::Running, String::new())))
+                        .collect(),
+                    run: req.run.clone(),
+                    ..Default::default()
+                },
+            );
+            id
+        };
+        let (me, fleets, cmd, script, timeout) = (
+            self.clone(),
+            self.fleets.clone(),
+            id.clone(),
+            req.script.clone(),
+            req.timeout,
+        );
+        tokio::spawn(async move {
+            let mut queue: Vec<String> = lock_cmd(&fleets, &cmd, |c| c.order.clone());
+            queue.reverse();
+            let mut running = tokio::task::JoinSet::new();
+            let mut errors = 0;
+            loop {
+                let stop = lock_cmd(&fleets, &cmd, |c| c.cancelled) || errors > max_errors;
+                while !stop && running.len() < max_conc {
+                    let Some(host) = queue.pop() else { break };
+                    let q = shlex::try_quote(&host)
+                        .map(|q| q.into_owned())
+                        .unwrap_or_default();
+                    let s = format!("export AWS_SSM_INSTANCE_ID={q}\n{script}");
+                    let t = me.clone();
+                    running.spawn(async move {
+                        let r = t.exec(&host, &s, timeout).await;
+                        (host, r)
+                    });
+                }
+                let Some(done) = running.join_next().await else {
+                    break;
+                };
+                let Ok((host, r)) = done else { continue };
+                let end = match r {
+                    Ok(out) if out.exit_code == 0 => (InvocationState::Success, out.stdout),
+                    Ok(out) => {
+                        let cancelled = lock_cmd(&fleets, &cmd, |c| c.cancelled);
+                        if cancelled {
+                            (InvocationState::Cancelled { started: true }, out.stdout)
+                        } else {
+                            errors += 1;
+                            (InvocationState::Failed(out.exit_code), out.stdout)
+                        }
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        (InvocationState::Error(e.to_string()), String::new())
+                    }
+                };
+                lock_cmd(&fleets, &cmd, |c| {
+                    c.state.insert(host, end);
+                });
+            }
+            lock_cmd(&fleets, &cmd, |c| {
+                for h in queue {
+                    c.state.insert(
+                        h,
+                        (InvocationState::Cancelled { started: false }, String::new()),
+                    );
+                }
+                c.finished = true;
+            });
+        });
+        Ok(id)
+    }
+
+    async fn progress(&self, command: &str) -> Result<FleetProgress, TransportError> {
+        self.with_cmd(command, |c| FleetProgress {
+            completed: c
+                .state
+                .values()
+                .filter(|(s, _)| *s != InvocationState::Running)
+                .count(),
+            errors: c
+                .state
+                .values()
+                .filter(|(s, _)| {
+                    matches!(s, InvocationState::Failed(_) | InvocationState::Error(_))
+                })
+                .count(),
+            finished: c.finished,
+        })
+    }
+
+    async fn invocations(&self, command: &str) -> Result<Vec<FleetInvocation>, TransportError> {
+        self.with_cmd(command, |c| {
+            c.order
+                .iter()
+                .map(|h| {
+                    let (state, output) = c.state[h].clone();
+                    FleetInvocation {
+                        host: h.clone(),
+                        state,
+                        output,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    async fn invocation(
+        &self,
+        command: &str,
+        host: &str,
+    ) -> Result<FleetInvocation, TransportError> {
+        self.with_cmd(command, |c| {
+            let (state, output) = c.state.get(host).cloned().unwrap_or((
+                InvocationState::Error("not a target of this command".into()),
+                String::new(),
+            ));
+            FleetInvocation {
+                host: host.into(),
+                state,
+                output,
+            }
+        })
+    }
+
+    /// Ends the running targets' process groups (as the run protocol's
+    /// cancel does) and sends no more.
+    async fn cancel(&self, command: &str) -> Result<(), TransportError> {
+        let (run, running) = self.with_cmd(command, |c| {
+            c.cancelled = true;
+            let running: Vec<String> = c
+                .state
+                .iter()
+                .filter(|(_, (s, _))| *s == InvocationState::Running)
+                .map(|(h, _)| h.clone())
+                .collect();
+            (c.run.clone(), running)
+        })?;
+        let protocol = crate::jobs::protocol::RunProtocol::new(Arc::new(self.clone()));
+        for host in running {
+            let job = crate::jobs::fleet::target_job(&run, &host);
+            let _ = protocol.cancel(&host, &job).await;
+        }
+        Ok(())
+    }
+}
+
+fn lock_cmd<T: Default>(fleets: &Commands, id: &str, f: impl FnOnce(&mut LocalCommand) -> T) -> T {
+    let mut all = fleets.lock().unwrap_or_else(|e| e.into_inner());
+    all.get_mut(id).map(f).unwrap_or_default()
+}
+
+impl LocalTransport {
+    fn with_cmd<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut LocalCommand) -> T,
+    ) -> Result<T, TransportError> {
+        let mut all = self.fleets.lock().unwrap_or_else(|e| e.into_inner());
+        all.get_mut(id)
+            .map(f)
+            .ok_or_else(|| TransportError::Failed {
+                host: "fleet".into(),
+                message: format!("no fleet command {id}"),
+            })
     }
 }

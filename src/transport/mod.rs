@@ -59,4 +59,77 @@ pub trait Transport: Send + Sync {
     ) -> Result<ExecOutput, TransportError>;
 
     fn poll_policy(&self) -> PollPolicy;
+
+    /// Run Command on many instances at once, when this transport can.
+    fn fleet(&self) -> Option<&dyn Fleet> {
+        None
+    }
+}
+
+/// One command for many instances (SSM's SendCommand with InstanceIds).
+#[derive(Debug, Clone)]
+pub struct FleetSend {
+    /// The fleet's run id (each target's job is `<run>-<instance>`).
+    pub run: String,
+    pub hosts: Vec<String>,
+    pub script: String,
+    /// `N` or `N%`.
+    pub max_concurrency: String,
+    /// `N` or `N%`.
+    pub max_errors: String,
+    pub timeout: Duration,
+    pub comment: String,
+}
+
+/// Where one invocation of a fleet command stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvocationState {
+    Running,
+    Success,
+    Failed(i32),
+    /// `started`: it ran before it was cancelled (else it was never sent,
+    /// e.g. once MaxErrors was passed).
+    Cancelled {
+        started: bool,
+    },
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetInvocation {
+    pub host: String,
+    pub state: InvocationState,
+    /// What the listing carries of the output (SSM: up to 2,500
+    /// characters; [`Fleet::invocation`]: up to 24,000).
+    pub output: String,
+}
+
+/// A fleet command's aggregate state (SSM's ListCommands).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetProgress {
+    pub completed: usize,
+    pub errors: usize,
+    pub finished: bool,
+}
+
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    /// Hosts of one command must share this (SSM: the region).
+    fn partition(&self, _host: &str) -> String {
+        String::new()
+    }
+    /// Send one command; its id.
+    async fn send(&self, req: &FleetSend) -> Result<String, TransportError>;
+    /// One call, whatever the number of targets.
+    async fn progress(&self, command: &str) -> Result<FleetProgress, TransportError>;
+    /// Every invocation of the command (SSM: ListCommandInvocations with
+    /// Details, 50 a page).
+    async fn invocations(&self, command: &str) -> Result<Vec<FleetInvocation>, TransportError>;
+    /// One invocation with more of its output (SSM: GetCommandInvocation).
+    async fn invocation(
+        &self,
+        command: &str,
+        host: &str,
+    ) -> Result<FleetInvocation, TransportError>;
+    async fn cancel(&self, command: &str) -> Result<(), TransportError>;
 }

@@ -14,7 +14,8 @@ Systems Manager with an agent on each managed instance:
   the tests: {"root": DIR, "env": {...}, "path_prepend": [...],
   "ping": "Online" | "ConnectionLost" | "Inactive", "region": "..."}.
   `root` is the instance's filesystem root (exported as OPSDECK_ROOT, the
-  scripts' `${OPSDECK_ROOT:-}` prefix) and the script's working directory.
+  scripts' `${OPSDECK_ROOT:-}` prefix) and the script's working directory;
+  AWS_SSM_INSTANCE_ID names the instance, as the SSM agent's does.
 * SendCommand (AWS-RunShellScript): InstanceIds (each must be managed and in
   the region, else InvalidInstanceId) or Targets (InstanceIds, tag:K,
   tag-key; unmanaged instances are skipped), MaxConcurrency and MaxErrors
@@ -253,6 +254,8 @@ class CommandRun:
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": "C.UTF-8",
             "OPSDECK_ROOT": root,
+            # The agent tells a command which instance it runs on.
+            "AWS_SSM_INSTANCE_ID": inv.instance_id,
         }
         env.update(host.get("env", {}))
         inv.status = inv.details = "InProgress"

@@ -6,6 +6,7 @@
 //! path-style addressing.
 
 pub mod ec2;
+mod fleet;
 pub mod s3;
 pub mod ssm;
 

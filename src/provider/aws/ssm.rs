@@ -70,7 +70,7 @@ pub struct SsmTransport {
     first_wait_ms: AtomicU64,
 }
 
-fn is_throttling(code: Option<&str>) -> bool {
+pub(super) fn is_throttling(code: Option<&str>) -> bool {
     matches!(
         code,
         Some(
@@ -108,13 +108,21 @@ impl SsmTransport {
         self
     }
 
-    fn client(&self, host: &str) -> Result<&Client, TransportError> {
-        let region = self
-            .host_regions
+    /// The region `host` is in (as the inventory learned it).
+    pub(super) fn region_of(&self, host: &str) -> String {
+        self.host_regions
             .read()
             .ok()
             .and_then(|m| m.get(host).cloned())
-            .unwrap_or_else(|| self.default_region.clone());
+            .unwrap_or_else(|| self.default_region.clone())
+    }
+
+    pub(super) fn client_in(&self, region: &str) -> Option<&Client> {
+        self.clients.get(region)
+    }
+
+    pub(super) fn client(&self, host: &str) -> Result<&Client, TransportError> {
+        let region = self.region_of(host);
         self.clients
             .get(&region)
             .ok_or_else(|| TransportError::Failed {
@@ -124,7 +132,7 @@ impl SsmTransport {
     }
 
     /// Full-jitter backoff: a random wait in [base·2ⁿ/2, base·2ⁿ], capped.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(super) fn backoff(&self, attempt: u32) -> Duration {
         let mut x = self.jitter.load(Ordering::Relaxed);
         x ^= x << 13;
         x ^= x >> 7;
@@ -406,6 +414,10 @@ impl Transport for SsmTransport {
 
     fn poll_policy(&self) -> PollPolicy {
         self.policy
+    }
+
+    fn fleet(&self) -> Option<&dyn crate::transport::Fleet> {
+        Some(self)
     }
 }
 

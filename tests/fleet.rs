@@ -1,0 +1,163 @@
+//! Fleet runs on the sandbox's hosts: its simulated Run Command behaves
+//! like SSM's (MaxConcurrency, MaxErrors, the instance id in
+//! `AWS_SSM_INSTANCE_ID`), under the same engine as on AWS (the peer's
+//! tests are in aws_peer.rs).
+
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use opsdeck::jobs::fleet::{
+    self, FleetEvent, FleetReport, FleetRequest, FleetTarget, TargetEnd, Targets,
+};
+use opsdeck::provider::sandbox::estate::{ENSSOL_HOST, MAP_HOST, MT_HOST, PMO_HOST};
+use opsdeck::transport::Transport;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    transport: Arc<dyn Transport>,
+    instances: Vec<opsdeck::domain::Instance>,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = common::sim_sandbox(&dir.path().join("sb"), common::fixed_now());
+    let p = common::providers(&sb, &common::sim_env(common::fixed_now()), dir.path());
+    Setup {
+        dir,
+        transport: p.transport.clone(),
+        instances: opsdeck::provider::sandbox::estate::instances(),
+    }
+}
+
+async fn run(
+    s: &Setup,
+    id: &str,
+    hosts: &[&str],
+    script: &str,
+    conc: &str,
+    errs: &str,
+) -> FleetReport {
+    let req = FleetRequest {
+        run: id.into(),
+        targets: hosts
+            .iter()
+            .map(|h| FleetTarget {
+                host: h.to_string(),
+                label: h.to_string(),
+                script: script.into(),
+            })
+            .collect(),
+        max_concurrency: conc.into(),
+        max_errors: errs.into(),
+        timeout: Duration::from_secs(60),
+        poll: Duration::from_millis(50),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (_cancel, cancel_rx) = tokio::sync::watch::channel(false);
+    let report = fleet::run(s.transport.clone(), req, tx, cancel_rx)
+        .await
+        .unwrap();
+    // Every target's end came as an event too.
+    let mut ended = 0;
+    while let Ok(ev) = rx.try_recv() {
+        if matches!(ev, FleetEvent::Ended { .. }) {
+            ended += 1;
+        }
+    }
+    assert_eq!(ended, hosts.len());
+    report
+}
+
+/// The most targets whose `start`..`end` marks in `file` overlap.
+fn peak(file: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    let (mut now, mut peak) = (0usize, 0usize);
+    for l in text.lines() {
+        if l == "start" {
+            now += 1;
+            peak = peak.max(now);
+        } else {
+            now -= 1;
+        }
+    }
+    peak
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_target_runs_the_one_script_with_its_own_id() {
+    let s = setup();
+    let hosts = [MT_HOST, PMO_HOST, ENSSOL_HOST];
+    let r = run(
+        &s,
+        "fleet-1",
+        &hosts,
+        "echo \"hello from $AWS_SSM_INSTANCE_ID\"",
+        "50",
+        "0",
+    )
+    .await;
+    for h in hosts {
+        assert_eq!(r.ends[h], TargetEnd::Succeeded, "{h}");
+        assert_eq!(r.outputs[h], format!("hello from {h}\n"));
+    }
+    assert_eq!(r.commands.len(), 1, "one command for the fleet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_tag_at_most_max_concurrency_at_once() {
+    let s = setup();
+    let prod = Targets::parse("tag:Environment=production")
+        .unwrap()
+        .select(&s.instances)
+        .unwrap();
+    assert_eq!(prod.len(), 4);
+    let hosts: Vec<&str> = prod.iter().map(|i| i.id.as_str()).collect();
+    for (n, conc) in ["1", "3"].iter().enumerate() {
+        let marks = s.dir.path().join(format!("marks-{n}"));
+        let q = marks.display();
+        let script = format!("echo start >> '{q}'; sleep 0.4; echo end >> '{q}'");
+        let r = run(&s, &format!("fleet-c{n}"), &hosts, &script, conc, "0").await;
+        assert!(r.ends.values().all(|e| *e == TargetEnd::Succeeded));
+        let p = peak(&marks);
+        assert!(p <= conc.parse().unwrap(), "{p} at once with {conc}");
+        if *conc == "3" {
+            assert!(p > 1, "never more than one at once");
+        }
+    }
+    assert!(
+        Targets::parse("i-nope")
+            .unwrap()
+            .select(&s.instances)
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_errors_no_more_targets_are_started() {
+    let s = setup();
+    let hosts = [MT_HOST, PMO_HOST, ENSSOL_HOST, MAP_HOST];
+    let r = run(&s, "fleet-e", &hosts, "echo trying; exit 3", "1", "0").await;
+    let failed = r
+        .ends
+        .values()
+        .filter(|e| **e == TargetEnd::Failed(3))
+        .count();
+    let not_started = r
+        .ends
+        .values()
+        .filter(|e| **e == TargetEnd::NotStarted)
+        .count();
+    assert_eq!((failed, not_started), (1, 3), "{:?}", r.ends);
+    // With one error allowed, the second failure stops it.
+    let r = run(&s, "fleet-e2", &hosts, "echo trying; exit 3", "1", "1").await;
+    let failed = r
+        .ends
+        .values()
+        .filter(|e| **e == TargetEnd::Failed(3))
+        .count();
+    assert_eq!(failed, 2, "{:?}", r.ends);
+}
