@@ -1041,4 +1041,43 @@ async fn a_fleet_run_is_one_ssm_command_whose_limits_ssm_enforces() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["summary"]["failed"], 1, "{out}");
     assert!(v["summary"]["not started"].as_u64().unwrap() >= 2, "{out}");
+
+    // Every tagged instance reachable: one command by tag (SSM's Targets),
+    // however many there are.
+    manage(
+        &ids[5],
+        &ManagedHost {
+            region,
+            root: &root(5),
+            env: vec![],
+            path_prepend: vec![],
+            ping: "Online",
+        },
+    );
+    let t1 = epoch();
+    let (code, out, err) = run(&[
+        "run",
+        "command",
+        "tag=Project=fleet-web",
+        "command=echo ok from $AWS_SSM_INSTANCE_ID",
+        "--yes",
+        "--confirm",
+        "tag:Project=fleet-web",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"], serde_json::json!({"succeeded": 6}), "{err}");
+    let sends: Vec<_> = peer_calls()
+        .into_iter()
+        .filter(|c| c.t >= t1 && c.action == "SendCommand")
+        .collect();
+    assert_eq!(v["commands"].as_array().unwrap().len(), 1);
+    assert!(
+        sends.iter().any(|c| c.instance.is_none()),
+        "sent by tag, with no instance ids: {sends:?}"
+    );
+    for id in &ids {
+        assert!(err.contains(&format!("[{id}] ok from {id}")), "{err}");
+    }
 }

@@ -51,6 +51,7 @@ async fn run(
                 script: script.into(),
             })
             .collect(),
+        tag: None,
         max_concurrency: conc.into(),
         max_errors: errs.into(),
         timeout: Duration::from_secs(60),

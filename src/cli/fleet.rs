@@ -161,9 +161,15 @@ pub async fn run_on_tag(
         spec.name(),
         runs.len()
     );
+    // By tag when the tag selects exactly what runs (nothing refused).
+    let by_tag = match (&targets, refused.is_empty()) {
+        (fleet::Targets::Tag { key, value }, true) => Some((key.clone(), value.clone())),
+        _ => None,
+    };
     let req = FleetRequest {
         run: id.clone(),
         targets: fleet_targets,
+        tag: by_tag,
         max_concurrency: args.max_concurrency.clone(),
         max_errors: args.max_errors.clone(),
         // SSM's own default for executionTimeout.

@@ -1,8 +1,8 @@
 //! Fleet runs: one runbook on many instances, with SSM as the engine.
 //!
-//! One command goes to every target (SendCommand with InstanceIds, in
-//! batches of 50, SSM's limit), MaxConcurrency and MaxErrors enforced by
-//! SSM itself; opsdeck polls one aggregate status per command while it
+//! One command goes to every target (SendCommand with Targets by tag when
+//! the tag selects exactly the targets, else InstanceIds in batches of 50,
+//! SSM's limit), MaxConcurrency and MaxErrors enforced by SSM itself; opsdeck polls one aggregate status per command while it
 //! runs and fetches every target's status and complete output at the end.
 //! It never schedules targets itself (the sandbox's simulated SSM does,
 //! like SSM would).
@@ -98,6 +98,9 @@ pub struct FleetRequest {
     /// The fleet's run id; each target's job is `<run>-<instance>`.
     pub run: String,
     pub targets: Vec<FleetTarget>,
+    /// The tag that selected exactly `targets`, if one did: then one command
+    /// by tag goes to all of them (within one region), not batches of 50.
+    pub tag: Option<(String, String)>,
     /// `N` or `N%` of the targets (SSM's MaxConcurrency).
     pub max_concurrency: String,
     /// `N` or `N%` of the targets (SSM's MaxErrors).
@@ -389,7 +392,12 @@ pub async fn run(
             None => parts.push((p, vec![t.clone()])),
         }
     }
-    let batches: Vec<&[FleetTarget]> = parts.iter().flat_map(|(_, v)| v.chunks(BATCH)).collect();
+    let by_tag = req.tag.clone().filter(|_| parts.len() == 1);
+    let batches: Vec<&[FleetTarget]> = if by_tag.is_some() {
+        vec![&req.targets[..]]
+    } else {
+        parts.iter().flat_map(|(_, v)| v.chunks(BATCH)).collect()
+    };
     for batch in batches {
         let hosts: Vec<String> = batch.iter().map(|t| t.host.clone()).collect();
         if cancelled || errors > budget {
@@ -402,6 +410,7 @@ pub async fn run(
             .send(&FleetSend {
                 run: req.run.clone(),
                 hosts: hosts.clone(),
+                tag: by_tag.clone(),
                 script: script.clone(),
                 max_concurrency: req.max_concurrency.clone(),
                 max_errors: (budget - errors).to_string(),

@@ -72,6 +72,10 @@ pub struct FleetSend {
     /// The fleet's run id (each target's job is `<run>-<instance>`).
     pub run: String,
     pub hosts: Vec<String>,
+    /// Send by tag instead (SSM's Targets `tag:KEY` = VALUE): one command
+    /// for all of `hosts`, however many. Only when the tag selects exactly
+    /// `hosts`.
+    pub tag: Option<(String, String)>,
     pub script: String,
     /// `N` or `N%`.
     pub max_concurrency: String,

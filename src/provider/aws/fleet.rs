@@ -53,10 +53,17 @@ impl Fleet for SsmTransport {
         let mut attempt = 0;
         loop {
             self.calls.fetch_add(1, Ordering::Relaxed);
-            let res = client
-                .send_command()
-                .document_name("AWS-RunShellScript")
-                .set_instance_ids(Some(req.hosts.clone()))
+            let mut send = client.send_command().document_name("AWS-RunShellScript");
+            send = match &req.tag {
+                Some((k, v)) => send.targets(
+                    aws_sdk_ssm::types::Target::builder()
+                        .key(format!("tag:{k}"))
+                        .values(v)
+                        .build(),
+                ),
+                None => send.set_instance_ids(Some(req.hosts.clone())),
+            };
+            let res = send
                 .parameters("commands", vec![req.script.clone()])
                 .parameters(
                     "executionTimeout",
