@@ -9,25 +9,11 @@
 
 use super::run::{RunArgs, exit, not_prepared, print_preview};
 use crate::config::Config;
-use crate::jobs::fleet::{self, FleetEvent, FleetRequest, FleetTarget, TargetEnd};
+use crate::jobs::fleet::{self, FleetEvent, TargetEnd};
 use crate::ops::{self, Providers};
 use crate::runbook::{Danger, Library, RenderedRun};
-use crate::store::journal::{Finished, Record, RunOutcome};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
-
-fn outcome(end: &TargetEnd) -> RunOutcome {
-    match end {
-        TargetEnd::Succeeded => RunOutcome::Succeeded,
-        TargetEnd::Failed(c) if *c == crate::jobs::journaled::EXIT_DATA_KEPT => {
-            RunOutcome::DataKept
-        }
-        TargetEnd::Failed(_) => RunOutcome::Failed,
-        TargetEnd::Cancelled | TargetEnd::NotStarted => RunOutcome::Cancelled,
-        TargetEnd::Error(_) => RunOutcome::Error,
-    }
-}
 
 pub async fn run_on_tag(
     p: &Providers,
@@ -68,24 +54,26 @@ pub async fn run_on_tag(
             return Ok(exit::USAGE);
         }
     };
-    let mut runs: Vec<RenderedRun> = Vec::new();
-    let mut refused = Vec::new();
-    for i in selected {
-        let target = inv.instance_target(i);
-        let r = match ops::prepare_run(cx, &inv, spec.name(), &target, values) {
-            Ok(r) => r,
-            Err(e) => return Ok(not_prepared(&e)),
-        };
-        match ops::guard(&r, args.read_only, &inv.instances) {
-            Ok(()) => runs.push(r),
-            Err(why @ ops::Refusal::ReadOnly { .. }) => {
-                eprintln!("opsdeck: refused: {why}");
-                return Ok(exit::REFUSED);
-            }
-            Err(why) => refused.push((i.id.clone(), target.label.clone(), why.to_string())),
+    let tag_kv = match &targets {
+        fleet::Targets::Tag { key, value } => Some((key.clone(), value.clone())),
+        fleet::Targets::Ids(_) => None,
+    };
+    let plan = match ops::fleet::plan(
+        cx,
+        &inv,
+        spec.name(),
+        &selected,
+        tag_kv,
+        values,
+        args.read_only,
+    ) {
+        Ok(p) => p,
+        Err(ops::fleet::PlanError::Prepare(e)) => return Ok(not_prepared(&e)),
+        Err(e) => {
+            eprintln!("opsdeck: refused: {e}");
+            return Ok(exit::REFUSED);
         }
-    }
-    let confirm = format!("tag:{tag}");
+    };
     let at = crate::clock::now();
     let id = ops::RunId::new(
         at,
@@ -93,94 +81,68 @@ pub async fn run_on_tag(
         &format!("f{:04x}", std::process::id() & 0xffff),
     )
     .into_string();
-    let fleet_targets: Vec<FleetTarget> = runs
-        .iter()
-        .map(|r| FleetTarget {
-            host: r.host.clone(),
-            label: r.target.label.clone(),
-            script: r.script.clone(),
-        })
-        .collect();
     if args.dry_run {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "# fleet     {} on {} target(s) tagged {tag}, at most {} at once, stop after {} error(s)",
+            "# fleet     {} on {} target(s) ({}), at most {} at once, stop after {} error(s)",
             spec.name(),
-            runs.len(),
+            plan.runs.len(),
+            plan.selection,
             args.max_concurrency,
             args.max_errors
         )?;
-        for r in &runs {
-            writeln!(out, "# target    {} — {}", r.target.label, r.guard_text())?;
+        for (t, decision) in plan.decisions() {
+            writeln!(out, "# target    {t} — {decision}")?;
         }
-        for (_, t, why) in &refused {
-            writeln!(out, "# refused   {t} — {why}")?;
-        }
-        match fleet::neutral_script(&fleet_targets) {
-            Ok(s) if !runs.is_empty() => write!(out, "{}", fleet::fleet_script(&id, &s))?,
+        match plan.script(&id) {
+            Ok(s) if !plan.runs.is_empty() => write!(out, "{s}")?,
             Ok(_) => {}
             Err(_) => {
-                for r in &runs {
+                for r in &plan.runs {
                     print_preview(&mut out, r)?;
                 }
             }
         }
         return Ok(exit::SUCCEEDED);
     }
-    if spec.danger != Danger::Read && !args.yes {
-        eprintln!(
-            "opsdeck: refused: pass --yes to run a {} runbook on {confirm}",
-            spec.danger.label()
-        );
+    if ops::fleet::consent(&plan, args.yes, args.confirm.as_deref()).is_err() {
+        match (&plan.confirm_with, args.yes || plan.danger == Danger::Read) {
+            (Some(want), true) => eprintln!(
+                "opsdeck: refused: production or destructive targets: pass --confirm {want}"
+            ),
+            _ => eprintln!(
+                "opsdeck: refused: pass --yes to run a {} runbook on {}",
+                spec.danger.label(),
+                plan.selection
+            ),
+        }
         return Ok(exit::REFUSED);
     }
-    if runs.iter().any(|r| r.confirm_with.is_some()) && args.confirm.as_deref() != Some(&confirm) {
-        eprintln!("opsdeck: refused: production or destructive targets: pass --confirm {confirm}");
-        return Ok(exit::REFUSED);
-    }
-    for (_, t, why) in &refused {
+    for (_, t, why) in &plan.refused {
         eprintln!("opsdeck: {t}: refused: {why}");
     }
-    if runs.is_empty() {
+    if plan.runs.is_empty() {
         return Ok(exit::REFUSED);
     }
     // Every target is journaled before anything is sent.
-    for r in &runs {
-        let job = fleet::target_job(&id, &r.host);
-        p.journal.prepare_run(&job, &r.script)?;
-        p.journal.append(&crate::jobs::journaled::start_record(
-            r,
-            &job,
-            &p.operator,
-            at,
-        ))?;
-    }
+    let req = ops::fleet::start(
+        &p.journal,
+        &p.operator,
+        &plan,
+        &id,
+        at,
+        &args.max_concurrency,
+        &args.max_errors,
+        ops::fleet::poll_interval(),
+    )?;
+    let runs = &plan.runs;
+    let refused = &plan.refused;
     eprintln!(
         "opsdeck: fleet run {id} started: {} on {} target(s)",
         spec.name(),
         runs.len()
     );
-    // By tag when the tag selects exactly what runs (nothing refused).
-    let by_tag = match (&targets, refused.is_empty()) {
-        (fleet::Targets::Tag { key, value }, true) => Some((key.clone(), value.clone())),
-        _ => None,
-    };
-    let req = FleetRequest {
-        run: id.clone(),
-        targets: fleet_targets,
-        tag: by_tag,
-        max_concurrency: args.max_concurrency.clone(),
-        max_errors: args.max_errors.clone(),
-        // SSM's own default for executionTimeout.
-        timeout: Duration::from_secs(3600),
-        poll: Duration::from_millis(
-            std::env::var("OPSDECK_FLEET_POLL_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(3000),
-        ),
-    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let engine = tokio::spawn(fleet::run(p.transport.clone(), req, tx, cancel_rx));
@@ -242,29 +204,7 @@ pub async fn run_on_tag(
                         let _ = writeln!(out, "[{prefix}] {line}");
                     }
                 }
-                let job = fleet::target_job(&id, &host);
-                crate::store::journal::write_private(
-                    &p.journal.output_path(&job),
-                    output.as_bytes(),
-                )?;
-                let mut report = BTreeMap::new();
-                crate::jobs::journaled::report_lines(&output, &mut report);
-                let now = crate::clock::now();
-                p.journal.append(&Record::Finish(Finished {
-                    run: job,
-                    at: now,
-                    status: outcome(&end),
-                    exit_code: end.exit_code(),
-                    result: crate::jobs::journaled::result_line(&output),
-                    error: match &end {
-                        TargetEnd::Error(e) => Some(e.clone()),
-                        TargetEnd::NotStarted => Some("not started".into()),
-                        _ => None,
-                    },
-                    duration_ms: (now - at).num_milliseconds(),
-                    reattached: false,
-                    report,
-                }))?;
+                ops::fleet::finish(&p.journal, &id, &host, &end, &output, at)?;
             }
         }
     }
@@ -281,7 +221,7 @@ pub async fn run_on_tag(
     };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut rows = Vec::new();
-    for r in &runs {
+    for r in runs {
         let end = report
             .ends
             .get(&r.host)
@@ -310,7 +250,7 @@ pub async fn run_on_tag(
             "report": figures,
         }));
     }
-    for (host, t, why) in &refused {
+    for (host, t, why) in refused {
         *counts.entry("refused").or_default() += 1;
         rows.push(serde_json::json!({
             "instance": host, "name": t, "status": "refused", "error": why,

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod attention;
+pub mod fleet;
 pub mod inventory;
 pub mod session;
 
