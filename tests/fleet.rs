@@ -162,3 +162,102 @@ async fn past_max_errors_no_more_targets_are_started() {
         .count();
     assert_eq!(failed, 2, "{:?}", r.ends);
 }
+
+/// The console: marks on Instances, the runbook's form once for all, one
+/// confirmation listing every target, a row per target on Runs with the
+/// summary line; `:run NAME tag:K=V` the same by tag; `e` keeps failures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_run_from_the_console_by_marks_and_by_tag() {
+    use crossterm::event::KeyCode;
+    use opsdeck::tui::app::{Mode, RunStatus, Screen};
+    let mut h = common::Harness::loaded().await;
+    h.keys("2");
+    assert_eq!(h.app.screen, Screen::Instances);
+    // Mark the first two, then pick a runbook: it is for both.
+    h.keys(" j ");
+    assert_eq!(h.app.marked.len(), 2);
+    let screen = common::text(&common::render(&h.app, 120, 20));
+    assert!(screen.contains("● 2 marked"), "{screen}");
+    h.keys("r");
+    h.keys("host-stats");
+    h.key(KeyCode::Enter);
+    let Mode::Form(f) = &h.app.mode else {
+        panic!("the form opens")
+    };
+    assert_eq!(f.fleet.as_ref().unwrap().ids.len(), 2);
+    let screen = common::text(&common::render(&h.app, 120, 20));
+    assert!(
+        screen.contains("2 marked instances: one form for all"),
+        "{screen}"
+    );
+    h.key(KeyCode::Enter);
+    let Mode::Confirm(c) = &h.app.mode else {
+        panic!("one confirmation for the fleet")
+    };
+    assert_eq!(c.title, "host-stats on 2 marked");
+    assert!(
+        c.lines
+            .iter()
+            .any(|l| l.contains("multi-tenant-platform") && l.contains("runs"))
+    );
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(h.app.screen, Screen::Runs);
+    assert!(h.app.marked.is_empty(), "marks are spent");
+    assert_eq!(h.app.runs.len(), 2);
+    assert!(h.app.runs.iter().all(|r| r.status == RunStatus::Succeeded));
+    assert!(
+        h.app
+            .runs
+            .iter()
+            .all(|r| r.output.iter().any(|l| l.contains("==> [1/3] disk")))
+    );
+    let screen = common::text(&common::render(&h.app, 160, 20));
+    assert!(
+        screen.contains("fleet host-stats on 2 marked: 2 succeeded · 0 failed · 0 running · 0 refused · 0 not started"),
+        "{screen}"
+    );
+
+    // By tag, from the palette: the staging ones are refused, by name.
+    h.keys(":");
+    h.keys("run limits-audit tag:Environment=staging");
+    h.key(KeyCode::Enter);
+    // Every target refused: nothing to confirm, and it says why.
+    assert!(matches!(h.app.mode, Mode::Form(_)), "the form opens first");
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Normal));
+    let notice = h.app.notice.as_ref().unwrap().text.clone();
+    assert!(
+        notice.contains("every target refused") && notice.contains("pmo-worker-legacy"),
+        "{notice}"
+    );
+
+    // A read runbook on every production instance: one Enter, four targets.
+    h.keys(":");
+    h.keys("run cert-expiry tag:Environment=production");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter);
+    let Mode::Confirm(c) = &h.app.mode else {
+        panic!("confirmation")
+    };
+    assert_eq!(c.lines.iter().filter(|l| l.contains(" — runs")).count(), 4);
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(h.app.runs.len(), 6);
+    // cert-expiry fails where a certificate is close to expiry: `e` keeps those.
+    let failed = h
+        .app
+        .runs
+        .iter()
+        .filter(|r| r.status != RunStatus::Succeeded)
+        .count();
+    assert!(failed >= 1);
+    h.keys("e");
+    assert_eq!(h.app.list(Screen::Runs).visible.len(), failed);
+    h.keys("e");
+    assert_eq!(h.app.list(Screen::Runs).visible.len(), 6);
+    // Each target is its own journal record, with its output.
+    let (entries, _) = h.providers.journal.entries();
+    assert_eq!(entries.len(), 6);
+    assert!(entries.iter().all(|e| e.finish.is_some()));
+}

@@ -155,7 +155,7 @@ pub struct FleetCounts {
     pub errors: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetEvent {
     /// A command went out for these hosts.
     Sent {

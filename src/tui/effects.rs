@@ -61,9 +61,87 @@ pub struct EffectsRunner {
     tx: UnboundedSender<Msg>,
     run_tx: UnboundedSender<RunEvent>,
     handles: HashMap<String, RunHandle>,
+    /// Fleet runs in flight: their cancel switch (CancelCommand).
+    fleets: HashMap<String, tokio::sync::watch::Sender<bool>>,
 }
 
 impl EffectsRunner {
+    /// Journal a fleet run's targets, drive the engine, journal each end
+    /// and pass the events on as messages.
+    fn start_fleet(&mut self, p: &Providers, id: String, plan: crate::ops::fleet::FleetPlan) {
+        use crate::jobs::fleet::{FleetEvent, TargetEnd};
+        let at = crate::clock::now();
+        let tx = self.tx.clone();
+        let hosts: Vec<String> = plan.runs.iter().map(|r| r.host.clone()).collect();
+        let plan_hosts = hosts.clone();
+        let fail_all = move |tx: &UnboundedSender<Msg>, run: &str, why: &str, done: &[String]| {
+            for h in hosts.iter().filter(|h| !done.contains(h)) {
+                let _ = tx.send(Msg::Fleet {
+                    run: run.into(),
+                    event: FleetEvent::Ended {
+                        host: h.clone(),
+                        end: TargetEnd::Error(why.into()),
+                        output: String::new(),
+                    },
+                });
+            }
+        };
+        let req = match crate::ops::fleet::start(
+            &p.journal,
+            &p.operator,
+            &plan,
+            &id,
+            at,
+            "50",
+            "0",
+            crate::ops::fleet::poll_interval(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                // No journal, no run: nothing was sent.
+                let why = format!(
+                    "not started: cannot write the journal in {}: {e}",
+                    p.journal.root().display()
+                );
+                fail_all(&tx, &id, &why, &[]);
+                return;
+            }
+        };
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        self.fleets.insert(id.clone(), cancel_tx);
+        let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
+        let transport = p.transport.clone();
+        let journal = p.journal.clone();
+        tokio::spawn(async move {
+            let engine = tokio::spawn(crate::jobs::fleet::run(transport, req, etx, cancel_rx));
+            let mut done = Vec::new();
+            while let Some(ev) = erx.recv().await {
+                if let FleetEvent::Ended { host, end, output } = &ev {
+                    if let Err(e) = crate::ops::fleet::finish(&journal, &id, host, end, output, at)
+                    {
+                        tracing::error!(run = %id, host, "cannot journal the end: {e}");
+                    }
+                    done.push(host.clone());
+                }
+                let _ = tx.send(Msg::Fleet {
+                    run: id.clone(),
+                    event: ev,
+                });
+            }
+            let why = match engine.await {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => e,
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(run = %id, "fleet run failed: {why}");
+            for h in plan_hosts.iter().filter(|h| !done.contains(h)) {
+                let end = TargetEnd::Error(why.clone());
+                let _ = crate::ops::fleet::finish(&journal, &id, h, &end, "", at);
+            }
+            fail_all(&tx, &id, &why, &done);
+        });
+    }
+
     /// End the port forwards (they live in this process); how many.
     pub fn stop_forwards(&self) -> usize {
         self.handles
@@ -119,6 +197,7 @@ impl EffectsRunner {
             tx,
             run_tx,
             handles: HashMap::new(),
+            fleets: HashMap::new(),
         }
     }
 
@@ -534,6 +613,20 @@ impl EffectsRunner {
                     to,
                 };
                 self.perform(p, change, production, vec![]);
+            }
+            Effect::StartFleet { id, plan } => self.start_fleet(&p, id, *plan),
+            Effect::CancelFleet { id } => {
+                if let Some(c) = self.fleets.get(&id) {
+                    let _ = c.send(true);
+                }
+            }
+            Effect::CancelRun { id, .. }
+                if let Some(fleet) = self.fleets.keys().find(|f| id.starts_with(f.as_str())) =>
+            {
+                // A fleet target: the fleet's commands are cancelled (SSM
+                // stops the running targets and sends no more).
+                tracing::info!(run = %id, fleet = %fleet, "fleet cancel requested");
+                let _ = self.fleets[fleet].send(true);
             }
             Effect::CancelRun { id, host } => {
                 tracing::info!(run = %id, "cancel requested");

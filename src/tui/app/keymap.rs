@@ -36,6 +36,12 @@ pub enum Action {
     Project,
     /// A shell on the instance, or inside the container.
     Shell,
+    /// Instances: mark the selected one for a fleet run (again: unmark).
+    Mark,
+    /// Instances: mark every instance shown (again: unmark all).
+    MarkAll,
+    /// Runs: only the runs that did not succeed (again: all).
+    Failures,
     GoTenants,
     GoInstances,
     GoContainers,
@@ -111,6 +117,11 @@ impl Action {
             Action::Download => "save this version to the download directory",
             Action::Project => "only this container's compose project (again: every project)",
             Action::Shell => "a shell on the instance / in the container (SSM Session Manager)",
+            Action::Mark => {
+                "mark the instance for a fleet run (r then runs a runbook on every mark)"
+            }
+            Action::MarkAll => "mark every instance shown (again: unmark all)",
+            Action::Failures => "only the runs that did not succeed (again: all)",
             Action::GoTenants => "tenants",
             Action::GoInstances => "instances",
             Action::GoContainers => "containers",
@@ -190,6 +201,7 @@ impl KeySpec {
             s.push_str("Alt-");
         }
         match self.code {
+            KeyCode::Char(' ') => s.push_str("Space"),
             KeyCode::Char(c) => s.push(c),
             KeyCode::Enter => s.push_str("Enter"),
             KeyCode::Esc => s.push_str("Esc"),

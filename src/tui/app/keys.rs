@@ -123,6 +123,10 @@ impl App {
                     self.notify(Level::Info, format!("{}: not done", c.title));
                     vec![]
                 }
+                confirm::Answer::Go if matches!(c.effect, Effect::StartFleet { .. }) => {
+                    tracing::info!(action = %c.title, "confirmed");
+                    self.start_fleet(c.effect)
+                }
                 confirm::Answer::Go => {
                     tracing::info!(action = %c.title, "confirmed");
                     self.notify(Level::Info, format!("{}…", c.title));
@@ -337,6 +341,9 @@ impl App {
             Action::Download => self.download_selected(),
             Action::Project => self.toggle_project(),
             Action::Shell => self.open_shell(),
+            Action::Mark => self.toggle_mark(),
+            Action::MarkAll => self.mark_all_shown(),
+            Action::Failures => self.toggle_failures(),
             Action::GoTenants
             | Action::GoInstances
             | Action::GoContainers

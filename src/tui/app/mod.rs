@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 mod actions;
 pub mod confirm;
+pub mod fleet;
 mod keys;
 pub mod line_edit;
 pub mod palette;
@@ -66,6 +67,12 @@ pub struct App {
     pub s3: screens::S3View,
     pub s3_backups: Loaded<Vec<Backup>>,
     pub runs: Vec<RunView>,
+    /// Instances marked for a fleet run (ids).
+    pub marked: std::collections::BTreeSet<String>,
+    /// Fleet runs of this console, oldest first (their targets are in `runs`).
+    pub fleets: Vec<fleet::FleetView>,
+    /// `:run NAME tag:K=V`: the selection the form opened next is for.
+    pending_fleet: Option<fleet::FleetSelection>,
     /// The journal, newest first (History screen).
     pub history: Loaded<Vec<crate::store::journal::Entry>>,
     /// Drill reports, newest first, and the drill in progress.
@@ -125,6 +132,9 @@ impl App {
             s3: screens::S3View::default(),
             s3_backups: Loaded::default(),
             runs: Vec::new(),
+            marked: Default::default(),
+            fleets: Vec::new(),
+            pending_fleet: None,
             history: Loaded::default(),
             drills: Loaded::default(),
             drill: None,
@@ -275,7 +285,11 @@ impl App {
         let rpo = |db: &str| config.rpo_hours(db);
         let table = match s {
             Screen::Tenants => views::tenants_table(&self.inv.tenants, self.now, &rpo),
-            Screen::Instances => views::instances_table(&self.instances.data),
+            Screen::Instances => {
+                let mut t = views::instances_table(&self.instances.data);
+                fleet::show_marks(&mut t, &self.marked);
+                t
+            }
             Screen::Containers => views::containers_table(&self.inv.containers, &host_names),
             Screen::Buckets => views::buckets_table(&self.buckets.data),
             Screen::Objects => views::objects_table(&self.s3.objects.data, &self.s3.at.1, self.now),

@@ -7,8 +7,8 @@ use super::*;
 pub const COMMANDS: [(&str, &str, &str); 7] = [
     (
         "run",
-        "NAME",
-        "a runbook on the selected row (no NAME: the picker)",
+        "NAME [tag:K=V]",
+        "a runbook on the selected row, or on each instance with the tag",
     ),
     (
         "drill",
@@ -181,9 +181,14 @@ impl App {
         }
         // `:run NAME` (before `runs`, which `run` would abbreviate).
         if matches!(word, "run" | "rb" | "runbook") {
-            let name = arg.trim();
+            let mut words = arg.split_whitespace();
+            let name = words.next().unwrap_or_default();
             if name.is_empty() {
                 return self.open_picker();
+            }
+            // `:run NAME tag:KEY=VALUE` (or instance ids): a fleet run.
+            if let Some(sel) = words.next() {
+                return self.run_on_tag(name, sel);
             }
             let targets = self.selection_targets();
             let Some(first) = targets.first().cloned() else {

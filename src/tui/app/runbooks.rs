@@ -69,6 +69,8 @@ pub struct Form {
     pub dirty: bool,
     /// Esc was pressed on a changed form: `y` discards it, any other key keeps it.
     pub discard_asked: bool,
+    /// Filled once for a fleet run on these instances (else for `target`).
+    pub fleet: Option<Box<super::fleet::FleetSelection>>,
 }
 
 impl App {
@@ -205,7 +207,9 @@ impl App {
         target: Target,
         values: &BTreeMap<String, String>,
     ) -> Vec<Effect> {
-        let Some(spec) = self.library.get(name) else {
+        let fleet = self.fleet_selection(&target);
+        let library = self.library.clone();
+        let Some(spec) = library.get(name) else {
             self.notify(Level::Error, format!("no runbook named {name}"));
             return vec![];
         };
@@ -228,13 +232,16 @@ impl App {
             );
             return vec![];
         }
-        if let Err(why) = crate::ops::admit(
-            name,
-            spec.danger,
-            &target.host,
-            self.read_only(),
-            &self.instances.data,
-        ) {
+        // A fleet's targets are guarded one by one after the form.
+        if fleet.is_none()
+            && let Err(why) = crate::ops::admit(
+                name,
+                spec.danger,
+                &target.host,
+                self.read_only(),
+                &self.instances.data,
+            )
+        {
             self.notify(Level::Error, format!("{name} refused: {why}"));
             return vec![];
         }
@@ -282,6 +289,7 @@ impl App {
             editor: None,
             dirty: false,
             discard_asked: false,
+            fleet: fleet.map(Box::new),
         });
         vec![]
     }
@@ -408,6 +416,9 @@ impl App {
                     );
                     self.mode = Mode::Form(f);
                     return vec![];
+                }
+                if let Some(sel) = f.fleet {
+                    return self.open_fleet_confirm(&f.runbook, *sel, &values);
                 }
                 let run = self.prepare(&f.runbook, &f.target, &values);
                 return self.open_preview(run, values);

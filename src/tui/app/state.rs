@@ -63,15 +63,17 @@ impl Screen {
                 Runbooks,
                 Shell,
                 Select,
+                Mark,
                 StartInstance,
                 StopInstance,
+                MarkAll,
                 Filter,
                 Refresh,
             ],
             Screen::Backups => &[Runbooks, Select, Download, Filter, Refresh],
             Screen::Buckets | Screen::Objects => &[Select, Back, Filter, Refresh],
             Screen::Versions => &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
-            Screen::Runs => &[Select, CancelRun, Filter],
+            Screen::Runs => &[Select, CancelRun, Failures, Filter],
             Screen::RunOutput => &[CancelRun, Bottom, Back],
             Screen::History => &[Select, Filter, Refresh],
             Screen::Drills => &[Select, Filter, Refresh],
@@ -250,6 +252,11 @@ pub enum Msg {
     },
     S3Backups(ProviderResult<Vec<Backup>>),
     Run(RunEvent),
+    /// An event of fleet run `run` (its end per target is journaled).
+    Fleet {
+        run: RunId,
+        event: crate::jobs::fleet::FleetEvent,
+    },
     /// A port forward is up (its output and end come as run events).
     ForwardStarted {
         id: RunId,
@@ -309,6 +316,15 @@ pub enum Effect {
     StartRun {
         id: RunId,
         run: Box<RenderedRun>,
+    },
+    /// One runbook on many instances ([`crate::ops::fleet`]).
+    StartFleet {
+        id: RunId,
+        plan: Box<crate::ops::fleet::FleetPlan>,
+    },
+    /// CancelCommand for a fleet run's commands.
+    CancelFleet {
+        id: RunId,
     },
     CancelRun {
         id: RunId,

@@ -283,6 +283,7 @@ impl App {
                 vec![]
             }
             Msg::Run(ev) => self.on_run_event(ev),
+            Msg::Fleet { run, event } => self.on_fleet_event(&run, event),
             Msg::ContextOpened { ctx, config } => {
                 self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
                 self.notify(

@@ -460,6 +460,9 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         Action::Download => "download",
                         Action::Project => "project",
                         Action::Shell => "shell",
+                        Action::Mark => "mark",
+                        Action::MarkAll => "mark all",
+                        Action::Failures => "failures",
                         _ => "",
                     };
                     (key_of(app, *a), label)

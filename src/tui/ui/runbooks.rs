@@ -102,15 +102,30 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
             ),
             Span::raw(format!(" — {}", form.title)),
         ]),
-        Line::from(vec![
-            label("target", theme),
-            Span::raw(format!(
-                "{} {} on {}",
-                form.target.kind.label(),
-                form.target.label,
-                form.target.host
-            )),
-        ]),
+        match &form.fleet {
+            Some(sel) => Line::from(vec![
+                label("targets", theme),
+                Span::styled(
+                    match &sel.tag {
+                        Some((k, v)) => format!(
+                            "every instance with tag:{k}={v} ({}): one form for all",
+                            sel.ids.len()
+                        ),
+                        None => format!("{} marked instances: one form for all", sel.ids.len()),
+                    },
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+            ]),
+            None => Line::from(vec![
+                label("target", theme),
+                Span::raw(format!(
+                    "{} {} on {}",
+                    form.target.kind.label(),
+                    form.target.label,
+                    form.target.host
+                )),
+            ]),
+        },
     ];
     if let Some(s) = spec {
         lines.push(Line::from(vec![

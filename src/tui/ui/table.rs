@@ -213,6 +213,23 @@ pub(super) fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s:
         ),
         Span::styled(format!("[{count}] "), Style::default().fg(theme.muted)),
     ];
+    match s {
+        Screen::Runs => {
+            if let Some(summary) = app.fleet_summary() {
+                title.push(Span::styled(
+                    format!("{summary} "),
+                    Style::default().fg(theme.accent),
+                ));
+            }
+        }
+        Screen::Instances if !app.marked.is_empty() => {
+            title.push(Span::styled(
+                format!("● {} marked ", app.marked.len()),
+                Style::default().fg(theme.accent),
+            ));
+        }
+        _ => {}
+    }
     if !list.filter.is_empty() {
         title.push(Span::styled(
             format!("/{} ", list.filter),
