@@ -1080,4 +1080,39 @@ async fn a_fleet_run_is_one_ssm_command_whose_limits_ssm_enforces() {
     for id in &ids {
         assert!(err.contains(&format!("[{id}] ok from {id}")), "{err}");
     }
+
+    // The same from the console, in a terminal: the palette names the tag,
+    // the form and the confirmation come once, Runs sums the fleet up.
+    let env = format!(
+        "AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE={d}/no-aws-config AWS_SHARED_CREDENTIALS_FILE={d}/no-aws-credentials OPSDECK_FLEET_POLL_MS=300",
+        moto(),
+        d = home.path().display()
+    );
+    let tmux = tmux::Tmux::console_args(
+        "opsdeck-peer-fleet",
+        home.path(),
+        &env,
+        &format!("--config {} --context peer", cfg.display()),
+    );
+    tmux.send(&["2"]);
+    tmux.wait_for("fleet-web-host", Duration::from_secs(30));
+    tmux.send(&[":"]);
+    tmux.literal("run host-stats tag:Project=fleet-web");
+    tmux.send(&["Enter"]);
+    tmux.wait_for(
+        "every instance with tag:Project=fleet-web (6)",
+        Duration::from_secs(10),
+    );
+    tmux.send(&["Enter"]);
+    tmux.wait_for(
+        "host-stats on tag:Project=fleet-web",
+        Duration::from_secs(10),
+    );
+    tmux.send(&["Enter"]);
+    tmux.wait_for(
+        "6 succeeded · 0 failed · 0 running · 0 refused · 0 not started",
+        Duration::from_secs(60),
+    );
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
 }
