@@ -261,3 +261,48 @@ async fn a_fleet_run_from_the_console_by_marks_and_by_tag() {
     assert_eq!(entries.len(), 6);
     assert!(entries.iter().all(|e| e.finish.is_some()));
 }
+
+/// Opening a fleet target while it runs tails its job live; its end brings
+/// the complete output in place of the tail (no line twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opened_fleet_target_streams_and_ends_with_its_whole_output() {
+    use crossterm::event::KeyCode;
+    use opsdeck::tui::app::{Mode, RunStatus, Screen};
+    let mut env = common::sim_env(common::fixed_now());
+    env.insert("OPSDECK_SIM_DELAY_MS".into(), "120".into());
+    let mut h = common::Harness::with_env(common::sandbox_ctx(), env).await;
+    h.keys(":");
+    h.keys("run deploy-platform tag:Project=multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter);
+    let Mode::Confirm(c) = &h.app.mode else {
+        panic!("confirmation")
+    };
+    // A change on a production instance: the tag is typed.
+    assert_eq!(
+        c.confirm_with.as_deref(),
+        Some("tag:Project=multi-tenant-platform")
+    );
+    h.keys("tag:Project=multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Runs);
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::RunOutput);
+    let id = h.app.runs[0].id.clone();
+    // Lines arrive while the target still runs.
+    let t = std::time::Instant::now();
+    while h.app.runs[0].output.is_empty() || !h.app.runs[0].status.is_active() {
+        assert!(
+            h.app.runs[0].status.is_active(),
+            "it ended before a line was tailed"
+        );
+        assert!(t.elapsed() < Duration::from_secs(30));
+        h.step().await;
+    }
+    h.settle().await;
+    let run = &h.app.runs[0];
+    assert_eq!(run.status, RunStatus::Succeeded);
+    let shown: Vec<&str> = run.output.iter().collect();
+    let journaled = std::fs::read_to_string(h.providers.journal.output_path(&id)).unwrap();
+    assert_eq!(shown, journaled.lines().collect::<Vec<_>>());
+}

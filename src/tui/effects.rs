@@ -615,6 +615,35 @@ impl EffectsRunner {
                 self.perform(p, change, production, vec![]);
             }
             Effect::StartFleet { id, plan } => self.start_fleet(&p, id, *plan),
+            Effect::FollowTarget { id, host } => {
+                let protocol = RunProtocol::new(p.transport.clone());
+                let run_tx = self.run_tx.clone();
+                tokio::spawn(async move {
+                    // SSM may not have started the target yet: wait for its
+                    // job (a minute at most), then tail it from the start.
+                    for _ in 0..30 {
+                        match protocol.list(&host).await {
+                            Ok(jobs) if !jobs.iter().any(|j| j.id == id) => {
+                                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                            }
+                            _ => break,
+                        }
+                    }
+                    // Not kept: it ends with the job (cancelling is the fleet's).
+                    let _ = crate::jobs::engine::spawn_run(
+                        protocol,
+                        crate::jobs::engine::RunRequest {
+                            run: id,
+                            host,
+                            script: String::new(),
+                            local_log: None,
+                            resume_from: Some(0),
+                            progress: None,
+                        },
+                        run_tx,
+                    );
+                });
+            }
             Effect::CancelFleet { id } => {
                 if let Some(c) = self.fleets.get(&id) {
                     let _ = c.send(true);

@@ -32,6 +32,8 @@ pub struct FleetView {
     pub counts: FleetCounts,
     /// How each target ended, by instance id.
     pub ended: BTreeMap<String, TargetEnd>,
+    /// Targets whose job is tailed live (opened while they ran).
+    pub followed: std::collections::BTreeSet<String>,
 }
 
 impl FleetView {
@@ -326,6 +328,7 @@ impl App {
                 ..Default::default()
             },
             ended: BTreeMap::new(),
+            followed: Default::default(),
         });
         self.marked.clear();
         self.notify(
@@ -352,6 +355,8 @@ impl App {
                 if let Some(r) = self.runs.iter_mut().find(|r| r.id == job) {
                     r.status = status_of(&end);
                     r.finished_at = Some(now);
+                    // The complete output replaces what a live tail showed.
+                    r.output = Default::default();
                     r.output.push_str(&output);
                 }
                 if let Some(f) = self.fleets.iter_mut().find(|f| f.id == run) {
@@ -372,6 +377,40 @@ impl App {
             }
         }
         vec![]
+    }
+
+    /// The fleet run `run` (a target's id) belongs to.
+    pub fn fleet_of(&self, run: &str) -> Option<&FleetView> {
+        self.fleets
+            .iter()
+            .find(|f| run.len() > f.id.len() && run.starts_with(&format!("{}-", f.id)))
+    }
+
+    /// Opening a fleet target that still runs: tail its job live, once. Only
+    /// what the operator looks at is tailed; the others' output comes with
+    /// their end.
+    pub(super) fn follow_fleet_target(&mut self, key: &str) -> Vec<Effect> {
+        let Some(run) = self.runs.iter().find(|r| r.id == key) else {
+            return vec![];
+        };
+        if !run.status.is_active() {
+            return vec![];
+        }
+        let host = run.host.clone();
+        let Some(f) = self
+            .fleets
+            .iter_mut()
+            .find(|f| key.starts_with(&format!("{}-", f.id)))
+        else {
+            return vec![];
+        };
+        if !f.followed.insert(host.clone()) {
+            return vec![];
+        }
+        vec![Effect::FollowTarget {
+            id: key.to_string(),
+            host,
+        }]
     }
 
     /// The newest fleet's summary line (shown above the Runs table).

@@ -12,9 +12,10 @@ impl App {
             Screen::Findings | Screen::History | Screen::Drills => self.journal_select(&key),
             Screen::Buckets | Screen::Objects => self.s3_select(key),
             Screen::Runs => {
+                let fx = self.follow_fleet_target(&key);
                 self.pane.show(key, true);
                 self.go(Screen::RunOutput, true);
-                vec![]
+                fx
             }
             Screen::Tenants => {
                 // Drill down: the tenant's containers.

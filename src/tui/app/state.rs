@@ -326,6 +326,12 @@ pub enum Effect {
     CancelFleet {
         id: RunId,
     },
+    /// Tail one running fleet target's job live (the one the operator
+    /// opened): its output comes as run events.
+    FollowTarget {
+        id: RunId,
+        host: String,
+    },
     CancelRun {
         id: RunId,
         host: String,

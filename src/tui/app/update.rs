@@ -332,6 +332,17 @@ impl App {
 
     pub(super) fn on_run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
         let now = self.now;
+        // A fleet target's live tail brings output only: how it ends is the
+        // fleet's to say (with its complete output).
+        if self.fleet_of(ev.run()).is_some() {
+            if let RunEvent::Output { run, text } = &ev
+                && let Some(r) = self.runs.iter_mut().find(|r| &r.id == run)
+                && r.status.is_active()
+            {
+                r.output.push_str(text);
+            }
+            return vec![];
+        }
         let Some(run) = self.runs.iter_mut().find(|r| r.id == ev.run()) else {
             return vec![];
         };
