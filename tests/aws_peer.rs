@@ -1116,3 +1116,107 @@ async fn a_fleet_run_is_one_ssm_command_whose_limits_ssm_enforces() {
     tmux.send(&["q"]);
     tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
 }
+
+/// Ctrl-C on a fleet run is CancelCommand: the running target's process
+/// group is killed by the agent, and no more targets are started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_a_fleet_run_is_cancel_command() {
+    let region = "me-central-1";
+    let home = tempfile::tempdir().unwrap();
+    let ids = run_instances(region, 3, "fleet-cancel").await;
+    for (n, id) in ids.iter().enumerate() {
+        let root = home.path().join("roots").join(n.to_string());
+        std::fs::create_dir_all(&root).unwrap();
+        manage(
+            id,
+            &ManagedHost {
+                region,
+                root: &root,
+                env: vec![],
+                path_prepend: vec![],
+                ping: "Online",
+            },
+        );
+    }
+    let cfg = home.path().join("opsdeck.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[context]]\nname = \"peer\"\nprovider = \"aws\"\nregions = [\"{region}\"]\n"),
+    )
+    .unwrap();
+    let t0 = epoch();
+    let child = aws_cli(
+        home.path(),
+        &cfg,
+        fixed_now(),
+        true,
+        &[
+            "run",
+            "command",
+            "tag=Project=fleet-cancel",
+            "command=echo started; sleep 60",
+            "--yes",
+            "--confirm",
+            "tag:Project=fleet-cancel",
+            "--max-concurrency",
+            "1",
+            "--json",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until one target runs on its host.
+    let t = Instant::now();
+    let started = || {
+        (0..3).any(|n| {
+            std::fs::read_dir(
+                home.path()
+                    .join("roots")
+                    .join(n.to_string())
+                    .join("var/lib/opsdeck/jobs"),
+            )
+            .map(|d| {
+                d.flatten()
+                    .any(|f| f.file_name().to_string_lossy().ends_with(".pid"))
+            })
+            .unwrap_or(false)
+        })
+    };
+    while !started() {
+        assert!(t.elapsed() < Duration::from_secs(30), "no target started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}{stderr}");
+    assert!(epoch() - t0 < 45.0, "the sleeping target was not stopped");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"cancelled": 1, "not started": 2}),
+        "{stderr}"
+    );
+    assert!(
+        peer_calls()
+            .iter()
+            .any(|c| c.t >= t0 && c.action == "CancelCommand"),
+        "CancelCommand reached the peer"
+    );
+    let journal = Journal::new(&home.path().join("state/opsdeck"));
+    let (entries, _) = journal.entries();
+    assert_eq!(entries.len(), 3);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.finish.as_ref().is_some_and(|f| f.status == "cancelled"))
+    );
+}

@@ -306,3 +306,40 @@ async fn an_opened_fleet_target_streams_and_ends_with_its_whole_output() {
     let journaled = std::fs::read_to_string(h.providers.journal.output_path(&id)).unwrap();
     assert_eq!(shown, journaled.lines().collect::<Vec<_>>());
 }
+
+/// Ctrl-c on a fleet target's row cancels the fleet: the running target's
+/// job is stopped on its host, and it shows and is journaled as cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_the_console_cancels_the_fleet() {
+    use crossterm::event::KeyCode;
+    use opsdeck::tui::app::{RunStatus, Screen};
+    let mut env = common::sim_env(common::fixed_now());
+    env.insert("OPSDECK_SIM_DELAY_MS".into(), "300".into());
+    let mut h = common::Harness::with_env(common::sandbox_ctx(), env).await;
+    h.keys(":");
+    h.keys("run deploy-platform tag:Project=multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter);
+    h.keys("tag:Project=multi-tenant-platform");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Runs);
+    let job = h.app.runs[0].id.clone();
+    let pid = h
+        .host_root()
+        .join(format!("var/lib/opsdeck/jobs/{job}.pid"));
+    let t = std::time::Instant::now();
+    while !pid.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the target never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.ctrl('c');
+    h.keys("y");
+    h.settle().await;
+    assert_eq!(h.app.runs[0].status, RunStatus::Cancelled(143));
+    assert!(h.app.fleet_summary().unwrap().contains("1 cancelled"));
+    let (entries, _) = h.providers.journal.entries();
+    assert_eq!(entries[0].finish.as_ref().unwrap().status, "cancelled");
+}
