@@ -343,3 +343,58 @@ async fn ctrl_c_in_the_console_cancels_the_fleet() {
     let (entries, _) = h.providers.journal.entries();
     assert_eq!(entries[0].finish.as_ref().unwrap().status, "cancelled");
 }
+
+/// A fleet target's record is its job on the host: when opsdeck is killed
+/// mid-fleet, `opsdeck attach` follows the target to its end, byte for byte.
+#[test]
+fn a_fleet_target_left_by_a_killed_opsdeck_is_attached() {
+    use opsdeck::store::journal::Journal;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let journal = Journal::new(&d.join("state/opsdeck"));
+    let mut child = common::cli(d)
+        .env("OPSDECK_SIM_DELAY_MS", "300")
+        .env("OPSDECK_FLEET_POLL_MS", "300")
+        .args([
+            "run",
+            "deploy-platform",
+            "tag=Project=multi-tenant-platform",
+            "--yes",
+            "--confirm",
+            "tag:Project=multi-tenant-platform",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let root = d.join("data/opsdeck/sandbox/hosts").join(MT_HOST);
+    let t = std::time::Instant::now();
+    let id = loop {
+        if let Some(u) = journal.unfinished("sandbox").first() {
+            let log = root.join(format!("var/lib/opsdeck/jobs/{}.log", u.start.run));
+            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("==> [2/4]")) {
+                break u.start.run.clone();
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the fleet never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, out, err) = common::run_cli(d, &["attach"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let host_log =
+        std::fs::read_to_string(root.join(format!("var/lib/opsdeck/jobs/{id}.log"))).unwrap();
+    assert!(host_log.ends_with("==> opsdeck result: succeeded\n"));
+    assert_eq!(
+        std::fs::read_to_string(journal.output_path(&id)).unwrap(),
+        host_log
+    );
+    let (entries, _) = journal.entries();
+    let f = entries[0].finish.as_ref().unwrap();
+    assert_eq!(f.status, "succeeded");
+    assert!(f.reattached);
+}
