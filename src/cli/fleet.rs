@@ -7,7 +7,7 @@
 //! Exit: 0 every target succeeded, 1 one failed, was refused or never
 //! started, 3 refused as a whole, 4 cancelled (Ctrl-C: CancelCommand).
 
-use super::run::{RunArgs, exit, not_prepared, print_preview};
+use super::headless::{RunArgs, exit, not_prepared, print_preview};
 use crate::config::Config;
 use crate::jobs::fleet::{self, FleetEvent, TargetEnd};
 use crate::ops::{self, Providers};

@@ -2,7 +2,7 @@
 //! console's `:forward`, in this terminal), and `__forward`, the relay the
 //! sandbox forwards through (its servers listen on loopback already).
 
-use super::run::exit;
+use super::headless::exit;
 use crate::config::Config;
 use crate::ops::Providers;
 use crate::ops::session::{self, ForwardEnd};

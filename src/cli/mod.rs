@@ -4,5 +4,6 @@
 
 pub mod fleet;
 pub mod forward;
+pub mod headless;
 pub mod ls;
 pub mod run;

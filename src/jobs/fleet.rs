@@ -19,7 +19,6 @@
 use crate::domain::Instance;
 use crate::jobs::protocol::{JOBS_DIR, RunProtocol};
 use crate::transport::{Fleet, FleetInvocation, FleetSend, InvocationState, Transport};
-use base64::Engine as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -251,14 +250,7 @@ pub fn neutral_script(targets: &[FleetTarget]) -> Result<String, String> {
 /// protocol's files (its id from the instance's), then a header with the
 /// log's size and exit code, then the log.
 pub fn fleet_script(run: &str, script: &str) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(script.as_bytes());
-    let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 + 1);
-    for (i, ch) in b64.chars().enumerate() {
-        if i > 0 && i % 76 == 0 {
-            wrapped.push('\n');
-        }
-        wrapped.push(ch);
-    }
+    let wrapped = crate::jobs::protocol::base64_lines(script);
     format!(
         r#"set -eu
 d="{JOBS_DIR}"

@@ -72,6 +72,19 @@ pub struct JobInfo {
     pub cancelled: bool,
 }
 
+/// `script` as base64 in lines of 76, for a quoted here-document.
+pub fn base64_lines(script: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(script.as_bytes());
+    let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 + 1);
+    for (i, ch) in b64.chars().enumerate() {
+        if i > 0 && i % 76 == 0 {
+            wrapped.push('\n');
+        }
+        wrapped.push(ch);
+    }
+    wrapped
+}
+
 #[derive(Clone)]
 pub struct RunProtocol {
     transport: Arc<dyn Transport>,
@@ -107,14 +120,7 @@ impl RunProtocol {
 
     /// The exact script `start` sends for `script` (shown in previews).
     pub fn start_script(job: &str, script: &str) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(script.as_bytes());
-        let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 + 1);
-        for (i, ch) in b64.chars().enumerate() {
-            if i > 0 && i % 76 == 0 {
-                wrapped.push('\n');
-            }
-            wrapped.push(ch);
-        }
+        let wrapped = base64_lines(script);
         format!(
             r#"set -eu
 d="{JOBS_DIR}"

@@ -94,18 +94,7 @@ pub fn plan(
     if selected.is_empty() {
         return Err(PlanError::Empty);
     }
-    let spec = cx
-        .library
-        .get(runbook)
-        .ok_or_else(|| PrepareError::UnknownRunbook {
-            name: runbook.into(),
-            known: cx
-                .library
-                .all()
-                .map(|s| s.name().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let spec = super::lookup(cx.library, runbook)?;
     if spec.target != crate::runbook::spec::TargetKind::Instance {
         return Err(PlanError::NotInstanceRunbook(runbook.into()));
     }

@@ -76,6 +76,23 @@ pub async fn load_inventory(
     ))
 }
 
+/// The runbook `name`, or the error that names the known ones.
+pub fn lookup<'a>(
+    library: &'a Library,
+    name: &str,
+) -> Result<&'a runbook::spec::Spec, PrepareError> {
+    library
+        .get(name)
+        .ok_or_else(|| PrepareError::UnknownRunbook {
+            name: name.to_string(),
+            known: library
+                .all()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
 /// Why a run could not be prepared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrepareError {
@@ -104,18 +121,7 @@ pub fn prepare_run(
     target: &Target,
     values: &BTreeMap<String, String>,
 ) -> Result<RenderedRun, PrepareError> {
-    let spec = cx
-        .library
-        .get(name)
-        .ok_or_else(|| PrepareError::UnknownRunbook {
-            name: name.to_string(),
-            known: cx
-                .library
-                .all()
-                .map(|s| s.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+    let spec = lookup(cx.library, name)?;
     let values = runbook::with_config_defaults(cx.config, spec, target, values);
     Ok(runbook::render(
         cx.library,
