@@ -160,6 +160,7 @@ async fn a_deploy_runs_over_ssm_end_to_end_and_is_journaled() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let _h = opsdeck::jobs::journaled::launch(
         RunProtocol::new(Arc::new(ssm)),
+        None,
         &journal,
         &Operator::local(
             "aws-test",

@@ -161,6 +161,7 @@ pub async fn run(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = match crate::jobs::journaled::launch(
         crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
+        Some(p.cloud.clone()),
         &p.journal,
         &p.operator,
         &id,

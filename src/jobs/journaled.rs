@@ -83,12 +83,22 @@ pub fn start_record(run: &RenderedRun, id: &str, operator: &Operator, at: DateTi
 /// journal cannot be written.
 pub fn launch(
     protocol: RunProtocol,
+    cloud: Option<std::sync::Arc<dyn crate::provider::CloudInventory>>,
     journal: &Journal,
     operator: &Operator,
     id: &str,
     run: &RenderedRun,
     events: UnboundedSender<RunEvent>,
 ) -> std::io::Result<RunHandle> {
+    let cloud = match (&run.procedure, cloud) {
+        (Some(_), None) => {
+            return Err(std::io::Error::other(format!(
+                "`{}` has cloud steps: it needs the provider",
+                run.runbook
+            )));
+        }
+        (_, c) => c,
+    };
     journal.prepare_run(id, &run.script)?;
     let lock = journal
         .follow(id)?
@@ -97,18 +107,32 @@ pub fn launch(
     journal.append(&start_record(run, id, operator, at))?;
     tracing::info!(run = %id, host = %run.host, runbook = %run.runbook, digest = %run.digest, "starting run");
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = spawn_run(
-        protocol,
-        RunRequest {
-            run: id.into(),
-            host: run.host.clone(),
-            script: run.script.clone(),
-            local_log: Some(journal.output_path(id)),
-            resume_from: None,
-            progress: Some(journal.progress_path(id)),
-        },
-        tx,
-    );
+    let handle = match &run.procedure {
+        // Cloud steps made here, script parts sent one after another.
+        Some(procedure) => crate::jobs::procedure::spawn_procedure(
+            cloud.ok_or_else(|| std::io::Error::other("no provider"))?,
+            protocol,
+            crate::jobs::procedure::ProcedureRequest {
+                run: id.into(),
+                host: run.host.clone(),
+                procedure: procedure.clone(),
+                local_log: Some(journal.output_path(id)),
+            },
+            tx,
+        ),
+        None => spawn_run(
+            protocol,
+            RunRequest {
+                run: id.into(),
+                host: run.host.clone(),
+                script: run.script.clone(),
+                local_log: Some(journal.output_path(id)),
+                resume_from: None,
+                progress: Some(journal.progress_path(id)),
+            },
+            tx,
+        ),
+    };
     record_finish(journal.clone(), id.into(), at, false, rx, events, lock);
     Ok(handle)
 }

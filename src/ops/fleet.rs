@@ -78,6 +78,8 @@ pub enum PlanError {
     Refused(Refusal),
     #[error("`{0}` is not an instance runbook: a fleet run needs one")]
     NotInstanceRunbook(String),
+    #[error("`{0}` has cloud steps: it runs on one instance at a time")]
+    CloudSteps(String),
 }
 
 /// Render `runbook` with `values` for every instance of `selected`, each
@@ -97,6 +99,9 @@ pub fn plan(
     let spec = super::lookup(cx.library, runbook)?;
     if spec.target != crate::runbook::spec::TargetKind::Instance {
         return Err(PlanError::NotInstanceRunbook(runbook.into()));
+    }
+    if spec.has_cloud_steps() {
+        return Err(PlanError::CloudSteps(runbook.into()));
     }
     let mut runs = Vec::new();
     let mut refused = Vec::new();

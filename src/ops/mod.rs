@@ -159,15 +159,29 @@ pub enum Refusal {
 /// Whether `run` may be sent at all: read-only mode, a host that is not in
 /// the context or that SSM cannot reach.
 pub fn guard(run: &RenderedRun, read_only: bool, instances: &[Instance]) -> Result<(), Refusal> {
-    admit(&run.runbook, run.danger, &run.host, read_only, instances)
+    let on_host = run
+        .procedure
+        .as_ref()
+        .is_none_or(runbook::Procedure::runs_on_target);
+    admit(
+        &run.runbook,
+        run.danger,
+        &run.host,
+        on_host,
+        read_only,
+        instances,
+    )
 }
 
 /// The same decision before anything is filled in: a runbook of `danger`
 /// on `host` (the console refuses it when chosen, not after its form).
+/// `on_host`: a script is sent to the host (a runbook of cloud steps
+/// only, like recovering a lost instance, needs it known, not reachable).
 pub fn admit(
     runbook: &str,
     danger: Danger,
     host: &str,
+    on_host: bool,
     read_only: bool,
     instances: &[Instance],
 ) -> Result<(), Refusal> {
@@ -181,6 +195,9 @@ pub fn admit(
         .iter()
         .find(|i| i.id == host)
         .ok_or_else(|| Refusal::UnknownHost(host.to_string()))?;
+    if !on_host {
+        return Ok(());
+    }
     match inst.unreachable_reason() {
         Some(why) => Err(Refusal::Unreachable(why)),
         None => Ok(()),

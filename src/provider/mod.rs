@@ -9,6 +9,7 @@
 
 pub mod aws;
 pub mod host;
+pub mod machines;
 pub mod sandbox;
 pub mod session;
 
@@ -52,6 +53,70 @@ pub trait CloudInventory: Send + Sync {
     async fn posture(&self) -> ProviderResult<Vec<Finding>>;
     /// Start (`running`) or stop an instance; returns the state reported back.
     async fn set_running(&self, id: &str, running: bool) -> ProviderResult<String>;
+    /// The machine images opsdeck made of `instance` (its
+    /// [`machines::SOURCE_TAG`]), any order.
+    async fn images(&self, region: &str, instance: &str) -> ProviderResult<Vec<machines::Image>> {
+        let _ = (region, instance);
+        Err(unsupported("listing images"))
+    }
+    /// One image by id.
+    async fn image(&self, region: &str, id: &str) -> ProviderResult<machines::Image> {
+        let _ = (region, id);
+        Err(unsupported("describing an image"))
+    }
+    /// CreateImage of `instance` named `name` (no reboot), tagged with its
+    /// source; returns the new image's id (it may still be pending).
+    async fn create_image(
+        &self,
+        region: &str,
+        instance: &str,
+        name: &str,
+    ) -> ProviderResult<String> {
+        let _ = (region, instance, name);
+        Err(unsupported("creating an image"))
+    }
+    /// DeregisterImage, then DeleteSnapshot for each of its snapshots;
+    /// returns the snapshots deleted.
+    async fn delete_image(&self, region: &str, id: &str) -> ProviderResult<Vec<String>> {
+        let _ = (region, id);
+        Err(unsupported("deleting an image"))
+    }
+    /// How `instance` is configured (what a launch like it copies).
+    async fn launch_config(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> ProviderResult<machines::LaunchLike> {
+        let _ = (region, instance);
+        Err(unsupported("describing an instance"))
+    }
+    /// RunInstances of `image` configured as `like` says, Name = `name`;
+    /// returns the new instance's id (it is pending).
+    async fn launch(
+        &self,
+        region: &str,
+        image: &str,
+        like: &machines::LaunchLike,
+        name: &str,
+    ) -> ProviderResult<String> {
+        let _ = (region, image, like, name);
+        Err(unsupported("launching an instance"))
+    }
+    /// The Elastic IPs of a region.
+    async fn addresses(&self, region: &str) -> ProviderResult<Vec<machines::Address>> {
+        let _ = region;
+        Err(unsupported("listing Elastic IPs"))
+    }
+    /// AssociateAddress (reassociation allowed).
+    async fn associate_address(
+        &self,
+        region: &str,
+        allocation: &str,
+        instance: &str,
+    ) -> ProviderResult<()> {
+        let _ = (region, allocation, instance);
+        Err(unsupported("associating an Elastic IP"))
+    }
     /// What to hand the terminal to for a shell on `instance`, or inside
     /// `container` on it.
     fn session(
@@ -116,4 +181,8 @@ pub trait ObjectStore: Send + Sync {
         version_id: Option<&str>,
         to: &std::path::Path,
     ) -> ProviderResult<u64>;
+}
+
+fn unsupported(what: &str) -> ProviderError {
+    ProviderError::new(what, "this provider has no EC2 lifecycle")
 }

@@ -5,10 +5,14 @@
 //! so there is no way to write an unquoted interpolation.
 
 mod choices;
+pub mod cloud;
 pub mod params;
+pub mod procedure;
 pub mod spec;
 
 pub use choices::{Choices, choices};
+use procedure::procedure_for;
+pub use procedure::{Part, Procedure, RUNTIME_MARK};
 
 use crate::config::ConfigError;
 use spec::{Block, OnFailure, Spec, TargetKind};
@@ -294,6 +298,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "restore-safety.toml",
         include_str!("library/restore-safety.toml"),
     ),
+    (
+        "snapshot-instance.toml",
+        include_str!("library/snapshot-instance.toml"),
+    ),
+    (
+        "recover-instance.toml",
+        include_str!("library/recover-instance.toml"),
+    ),
 ];
 
 impl Library {
@@ -410,6 +422,9 @@ pub struct RenderedRun {
     pub digest: String,
     /// What the script does, in words (shown above it).
     pub plan: Plan,
+    /// When the runbook has cloud steps: its parts in order (`script`
+    /// is then their text, as previewed and journaled).
+    pub procedure: Option<Procedure>,
 }
 
 /// A run's plan in plain words: its pre-checks, steps and post-checks by
@@ -613,7 +628,15 @@ pub fn render(
     production: bool,
 ) -> Result<RenderedRun, RenderError> {
     let resolved = resolve(spec, target, values, choices)?;
-    let mut script = script_for(spec, target, &resolved)?;
+    let procedure = if spec.has_cloud_steps() {
+        Some(procedure_for(spec, target, &resolved)?)
+    } else {
+        None
+    };
+    let mut script = match &procedure {
+        Some(p) => p.text(spec, target),
+        None => script_for(spec, target, &resolved, &all_steps(spec), true, &[])?,
+    };
     let mut on_failure = match spec.on_failure {
         OnFailure::Abort => "abort".to_string(),
         OnFailure::Continue => "continue".to_string(),
@@ -635,7 +658,7 @@ pub fn render(
             .cloned()
             .collect();
         let rb_resolved = resolve(rb, target, &shared, choices)?;
-        let rb_script = script_for(rb, target, &rb_resolved)?;
+        let rb_script = script_for(rb, target, &rb_resolved, &all_steps(rb), true, &[])?;
         let delim = format!("__OPSDECK_ROLLBACK_{}__", &sha256_hex(&rb_script)[..12]);
         script = script.replace(
             NO_ROLLBACK,
@@ -684,6 +707,8 @@ pub fn render(
                 "a failed pre-check stops before anything changes; "
             },
             match spec.on_failure {
+                OnFailure::Abort if procedure.is_some() =>
+                    "a failed step stops the run there and says what exists now and what to clean up".to_string(),
                 OnFailure::Abort => "a failed step stops the run there".to_string(),
                 OnFailure::Continue =>
                     "a failed step is reported and the next ones still run".to_string(),
@@ -710,6 +735,7 @@ pub fn render(
         script,
         digest,
         plan,
+        procedure,
     })
 }
 
@@ -725,15 +751,30 @@ const NO_ROLLBACK: &str = "__rollback_name=''\n__rollback() { return 1; }\n";
 const PRELUDE: &str = include_str!("prelude.sh");
 
 fn block_fn(fname: &str, b: &Block) -> String {
-    let body = b.run.get_ref();
+    let body = b.script();
     let nl = if body.ends_with('\n') { "" } else { "\n" };
     format!("{fname}() {{\n{body}{nl}}}\n")
 }
 
+/// Every step with its number (from 1).
+fn all_steps(spec: &Spec) -> Vec<(usize, &Block)> {
+    spec.steps
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (i + 1, b))
+        .collect()
+}
+
+/// The script of `steps` (numbered among all of the spec's), with the
+/// checks when `checks`; `later`: values opsdeck sets when it starts the
+/// script (a procedure's earlier cloud steps), named at [`RUNTIME_MARK`].
 fn script_for(
     spec: &Spec,
     target: &Target,
     resolved: &[(String, String)],
+    steps: &[(usize, &Block)],
+    checks: bool,
+    later: &[String],
 ) -> Result<String, ParamError> {
     let mut s = String::new();
     s.push_str(&format!(
@@ -751,11 +792,20 @@ fn script_for(
     for (k, v) in resolved {
         s.push_str(&format!("{k}={}\n", quote(k, v)?));
     }
+    if !later.is_empty() {
+        s.push_str(&format!("{RUNTIME_MARK} {}\n", later.join(" ")));
+    }
     s.push_str(PRELUDE);
     s.push_str(NO_ROLLBACK);
     let mut calls = String::new();
     let q = |t: &str| quote("name", t).map(|q| q.to_string());
-    for (i, b) in spec.prechecks.iter().enumerate() {
+    let none: &[Block] = &[];
+    let (prechecks, postchecks) = if checks {
+        (&spec.prechecks[..], &spec.postchecks[..])
+    } else {
+        (none, none)
+    };
+    for (i, b) in prechecks.iter().enumerate() {
         let f = format!("__precheck_{}", i + 1);
         s.push_str(&block_fn(&f, b));
         calls.push_str(&format!(
@@ -769,16 +819,16 @@ fn script_for(
         OnFailure::Continue => "__failed_continue",
         OnFailure::Abort | OnFailure::Rollback => "__failed",
     };
-    for (i, b) in spec.steps.iter().enumerate() {
-        let f = format!("__step_{}", i + 1);
+    for (n, b) in steps {
+        let f = format!("__step_{n}");
         s.push_str(&block_fn(&f, b));
         calls.push_str(&format!(
             "__block {} {f}; __rc=$?\nif [ \"$__rc\" -ne 0 ]; then {failed} {} \"$__rc\"; fi\n",
-            q(&format!("[{}/{total}] {}", i + 1, b.name))?,
+            q(&format!("[{n}/{total}] {}", b.name))?,
             q(&b.name)?
         ));
     }
-    for (i, b) in spec.postchecks.iter().enumerate() {
+    for (i, b) in postchecks.iter().enumerate() {
         let f = format!("__postcheck_{}", i + 1);
         s.push_str(&block_fn(&f, b));
         calls.push_str(&format!(

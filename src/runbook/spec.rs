@@ -63,7 +63,52 @@ impl TargetKind {
 pub struct Block {
     pub name: String,
     /// Bash; runs with `set -euo pipefail` in a subshell.
-    pub run: Spanned<String>,
+    #[serde(default)]
+    pub run: Option<Spanned<String>>,
+    /// Or a cloud action ([`super::cloud::Action`]) instead of a script.
+    #[serde(default)]
+    pub cloud: Option<Spanned<String>>,
+    /// The cloud action's arguments: templates over the target's
+    /// variables, the parameters and earlier cloud steps' outputs.
+    #[serde(default)]
+    pub with: std::collections::BTreeMap<String, String>,
+    /// A script step runs on the instance an earlier cloud step gives
+    /// (its output's name, e.g. `new_instance`) instead of the target's host.
+    #[serde(default)]
+    pub on: Option<Spanned<String>>,
+}
+
+impl Block {
+    /// The script (empty for a cloud step).
+    pub fn script(&self) -> &str {
+        self.run
+            .as_ref()
+            .map(|r| r.get_ref().as_str())
+            .unwrap_or("")
+    }
+    /// The cloud action, when this is a cloud step.
+    pub fn action(&self) -> Option<super::cloud::Action> {
+        self.cloud
+            .as_ref()
+            .and_then(|c| super::cloud::Action::parse(c.get_ref()))
+    }
+}
+
+impl Spec {
+    /// Whether a step is a cloud action (the run is then a procedure).
+    pub fn has_cloud_steps(&self) -> bool {
+        self.steps.iter().any(|b| b.cloud.is_some())
+    }
+    /// Whether a script of it runs on the target's host (every runbook
+    /// but one whose scripts all run on instances its cloud steps give).
+    pub fn needs_target_host(&self) -> bool {
+        self.prechecks
+            .iter()
+            .chain(&self.postchecks)
+            .next()
+            .is_some()
+            || self.steps.iter().any(|b| b.run.is_some() && b.on.is_none())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -313,7 +358,180 @@ pub fn parse_unchecked_shell(text: &str, file: &str) -> Result<Spec, ConfigError
         }
         _ => {}
     }
+    check_blocks(text, file, &spec)?;
     Ok(spec)
+}
+
+/// Each block is a script or a cloud action, never both; cloud steps name
+/// a known action with exactly its arguments, whose templates refer only
+/// to what exists by then; `on` names an earlier step's instance.
+fn check_blocks(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> {
+    use super::cloud::{ACTIONS, Action, ArgType, RUNTIME, references};
+    let at_name = |b: &Block| {
+        text.find(&format!("\"{}\"", b.name))
+            .or_else(|| text.find(&format!("'{}'", b.name)))
+            .unwrap_or(0)
+    };
+    let fail =
+        |at: usize, field: &str, message: String| Err(err_at(text, file, at, field, message));
+    for b in spec.prechecks.iter().chain(&spec.postchecks) {
+        if b.run.is_none() || b.cloud.is_some() || b.on.is_some() || !b.with.is_empty() {
+            return fail(
+                at_name(b),
+                "run",
+                format!(
+                    "check `{}`: a check is a script (`run`) on the target's host",
+                    b.name
+                ),
+            );
+        }
+    }
+    let cloud = spec.has_cloud_steps();
+    if cloud && let Some(b) = spec.prechecks.first().or(spec.postchecks.first()) {
+        return fail(
+            at_name(b),
+            "precheck",
+            "a runbook with cloud steps takes its checks as steps (no [[precheck]] or [[postcheck]])"
+                .into(),
+        );
+    }
+    if cloud && spec.on_failure != OnFailure::Abort {
+        return fail(
+            text.find("on_failure").unwrap_or(0),
+            "on_failure",
+            "a runbook with cloud steps stops at a failed step and says what exists (on_failure = \"abort\")"
+                .into(),
+        );
+    }
+    // What a template may name: the target's variables, the parameters,
+    // run-time values, and what earlier cloud steps give.
+    let mut known: Vec<String> = spec.target.vars().iter().map(|s| s.to_string()).collect();
+    known.extend(spec.params.iter().map(|p| p.name().to_string()));
+    known.extend(RUNTIME.iter().map(|s| s.to_string()));
+    let mut instances: Vec<String> = Vec::new();
+    for b in &spec.steps {
+        match (&b.run, &b.cloud) {
+            (Some(_), Some(_)) | (None, None) => {
+                return fail(
+                    at_name(b),
+                    "run",
+                    format!(
+                        "step `{}`: give either `run` (a script) or `cloud` (an action)",
+                        b.name
+                    ),
+                );
+            }
+            (Some(_), None) => {
+                if !b.with.is_empty() {
+                    return fail(
+                        at_name(b),
+                        "with",
+                        format!("step `{}`: `with` is for cloud steps", b.name),
+                    );
+                }
+                if let Some(on) = &b.on
+                    && !instances.contains(on.get_ref())
+                {
+                    return fail(
+                        on.span().start,
+                        "on",
+                        format!(
+                            "step `{}`: `on = \"{}\"` is not an instance an earlier cloud step gives ({})",
+                            b.name,
+                            on.get_ref(),
+                            if instances.is_empty() {
+                                "none does".to_string()
+                            } else {
+                                instances.join(", ")
+                            }
+                        ),
+                    );
+                }
+            }
+            (None, Some(c)) => {
+                let Some(action) = Action::parse(c.get_ref()) else {
+                    return fail(
+                        c.span().start,
+                        "cloud",
+                        format!(
+                            "step `{}`: no cloud action `{}` (known: {})",
+                            b.name,
+                            c.get_ref(),
+                            ACTIONS.map(|a| a.name()).join(", ")
+                        ),
+                    );
+                };
+                let wants: Vec<&str> = action.args().iter().map(|(n, _)| *n).collect();
+                let given: Vec<&str> = b.with.keys().map(String::as_str).collect();
+                let mut sorted = wants.clone();
+                sorted.sort_unstable();
+                if given != sorted {
+                    return fail(
+                        c.span().start,
+                        "with",
+                        format!(
+                            "step `{}`: `{}` takes with = {{ {} }}",
+                            b.name,
+                            action.name(),
+                            wants.join(", ")
+                        ),
+                    );
+                }
+                for (k, v) in &b.with {
+                    if let Some(r) = references(v).into_iter().find(|r| !known.contains(r)) {
+                        return fail(
+                            c.span().start,
+                            "with",
+                            format!(
+                                "step `{}`: `{k}` refers to {{{r}}}, which nothing before it gives (known: {})",
+                                b.name,
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                }
+                if b.on.is_some() {
+                    return fail(
+                        c.span().start,
+                        "on",
+                        format!(
+                            "step `{}`: a cloud step runs in opsdeck; `on` is for scripts",
+                            b.name
+                        ),
+                    );
+                }
+                if action.changes() && spec.danger == Danger::Read {
+                    return fail(
+                        c.span().start,
+                        "danger",
+                        format!(
+                            "step `{}`: `{}` changes the estate; the runbook cannot be danger = \"read\"",
+                            b.name,
+                            action.name()
+                        ),
+                    );
+                }
+                for (o, ty) in action.outputs() {
+                    if spec.param(o).is_some() {
+                        return fail(
+                            c.span().start,
+                            "cloud",
+                            format!(
+                                "step `{}`: `{}` gives `{o}`, which a parameter is named too",
+                                b.name,
+                                action.name()
+                            ),
+                        );
+                    }
+                    known.push(o.to_string());
+                    if *ty == Some(ArgType::InstanceId) {
+                        instances.push(o.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `bash -n` on every block, with errors mapped back to the file's lines.
@@ -324,7 +542,8 @@ fn check_bash(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> {
         .chain(&spec.steps)
         .chain(&spec.postchecks);
     for b in blocks {
-        let body = b.run.get_ref();
+        let Some(run) = &b.run else { continue };
+        let body = run.get_ref();
         let wrapped = format!("__f() {{\n{}\n}}\n", body.trim_end_matches('\n'));
         let out = std::process::Command::new("bash")
             .args(["-n", "-c", &wrapped])
@@ -345,9 +564,9 @@ fn check_bash(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> {
             .and_then(|(n, m)| n.parse::<usize>().ok().map(|n| (n, m.to_string())))
             .unwrap_or((2, first.clone()));
         // The body starts on the line after the opening ''' (or on it for "…").
-        let (start_line, _) = line_col(text, b.run.span().start);
-        let opens_multiline = text[b.run.span().start..].starts_with("'''")
-            || text[b.run.span().start..].starts_with("\"\"\"");
+        let (start_line, _) = line_col(text, run.span().start);
+        let opens_multiline = text[run.span().start..].starts_with("'''")
+            || text[run.span().start..].starts_with("\"\"\"");
         let body_line = start_line + usize::from(opens_multiline);
         let line = body_line + n.saturating_sub(2);
         return Err(ConfigError {

@@ -26,10 +26,15 @@ pub struct LocalHost {
 /// Says why a host cannot be reached right now, if it cannot.
 pub type Gate = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Finds a host that came into being after the transport was made (an
+/// instance launched from an image).
+pub type Resolver = std::sync::Arc<dyn Fn(&str) -> Option<LocalHost> + Send + Sync>;
+
 #[derive(Clone, Default)]
 pub struct LocalTransport {
     hosts: BTreeMap<String, LocalHost>,
     gate: Option<Gate>,
+    resolver: Option<Resolver>,
     fleets: Commands,
 }
 
@@ -47,8 +52,20 @@ impl LocalTransport {
         self.gate = Some(gate);
     }
 
+    /// Hosts not added are asked of `resolver`.
+    pub fn set_resolver(&mut self, resolver: Resolver) {
+        self.resolver = Some(resolver);
+    }
+
     pub fn host(&self, id: &str) -> Option<&LocalHost> {
         self.hosts.get(id)
+    }
+
+    fn find(&self, id: &str) -> Option<LocalHost> {
+        self.hosts
+            .get(id)
+            .cloned()
+            .or_else(|| self.resolver.as_ref().and_then(|r| r(id)))
     }
 }
 
@@ -70,8 +87,7 @@ impl Transport for LocalTransport {
         timeout: Duration,
     ) -> Result<ExecOutput, TransportError> {
         let h = self
-            .hosts
-            .get(host)
+            .find(host)
             .ok_or_else(|| TransportError::UnknownHost(host.to_string()))?;
         if let Some(reason) = self.gate.as_ref().and_then(|g| g(host)) {
             return Err(TransportError::Unreachable {

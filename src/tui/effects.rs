@@ -322,6 +322,7 @@ impl EffectsRunner {
             Effect::StartRun { id, run } => {
                 match crate::jobs::journaled::launch(
                     RunProtocol::new(p.transport.clone()),
+                    Some(p.cloud.clone()),
                     &p.journal,
                     &p.operator,
                     &id,

@@ -7,6 +7,7 @@
 
 pub mod ec2;
 mod fleet;
+mod machines;
 pub mod s3;
 pub mod ssm;
 
@@ -101,6 +102,62 @@ impl CloudInventory for AwsCloud {
         ec2::set_running(rc, id, running).await
     }
 
+    async fn images(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> ProviderResult<Vec<crate::provider::machines::Image>> {
+        machines::images(self.in_region(region)?, instance).await
+    }
+    async fn image(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> ProviderResult<crate::provider::machines::Image> {
+        machines::image(self.in_region(region)?, id).await
+    }
+    async fn create_image(
+        &self,
+        region: &str,
+        instance: &str,
+        name: &str,
+    ) -> ProviderResult<String> {
+        machines::create_image(self.in_region(region)?, instance, name).await
+    }
+    async fn delete_image(&self, region: &str, id: &str) -> ProviderResult<Vec<String>> {
+        machines::delete_image(self.in_region(region)?, id).await
+    }
+    async fn launch_config(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> ProviderResult<crate::provider::machines::LaunchLike> {
+        machines::launch_config(self.in_region(region)?, instance).await
+    }
+    async fn launch(
+        &self,
+        region: &str,
+        image: &str,
+        like: &crate::provider::machines::LaunchLike,
+        name: &str,
+    ) -> ProviderResult<String> {
+        machines::launch(self.in_region(region)?, image, like, name).await
+    }
+    async fn addresses(
+        &self,
+        region: &str,
+    ) -> ProviderResult<Vec<crate::provider::machines::Address>> {
+        machines::addresses(self.in_region(region)?).await
+    }
+    async fn associate_address(
+        &self,
+        region: &str,
+        allocation: &str,
+        instance: &str,
+    ) -> ProviderResult<()> {
+        machines::associate(self.in_region(region)?, allocation, instance).await
+    }
+
     fn forward(
         &self,
         instance: &Instance,
@@ -133,6 +190,15 @@ impl CloudInventory for AwsCloud {
 }
 
 impl AwsCloud {
+    /// The clients of `name`, or the error that says it is not this context's.
+    fn in_region(&self, name: &str) -> ProviderResult<&RegionClients> {
+        self.region(name).ok_or_else(|| {
+            crate::provider::ProviderError::new(
+                format!("region {name}"),
+                "not among this context's regions",
+            )
+        })
+    }
     pub fn region(&self, name: &str) -> Option<&RegionClients> {
         self.regions.iter().find(|r| r.region == name)
     }

@@ -37,11 +37,15 @@ pub(super) fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn s
         println!("download: {src} to {dst}");
         return Ok(0);
     }
+    if pos.first().map(String::as_str) == Some("s3") && pos.get(1).map(String::as_str) == Some("ls")
+    {
+        return ls(&sandbox_dir, pos.get(2).map(String::as_str).unwrap_or(""));
+    }
     if pos.first().map(String::as_str) != Some("s3")
         || pos.get(1).map(String::as_str) != Some("sync")
     {
         eprintln!(
-            "aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX` and `aws s3 cp s3://… FILE` are simulated"
+            "aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX`, `aws s3 cp s3://… FILE` and `aws s3 ls s3://BUCKET/PREFIX` are simulated"
         );
         return Ok(2);
     }
@@ -119,4 +123,42 @@ pub(super) fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn s
     b.objects.sort_by(|x, y| x.key.cmp(&y.key));
     super::estate::save(&sandbox_dir, &estate)?;
     Ok(0)
+}
+
+/// `aws s3 ls s3://BUCKET/PREFIX`: the objects of the "directory" PREFIX is
+/// in whose names start with the rest, as the real command prints them
+/// (`DATE TIME SIZE NAME`; delete-marked ones are not listed).
+fn ls(sandbox_dir: &Path, url: &str) -> Result<i32, Box<dyn std::error::Error>> {
+    let Some(rest) = url.strip_prefix("s3://") else {
+        eprintln!("aws (simulated): `aws s3 ls` needs s3://BUCKET/PREFIX");
+        return Ok(2);
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let estate = super::estate::load(sandbox_dir)?;
+    let Some(b) = estate.buckets.iter().find(|b| b.name == bucket) else {
+        eprintln!(
+            "An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist"
+        );
+        return Ok(1);
+    };
+    let dir = prefix.rfind('/').map(|i| &prefix[..=i]).unwrap_or("");
+    let mut out = std::io::stdout().lock();
+    let mut any = false;
+    for o in b.objects.iter().filter(|o| o.key.starts_with(prefix)) {
+        let name = &o.key[dir.len()..];
+        if name.contains('/') {
+            continue;
+        }
+        if let Some(v) = o.versions.last().filter(|v| !v.delete_marker) {
+            any = true;
+            writeln!(
+                out,
+                "{} {:>10} {name}",
+                v.last_modified.format("%Y-%m-%d %H:%M:%S"),
+                v.size
+            )?;
+        }
+    }
+    // The real command exits 1 when nothing matches.
+    Ok(i32::from(!any))
 }

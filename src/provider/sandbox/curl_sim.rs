@@ -37,11 +37,23 @@ pub(super) fn curl(root: Option<&Path>, args: &[String]) -> i32 {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let host_id = std::env::var("OPSDECK_HOST").unwrap_or_default();
+    let host_id = root
+        .map(super::estate::machines::origin_host)
+        .unwrap_or_else(|| std::env::var("OPSDECK_HOST").unwrap_or_default());
     let now = now_epoch();
+    let api_up = || {
+        let st = root
+            .and_then(|r| Store::open(r).ok())
+            .map(|s| s.load())
+            .unwrap_or_default();
+        st.containers
+            .iter()
+            .any(|c| c.name == "pmo-api" && c.state == "running")
+    };
     let answer: Option<(u16, String)> =
         if hostport == "localhost:4000" && host_id == super::estate::PMO_HOST {
             match path {
+                _ if !api_up() => None,
                 "/api/health" => Some((200, r#"{"status":"ok","database":"ok"}"#.into())),
                 "/api/v1/s3-backend/health" => {
                     Some((200, r#"{"status":"ok","bucket":"pmo-documents"}"#.into()))

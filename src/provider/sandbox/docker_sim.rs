@@ -440,8 +440,8 @@ fn real_pg_client(
     let Some(sandbox) = root.parent().and_then(Path::parent) else {
         return Ok(None);
     };
-    let host = root.file_name().and_then(|h| h.to_str()).unwrap_or("");
-    let Some(server) = super::pg_real::server_of(host, container) else {
+    let host = super::estate::machines::origin_host(root);
+    let Some(server) = super::pg_real::server_of(&host, container) else {
         return Ok(None);
     };
     if !super::pg_real::is_real(sandbox) {

@@ -11,17 +11,18 @@ pub mod pg_real;
 pub mod sim_state;
 
 use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
+use crate::provider::machines::{Address, Image, LaunchLike};
 use crate::provider::{CloudInventory, ObjectStore, ProviderError, ProviderResult};
 use crate::transport::local::{LocalHost, LocalTransport};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use estate::Estate;
+use estate::{Estate, machines};
 pub use pg_real::Databases;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped when the estate's layout changes; an older sandbox is rebuilt.
-pub const ESTATE_VERSION: &str = "3";
+pub const ESTATE_VERSION: &str = "4";
 
 /// The config the console uses when none is given: the sandbox's hosts and apps.
 pub const SANDBOX_CONFIG: &str = include_str!("sandbox.toml");
@@ -205,6 +206,22 @@ impl Sandbox {
                 },
             );
         }
+        // Instances launched from an image: their host tree, the same tools.
+        let sb = self.clone();
+        let launched_env = base.clone();
+        t.set_resolver(std::sync::Arc::new(move |host: &str| {
+            let known = sb.estate().ok()?.instances.iter().any(|i| i.id == host);
+            let root = sb.host_root(host);
+            (known && root.is_dir()).then(|| {
+                let mut env = launched_env.clone();
+                env.insert("OPSDECK_HOST".into(), host.to_string());
+                LocalHost {
+                    root,
+                    env,
+                    path_prepend: vec![sb.dir.join("bin")],
+                }
+            })
+        }));
         let sb = self.clone();
         t.set_gate(std::sync::Arc::new(move |host: &str| {
             let estate = sb.estate().ok()?;
@@ -386,6 +403,18 @@ impl SandboxCloud {
         Self { sandbox }
     }
 
+    /// Read the estate, change it with `f`, write it back.
+    fn change<T>(
+        &self,
+        what: String,
+        f: impl FnOnce(&Path, &mut Estate) -> Result<T, String>,
+    ) -> ProviderResult<T> {
+        let mut e = self.sandbox.estate()?;
+        let out = f(&self.sandbox.dir, &mut e).map_err(|m| ProviderError::new(what, m))?;
+        self.sandbox.save_estate(&e)?;
+        Ok(out)
+    }
+
     fn bucket(&self, name: &str) -> ProviderResult<estate::SimBucket> {
         self.sandbox
             .estate()?
@@ -433,6 +462,83 @@ impl CloudInventory for SandboxCloud {
         let state = i.state.clone();
         self.sandbox.save_estate(&estate)?;
         Ok(state)
+    }
+
+    async fn images(&self, region: &str, instance: &str) -> ProviderResult<Vec<Image>> {
+        Ok(self
+            .sandbox
+            .estate()?
+            .images
+            .into_iter()
+            .filter(|m| m.region == region && m.image.source_instance.as_deref() == Some(instance))
+            .map(|m| m.image)
+            .collect())
+    }
+    async fn image(&self, region: &str, id: &str) -> ProviderResult<Image> {
+        self.sandbox
+            .estate()?
+            .images
+            .into_iter()
+            .find(|m| m.region == region && m.image.id == id)
+            .map(|m| m.image)
+            .ok_or_else(|| ProviderError::new(format!("image {id}"), "InvalidAMIID.NotFound"))
+    }
+    async fn create_image(
+        &self,
+        region: &str,
+        instance: &str,
+        name: &str,
+    ) -> ProviderResult<String> {
+        self.change(format!("CreateImage of {instance}"), |dir, e| {
+            machines::create_image(dir, e, region, instance, name, crate::clock::now())
+        })
+    }
+    async fn delete_image(&self, region: &str, id: &str) -> ProviderResult<Vec<String>> {
+        self.change(format!("DeregisterImage {id}"), |dir, e| {
+            machines::delete_image(dir, e, region, id)
+        })
+    }
+    async fn launch_config(&self, region: &str, instance: &str) -> ProviderResult<LaunchLike> {
+        self.sandbox
+            .estate()?
+            .instances
+            .iter()
+            .find(|i| i.id == instance && i.region == region)
+            .map(machines::launch_config)
+            .ok_or_else(|| {
+                ProviderError::new(format!("instance {instance}"), "InvalidInstanceID.NotFound")
+            })
+    }
+    async fn launch(
+        &self,
+        region: &str,
+        image: &str,
+        like: &LaunchLike,
+        name: &str,
+    ) -> ProviderResult<String> {
+        self.change(format!("RunInstances of {image}"), |dir, e| {
+            machines::launch(dir, e, region, image, like, name)
+        })
+    }
+    async fn addresses(&self, region: &str) -> ProviderResult<Vec<Address>> {
+        Ok(self
+            .sandbox
+            .estate()?
+            .addresses
+            .into_iter()
+            .filter(|a| a.region == region)
+            .map(|a| a.address)
+            .collect())
+    }
+    async fn associate_address(
+        &self,
+        region: &str,
+        allocation: &str,
+        instance: &str,
+    ) -> ProviderResult<()> {
+        self.change(format!("AssociateAddress {allocation}"), |_, e| {
+            machines::associate(e, region, allocation, instance)
+        })
     }
 
     /// The sandbox forwards for real to its database server (when it is

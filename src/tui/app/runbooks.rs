@@ -238,6 +238,7 @@ impl App {
                 name,
                 spec.danger,
                 &target.host,
+                spec.needs_target_host(),
                 self.read_only(),
                 &self.instances.data,
             )

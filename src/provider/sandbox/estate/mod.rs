@@ -10,6 +10,7 @@
 //! the hosts' trees and keeps `estate.json`.
 
 mod cloud;
+pub mod machines;
 mod map;
 mod repos;
 
@@ -43,6 +44,11 @@ pub struct Estate {
     pub created_at: DateTime<Utc>,
     pub instances: Vec<Instance>,
     pub buckets: Vec<SimBucket>,
+    /// Machine images (a copy of the host tree each).
+    #[serde(default)]
+    pub images: Vec<machines::SimImage>,
+    #[serde(default)]
+    pub addresses: Vec<machines::SimAddress>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,10 +145,12 @@ fn container(
 
 /// Build the whole estate under `dir` as of `now`.
 pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
-    let estate = Estate {
+    let mut estate = Estate {
         created_at: now,
         instances: instances(),
         buckets: buckets(now),
+        images: Vec::new(),
+        addresses: Vec::new(),
     };
     std::fs::create_dir_all(dir)?;
     let epoch = now.timestamp();
@@ -349,6 +357,8 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
     for h in [STOPPED_HOST, OFFLINE_HOST] {
         std::fs::create_dir_all(dir.join("hosts").join(h))?;
     }
+    recovery_content(dir, &estate)?;
+    machines::seed(dir, &mut estate, now).map_err(std::io::Error::other)?;
     save(dir, &estate)?;
     Ok(estate)
 }
@@ -373,4 +383,79 @@ pub fn save(dir: &Path, estate: &Estate) -> std::io::Result<()> {
         serde_json::to_vec_pretty(estate).map_err(std::io::Error::other)?,
     )?;
     std::fs::rename(&tmp, &p)
+}
+
+/// What a recovery downloads from S3 exists: the code bucket's artifacts
+/// (small tarballs) and the PMO database's backups (simulated dumps; real
+/// ones replace them when the sandbox has real databases).
+fn recovery_content(dir: &Path, estate: &Estate) -> std::io::Result<()> {
+    let put = |bucket: &str, key: &str, bytes: &[u8]| -> std::io::Result<()> {
+        let to = crate::provider::sandbox::s3_content(dir, bucket, key)
+            .ok_or_else(|| std::io::Error::other(format!("bad key {key}")))?;
+        if let Some(d) = to.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::write(to, bytes)
+    };
+    for b in &estate.buckets {
+        for o in &b.objects {
+            let Some(v) = o.versions.last().filter(|v| !v.delete_marker) else {
+                continue;
+            };
+            if b.name.starts_with("cohuron-code-") && o.key.ends_with(".tar.gz") {
+                let part = o.key.split('/').next().unwrap_or("app");
+                put(
+                    &b.name,
+                    &o.key,
+                    &artifact(dir, part, &o.key, v.last_modified.timestamp())?,
+                )?;
+            } else if b.name == "cohuron-backups" && o.key.starts_with("postgres/app_") {
+                let tmp = dir.join("tmp-backup.gz");
+                gzip_file(&tmp, &sim_dump("app"), false)?;
+                put(&b.name, &o.key, &std::fs::read(&tmp)?)?;
+                std::fs::remove_file(tmp)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A deployment artifact: `part`'s code as a gzipped tar (fixed times and
+/// owners, so the same estate gives the same bytes).
+fn artifact(dir: &Path, part: &str, key: &str, at: i64) -> std::io::Result<Vec<u8>> {
+    let src = dir.join("tmp-artifact");
+    let _ = std::fs::remove_dir_all(&src);
+    write(&src.join("VERSION"), &format!("{key}\n"))?;
+    write(
+        &src.join(if part == "web" {
+            "dist/index.html"
+        } else {
+            "dist/server.js"
+        }),
+        &format!("// cohuron-pmo {part}, built from {key}\n"),
+    )?;
+    let out = Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .args([
+            "--sort=name",
+            &format!("--mtime=@{at}"),
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "-cf",
+            "-",
+            ".",
+        ])
+        .output()?;
+    std::fs::remove_dir_all(&src)?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!(
+            "tar: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&out.stdout)?;
+    enc.finish()
 }

@@ -1,0 +1,601 @@
+//! Runs a procedure (a runbook with cloud steps): each cloud step is a
+//! call through the provider seam made here, each script part a job on
+//! its instance through the run protocol; all of it one stream of
+//! [`RunEvent`]s under the run's id, like any run, so the journal, the
+//! console and the CLI need nothing else. A failed step stops it; the
+//! output then says what exists now and what to clean up.
+
+use crate::jobs::engine::{RunEvent, RunHandle, RunId, RunRequest, spawn_run};
+use crate::jobs::protocol::RunProtocol;
+use crate::provider::CloudInventory;
+use crate::provider::machines::{newest_first, suffixed};
+use crate::runbook::cloud::{Action, references};
+use crate::runbook::procedure::{check_arg, with_runtime};
+use crate::runbook::{Part, Procedure};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The exit code of a cancelled procedure (as bash's for SIGTERM).
+const CANCELLED: i32 = 143;
+
+#[derive(Debug, Clone)]
+pub struct ProcedureRequest {
+    pub run: RunId,
+    /// The target's host (the instance it is about).
+    pub host: String,
+    pub procedure: Procedure,
+    pub local_log: Option<PathBuf>,
+}
+
+/// How often a wait asks again (`OPSDECK_CLOUD_POLL_MS`, default 2 s) and
+/// how long it waits at most (`OPSDECK_CLOUD_WAIT_SECS`, default 15 min).
+fn poll() -> (Duration, Duration) {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    (
+        Duration::from_millis(env("OPSDECK_CLOUD_POLL_MS", 2000)),
+        Duration::from_secs(env("OPSDECK_CLOUD_WAIT_SECS", 900)),
+    )
+}
+
+pub fn spawn_procedure(
+    cloud: Arc<dyn CloudInventory>,
+    protocol: RunProtocol,
+    req: ProcedureRequest,
+    events: mpsc::UnboundedSender<RunEvent>,
+) -> RunHandle {
+    let (handle, cancel) = RunHandle::new(req.run.clone());
+    tokio::spawn(async move {
+        let mut r = Runner {
+            out: Out::new(&req.run, req.local_log.as_ref(), events.clone()),
+            cloud,
+            protocol,
+            cancel,
+            values: req.procedure.values.clone(),
+            ledger: Vec::new(),
+            region: String::new(),
+        };
+        let _ = events.send(RunEvent::Started {
+            run: req.run.clone(),
+            host: req.host.clone(),
+            pid: 0,
+        });
+        let end = r.run(&req).await;
+        r.describe_estate(!matches!(end, End::Done));
+        let ev = match end {
+            End::Done => {
+                r.out.line("==> opsdeck result: succeeded");
+                RunEvent::Finished {
+                    run: req.run.clone(),
+                    exit_code: 0,
+                }
+            }
+            End::Failed { step, why } => {
+                r.out.line(&format!(
+                    "==> opsdeck result: failed step=\"{}\" exit=1",
+                    step.replace('"', "'")
+                ));
+                let _ = why;
+                RunEvent::Finished {
+                    run: req.run.clone(),
+                    exit_code: 1,
+                }
+            }
+            End::Cancelled => {
+                r.out.line("==> opsdeck result: cancelled");
+                RunEvent::Cancelled {
+                    run: req.run.clone(),
+                    exit_code: CANCELLED,
+                }
+            }
+        };
+        let _ = events.send(ev);
+    });
+    handle
+}
+
+enum End {
+    Done,
+    Failed { step: String, why: String },
+    Cancelled,
+}
+
+/// The run's output: to its log and as events.
+struct Out {
+    run: RunId,
+    log: Option<std::fs::File>,
+    events: mpsc::UnboundedSender<RunEvent>,
+}
+
+impl Out {
+    fn new(run: &str, log: Option<&PathBuf>, events: mpsc::UnboundedSender<RunEvent>) -> Out {
+        let log = log.and_then(|p| {
+            if let Some(d) = p.parent() {
+                let _ = std::fs::create_dir_all(d);
+            }
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
+        Out {
+            run: run.to_string(),
+            log,
+            events,
+        }
+    }
+    fn text(&mut self, text: &str) {
+        if let Some(f) = &mut self.log {
+            let _ = f.write_all(text.as_bytes());
+        }
+        let _ = self.events.send(RunEvent::Output {
+            run: self.run.clone(),
+            text: text.to_string(),
+        });
+    }
+    fn line(&mut self, l: &str) {
+        self.text(&format!("{l}\n"));
+    }
+}
+
+struct Runner {
+    out: Out,
+    cloud: Arc<dyn CloudInventory>,
+    protocol: RunProtocol,
+    cancel: watch::Receiver<bool>,
+    /// Target variables, parameters, and what cloud steps gave.
+    values: BTreeMap<String, String>,
+    /// What this run made or changed, for the end's description.
+    ledger: Vec<String>,
+    region: String,
+}
+
+type StepResult = Result<(), String>;
+
+impl Runner {
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    async fn run(&mut self, req: &ProcedureRequest) -> End {
+        let p = &req.procedure;
+        self.values.insert(
+            "stamp".into(),
+            crate::clock::now().format("%Y%m%d-%H%M%S").to_string(),
+        );
+        // Every call goes to the target's region.
+        match self.cloud.instances().await {
+            Ok(list) => match list.iter().find(|i| i.id == req.host) {
+                Some(i) => self.region = i.region.clone(),
+                None => {
+                    return End::Failed {
+                        step: "find the instance".into(),
+                        why: self.fail(&format!("{} is not among the instances", req.host)),
+                    };
+                }
+            },
+            Err(e) => {
+                return End::Failed {
+                    step: "find the instance".into(),
+                    why: self.fail(&e.to_string()),
+                };
+            }
+        }
+        for (k, part) in p.parts.iter().enumerate() {
+            if self.cancelled() {
+                return End::Cancelled;
+            }
+            match part {
+                Part::Cloud {
+                    number,
+                    name,
+                    action,
+                    args,
+                } => {
+                    self.out.line(&format!("==> [{number}/{}] {name}", p.total));
+                    match self.cloud_step(*action, name, args).await {
+                        Ok(()) => {}
+                        Err(why) if why == "cancelled" => return End::Cancelled,
+                        Err(why) => {
+                            return End::Failed {
+                                step: name.clone(),
+                                why: self.fail(&why),
+                            };
+                        }
+                    }
+                }
+                Part::Script { steps, on, script } => {
+                    let host = match on {
+                        Some(o) => self.values.get(o).cloned().unwrap_or_default(),
+                        None => req.host.clone(),
+                    };
+                    let first = steps.first().map(|(_, n)| n.clone()).unwrap_or_default();
+                    let script = match with_runtime(script, &self.values) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            return End::Failed {
+                                step: first,
+                                why: self.fail(&e.to_string()),
+                            };
+                        }
+                    };
+                    match self
+                        .script_part(&format!("{}-{}", req.run, k + 1), &host, script)
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(why) if why == "cancelled" => return End::Cancelled,
+                        Err(why) => {
+                            // The part names its failed step in its result line.
+                            let step = why
+                                .split_once("step=\"")
+                                .and_then(|(_, r)| r.split_once('"'))
+                                .map(|(s, _)| s.to_string())
+                                .unwrap_or(first);
+                            return End::Failed { step, why };
+                        }
+                    }
+                }
+            }
+        }
+        End::Done
+    }
+
+    fn fail(&mut self, why: &str) -> String {
+        self.out.line(&format!("==> FAILED: {why}"));
+        why.to_string()
+    }
+
+    fn say(&mut self, s: &str) {
+        self.out.line(&format!("    {s}"));
+    }
+
+    fn report(&mut self, k: &str, v: &str) {
+        self.out
+            .line(&format!("{}{k}={v}", crate::jobs::journaled::REPORT_MARKER));
+    }
+
+    /// Sleep one poll interval, unless cancelled.
+    async fn pause(&mut self, every: Duration) -> StepResult {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => Ok(()),
+            _ = self.cancel.changed() => Err("cancelled".into()),
+        }
+    }
+
+    async fn cloud_step(
+        &mut self,
+        action: Action,
+        name: &str,
+        templates: &BTreeMap<String, String>,
+    ) -> StepResult {
+        let mut args = BTreeMap::new();
+        for (arg, ty) in action.args() {
+            let v = crate::runbook::cloud::fill(
+                templates.get(*arg).map(String::as_str).unwrap_or(""),
+                &self.values,
+            );
+            if let Some(r) = references(&v).first() {
+                return Err(format!("`{arg}`: no value for {{{r}}}"));
+            }
+            check_arg(name, arg, *ty, &v).map_err(|e| e.to_string())?;
+            args.insert(arg.to_string(), v);
+        }
+        self.say(&format!("call: {}", action.call(&args)));
+        let a = |k: &str| args.get(k).cloned().unwrap_or_default();
+        let region = self.region.clone();
+        let (every, limit) = poll();
+        let started = tokio::time::Instant::now();
+        let err = |e: crate::provider::ProviderError| e.to_string();
+        match action {
+            Action::CreateImage => {
+                let id = self
+                    .cloud
+                    .create_image(&region, &a("instance"), &a("name"))
+                    .await
+                    .map_err(err)?;
+                self.ledger.push(format!(
+                    "image {id} ({}) of {}: made by this run; keep it (it is a backup) or deregister it and delete its snapshots",
+                    a("name"),
+                    a("instance")
+                ));
+                self.say(&format!("image {id} requested"));
+                loop {
+                    let img = self.cloud.image(&region, &id).await.map_err(err)?;
+                    match img.state.as_str() {
+                        "available" => {
+                            self.say(&format!(
+                                "image {id} is available (snapshots: {})",
+                                img.snapshots.join(", ")
+                            ));
+                            break;
+                        }
+                        "failed" | "invalid" | "deregistered" | "error" => {
+                            return Err(format!("image {id} is {}", img.state));
+                        }
+                        s => self.say(&format!("image {id} is {s}…")),
+                    }
+                    if started.elapsed() > limit {
+                        return Err(format!(
+                            "image {id} not available after {} s",
+                            limit.as_secs()
+                        ));
+                    }
+                    self.pause(every).await?;
+                }
+                self.values.insert("image".into(), id.clone());
+                self.report("image", &id);
+            }
+            Action::PruneImages => {
+                let keep: usize = a("keep").parse().unwrap_or(1);
+                let all = newest_first(
+                    self.cloud
+                        .images(&region, &a("instance"))
+                        .await
+                        .map_err(err)?,
+                );
+                let mut pruned = 0;
+                for (i, img) in all.iter().enumerate() {
+                    if i < keep {
+                        self.say(&format!(
+                            "keep {} {} ({})",
+                            img.id,
+                            img.name,
+                            img.created
+                                .map(|c| c.format("%Y-%m-%d %H:%M UTC").to_string())
+                                .unwrap_or_default()
+                        ));
+                        continue;
+                    }
+                    let snaps = self
+                        .cloud
+                        .delete_image(&region, &img.id)
+                        .await
+                        .map_err(err)?;
+                    pruned += 1;
+                    self.ledger.push(format!(
+                        "image {} ({}) deregistered and its snapshots deleted by this run: gone for good",
+                        img.id, img.name
+                    ));
+                    self.say(&format!(
+                        "deregistered {} {} and deleted its snapshots {}",
+                        img.id,
+                        img.name,
+                        if snaps.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            snaps.join(", ")
+                        }
+                    ));
+                }
+                self.values.insert("pruned".into(), pruned.to_string());
+                self.report("images_kept", &all.len().min(keep).to_string());
+                self.report("images_pruned", &pruned.to_string());
+            }
+            Action::NewestImage => {
+                let all = newest_first(
+                    self.cloud
+                        .images(&region, &a("instance"))
+                        .await
+                        .map_err(err)?,
+                );
+                let Some(img) = all.into_iter().find(|m| m.state == "available") else {
+                    return Err(format!(
+                        "no available image of {} in {region}: make one with snapshot-instance while it runs",
+                        a("instance")
+                    ));
+                };
+                let age = img
+                    .created
+                    .map(|c| (crate::clock::now() - c).num_hours().max(0))
+                    .unwrap_or(-1);
+                self.say(&format!(
+                    "newest image: {} {} ({age} h old)",
+                    img.id, img.name
+                ));
+                self.values.insert("image".into(), img.id.clone());
+                self.values
+                    .insert("image_age_hours".into(), age.to_string());
+                self.report("image", &img.id);
+                self.report("image_age_hours", &age.to_string());
+            }
+            Action::LaunchLike => {
+                let like = self
+                    .cloud
+                    .launch_config(&region, &a("like"))
+                    .await
+                    .map_err(err)?;
+                let name = suffixed(
+                    like.tags.get("Name").map(String::as_str).unwrap_or(""),
+                    &a("suffix"),
+                );
+                self.say(&format!(
+                    "like {}: {} in {} with {} and {}",
+                    a("like"),
+                    like.instance_type,
+                    like.subnet.as_deref().unwrap_or("the default subnet"),
+                    if like.security_groups.is_empty() {
+                        "no security group".to_string()
+                    } else {
+                        like.security_groups.join(", ")
+                    },
+                    like.iam_profile.as_deref().unwrap_or("no instance profile")
+                ));
+                let id = self
+                    .cloud
+                    .launch(&region, &a("image"), &like, &name)
+                    .await
+                    .map_err(err)?;
+                self.ledger.push(format!(
+                    "instance {id} ({name}): launched by this run; it runs (and costs) until you terminate it"
+                ));
+                self.values.insert("new_instance".into(), id.clone());
+                self.say(&format!("launched {id} ({name})"));
+                let mut said = String::new();
+                loop {
+                    let list = self.cloud.instances().await.map_err(err)?;
+                    let now = list.iter().find(|i| i.id == id);
+                    let state = now
+                        .map(|i| format!("{}, SSM agent {}", i.state, i.ssm_ping.label()))
+                        .unwrap_or_else(|| "not listed yet".into());
+                    if state != said {
+                        self.say(&format!("{id}: {state}"));
+                        said = state;
+                    }
+                    if now.is_some_and(|i| {
+                        i.state == "running" && i.ssm_ping == crate::domain::SsmPing::Online
+                    }) {
+                        break;
+                    }
+                    if now
+                        .is_some_and(|i| matches!(i.state.as_str(), "terminated" | "shutting-down"))
+                    {
+                        return Err(format!(
+                            "{id} is {}",
+                            now.map(|i| i.state.as_str()).unwrap_or("")
+                        ));
+                    }
+                    if started.elapsed() > limit {
+                        return Err(format!(
+                            "{id} not running with its SSM agent online after {} s",
+                            limit.as_secs()
+                        ));
+                    }
+                    self.pause(every).await?;
+                }
+                self.report("new_instance", &id);
+            }
+            Action::MoveAddress => {
+                let (from, to) = (a("from"), a("to"));
+                let addrs = self.cloud.addresses(&region).await.map_err(err)?;
+                let list = self.cloud.instances().await.map_err(err)?;
+                let old_ip = list
+                    .iter()
+                    .find(|i| i.id == from)
+                    .and_then(|i| i.public_ip.clone());
+                let (ip, dns) = match addrs
+                    .iter()
+                    .find(|x| x.instance.as_deref() == Some(from.as_str()))
+                {
+                    Some(eip) => {
+                        self.cloud
+                            .associate_address(&region, &eip.allocation_id, &to)
+                            .await
+                            .map_err(err)?;
+                        self.ledger.push(format!(
+                            "Elastic IP {} ({}): moved from {from} to {to} by this run",
+                            eip.public_ip, eip.allocation_id
+                        ));
+                        self.say(&format!(
+                            "Elastic IP {} moved from {from} to {to}",
+                            eip.public_ip
+                        ));
+                        (
+                            eip.public_ip.clone(),
+                            "none: the Elastic IP moved with the service".to_string(),
+                        )
+                    }
+                    None => {
+                        let new_ip = list
+                            .iter()
+                            .find(|i| i.id == to)
+                            .and_then(|i| i.public_ip.clone())
+                            .unwrap_or_else(|| "none".into());
+                        let dns = format!(
+                            "point the DNS records at {new_ip} (they point at {})",
+                            old_ip.as_deref().unwrap_or("the old instance")
+                        );
+                        self.say(&format!("{from} had no Elastic IP: nothing to move"));
+                        (new_ip, dns)
+                    }
+                };
+                self.say(&format!("DNS: {dns}"));
+                self.values.insert("public_ip".into(), ip.clone());
+                self.values.insert("dns_change".into(), dns.clone());
+                self.report("public_ip", &ip);
+                self.report("dns_change", &dns);
+            }
+        }
+        Ok(())
+    }
+
+    async fn script_part(&mut self, job: &str, host: &str, script: String) -> StepResult {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handle = spawn_run(
+            self.protocol.clone(),
+            RunRequest {
+                run: job.to_string(),
+                host: host.to_string(),
+                script,
+                local_log: None,
+                resume_from: None,
+                progress: None,
+            },
+            tx,
+        );
+        let mut last = String::new();
+        let mut cancel_sent = false;
+        loop {
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = self.cancel.changed(), if !cancel_sent => {
+                    cancel_sent = true;
+                    handle.cancel();
+                    continue;
+                }
+            };
+            let Some(ev) = ev else {
+                return Err(format!("the script part on {host} stopped reporting"));
+            };
+            match ev {
+                RunEvent::Started { .. } => {}
+                RunEvent::Output { text, .. } => {
+                    if let Some(r) = text
+                        .lines()
+                        .rev()
+                        .find_map(|l| l.strip_prefix("==> part result: "))
+                    {
+                        last = r.to_string();
+                    }
+                    self.out.text(&text);
+                }
+                RunEvent::Finished { exit_code: 0, .. } => return Ok(()),
+                RunEvent::Finished { exit_code, .. } => {
+                    return Err(if last.is_empty() {
+                        format!("the script part on {host} exited {exit_code}")
+                    } else {
+                        last
+                    });
+                }
+                RunEvent::Cancelled { .. } => return Err("cancelled".into()),
+                RunEvent::Failed { error, .. } => return Err(format!("on {host}: {error}")),
+            }
+        }
+    }
+
+    /// What exists now because of this run, and what to do with it.
+    fn describe_estate(&mut self, stopped: bool) {
+        if self.ledger.is_empty() {
+            self.out
+                .line("==> estate: this run made nothing and changed nothing in the cloud");
+            return;
+        }
+        self.out.line(if stopped {
+            "==> estate now: the run stopped; this is what it made or changed (keep it to go on by hand, or clean it up):"
+        } else {
+            "==> estate now (what this run made or changed):"
+        });
+        for l in std::mem::take(&mut self.ledger) {
+            self.out.line(&format!("    - {l}"));
+        }
+    }
+}

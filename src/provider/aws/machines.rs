@@ -1,0 +1,240 @@
+//! The EC2 lifecycle on AWS: CreateImage / DescribeImages /
+//! DeregisterImage + DeleteSnapshot, DescribeInstances for a launch's
+//! model, RunInstances, DescribeAddresses / AssociateAddress.
+
+use super::ec2::RegionClients;
+use crate::provider::machines::{Address, Image, LaunchLike, SOURCE_TAG};
+use crate::provider::{ProviderError, ProviderResult};
+use aws_sdk_ec2::types::{
+    Filter, IamInstanceProfileSpecification, ResourceType, Tag, TagSpecification,
+};
+
+fn err<E>(what: String) -> impl FnOnce(E) -> ProviderError
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |e| ProviderError::new(what, super::say(&e))
+}
+
+fn image_of(i: &aws_sdk_ec2::types::Image) -> Image {
+    Image {
+        id: i.image_id().unwrap_or_default().to_string(),
+        name: i.name().unwrap_or_default().to_string(),
+        state: i
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        created: i
+            .creation_date()
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
+        snapshots: i
+            .block_device_mappings()
+            .iter()
+            .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()))
+            .map(str::to_string)
+            .collect(),
+        source_instance: i
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(SOURCE_TAG))
+            .and_then(|t| t.value())
+            .map(str::to_string),
+    }
+}
+
+pub async fn images(c: &RegionClients, instance: &str) -> ProviderResult<Vec<Image>> {
+    let out = c
+        .ec2
+        .describe_images()
+        .owners("self")
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{SOURCE_TAG}"))
+                .values(instance)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err(format!("images of {instance} in {}", c.region)))?;
+    Ok(out.images().iter().map(image_of).collect())
+}
+
+pub async fn image(c: &RegionClients, id: &str) -> ProviderResult<Image> {
+    let out = c
+        .ec2
+        .describe_images()
+        .image_ids(id)
+        .send()
+        .await
+        .map_err(err(format!("image {id} in {}", c.region)))?;
+    out.images()
+        .first()
+        .map(image_of)
+        .ok_or_else(|| ProviderError::new(format!("image {id}"), "InvalidAMIID.NotFound"))
+}
+
+pub async fn create_image(c: &RegionClients, instance: &str, name: &str) -> ProviderResult<String> {
+    let tags = TagSpecification::builder()
+        .resource_type(ResourceType::Image)
+        .tags(Tag::builder().key(SOURCE_TAG).value(instance).build())
+        .tags(Tag::builder().key("Name").value(name).build())
+        .build();
+    let out = c
+        .ec2
+        .create_image()
+        .instance_id(instance)
+        .name(name)
+        .description(format!("opsdeck image of {instance}"))
+        .no_reboot(true)
+        .tag_specifications(tags)
+        .send()
+        .await
+        .map_err(err(format!("CreateImage of {instance} in {}", c.region)))?;
+    out.image_id()
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::new("CreateImage", "no image id in the answer"))
+}
+
+pub async fn delete_image(c: &RegionClients, id: &str) -> ProviderResult<Vec<String>> {
+    // Its snapshots first (the image's record names them), then deregister,
+    // then delete them: a snapshot in use by a registered image cannot go.
+    let snapshots = image(c, id).await?.snapshots;
+    c.ec2
+        .deregister_image()
+        .image_id(id)
+        .send()
+        .await
+        .map_err(err(format!("DeregisterImage {id} in {}", c.region)))?;
+    for s in &snapshots {
+        c.ec2
+            .delete_snapshot()
+            .snapshot_id(s)
+            .send()
+            .await
+            .map_err(err(format!(
+                "DeleteSnapshot {s} (of the deregistered {id}) in {}",
+                c.region
+            )))?;
+    }
+    Ok(snapshots)
+}
+
+pub async fn launch_config(c: &RegionClients, instance: &str) -> ProviderResult<LaunchLike> {
+    let out = c
+        .ec2
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .map_err(err(format!("describing {instance} in {}", c.region)))?;
+    let i = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+        .ok_or_else(|| {
+            ProviderError::new(format!("instance {instance}"), "InvalidInstanceID.NotFound")
+        })?;
+    Ok(LaunchLike {
+        instance_type: i
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        subnet: i.subnet_id().map(str::to_string),
+        security_groups: i
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(str::to_string)
+            .collect(),
+        iam_profile: i
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .map(str::to_string),
+        tags: i
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .collect(),
+    })
+}
+
+pub async fn launch(
+    c: &RegionClients,
+    image: &str,
+    like: &LaunchLike,
+    name: &str,
+) -> ProviderResult<String> {
+    let mut tags = TagSpecification::builder().resource_type(ResourceType::Instance);
+    for (k, v) in &like.tags {
+        if k != "Name" {
+            tags = tags.tags(Tag::builder().key(k).value(v).build());
+        }
+    }
+    tags = tags.tags(Tag::builder().key("Name").value(name).build());
+    let mut req = c
+        .ec2
+        .run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1)
+        .instance_type(aws_sdk_ec2::types::InstanceType::from(
+            like.instance_type.as_str(),
+        ))
+        .tag_specifications(tags.build());
+    if let Some(s) = &like.subnet {
+        req = req.subnet_id(s);
+    }
+    for g in &like.security_groups {
+        req = req.security_group_ids(g);
+    }
+    if let Some(arn) = &like.iam_profile {
+        req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build());
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(err(format!("RunInstances of {image} in {}", c.region)))?;
+    out.instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::new("RunInstances", "no instance in the answer"))
+}
+
+pub async fn addresses(c: &RegionClients) -> ProviderResult<Vec<Address>> {
+    let out = c
+        .ec2
+        .describe_addresses()
+        .send()
+        .await
+        .map_err(err(format!("Elastic IPs in {}", c.region)))?;
+    Ok(out
+        .addresses()
+        .iter()
+        .filter_map(|a| {
+            Some(Address {
+                allocation_id: a.allocation_id()?.to_string(),
+                public_ip: a.public_ip()?.to_string(),
+                instance: a.instance_id().map(str::to_string),
+            })
+        })
+        .collect())
+}
+
+pub async fn associate(c: &RegionClients, allocation: &str, instance: &str) -> ProviderResult<()> {
+    c.ec2
+        .associate_address()
+        .allocation_id(allocation)
+        .instance_id(instance)
+        .allow_reassociation(true)
+        .send()
+        .await
+        .map_err(err(format!(
+            "AssociateAddress {allocation} with {instance} in {}",
+            c.region
+        )))?;
+    Ok(())
+}

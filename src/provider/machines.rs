@@ -1,0 +1,60 @@
+//! The EC2 lifecycle behind cloud steps: machine images of an instance,
+//! an instance launched like another from an image, its Elastic IP. The
+//! sandbox simulates it (a new instance gets a new id and a host tree
+//! restored from the image); the aws provider calls EC2.
+
+use chrono::{DateTime, Utc};
+
+/// The tag an image made by opsdeck carries: the instance it was made of
+/// (retention and recovery find an instance's images by it).
+pub const SOURCE_TAG: &str = "opsdeck:source-instance";
+
+/// A machine image (AMI) of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    /// pending, available, failed, deregistered.
+    pub state: String,
+    pub created: Option<DateTime<Utc>>,
+    /// The EBS snapshots behind it (deleted with it by retention).
+    pub snapshots: Vec<String>,
+    /// The instance it was made of (its [`SOURCE_TAG`]).
+    pub source_instance: Option<String>,
+}
+
+/// An Elastic IP.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Address {
+    pub allocation_id: String,
+    pub public_ip: String,
+    /// The instance it is associated with, if any.
+    pub instance: Option<String>,
+}
+
+/// How the instance an image is launched from was configured: what the
+/// new one copies (its Name gets a suffix).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LaunchLike {
+    pub instance_type: String,
+    pub subnet: Option<String>,
+    pub security_groups: Vec<String>,
+    /// The IAM instance profile's ARN.
+    pub iam_profile: Option<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// `name` with `suffix` (the Name of a recovered instance).
+pub fn suffixed(name: &str, suffix: &str) -> String {
+    if name.is_empty() {
+        suffix.trim_start_matches('-').to_string()
+    } else {
+        format!("{name}{suffix}")
+    }
+}
+
+/// Images of one instance, newest first (by creation, then id).
+pub fn newest_first(mut images: Vec<Image>) -> Vec<Image> {
+    images.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+    images
+}
