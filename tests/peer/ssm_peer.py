@@ -35,6 +35,11 @@ Systems Manager with an agent on each managed instance:
   InstanceIds and PingStatus; MaxResults/NextToken).
 * Not started because MaxErrors was reached: Cancelled / "Cancelled" (the
   peer's convention; AWS only says it stops sending to more targets).
+* EC2 images and launches carry the agent along: CreateImage of a managed
+  instance copies its root (to ROOT/../../images/<ami>, marked with the
+  instance it first was, as opsdeck's sandbox does), and RunInstances of
+  such an image makes the new instance managed, Online, with a copy of that
+  tree as its root (ROOT/../<new-id>), its environment and region.
 * Every SSM call is appended to DIR/calls.jsonl ({"t", "action", "command",
   "instance"}; "instance" joins InstanceIds with commas) so that tests and
   benchmarks count API calls per command and per instance.
@@ -525,6 +530,73 @@ def call_action(self):
 
 
 R.call_action = call_action
+
+
+# ---- images and launches carry the managed host along ----
+
+from moto.ec2.models import EC2Backend  # noqa: E402
+import shutil  # noqa: E402
+
+IMAGES = os.path.join(PEER_DIR, "images.json")  # ami -> {"root", "host"}
+ORIGIN = "var/lib/docker-sim/origin-host"
+
+
+def images():
+    try:
+        with open(IMAGES, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json(path, value):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f)
+    os.replace(tmp, path)
+
+
+_create_image = EC2Backend.create_image
+
+
+def create_image(self, instance_id, name, description, tag_specifications):
+    ami = _create_image(self, instance_id, name, description, tag_specifications)
+    host = host_file(instance_id)
+    if host is not None:
+        root = os.path.abspath(host["root"])
+        copy = os.path.join(os.path.dirname(os.path.dirname(root)), "images", ami.id)
+        shutil.copytree(root, copy, symlinks=True)
+        mark = os.path.join(copy, ORIGIN)
+        if not os.path.exists(mark):
+            os.makedirs(os.path.dirname(mark), exist_ok=True)
+            origin = host.get("env", {}).get("OPSDECK_HOST") or instance_id
+            with open(mark, "w", encoding="utf-8") as f:
+                f.write(origin + "\n")
+        with LOCK:
+            known = images()
+            known[ami.id] = {"root": copy, "host": host}
+            write_json(IMAGES, known)
+    return ami
+
+
+_run_instances = EC2Backend.run_instances
+
+
+def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+    reservation = _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+    image = images().get(image_id)
+    if image is not None:
+        for inst in reservation.instances:
+            root = os.path.join(os.path.dirname(os.path.abspath(image["host"]["root"])), inst.id)
+            shutil.copytree(image["root"], root, symlinks=True)
+            host = dict(image["host"], root=root, ping="Online", region=self.region_name)
+            host["env"] = dict(host.get("env", {}), OPSDECK_HOST=inst.id)
+            write_json(os.path.join(HOSTS_DIR, inst.id + ".json"), host)
+    return reservation
+
+
+EC2Backend.create_image = create_image
+EC2Backend.run_instances = run_instances
 
 
 if __name__ == "__main__":

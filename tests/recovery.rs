@@ -1,0 +1,352 @@
+//! EC2 recovery on the sandbox, driven headless the way an operator would:
+//! `snapshot-instance` (the monthly image, with retention) and
+//! `recover-instance` (the PMO document's procedure: newest image → a new
+//! instance like the lost one → its Elastic IP → code from the code bucket
+//! → database from the newest S3 backup → health → DNS), their preview,
+//! their guards, and a failure that says what exists.
+
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{run_cli, sim_sandbox};
+use opsdeck::provider::sandbox::estate::{self, PMO_HOST};
+use std::path::Path;
+
+fn sandbox(home: &Path) -> std::path::PathBuf {
+    home.join("data/opsdeck/sandbox")
+}
+
+/// The estate's images of `instance`, oldest first: (id, name).
+fn images(home: &Path, instance: &str) -> Vec<(String, String)> {
+    let e = estate::load(&sandbox(home)).unwrap();
+    let mut v: Vec<_> = e
+        .images
+        .iter()
+        .filter(|m| m.image.source_instance.as_deref() == Some(instance))
+        .map(|m| (m.image.created, m.image.id.clone(), m.image.name.clone()))
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, id, name)| (id, name)).collect()
+}
+
+/// The instance is lost: stopped, its agent gone.
+fn lose(home: &Path, id: &str) {
+    let mut e = estate::load(&sandbox(home)).unwrap();
+    let i = e.instances.iter_mut().find(|i| i.id == id).unwrap();
+    i.state = "stopped".into();
+    i.ssm_ping = opsdeck::domain::SsmPing::ConnectionLost;
+    estate::save(&sandbox(home), &e).unwrap();
+}
+
+fn instances(home: &Path) -> Vec<serde_json::Value> {
+    let (code, out, err) = run_cli(home, &["ls", "instances", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn snapshot_instance_makes_an_image_and_keeps_only_the_newest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    sim_sandbox(&sandbox(home), common::fixed_now());
+    let seeded = images(home, PMO_HOST);
+    assert_eq!(seeded.len(), 1, "last month's image of the PMO host");
+
+    // The preview says which calls will be made, with their arguments.
+    let (code, out, _) = run_cli(
+        home,
+        &[
+            "run",
+            "snapshot-instance",
+            "instance=cohuron-pmo-api",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!(
+        "call: ec2 CreateImage InstanceId={PMO_HOST} Name=opsdeck-{PMO_HOST}-{{stamp}} NoReboot=true"
+    )));
+    assert!(out.contains("for each image but the newest 3: DeregisterImage"));
+
+    // A production instance: nothing without its name typed.
+    let (code, _, err) = run_cli(
+        home,
+        &[
+            "run",
+            "snapshot-instance",
+            "instance=cohuron-pmo-api",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(images(home, PMO_HOST), seeded, "refused: nothing made");
+    // Read-only mode refuses a change.
+    let (code, _, err) = run_cli(
+        home,
+        &[
+            "run",
+            "snapshot-instance",
+            "instance=cohuron-pmo-api",
+            "--read-only",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+
+    let snap = |retain: &str, at: &str| {
+        common::run_cli_at(
+            home,
+            at.parse().unwrap(),
+            &[
+                "run",
+                "snapshot-instance",
+                "instance=cohuron-pmo-api",
+                &format!("retain={retain}"),
+                "--yes",
+                "--confirm",
+                "cohuron-pmo-api",
+            ],
+        )
+    };
+    let (code, out, err) = snap("2", "2026-03-02T10:00:00Z");
+    assert_eq!(code, 0, "{out}{err}");
+    let after_first = images(home, PMO_HOST);
+    assert_eq!(after_first.len(), 2, "{out}");
+    assert_eq!(after_first[0], seeded[0]);
+    assert_eq!(
+        after_first[1].1,
+        format!("opsdeck-{PMO_HOST}-20260302-100000")
+    );
+    // The image holds the host's tree as it was.
+    let copy = sandbox(home).join("images").join(&after_first[1].0);
+    assert!(copy.join("app/.env").exists());
+    assert!(out.contains("==> opsdeck report: images_pruned=0"), "{out}");
+
+    // A month later with retain=2: the oldest (last month's) goes, with its snapshot.
+    let (code, out, err) = snap("2", "2026-04-02T10:00:00Z");
+    assert_eq!(code, 0, "{out}{err}");
+    let now = images(home, PMO_HOST);
+    assert_eq!(now.len(), 2);
+    assert_eq!(now[0], after_first[1]);
+    assert!(!now.iter().any(|m| m == &seeded[0]));
+    assert!(
+        out.contains(&format!("deregistered {} ", seeded[0].0))
+            && out.contains("deleted its snapshots snap-"),
+        "{out}"
+    );
+    assert!(!sandbox(home).join("images").join(&seeded[0].0).exists());
+    assert!(out.contains("==> opsdeck report: images_pruned=1"), "{out}");
+    assert!(
+        out.contains("==> estate now (what this run made or changed):"),
+        "{out}"
+    );
+
+    // Journaled like any run: the procedure's text, its end, its figures.
+    let (code, hist, _) = run_cli(home, &["history", "--json"]);
+    assert_eq!(code, 0);
+    let runs: serde_json::Value = serde_json::from_str(&hist).unwrap();
+    let last = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["start"]["runbook"] == "snapshot-instance"
+                && r["start"]["at"].as_str().unwrap().starts_with("2026-04-02")
+        })
+        .cloned()
+        .unwrap();
+    assert_eq!(last["finish"]["status"], "succeeded", "{last}");
+    assert_eq!(last["finish"]["report"]["images_pruned"], "1", "{last}");
+}
+
+#[test]
+fn recover_instance_brings_the_lost_pmo_host_back_on_a_new_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    let _db = common::real_db_sandbox(home);
+    let count_tasks = |instance: &str, name: &str| -> String {
+        let (code, out, err) = run_cli(
+            home,
+            &[
+                "run",
+                "command",
+                &format!("instance={instance}"),
+                "command=docker exec pmo-postgres psql -U app -d app -A -t -c 'SELECT count(*) FROM tasks'",
+                "--yes",
+                "--confirm",
+                name,
+            ],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        out.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = count_tasks(PMO_HOST, "cohuron-pmo-api");
+    assert!(before.parse::<u32>().unwrap() > 1000, "{before}");
+    // The host is lost, and its database with it.
+    let (code, out, err) = run_cli(
+        home,
+        &[
+            "run",
+            "command",
+            "instance=cohuron-pmo-api",
+            "command=docker exec pmo-postgres psql -U app -d postgres -c 'DROP DATABASE app WITH (FORCE)'",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    lose(home, PMO_HOST);
+
+    // An offline agent does not stop the recovery (it sends the old host nothing).
+    let (code, out, err) = run_cli(
+        home,
+        &[
+            "run",
+            "recover-instance",
+            "instance=cohuron-pmo-api",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let list = instances(home);
+    let new = list
+        .iter()
+        .find(|i| i["name"] == "cohuron-pmo-api-recovered")
+        .unwrap_or_else(|| panic!("no recovered instance: {list:?}"));
+    let new_id = new["id"].as_str().unwrap().to_string();
+    let old = list.iter().find(|i| i["id"] == PMO_HOST).unwrap();
+    assert_ne!(new_id, PMO_HOST);
+    assert_eq!(new["state"], "running");
+    assert_eq!(new["ssm_ping"], "online");
+    assert_eq!(new["instance_type"], old["instance_type"]);
+    assert_eq!(new["region"], old["region"]);
+    assert_eq!(new["tags"]["Project"], "cohuron-pmo");
+    assert_eq!(new["tags"]["Environment"], "production");
+    // The Elastic IP moved: no DNS change needed.
+    assert_eq!(new["public_ip"], "100.28.36.248");
+    assert!(old["public_ip"].is_null(), "{old}");
+    assert!(
+        out.contains("==> opsdeck report: dns_change=none: the Elastic IP moved with the service"),
+        "{out}"
+    );
+    // The code came from the code bucket; the database from S3's newest backup.
+    let root = sandbox(home).join("hosts").join(&new_id);
+    assert_eq!(
+        std::fs::read_to_string(root.join("opt/app/api/VERSION")).unwrap(),
+        "api/latest.tar.gz\n"
+    );
+    assert!(
+        out.contains("==> opsdeck report: backup=app_20260301_020000.sql.gz"),
+        "{out}"
+    );
+    assert!(
+        out.contains("==> opsdeck report: backup_age_hours=32"),
+        "{out}"
+    );
+    assert!(
+        out.contains("GET http://localhost:4000/api/health: {\"status\":\"ok\""),
+        "{out}"
+    );
+    assert_eq!(count_tasks(&new_id, "cohuron-pmo-api-recovered"), before);
+    assert!(out.contains("==> opsdeck result: succeeded"), "{out}");
+}
+
+#[test]
+fn a_failed_recovery_step_says_what_exists_now() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    sim_sandbox(&sandbox(home), common::fixed_now());
+    lose(home, PMO_HOST);
+    // A hostile parameter is refused before anything is called.
+    let (code, _, err) = run_cli(
+        home,
+        &[
+            "run",
+            "recover-instance",
+            "instance=cohuron-pmo-api",
+            "suffix=-x;reboot",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(instances(home).len(), 6, "nothing launched");
+    // An artifact that is not in the bucket: the run stops after the launch.
+    let (code, out, err) = run_cli(
+        home,
+        &[
+            "run",
+            "recover-instance",
+            "instance=cohuron-pmo-api",
+            "code_artifacts=api/v9.9.9.tar.gz",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let new_id = instances(home)
+        .iter()
+        .find(|i| i["name"] == "cohuron-pmo-api-recovered")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        out.contains("==> opsdeck result: failed step=\"restore the latest code from the code bucket\" exit=1"),
+        "{out}"
+    );
+    let estate_part = out
+        .split("==> estate now: the run stopped")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        estate_part.contains(&format!(
+            "instance {new_id} (cohuron-pmo-api-recovered): launched by this run"
+        )),
+        "{out}"
+    );
+    assert!(
+        estate_part.contains("Elastic IP 100.28.36.248 (eipalloc-")
+            && estate_part.contains(&format!("moved from {PMO_HOST} to {new_id}")),
+        "{out}"
+    );
+    // Without an image there is nothing to recover from: said before any launch.
+    let tmp2 = tempfile::tempdir().unwrap();
+    sim_sandbox(&sandbox(tmp2.path()), common::fixed_now());
+    let (code, out, _) = run_cli(
+        tmp2.path(),
+        &[
+            "run",
+            "recover-instance",
+            "instance=multi-tenant-platform",
+            "--yes",
+            "--confirm",
+            "multi-tenant-platform",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("no available image of i-0a4f1c2e9b7d30001"),
+        "{out}"
+    );
+    assert!(
+        out.contains("==> estate: this run made nothing and changed nothing in the cloud"),
+        "{out}"
+    );
+}
