@@ -14,6 +14,8 @@
 mod common;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/peer_cli.rs"]
+mod peer_cli;
 #[path = "support/tmux.rs"]
 mod tmux;
 
@@ -21,6 +23,7 @@ use common::{fixed_now, git_head};
 use moto::{ManagedHost, manage, moto, peer_calls, run_instances};
 use opsdeck::provider::sandbox::estate::MT_HOST;
 use opsdeck::store::journal::Journal;
+use peer_cli::aws_cli;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -190,37 +193,6 @@ key_tables = ["events"]
                 .unwrap();
         (id, journaled, host)
     }
-}
-
-/// The binary on the peer's context `peer` of `cfg`, its credentials from
-/// the environment, never a real AWS endpoint or shared file; `fast`: a
-/// quicker tail rhythm than SSM's.
-fn aws_cli(
-    dir: &Path,
-    cfg: &Path,
-    now: chrono::DateTime<chrono::Utc>,
-    fast: bool,
-    args: &[&str],
-) -> Command {
-    let mut c = common::cli_at(dir, now);
-    c.env("AWS_ENDPOINT_URL", moto())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .args(["--config", cfg.to_str().unwrap(), "--context", "peer"])
-        .args(args);
-    if fast {
-        c.env("OPSDECK_SSM_POLL_MS", "200")
-            .env("OPSDECK_SSM_GAP_MS", "150")
-            .env("OPSDECK_SSM_SETTLE_MS", "50")
-            .env("OPSDECK_FLEET_POLL_MS", "300");
-    }
-    c
 }
 
 /// SSM calls about `instance` the peer answered between `from` and `to`

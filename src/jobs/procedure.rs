@@ -343,8 +343,27 @@ impl Runner {
                         .await
                         .map_err(err)?,
                 );
+                // Never this run's image (the newest by definition, whatever
+                // the clock's resolution says), nor one whose age is unknown.
+                let made_now = self.values.get("image").cloned();
+                let mut all = all;
+                if let Some(at) = all.iter().position(|m| Some(&m.id) == made_now.as_ref()) {
+                    let mine = all.remove(at);
+                    all.insert(0, mine);
+                }
                 let mut pruned = 0;
                 for (i, img) in all.iter().enumerate() {
+                    if i >= keep && Some(&img.id) == made_now.as_ref() {
+                        self.say(&format!("keep {} {}: made by this run", img.id, img.name));
+                        continue;
+                    }
+                    if i >= keep && img.created.is_none() {
+                        self.say(&format!(
+                            "keep {} {}: its creation date is unknown, so it is not known to be older",
+                            img.id, img.name
+                        ));
+                        continue;
+                    }
                     if i < keep {
                         self.say(&format!(
                             "keep {} {} ({})",

@@ -21,7 +21,7 @@ struct Peer {
 
 /// The Python with moto that `bash .ci/test` installs (a virtualenv under
 /// `target/`), or `OPSDECK_TEST_PYTHON`.
-fn peer_python() -> PathBuf {
+pub fn peer_python() -> PathBuf {
     if let Some(p) = std::env::var_os("OPSDECK_TEST_PYTHON") {
         return PathBuf::from(p);
     }

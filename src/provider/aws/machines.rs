@@ -24,10 +24,7 @@ fn image_of(i: &aws_sdk_ec2::types::Image) -> Image {
             .state()
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "unknown".into()),
-        created: i
-            .creation_date()
-            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-            .map(|d| d.with_timezone(&chrono::Utc)),
+        created: i.creation_date().and_then(creation_date),
         snapshots: i
             .block_device_mappings()
             .iter()
@@ -41,6 +38,19 @@ fn image_of(i: &aws_sdk_ec2::types::Image) -> Image {
             .and_then(|t| t.value())
             .map(str::to_string),
     }
+}
+
+/// EC2 says `2026-03-02T10:00:00.000Z`; some endpoints leave the zone out
+/// (then it is UTC).
+fn creation_date(d: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(d)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(d.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
 }
 
 pub async fn images(c: &RegionClients, instance: &str) -> ProviderResult<Vec<Image>> {
@@ -237,4 +247,16 @@ pub async fn associate(c: &RegionClients, allocation: &str, instance: &str) -> P
             c.region
         )))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn creation_dates_with_or_without_a_zone() {
+        let a = super::creation_date("2026-03-02T10:00:00.000Z").unwrap();
+        let b = super::creation_date("2026-03-02T10:00:00").unwrap();
+        assert_eq!(a, b);
+        assert!(super::creation_date("yesterday").is_none());
+    }
 }
