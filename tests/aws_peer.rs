@@ -692,6 +692,23 @@ async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
             "restore-safety",
             &["backup=BACKUP", "--confirm", "filter_ical_staging"],
         ),
+        // Cloud steps: EC2 on moto, the script parts over SSM on the new
+        // instance (the multi-tenant host has no PMO code or database).
+        (
+            "snapshot-instance",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
+        (
+            "recover-instance",
+            &[
+                "instance=INSTANCE",
+                "code_bucket=",
+                "db=",
+                "health_url=",
+                "--confirm",
+                "NAME",
+            ],
+        ),
     ];
     let builtin = opsdeck::runbook::Library::builtin();
     let mut names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
