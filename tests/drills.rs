@@ -402,3 +402,75 @@ fn database_drills_run_on_the_sandboxs_own_postgresql() {
         "{v:#}"
     );
 }
+
+/// The PMO host is lost with its volume: the operator recovers it with
+/// `recover-instance`, no flags; verify checks the new instance, its
+/// Elastic IP, its health endpoint and the database's data, and the report
+/// sets RTO and RPO against the PMO document's 4 h / 24 h.
+#[test]
+fn instance_lost_drill_recovers_the_pmo_host_on_a_new_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let _db = common::real_db_sandbox(d);
+    let out = ok(d, &["drill", "start", "instance-lost"]);
+    assert!(
+        out.contains("cohuron-pmo-api (i-07f64b1f8de8f6b26, us-east-1) failed its status checks"),
+        "{out}"
+    );
+    // The old host refuses runs; nothing is recovered yet.
+    let (code, _, err) = run_cli(d, &["run", "api-health", "instance=cohuron-pmo-api"]);
+    assert_eq!(code, 3, "{err}");
+    let v = verify(d);
+    assert_eq!(v["passed"], false, "{v:#}");
+    // Half an hour later the operator runs the recovery.
+    let later = common::fixed_now() + chrono::Duration::minutes(30);
+    let (code, out, err) = run_cli_at(
+        d,
+        later,
+        &[
+            "run",
+            "recover-instance",
+            "instance=cohuron-pmo-api",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v = verify_at(d, later + chrono::Duration::minutes(2));
+    assert_eq!(v["passed"], true, "{v:#}");
+    let checks: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "a new instance runs in place of the lost one, its SSM agent online",
+            "recover-instance ran to its end",
+            "the Elastic IP is on the new instance (no DNS change)",
+            "its health endpoint answers 200",
+            "the database holds the newest S3 backup's data",
+        ]
+    );
+    assert_eq!(v["rto_seconds"], 32 * 60);
+    // The newest S3 copy is from 02:00 the day before the 10:00 fault.
+    assert_eq!(v["rpo_seconds"], 32 * 3600);
+    assert_eq!(
+        v["backup_used"],
+        "s3://cohuron-backups/postgres/app_20260301_020000.sql.gz"
+    );
+    let md = ok(d, &["drill", "report"]);
+    assert!(
+        md.contains(
+            "- **RTO** (alarm → verified recovery): 32m 00s — within the PMO document's 4h 00m"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("32h 00m — EXCEEDS the PMO document's 24h 00m by 8h 00m"),
+        "{md}"
+    );
+}

@@ -6,11 +6,12 @@
 //! Markdown. No UI here; the console and `opsdeck drill` share it.
 
 pub mod database;
+mod instance;
 pub mod pg;
 pub mod report;
 
 pub use pg::PgTarget;
-pub use report::{Check, Report, Step, markdown};
+pub use report::{Check, Objectives, Report, Step, markdown};
 
 use crate::provider::sandbox::{Sandbox, docker_sim, estate};
 use crate::store::journal::{Entry, Journal};
@@ -30,14 +31,17 @@ pub enum Scenario {
     CorruptLatestBackup,
     /// The database and the host's backups are gone; S3 has a copy (a real PostgreSQL: the sandbox's own, or --pg).
     LostDatabase,
+    /// The PMO host is gone with its volume: recover it on a new instance from its image (the sandbox's real PostgreSQL).
+    InstanceLost,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::FailedMigration,
         Scenario::CrashLoop,
         Scenario::CorruptLatestBackup,
         Scenario::LostDatabase,
+        Scenario::InstanceLost,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +49,7 @@ impl Scenario {
             Scenario::CrashLoop => "crash-loop",
             Scenario::CorruptLatestBackup => "corrupt-latest-backup",
             Scenario::LostDatabase => "lost-database",
+            Scenario::InstanceLost => "instance-lost",
         }
     }
     pub fn parse(s: &str) -> Option<Scenario> {
@@ -56,6 +61,7 @@ impl Scenario {
             Scenario::CrashLoop => "crash-looping container",
             Scenario::CorruptLatestBackup => "damaged database, corrupt latest backup",
             Scenario::LostDatabase => "lost database, restore from S3",
+            Scenario::InstanceLost => "lost EC2 instance, recover it from its image",
         }
     }
 }
@@ -139,6 +145,7 @@ pub fn start(
                 "{name} keeps restarting (6 restarts in the last 10 minutes, exit 137): find out why and bring it back."
             )
         }
+        Scenario::InstanceLost => instance::start(sandbox, &mut facts)?,
         Scenario::CorruptLatestBackup | Scenario::LostDatabase => {
             let own;
             let pg = match pg {
@@ -388,6 +395,9 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
                 rpo = rpo_of_good_backup(&a);
             }
         }
+        Scenario::InstanceLost => {
+            (backup_used, rpo) = instance::verify(sandbox, &a, &steps, &mut checks)?;
+        }
         Scenario::CorruptLatestBackup => {
             let db = fact("database");
             let corrupt = fact("corrupt_backup");
@@ -458,6 +468,11 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
         rto_seconds: (now - a.started_at).num_seconds(),
         rpo_seconds: rpo,
         backup_used,
+        objectives: (scenario == Scenario::InstanceLost).then_some(Objectives {
+            rto_seconds: instance::RTO_HOURS * 3600,
+            rpo_seconds: instance::RPO_HOURS * 3600,
+            source: "the PMO document".into(),
+        }),
         passed,
         checks,
         steps: steps

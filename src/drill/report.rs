@@ -31,6 +31,50 @@ pub struct Step {
     pub confirm: Option<String>,
 }
 
+/// RTO and RPO as a document sets them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Objectives {
+    pub rto_seconds: i64,
+    pub rpo_seconds: i64,
+    /// Where they are written ("the PMO document").
+    pub source: String,
+}
+
+/// `measured` against an objective, in words.
+fn against(measured: i64, objective: i64, source: &str) -> String {
+    if measured <= objective {
+        format!(" — within {source}'s {}", dur(objective))
+    } else {
+        format!(
+            " — EXCEEDS {source}'s {} by {}",
+            dur(objective),
+            dur(measured - objective)
+        )
+    }
+}
+
+impl Report {
+    /// The RTO and RPO lines (with the objectives when known).
+    pub fn rto_rpo(&self) -> (String, Option<String>) {
+        let o = self.objectives.as_ref();
+        let rto = format!(
+            "{}{}",
+            dur(self.rto_seconds),
+            o.map(|o| against(self.rto_seconds, o.rto_seconds, &o.source))
+                .unwrap_or_default()
+        );
+        let rpo = self.rpo_seconds.map(|r| {
+            format!(
+                "{}{}",
+                dur(r),
+                o.map(|o| against(r, o.rpo_seconds, &o.source))
+                    .unwrap_or_default()
+            )
+        });
+        (rto, rpo)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub id: String,
@@ -44,6 +88,9 @@ pub struct Report {
     /// Age of the backup restored, at the time of the fault.
     pub rpo_seconds: Option<i64>,
     pub backup_used: Option<String>,
+    /// The recovery objectives the estate's documents set, when they do.
+    #[serde(default)]
+    pub objectives: Option<Objectives>,
     pub passed: bool,
     pub checks: Vec<Check>,
     pub steps: Vec<Step>,
@@ -68,14 +115,11 @@ pub fn markdown(r: &Report) -> String {
         r.verified_at.format("%Y-%m-%d %H:%M:%S UTC"),
     );
     s.push_str(&format!("> {}\n\n", r.alarm));
-    s.push_str(&format!(
-        "- **RTO** (alarm → verified recovery): {}\n",
-        dur(r.rto_seconds)
-    ));
-    match (r.rpo_seconds, &r.backup_used) {
+    let (rto, rpo) = r.rto_rpo();
+    s.push_str(&format!("- **RTO** (alarm → verified recovery): {rto}\n"));
+    match (rpo, &r.backup_used) {
         (Some(rpo), Some(b)) => s.push_str(&format!(
-            "- **RPO** (age of the backup restored at the time of the fault): {} — `{b}`\n",
-            dur(rpo)
+            "- **RPO** (age of the backup restored at the time of the fault): {rpo} — `{b}`\n"
         )),
         (None, Some(b)) => s.push_str(&format!("- backup restored: `{b}`\n")),
         _ => s.push_str("- no backup restored\n"),
