@@ -709,6 +709,10 @@ async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
                 "NAME",
             ],
         ),
+        (
+            "terminate-instance",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
     ];
     let builtin = opsdeck::runbook::Library::builtin();
     let mut names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();

@@ -287,4 +287,29 @@ prefix = "postgres/"
         "{out}"
     );
     assert!(out.contains("==> opsdeck result: succeeded"), "{out}");
+
+    // The lost one is let go for good.
+    let (code, out, err) = run(&[
+        "run",
+        "terminate-instance",
+        &format!("instance={id}"),
+        "--yes",
+        "--confirm",
+        "cohuron-pmo-api",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let d = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.reservations()[0].instances()[0]
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .as_deref(),
+        Some("terminated")
+    );
 }

@@ -326,6 +326,49 @@ fn a_failed_recovery_step_says_what_exists_now() {
             && estate_part.contains(&format!("moved from {PMO_HOST} to {new_id}")),
         "{out}"
     );
+    // The operator cleans up: the new instance is terminated (its name
+    // typed: destructive), and the Elastic IP on it is let go.
+    let (code, _, err) = run_cli(
+        home,
+        &[
+            "run",
+            "terminate-instance",
+            &format!("instance={new_id}"),
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    let (code, out, err) = run_cli(
+        home,
+        &[
+            "run",
+            "terminate-instance",
+            &format!("instance={new_id}"),
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api-recovered",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "call: ec2 TerminateInstances InstanceIds=[{new_id}]"
+        )),
+        "{out}"
+    );
+    let gone = instances(home)
+        .into_iter()
+        .find(|i| i["id"] == new_id.as_str())
+        .unwrap();
+    assert_eq!(gone["state"], "terminated");
+    assert!(gone["public_ip"].is_null());
+    let e = estate::load(&sandbox(home)).unwrap();
+    assert!(
+        e.addresses
+            .iter()
+            .all(|a| a.address.instance.as_deref() != Some(new_id.as_str()))
+    );
+
     // Without an image there is nothing to recover from: said before any launch.
     let tmp2 = tempfile::tempdir().unwrap();
     sim_sandbox(&sandbox(tmp2.path()), common::fixed_now());

@@ -493,6 +493,26 @@ impl Runner {
                 }
                 self.report("new_instance", &id);
             }
+            Action::Terminate => {
+                let id = a("instance");
+                let state = self.cloud.terminate(&region, &id).await.map_err(err)?;
+                self.ledger.push(format!(
+                    "instance {id} terminated by this run: gone for good (its images stay)"
+                ));
+                self.say(&format!("{id}: {state}"));
+                loop {
+                    let list = self.cloud.instances().await.map_err(err)?;
+                    match list.iter().find(|i| i.id == id).map(|i| i.state.as_str()) {
+                        Some("terminated") | None => break,
+                        Some(s) => self.say(&format!("{id}: {s}…")),
+                    }
+                    if started.elapsed() > limit {
+                        return Err(format!("{id} not terminated after {} s", limit.as_secs()));
+                    }
+                    self.pause(every).await?;
+                }
+                self.say(&format!("{id} is terminated"));
+            }
             Action::MoveAddress => {
                 let (from, to) = (a("from"), a("to"));
                 let addrs = self.cloud.addresses(&region).await.map_err(err)?;

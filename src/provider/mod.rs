@@ -117,6 +117,11 @@ pub trait CloudInventory: Send + Sync {
         let _ = (region, allocation, instance);
         Err(unsupported("associating an Elastic IP"))
     }
+    /// TerminateInstances; returns the state reported back.
+    async fn terminate(&self, region: &str, instance: &str) -> ProviderResult<String> {
+        let _ = (region, instance);
+        Err(unsupported("terminating an instance"))
+    }
     /// What to hand the terminal to for a shell on `instance`, or inside
     /// `container` on it.
     fn session(

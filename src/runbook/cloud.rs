@@ -87,14 +87,17 @@ pub enum Action {
     /// Move the Elastic IP of one instance to another (AssociateAddress);
     /// says the DNS change when there is none to move.
     MoveAddress,
+    /// TerminateInstances, then wait until it is terminated.
+    Terminate,
 }
 
-pub const ACTIONS: [Action; 5] = [
+pub const ACTIONS: [Action; 6] = [
     Action::CreateImage,
     Action::PruneImages,
     Action::NewestImage,
     Action::LaunchLike,
     Action::MoveAddress,
+    Action::Terminate,
 ];
 
 impl Action {
@@ -105,6 +108,7 @@ impl Action {
             Action::NewestImage => "newest-image",
             Action::LaunchLike => "launch-like",
             Action::MoveAddress => "move-address",
+            Action::Terminate => "terminate",
         }
     }
     pub fn parse(name: &str) -> Option<Action> {
@@ -125,6 +129,7 @@ impl Action {
                 ("suffix", ArgType::Suffix),
             ],
             Action::MoveAddress => &[("from", ArgType::InstanceId), ("to", ArgType::InstanceId)],
+            Action::Terminate => &[("instance", ArgType::InstanceId)],
         }
     }
     /// The values it gives the steps after it (by name).
@@ -135,6 +140,7 @@ impl Action {
             Action::NewestImage => &[("image", Some(ArgType::ImageId)), ("image_age_hours", None)],
             Action::LaunchLike => &[("new_instance", Some(ArgType::InstanceId))],
             Action::MoveAddress => &[("public_ip", None), ("dns_change", None)],
+            Action::Terminate => &[],
         }
     }
     /// Changes the estate (a read-only context refuses the runbook).
@@ -174,6 +180,10 @@ impl Action {
                 "ec2 DescribeAddresses Filters=[instance-id={}]; AssociateAddress AllocationId=(its) InstanceId={} AllowReassociation=true",
                 a("from"),
                 a("to")
+            ),
+            Action::Terminate => format!(
+                "ec2 TerminateInstances InstanceIds=[{}]; DescribeInstances until terminated",
+                a("instance")
             ),
         }
     }

@@ -306,6 +306,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "recover-instance.toml",
         include_str!("library/recover-instance.toml"),
     ),
+    (
+        "terminate-instance.toml",
+        include_str!("library/terminate-instance.toml"),
+    ),
 ];
 
 impl Library {

@@ -234,6 +234,26 @@ pub async fn addresses(c: &RegionClients) -> ProviderResult<Vec<Address>> {
         .collect())
 }
 
+pub async fn terminate(c: &RegionClients, instance: &str) -> ProviderResult<String> {
+    let out = c
+        .ec2
+        .terminate_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .map_err(err(format!(
+            "TerminateInstances {instance} in {}",
+            c.region
+        )))?;
+    Ok(out
+        .terminating_instances()
+        .first()
+        .and_then(|s| s.current_state())
+        .and_then(|s| s.name())
+        .map(|n| n.as_str().to_string())
+        .unwrap_or_else(|| "unknown".into()))
+}
+
 pub async fn associate(c: &RegionClients, allocation: &str, instance: &str) -> ProviderResult<()> {
     c.ec2
         .associate_address()

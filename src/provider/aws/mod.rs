@@ -149,6 +149,9 @@ impl CloudInventory for AwsCloud {
     ) -> ProviderResult<Vec<crate::provider::machines::Address>> {
         machines::addresses(self.in_region(region)?).await
     }
+    async fn terminate(&self, region: &str, instance: &str) -> ProviderResult<String> {
+        machines::terminate(self.in_region(region)?, instance).await
+    }
     async fn associate_address(
         &self,
         region: &str,

@@ -530,6 +530,11 @@ impl CloudInventory for SandboxCloud {
             .map(|a| a.address)
             .collect())
     }
+    async fn terminate(&self, region: &str, instance: &str) -> ProviderResult<String> {
+        self.change(format!("TerminateInstances {instance}"), |_, e| {
+            machines::terminate(e, region, instance)
+        })
+    }
     async fn associate_address(
         &self,
         region: &str,

@@ -273,3 +273,22 @@ pub fn seed(dir: &Path, estate: &mut Estate, now: DateTime<Utc>) -> Result<(), S
     }
     Ok(())
 }
+
+/// Terminate `instance`: gone for good (its tree stays, unreachable); an
+/// Elastic IP on it is disassociated, as EC2 does.
+pub fn terminate(estate: &mut Estate, region: &str, instance: &str) -> Result<String, String> {
+    let i = estate
+        .instances
+        .iter_mut()
+        .find(|i| i.id == instance && i.region == region)
+        .ok_or_else(|| format!("InvalidInstanceID.NotFound: {instance} in {region}"))?;
+    i.state = "terminated".into();
+    i.ssm_ping = SsmPing::ConnectionLost;
+    i.public_ip = None;
+    for a in &mut estate.addresses {
+        if a.address.instance.as_deref() == Some(instance) {
+            a.address.instance = None;
+        }
+    }
+    Ok("terminated".into())
+}
