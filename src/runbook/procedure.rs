@@ -150,11 +150,12 @@ impl Procedure {
                     action,
                     args,
                 } => {
+                    // One call a line.
+                    let call = action.call(args).replace("; ", "\n#       then ");
                     s.push_str(&format!(
-                        "\n# ==== [{number}/{}] cloud `{}`: {name}\n# call: {}\n# gives: {}\n",
+                        "\n# ==== [{number}/{}] cloud `{}`: {name}\n# call: {call}\n# gives: {}\n",
                         self.total,
                         action.name(),
-                        action.call(args),
                         action
                             .outputs()
                             .iter()

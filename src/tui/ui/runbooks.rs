@@ -57,6 +57,13 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
             Style::default().fg(theme.muted),
         ));
     }
+    // The names' column fits the longest, with a space after it.
+    let width = visible
+        .iter()
+        .map(|(n, ..)| n.chars().count() + 1)
+        .max()
+        .unwrap_or(18)
+        .max(18);
     for (i, (name, title, danger, _)) in visible.iter().enumerate() {
         let sel = i == p.selected;
         let base = if sel {
@@ -69,7 +76,7 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
         };
         lines.push(Line::from(vec![
             Span::styled(if sel { "▶ " } else { "  " }, base),
-            Span::styled(format!("{name:<18}"), base),
+            Span::styled(format!("{name:<width$}"), base),
             Span::styled(
                 format!("{:<12}", danger.label()),
                 danger_style(*danger, theme),
@@ -146,9 +153,17 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
             Style::default().fg(theme.muted),
         ));
     }
-    // Room for a value: the popup's width less its borders and the name
-    // and type columns.
-    let value_width = usize::from(area.width.saturating_sub(8 + 2 + 25 + 4));
+    // The names' column fits the longest, with a space after it; room for
+    // a value: the popup's width less its borders and the name and type
+    // columns.
+    let name_width = form
+        .fields
+        .iter()
+        .map(|f| f.name.chars().count() + 1)
+        .max()
+        .unwrap_or(14)
+        .max(14);
+    let value_width = usize::from(area.width).saturating_sub(8 + 2 + name_width + 11 + 4);
     for (i, field) in form.fields.iter().enumerate() {
         let focus = i == form.focus;
         let kind = match field.kind {
@@ -201,7 +216,7 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
         lines.push(Line::from(vec![
             Span::raw(if focus { "▶ " } else { "  " }),
             Span::styled(
-                format!("{:<14}", field.name),
+                format!("{:<name_width$}", field.name),
                 Style::default().fg(theme.accent),
             ),
             Span::styled(format!("{kind:<9}"), Style::default().fg(theme.muted)),
@@ -387,7 +402,11 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
         ])),
     }
     lines.push(Line::styled(
-        "─── the script sent to the host (run detached, output streamed) ───",
+        if run.procedure.is_some() {
+            "─── the procedure: the cloud calls opsdeck makes, the script parts it sends to their instance ───"
+        } else {
+            "─── the script sent to the host (run detached, output streamed) ───"
+        },
         Style::default().fg(theme.muted),
     ));
     let fold = prelude_range(&run.script);
