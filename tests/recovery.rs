@@ -393,3 +393,118 @@ fn a_failed_recovery_step_says_what_exists_now() {
         "{out}"
     );
 }
+
+/// Waits until `out` (a file the run writes) holds `what`.
+fn wait_for(out: &Path, what: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if text.contains(what) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {what:?} in:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A recovery whose health check waits for an endpoint that never answers.
+fn slow_recovery(home: &Path, out: &Path) -> std::process::Child {
+    common::cli(home)
+        .args([
+            "run",
+            "recover-instance",
+            "instance=cohuron-pmo-api",
+            "db=",
+            "health_url=http://localhost:4999/never",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ])
+        .env("OPSDECK_HEALTH_TIMEOUT", "120")
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    sim_sandbox(&sandbox(home), common::fixed_now());
+    lose(home, PMO_HOST);
+    let out = home.join("out.txt");
+
+    // Ctrl-C while a script part runs on the new instance.
+    let mut child = slow_recovery(home, &out);
+    wait_for(&out, "==> [6/7] health check");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(4), "cancelled");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("==> opsdeck result: cancelled"), "{text}");
+    assert!(
+        text.contains("==> estate now: the run stopped") && text.contains("launched by this run"),
+        "{text}"
+    );
+    // The part's job on the new instance was ended, not left looping.
+    let new_id = instances(home)
+        .iter()
+        .find(|i| i["name"] == "cohuron-pmo-api-recovered")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let jobs = sandbox(home)
+        .join("hosts")
+        .join(&new_id)
+        .join("var/lib/opsdeck/jobs");
+    let exits: Vec<String> = std::fs::read_dir(&jobs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".exit"))
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert!(exits.iter().any(|c| c == "143"), "{exits:?}");
+    let (_, hist, _) = run_cli(home, &["history", "--json"]);
+    assert!(hist.contains("\"status\": \"cancelled\""), "{hist}");
+
+    // A killed opsdeck: nothing can follow its procedure (its cloud steps
+    // ran in it); the next opsdeck closes it as lost and says why.
+    lose(home, &new_id);
+    let mut child = slow_recovery(home, &out);
+    wait_for(&out, "==> [6/7] health check");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, _, err) = run_cli(home, &["attach"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("closed as lost (the opsdeck that started it stopped): recover"),
+        "{err}"
+    );
+    let (_, hist, _) = run_cli(home, &["history", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&hist).unwrap();
+    let lost = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["finish"]["status"] == "lost")
+        .unwrap_or_else(|| panic!("{hist}"));
+    assert!(
+        lost["finish"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("a procedure's last script part may still run on its instance"),
+        "{lost}"
+    );
+}

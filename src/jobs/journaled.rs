@@ -74,7 +74,14 @@ pub fn start_record(run: &RenderedRun, id: &str, operator: &Operator, at: DateTi
         target: run.target.label.clone(),
         target_kind: run.target.kind.label().into(),
         host: run.host.clone(),
-        job: id.into(),
+        // A procedure is no one job on a host: its cloud steps run in this
+        // opsdeck, so nothing can follow it after a crash (it is closed as
+        // lost then, like an API change).
+        job: if run.procedure.is_some() {
+            String::new()
+        } else {
+            id.into()
+        },
         on_failure: run.on_failure.clone(),
     }))
 }

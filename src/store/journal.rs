@@ -230,7 +230,7 @@ impl Journal {
                 exit_code: None,
                 result: None,
                 error: Some(
-                    "the opsdeck that started it stopped before recording its end (a forward's process may still run on this machine)"
+                    "the opsdeck that started it stopped before recording its end (a forward's process may still run on this machine; a procedure's last script part may still run on its instance, and what it made is in its output)"
                         .into(),
                 ),
                 duration_ms: (now - e.start.at).num_milliseconds(),
