@@ -508,3 +508,72 @@ fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
         "{lost}"
     );
 }
+
+#[test]
+fn cloud_steps_are_checked_when_a_runbook_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let f = d.join("bad.toml");
+    let head = "name = \"x\"\ntitle = \"t\"\ntarget = \"instance\"\ndanger = \"change\"\n";
+    let cases: [(String, &str); 6] = [
+        (
+            format!("{head}[[step]]\nname = \"s\"\ncloud = \"reboot\"\nwith = {{}}\n"),
+            "bad.toml:7:9: field `cloud`: step `s`: no cloud action `reboot` (known: create-image, prune-images, newest-image, launch-like, move-address, terminate)",
+        ),
+        (
+            format!("{head}[[step]]\nname = \"s\"\ncloud = \"create-image\"\nwith = {{ instance = \"{{instance}}\" }}\n"),
+            "bad.toml:7:9: field `with`: step `s`: `create-image` takes with = { instance, name }",
+        ),
+        (
+            format!("{head}[[step]]\nname = \"s\"\ncloud = \"create-image\"\nwith = {{ instance = \"{{instance}}\", name = \"{{new_instance}}-x\" }}\n"),
+            "field `with`: step `s`: `name` refers to {new_instance}, which nothing before it gives (known: instance, stamp)",
+        ),
+        (
+            format!("{head}[[step]]\nname = \"s\"\non = \"new_instance\"\nrun = \"true\"\n"),
+            "bad.toml:7:6: field `on`: step `s`: `on = \"new_instance\"` is not an instance an earlier cloud step gives (none does)",
+        ),
+        (
+            "name = \"x\"\ntitle = \"t\"\ntarget = \"instance\"\ndanger = \"read\"\n[[step]]\nname = \"s\"\ncloud = \"terminate\"\nwith = { instance = \"{instance}\" }\n".to_string(),
+            "field `danger`: step `s`: `terminate` changes the estate; the runbook cannot be danger = \"read\"",
+        ),
+        (
+            format!("{head}[[step]]\nname = \"s\"\nrun = \"true\"\ncloud = \"terminate\"\nwith = {{ instance = \"{{instance}}\" }}\n"),
+            "bad.toml:6:8: field `run`: step `s`: give either `run` (a script) or `cloud` (an action)",
+        ),
+    ];
+    for (text, want) in cases {
+        std::fs::write(&f, &text).unwrap();
+        let (code, _, err) = run_cli(d, &["runbook", "check", f.to_str().unwrap()]);
+        assert_eq!(code, 2, "{text}");
+        let got = err.replace(&format!("{}/", d.display()), "");
+        assert!(got.contains(want), "want {want}\ngot  {got}");
+    }
+    // A user's own cloud runbook joins the library and runs on the sandbox.
+    sim_sandbox(&sandbox(d), common::fixed_now());
+    let rb = d.join("config/opsdeck/runbooks");
+    std::fs::create_dir_all(&rb).unwrap();
+    std::fs::write(
+        rb.join("image-now.toml"),
+        "name = \"image-now\"\ntitle = \"an image of {instance} now\"\ntarget = \"instance\"\ndanger = \"change\"\n[[step]]\nname = \"image it\"\ncloud = \"create-image\"\nwith = { instance = \"{instance}\", name = \"before-change-{instance}-{stamp}\" }\n[[step]]\nname = \"say which\"\nrun = 'say \"made $image\"'\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(
+        d,
+        &[
+            "run",
+            "image-now",
+            "instance=multi-tenant-platform",
+            "--yes",
+            "--confirm",
+            "multi-tenant-platform",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let made = images(d, opsdeck::provider::sandbox::estate::MT_HOST);
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        made[0].1,
+        "before-change-i-0a4f1c2e9b7d30001-20260302-100000"
+    );
+    assert!(out.contains(&format!("    made {}", made[0].0)), "{out}");
+}
