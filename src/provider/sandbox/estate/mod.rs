@@ -404,11 +404,12 @@ fn recovery_content(dir: &Path, estate: &Estate) -> std::io::Result<()> {
             };
             if b.name.starts_with("cohuron-code-") && o.key.ends_with(".tar.gz") {
                 let part = o.key.split('/').next().unwrap_or("app");
-                put(
-                    &b.name,
-                    &o.key,
-                    &artifact(dir, part, &o.key, v.last_modified.timestamp())?,
-                )?;
+                // Without `tar` the sandbox still comes up; the recovery's
+                // code step then says the artifact is missing.
+                match artifact(dir, part, &o.key, v.last_modified.timestamp()) {
+                    Ok(bytes) => put(&b.name, &o.key, &bytes)?,
+                    Err(e) => tracing::warn!("sandbox artifact {}: {e}", o.key),
+                }
             } else if b.name == "cohuron-backups" && o.key.starts_with("postgres/app_") {
                 let tmp = dir.join("tmp-backup.gz");
                 gzip_file(&tmp, &sim_dump("app"), false)?;
@@ -447,8 +448,10 @@ fn artifact(dir: &Path, part: &str, key: &str, at: i64) -> std::io::Result<Vec<u
             "-",
             ".",
         ])
-        .output()?;
-    std::fs::remove_dir_all(&src)?;
+        .output();
+    // Gone whatever tar did.
+    let _ = std::fs::remove_dir_all(&src);
+    let out = out?;
     if !out.status.success() {
         return Err(std::io::Error::other(format!(
             "tar: {}",
