@@ -577,3 +577,84 @@ fn cloud_steps_are_checked_when_a_runbook_is_read() {
     );
     assert!(out.contains(&format!("    made {}", made[0].0)), "{out}");
 }
+
+/// A terminated instance's Elastic IP is free (EC2 lets go of it): without
+/// it named, the recovery says the DNS change to make; named, it is put
+/// on the new instance.
+#[test]
+fn a_terminated_instances_elastic_ip_is_named_to_recover_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    sim_sandbox(&sandbox(home), common::fixed_now());
+    let (code, out, err) = run_cli(
+        home,
+        &[
+            "run",
+            "terminate-instance",
+            "instance=cohuron-pmo-api",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let recover = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "recover-instance",
+            "instance=cohuron-pmo-api",
+            "db=",
+            "health_url=",
+            "--yes",
+            "--confirm",
+            "cohuron-pmo-api",
+        ];
+        args.extend_from_slice(extra);
+        run_cli(home, &args)
+    };
+    let (code, out, err) = recover(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("{PMO_HOST} had no Elastic IP: nothing to move")),
+        "{out}"
+    );
+    let first = instances(home)
+        .into_iter()
+        .find(|i| i["name"] == "cohuron-pmo-api-recovered")
+        .unwrap();
+    let ephemeral = first["public_ip"].as_str().unwrap().to_string();
+    assert!(ephemeral.starts_with("54."), "{first}");
+    assert!(
+        out.contains(&format!("==> opsdeck report: dns_change=point the DNS records at {ephemeral} (they point at the lost instance's address)")),
+        "{out}"
+    );
+    let (code, out, err) = recover(&["elastic_ip=100.28.36.248", "suffix=-recovered-2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("call: ec2 DescribeAddresses (100.28.36.248); AssociateAddress"),
+        "{out}"
+    );
+    let second = instances(home)
+        .into_iter()
+        .find(|i| i["name"] == "cohuron-pmo-api-recovered-2")
+        .unwrap();
+    assert_eq!(second["public_ip"], "100.28.36.248");
+    assert!(
+        out.contains(&format!(
+            "Elastic IP 100.28.36.248 moved from nothing to {}",
+            second["id"].as_str().unwrap()
+        )),
+        "{out}"
+    );
+    // One that does not exist is said, after the launch (which stays, said).
+    let (code, out, _) = recover(&["elastic_ip=203.0.113.9", "suffix=-recovered-3"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("==> FAILED: no Elastic IP 203.0.113.9 in us-east-1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cohuron-pmo-api-recovered-3): launched by this run"),
+        "{out}"
+    );
+}

@@ -521,21 +521,33 @@ impl Runner {
                     .iter()
                     .find(|i| i.id == from)
                     .and_then(|i| i.public_ip.clone());
-                let (ip, dns) = match addrs
-                    .iter()
-                    .find(|x| x.instance.as_deref() == Some(from.as_str()))
-                {
+                let named = a("address");
+                let eip = if named.is_empty() {
+                    addrs
+                        .iter()
+                        .find(|x| x.instance.as_deref() == Some(from.as_str()))
+                } else {
+                    // Named: it may be free (its instance was terminated).
+                    Some(
+                        addrs
+                            .iter()
+                            .find(|x| x.public_ip == named || x.allocation_id == named)
+                            .ok_or_else(|| format!("no Elastic IP {named} in {region}"))?,
+                    )
+                };
+                let (ip, dns) = match eip {
                     Some(eip) => {
                         self.cloud
                             .associate_address(&region, &eip.allocation_id, &to)
                             .await
                             .map_err(err)?;
+                        let was = eip.instance.clone().unwrap_or_else(|| "nothing".into());
                         self.ledger.push(format!(
-                            "Elastic IP {} ({}): moved from {from} to {to} by this run",
+                            "Elastic IP {} ({}): moved from {was} to {to} by this run",
                             eip.public_ip, eip.allocation_id
                         ));
                         self.say(&format!(
-                            "Elastic IP {} moved from {from} to {to}",
+                            "Elastic IP {} moved from {was} to {to}",
                             eip.public_ip
                         ));
                         (
@@ -551,7 +563,7 @@ impl Runner {
                             .unwrap_or_else(|| "none".into());
                         let dns = format!(
                             "point the DNS records at {new_ip} (they point at {})",
-                            old_ip.as_deref().unwrap_or("the old instance")
+                            old_ip.as_deref().unwrap_or("the lost instance's address")
                         );
                         self.say(&format!("{from} had no Elastic IP: nothing to move"));
                         (new_ip, dns)

@@ -20,6 +20,8 @@ pub enum ArgType {
     Suffix,
     /// A whole number from 1 to 1000.
     Count,
+    /// An Elastic IP by its address or allocation id, or nothing.
+    ElasticIp,
 }
 
 impl ArgType {
@@ -49,6 +51,9 @@ impl ArgType {
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             }
             ArgType::Count => v.parse::<u32>().is_ok_and(|n| (1..=1000).contains(&n)),
+            ArgType::ElasticIp => {
+                v.is_empty() || id("eipalloc-") || v.parse::<std::net::Ipv4Addr>().is_ok()
+            }
         };
         if ok {
             Ok(())
@@ -65,6 +70,7 @@ impl ArgType {
             }
             ArgType::Suffix => "a suffix (`-` then lower-case letters, digits, `-`)",
             ArgType::Count => "a whole number from 1 to 1000",
+            ArgType::ElasticIp => "an Elastic IP (its address or eipalloc-…), or nothing",
         }
     }
 }
@@ -84,8 +90,9 @@ pub enum Action {
     /// security groups, IAM profile and tags (Name suffixed), then wait
     /// until it runs and its SSM agent is online.
     LaunchLike,
-    /// Move the Elastic IP of one instance to another (AssociateAddress);
-    /// says the DNS change when there is none to move.
+    /// Move the Elastic IP of one instance (or the one named by
+    /// `address`, e.g. left free when the instance was terminated) to
+    /// another (AssociateAddress); says the DNS change when there is none.
     MoveAddress,
     /// TerminateInstances, then wait until it is terminated.
     Terminate,
@@ -128,7 +135,11 @@ impl Action {
                 ("like", ArgType::InstanceId),
                 ("suffix", ArgType::Suffix),
             ],
-            Action::MoveAddress => &[("from", ArgType::InstanceId), ("to", ArgType::InstanceId)],
+            Action::MoveAddress => &[
+                ("from", ArgType::InstanceId),
+                ("to", ArgType::InstanceId),
+                ("address", ArgType::ElasticIp),
+            ],
             Action::Terminate => &[("instance", ArgType::InstanceId)],
         }
     }
@@ -177,8 +188,12 @@ impl Action {
                 like = a("like"),
             ),
             Action::MoveAddress => format!(
-                "ec2 DescribeAddresses Filters=[instance-id={}]; AssociateAddress AllocationId=(its) InstanceId={} AllowReassociation=true",
-                a("from"),
+                "ec2 DescribeAddresses ({}); AssociateAddress AllocationId=(its) InstanceId={} AllowReassociation=true",
+                if a("address").is_empty() {
+                    format!("the one on {}", a("from"))
+                } else {
+                    a("address").to_string()
+                },
                 a("to")
             ),
             Action::Terminate => format!(
@@ -236,6 +251,14 @@ mod tests {
         assert!(ArgType::Suffix.check("recovered").is_err());
         assert!(ArgType::Count.check("3").is_ok());
         assert!(ArgType::Count.check("0").is_err());
+        assert!(ArgType::ElasticIp.check("").is_ok());
+        assert!(ArgType::ElasticIp.check("100.28.36.248").is_ok());
+        assert!(
+            ArgType::ElasticIp
+                .check("eipalloc-0123456789abcdef0")
+                .is_ok()
+        );
+        assert!(ArgType::ElasticIp.check("1.2.3.4; id").is_err());
     }
 
     #[test]

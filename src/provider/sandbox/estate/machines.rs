@@ -169,7 +169,8 @@ pub fn delete_image(
 }
 
 /// Launch an instance from `image` configured like `like`: a new id, the
-/// image's host tree, running with its agent online, no public IP.
+/// image's host tree, running with its agent online, an ephemeral public
+/// IP (the sandbox's subnets are public).
 pub fn launch(
     dir: &Path,
     estate: &mut Estate,
@@ -208,7 +209,12 @@ pub fn launch(
         instance_type: like.instance_type.clone(),
         state: "running".into(),
         private_ip: Some(format!("10.0.1.{}", 100 + n % 150)),
-        public_ip: None,
+        // An ephemeral public address, as a public subnet gives one.
+        public_ip: {
+            let h = short_id(&id);
+            let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(1);
+            Some(format!("54.{}.{}.{}", byte(0), byte(2), byte(4).max(1)))
+        },
         ssm_ping: SsmPing::Online,
         platform: source
             .map(|s| s.platform.clone())
