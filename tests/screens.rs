@@ -755,3 +755,60 @@ async fn the_history_filter_narrows_by_words_and_columns() {
         assert_eq!(t.rows[i].cells[status], "succeeded");
     }
 }
+
+/// A runbook with cloud steps in the console: the preview shows each call
+/// and each script part with where it runs; the run streams its steps and
+/// ends with what it made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_procedure_is_previewed_and_followed_in_the_console() {
+    let mut h = Harness::loaded().await;
+    h.keys("2");
+    h.keys("/");
+    h.keys("cohuron-pmo-api");
+    h.key(KeyCode::Enter);
+    h.keys("r");
+    h.keys("recover");
+    h.key(KeyCode::Enter);
+    let Mode::Form(f) = &h.app.mode else {
+        panic!("form")
+    };
+    // No database on this sandbox to restore (its PostgreSQL is simulated).
+    let db = f.fields.iter().position(|x| x.name == "db").unwrap();
+    for _ in 0..db {
+        h.key(KeyCode::Down);
+    }
+    for _ in 0.."app".len() {
+        h.key(KeyCode::Backspace);
+    }
+    h.key(KeyCode::Enter);
+    let Mode::Preview(p) = &h.app.mode else {
+        panic!("preview")
+    };
+    assert!(p.run.procedure.is_some());
+    let s = snap(&h);
+    assert!(
+        s.contains("the procedure: the cloud calls opsdeck makes")
+            && s.contains("cloud `newest-image`"),
+        "{s}"
+    );
+    insta::assert_snapshot!("procedure-preview", s);
+    screenshot(&h, "procedure-preview");
+    h.keys("cohuron-pmo-api");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    scrub(&mut h);
+    let r = h.app.runs.last().unwrap();
+    let out: Vec<String> = r.output.iter().map(str::to_string).collect();
+    let out = out.join("\n");
+    assert!(
+        out.contains("==> [2/7] launch a new instance like it"),
+        "{out}"
+    );
+    assert!(out.contains("==> opsdeck result: succeeded"), "{out}");
+    assert!(
+        out.contains("==> estate now (what this run made or changed):"),
+        "{out}"
+    );
+    insta::assert_snapshot!("procedure-run", snap(&h));
+    screenshot(&h, "procedure-run");
+}
