@@ -515,7 +515,11 @@ fn cloud_steps_are_checked_when_a_runbook_is_read() {
     let d = tmp.path();
     let f = d.join("bad.toml");
     let head = "name = \"x\"\ntitle = \"t\"\ntarget = \"instance\"\ndanger = \"change\"\n";
-    let cases: [(String, &str); 6] = [
+    let cases: [(String, &str); 7] = [
+        (
+            format!("{head}[[param]]\nname = \"api_token\"\ntype = \"string\"\npattern = '^[a-z]+$'\n[[step]]\nname = \"s\"\ncloud = \"create-image\"\nwith = {{ instance = \"{{instance}}\", name = \"x-{{api_token}}\" }}\n"),
+            "field `with`: step `s`: `name` refers to {api_token}, a secret by its name: a call's arguments are shown and journaled",
+        ),
         (
             format!("{head}[[step]]\nname = \"s\"\ncloud = \"reboot\"\nwith = {{}}\n"),
             "bad.toml:7:9: field `cloud`: step `s`: no cloud action `reboot` (known: create-image, prune-images, newest-image, launch-like, move-address, terminate)",
@@ -548,6 +552,22 @@ fn cloud_steps_are_checked_when_a_runbook_is_read() {
         let got = err.replace(&format!("{}/", d.display()), "");
         assert!(got.contains(want), "want {want}\ngot  {got}");
     }
+    // A procedure runs on one instance at a time: not as a fleet.
+    sim_sandbox(&sandbox(d), common::fixed_now());
+    let (code, _, err) = run_cli(
+        d,
+        &[
+            "run",
+            "snapshot-instance",
+            "tag=Project=cohuron-pmo",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("`snapshot-instance` has cloud steps: it runs on one instance at a time"),
+        "{err}"
+    );
     // A user's own cloud runbook joins the library and runs on the sandbox.
     sim_sandbox(&sandbox(d), common::fixed_now());
     let rb = d.join("config/opsdeck/runbooks");

@@ -142,8 +142,10 @@ impl Out {
             text: text.to_string(),
         });
     }
+    /// A line of the runner's own (the script parts' output comes masked
+    /// from the engine): masked like any output.
     fn line(&mut self, l: &str) {
-        self.text(&format!("{l}\n"));
+        self.text(&crate::store::mask::mask_text(&format!("{l}\n")));
     }
 }
 

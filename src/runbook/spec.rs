@@ -478,6 +478,20 @@ fn check_blocks(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> 
                     );
                 }
                 for (k, v) in &b.with {
+                    // A call's arguments are shown, printed and journaled.
+                    if let Some(r) = references(v)
+                        .into_iter()
+                        .find(|r| spec.param(r).is_some() && super::is_secret_name(r))
+                    {
+                        return fail(
+                            c.span().start,
+                            "with",
+                            format!(
+                                "step `{}`: `{k}` refers to {{{r}}}, a secret by its name: a call's arguments are shown and journaled",
+                                b.name
+                            ),
+                        );
+                    }
                     if let Some(r) = references(v).into_iter().find(|r| !known.contains(r)) {
                         return fail(
                             c.span().start,
