@@ -78,12 +78,11 @@ pub fn spawn_procedure(
                     exit_code: 0,
                 }
             }
-            End::Failed { step, why } => {
+            End::Failed { step } => {
                 r.out.line(&format!(
                     "==> opsdeck result: failed step=\"{}\" exit=1",
                     step.replace('"', "'")
                 ));
-                let _ = why;
                 RunEvent::Finished {
                     run: req.run.clone(),
                     exit_code: 1,
@@ -104,7 +103,7 @@ pub fn spawn_procedure(
 
 enum End {
     Done,
-    Failed { step: String, why: String },
+    Failed { step: String },
     Cancelled,
 }
 
@@ -161,7 +160,19 @@ struct Runner {
     region: String,
 }
 
-type StepResult = Result<(), String>;
+/// Why a step stopped.
+enum Stop {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<String> for Stop {
+    fn from(why: String) -> Stop {
+        Stop::Failed(why)
+    }
+}
+
+type StepResult = Result<(), Stop>;
 
 impl Runner {
     fn cancelled(&self) -> bool {
@@ -175,20 +186,20 @@ impl Runner {
             crate::clock::now().format("%Y%m%d-%H%M%S").to_string(),
         );
         // Every call goes to the target's region.
-        match self.cloud.instances().await {
-            Ok(list) => match list.iter().find(|i| i.id == req.host) {
-                Some(i) => self.region = i.region.clone(),
-                None => {
-                    return End::Failed {
-                        step: "find the instance".into(),
-                        why: self.fail(&format!("{} is not among the instances", req.host)),
-                    };
-                }
-            },
-            Err(e) => {
+        let found = match self.cloud.instances().await {
+            Ok(list) => list
+                .iter()
+                .find(|i| i.id == req.host)
+                .map(|i| i.region.clone())
+                .ok_or_else(|| format!("{} is not among the instances", req.host)),
+            Err(e) => Err(e.to_string()),
+        };
+        match found {
+            Ok(region) => self.region = region,
+            Err(why) => {
+                self.fail(&why);
                 return End::Failed {
                     step: "find the instance".into(),
-                    why: self.fail(&e.to_string()),
                 };
             }
         }
@@ -206,12 +217,10 @@ impl Runner {
                     self.out.line(&format!("==> [{number}/{}] {name}", p.total));
                     match self.cloud_step(*action, name, args).await {
                         Ok(()) => {}
-                        Err(why) if why == "cancelled" => return End::Cancelled,
-                        Err(why) => {
-                            return End::Failed {
-                                step: name.clone(),
-                                why: self.fail(&why),
-                            };
+                        Err(Stop::Cancelled) => return End::Cancelled,
+                        Err(Stop::Failed(why)) => {
+                            self.fail(&why);
+                            return End::Failed { step: name.clone() };
                         }
                     }
                 }
@@ -224,10 +233,8 @@ impl Runner {
                     let script = match with_runtime(script, &self.values) {
                         Ok(s) => s,
                         Err(e) => {
-                            return End::Failed {
-                                step: first,
-                                why: self.fail(&e.to_string()),
-                            };
+                            self.fail(&e.to_string());
+                            return End::Failed { step: first };
                         }
                     };
                     match self
@@ -235,15 +242,15 @@ impl Runner {
                         .await
                     {
                         Ok(()) => {}
-                        Err(why) if why == "cancelled" => return End::Cancelled,
-                        Err(why) => {
+                        Err(Stop::Cancelled) => return End::Cancelled,
+                        Err(Stop::Failed(why)) => {
                             // The part names its failed step in its result line.
                             let step = why
                                 .split_once("step=\"")
                                 .and_then(|(_, r)| r.split_once('"'))
                                 .map(|(s, _)| s.to_string())
                                 .unwrap_or(first);
-                            return End::Failed { step, why };
+                            return End::Failed { step };
                         }
                     }
                 }
@@ -252,9 +259,8 @@ impl Runner {
         End::Done
     }
 
-    fn fail(&mut self, why: &str) -> String {
+    fn fail(&mut self, why: &str) {
         self.out.line(&format!("==> FAILED: {why}"));
-        why.to_string()
     }
 
     fn say(&mut self, s: &str) {
@@ -270,7 +276,7 @@ impl Runner {
     async fn pause(&mut self, every: Duration) -> StepResult {
         tokio::select! {
             _ = tokio::time::sleep(every) => Ok(()),
-            _ = self.cancel.changed() => Err("cancelled".into()),
+            _ = self.cancel.changed() => Err(Stop::Cancelled),
         }
     }
 
@@ -287,7 +293,7 @@ impl Runner {
                 &self.values,
             );
             if let Some(r) = references(&v).first() {
-                return Err(format!("`{arg}`: no value for {{{r}}}"));
+                return Err(format!("`{arg}`: no value for {{{r}}}").into());
             }
             check_arg(name, arg, *ty, &v).map_err(|e| e.to_string())?;
             args.insert(arg.to_string(), v);
@@ -322,7 +328,7 @@ impl Runner {
                             break;
                         }
                         "failed" | "invalid" | "deregistered" | "error" => {
-                            return Err(format!("image {id} is {}", img.state));
+                            return Err(format!("image {id} is {}", img.state).into());
                         }
                         s => self.say(&format!("image {id} is {s}…")),
                     }
@@ -330,7 +336,8 @@ impl Runner {
                         return Err(format!(
                             "image {id} not available after {} s",
                             limit.as_secs()
-                        ));
+                        )
+                        .into());
                     }
                     self.pause(every).await?;
                 }
@@ -413,7 +420,7 @@ impl Runner {
                     return Err(format!(
                         "no available image of {} in {region}: make one with snapshot-instance while it runs",
                         a("instance")
-                    ));
+                    ).into());
                 };
                 let age = img
                     .created
@@ -483,13 +490,15 @@ impl Runner {
                         return Err(format!(
                             "{id} is {}",
                             now.map(|i| i.state.as_str()).unwrap_or("")
-                        ));
+                        )
+                        .into());
                     }
                     if started.elapsed() > limit {
                         return Err(format!(
                             "{id} not running with its SSM agent online after {} s",
                             limit.as_secs()
-                        ));
+                        )
+                        .into());
                     }
                     self.pause(every).await?;
                 }
@@ -509,7 +518,9 @@ impl Runner {
                         Some(s) => self.say(&format!("{id}: {s}…")),
                     }
                     if started.elapsed() > limit {
-                        return Err(format!("{id} not terminated after {} s", limit.as_secs()));
+                        return Err(
+                            format!("{id} not terminated after {} s", limit.as_secs()).into()
+                        );
                     }
                     self.pause(every).await?;
                 }
@@ -607,7 +618,7 @@ impl Runner {
                 }
             };
             let Some(ev) = ev else {
-                return Err(format!("the script part on {host} stopped reporting"));
+                return Err(format!("the script part on {host} stopped reporting").into());
             };
             match ev {
                 RunEvent::Started { .. } => {}
@@ -623,14 +634,14 @@ impl Runner {
                 }
                 RunEvent::Finished { exit_code: 0, .. } => return Ok(()),
                 RunEvent::Finished { exit_code, .. } => {
-                    return Err(if last.is_empty() {
+                    return Err(Stop::Failed(if last.is_empty() {
                         format!("the script part on {host} exited {exit_code}")
                     } else {
                         last
-                    });
+                    }));
                 }
-                RunEvent::Cancelled { .. } => return Err("cancelled".into()),
-                RunEvent::Failed { error, .. } => return Err(format!("on {host}: {error}")),
+                RunEvent::Cancelled { .. } => return Err(Stop::Cancelled),
+                RunEvent::Failed { error, .. } => return Err(format!("on {host}: {error}").into()),
             }
         }
     }
