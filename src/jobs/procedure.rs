@@ -318,7 +318,20 @@ impl Runner {
                 ));
                 self.say(&format!("image {id} requested"));
                 loop {
-                    let img = self.cloud.image(&region, &id).await.map_err(err)?;
+                    // EC2 is eventually consistent: a new image may not be
+                    // described at once.
+                    let img = match self.cloud.image(&region, &id).await {
+                        Ok(img) => img,
+                        Err(e)
+                            if e.message.contains("NotFound")
+                                && started.elapsed() < Duration::from_secs(120) =>
+                        {
+                            self.say(&format!("image {id} is not described yet…"));
+                            self.pause(every).await?;
+                            continue;
+                        }
+                        Err(e) => return Err(err(e).into()),
+                    };
                     match img.state.as_str() {
                         "available" => {
                             self.say(&format!(
@@ -661,5 +674,121 @@ impl Runner {
         for l in std::mem::take(&mut self.ledger) {
             self.out.line(&format!("    - {l}"));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::domain::{Finding, Instance, SsmPing};
+    use crate::provider::machines::Image;
+    use crate::provider::{ProviderError, ProviderResult};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const ID: &str = "i-0123456789abcdef0";
+    const AMI: &str = "ami-0123456789abcdef0";
+
+    /// EC2 as it is: a new image is not described at first, then pending,
+    /// then available.
+    struct Eventual {
+        described: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl CloudInventory for Eventual {
+        fn label(&self) -> String {
+            "eventual".into()
+        }
+        async fn instances(&self) -> ProviderResult<Vec<Instance>> {
+            Ok(vec![Instance {
+                id: ID.into(),
+                name: "web".into(),
+                region: "us-east-1".into(),
+                instance_type: "t3.small".into(),
+                state: "running".into(),
+                private_ip: None,
+                public_ip: None,
+                ssm_ping: SsmPing::Online,
+                platform: "Linux".into(),
+                tags: Default::default(),
+            }])
+        }
+        async fn posture(&self) -> ProviderResult<Vec<Finding>> {
+            Ok(vec![])
+        }
+        async fn set_running(&self, _: &str, _: bool) -> ProviderResult<String> {
+            Err(ProviderError::new("set_running", "not here"))
+        }
+        async fn create_image(&self, _: &str, _: &str, _: &str) -> ProviderResult<String> {
+            Ok(AMI.into())
+        }
+        async fn image(&self, _: &str, id: &str) -> ProviderResult<Image> {
+            let n = self.described.fetch_add(1, Ordering::SeqCst);
+            if n < 2 {
+                return Err(ProviderError::new(
+                    format!("image {id}"),
+                    "InvalidAMIID.NotFound",
+                ));
+            }
+            Ok(Image {
+                id: id.into(),
+                name: "x".into(),
+                state: if n < 3 { "pending" } else { "available" }.into(),
+                created: None,
+                snapshots: vec!["snap-0123456789abcdef0".into()],
+                source_instance: Some(ID.into()),
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_image_not_described_yet_is_waited_for() {
+        let procedure = Procedure {
+            parts: vec![Part::Cloud {
+                number: 1,
+                name: "image it".into(),
+                action: Action::CreateImage,
+                args: BTreeMap::from([
+                    ("instance".to_string(), ID.to_string()),
+                    ("name".to_string(), "img-{stamp}".to_string()),
+                ]),
+            }],
+            values: BTreeMap::from([("instance".to_string(), ID.to_string())]),
+            total: 1,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _h = spawn_procedure(
+            Arc::new(Eventual {
+                described: AtomicU32::new(0),
+            }),
+            RunProtocol::new(Arc::new(crate::transport::local::LocalTransport::new())),
+            ProcedureRequest {
+                run: "r".into(),
+                host: ID.into(),
+                procedure,
+                local_log: None,
+            },
+            tx,
+        );
+        let mut out = String::new();
+        let end = loop {
+            match rx.recv().await.unwrap() {
+                RunEvent::Output { text, .. } => out.push_str(&text),
+                RunEvent::Started { .. } => {}
+                ev => break ev,
+            }
+        };
+        assert!(
+            matches!(end, RunEvent::Finished { exit_code: 0, .. }),
+            "{end:?}\n{out}"
+        );
+        assert_eq!(out.matches("is not described yet").count(), 2, "{out}");
+        assert!(out.contains(&format!("image {AMI} is pending")), "{out}");
+        assert!(out.contains(&format!("image {AMI} is available")), "{out}");
+        assert!(
+            out.contains("==> opsdeck report: image=ami-0123456789abcdef0"),
+            "{out}"
+        );
     }
 }
