@@ -224,13 +224,18 @@ impl Runner {
                         }
                     }
                 }
-                Part::Script { steps, on, script } => {
+                Part::Script {
+                    steps,
+                    later,
+                    on,
+                    script,
+                } => {
                     let host = match on {
                         Some(o) => self.values.get(o).cloned().unwrap_or_default(),
                         None => req.host.clone(),
                     };
                     let first = steps.first().map(|(_, n)| n.clone()).unwrap_or_default();
-                    let script = match with_runtime(script, &self.values) {
+                    let script = match with_runtime(script, later, &self.values) {
                         Ok(s) => s,
                         Err(e) => {
                             self.fail(&e.to_string());

@@ -10,9 +10,12 @@ use super::spec::{Block, Spec};
 use super::{ParamError, Target, quote, script_for};
 use std::collections::BTreeMap;
 
-/// The line of a script part where opsdeck puts, when the part starts,
-/// the values earlier cloud steps gave (shell-quoted, checked by type).
-pub const RUNTIME_MARK: &str = "# run-time values, set by opsdeck when this part starts:";
+/// The comment of a script part naming the values earlier cloud steps
+/// give it; opsdeck sets them (shell-quoted) at the script's top, after
+/// its two header lines, when the part starts: never inside the text, where
+/// a parameter's value could hold a line that looks like this one.
+pub const RUNTIME_MARK: &str =
+    "# run-time values, set by opsdeck at the top when this part starts:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Procedure {
@@ -35,6 +38,8 @@ pub enum Part {
     Script {
         /// Its steps' numbers and names.
         steps: Vec<(usize, String)>,
+        /// The values opsdeck sets when it starts (earlier steps' outputs).
+        later: Vec<String>,
         /// The output naming the instance it runs on; `None`: the target's host.
         on: Option<String>,
         script: String,
@@ -70,6 +75,7 @@ pub(super) fn procedure_for(
         let script = script_for(spec, target, resolved, pending, false, &later)?;
         parts.push(Part::Script {
             steps: pending.iter().map(|(n, b)| (*n, b.name.clone())).collect(),
+            later,
             on: on.clone(),
             script,
         });
@@ -164,7 +170,9 @@ impl Procedure {
                             .join(", ")
                     ));
                 }
-                Part::Script { steps, on, script } => {
+                Part::Script {
+                    steps, on, script, ..
+                } => {
                     let nums: Vec<String> = steps.iter().map(|(n, _)| n.to_string()).collect();
                     s.push_str(&format!(
                         "\n# ==== [{}/{}] script on {}\n{script}",
@@ -183,20 +191,47 @@ impl Procedure {
     }
 }
 
-/// `script` with the run-time values put at [`RUNTIME_MARK`], each quoted.
-pub fn with_runtime(script: &str, values: &BTreeMap<String, String>) -> Result<String, ParamError> {
-    let mut out = String::with_capacity(script.len() + 256);
-    for line in script.split_inclusive('\n') {
-        match line.strip_prefix(RUNTIME_MARK) {
-            Some(names) => {
-                out.push_str("# run-time values, set by opsdeck:\nOPSDECK_RESULT_PREFIX=part\n");
-                for n in names.split_whitespace() {
-                    let v = values.get(n).map(String::as_str).unwrap_or("");
-                    out.push_str(&format!("{n}={}\n", quote(n, v)?));
-                }
-            }
-            None => out.push_str(line),
-        }
+/// `script` with the run-time values `later` set at its top (after the
+/// `#!` and header lines), each shell-quoted.
+pub fn with_runtime(
+    script: &str,
+    later: &[String],
+    values: &BTreeMap<String, String>,
+) -> Result<String, ParamError> {
+    let mut block =
+        String::from("# run-time values, set by opsdeck:\nOPSDECK_RESULT_PREFIX=part\n");
+    for n in later {
+        let v = values.get(n).map(String::as_str).unwrap_or("");
+        block.push_str(&format!("{n}={}\n", quote(n, v)?));
     }
-    Ok(out)
+    // After the first two lines: `#!…` and the header comment.
+    let at = script
+        .match_indices('\n')
+        .nth(1)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(script.len());
+    Ok(format!("{}{block}{}", &script[..at], &script[at..]))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_time_values_go_at_the_top_never_into_a_value() {
+        // A parameter whose text holds a line like the mark stays as it was.
+        let script = format!(
+            "#!/usr/bin/env bash\n# opsdeck runbook `x`\nnote='a\n{RUNTIME_MARK} image\nb'\n{RUNTIME_MARK} image\necho \"$image\"\n"
+        );
+        let values = BTreeMap::from([("image".to_string(), "it's".to_string())]);
+        let out = with_runtime(&script, &["image".to_string()], &values).unwrap();
+        assert!(out.starts_with(
+            "#!/usr/bin/env bash\n# opsdeck runbook `x`\n# run-time values, set by opsdeck:\nOPSDECK_RESULT_PREFIX=part\nimage=\"it's\"\n"
+        ), "{out}");
+        assert!(
+            out.contains(&format!("note='a\n{RUNTIME_MARK} image\nb'\n")),
+            "{out}"
+        );
+    }
 }
