@@ -181,6 +181,49 @@ fn a_database_drill_from_alarm_to_report_in_the_console() {
     assert!(!report.contains('✗'), "{report}");
 }
 
+/// The instance-lost drill through the console: the alarm, the lost PMO
+/// host stopped on Instances, recover-instance from its row (the preview's
+/// calls, the name typed, the run streamed to its end), then verify.
+#[test]
+fn the_instance_lost_drill_from_alarm_to_report_in_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _db = common::real_db_sandbox(tmp.path());
+    let tmux = Tmux::console(
+        "opsdeck-e2e-lost",
+        tmp.path(),
+        "OPSDECK_SIM_DELAY_MS=0 OPSDECK_SIM_HEALTH_GRACE=0",
+    );
+    let long = Duration::from_secs(60);
+    tmux.wait_for("PostgreSQL real", Duration::from_secs(30));
+    tmux.send(&[":"]);
+    tmux.literal("drill instance-lost");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("DRILL instance-lost", long);
+    tmux.send(&["2", "/"]);
+    tmux.literal("cohuron-pmo-api");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("stopped", Duration::from_secs(10));
+    tmux.send(&[":"]);
+    tmux.literal("run recover-instance");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("runbook   recover-instance", Duration::from_secs(10));
+    tmux.send(&["Enter"]);
+    let preview = tmux.wait_for("type cohuron-pmo-api", Duration::from_secs(10));
+    assert!(preview.contains("cloud `newest-image`"), "{preview}");
+    tmux.literal("cohuron-pmo-api");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("==> opsdeck result: succeeded", long);
+    tmux.send(&[":"]);
+    tmux.literal("drill verify");
+    tmux.send(&["Enter"]);
+    let report = tmux.wait_for("PASSED", long);
+    assert!(
+        report.contains("✓ the database holds the newest S3 backup's data"),
+        "{report}"
+    );
+    assert!(!report.contains('✗'), "{report}");
+}
+
 #[test]
 fn a_shell_on_an_instance_hands_the_terminal_over_and_back() {
     let tmp = tempfile::tempdir().unwrap();
