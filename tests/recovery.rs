@@ -252,6 +252,10 @@ fn recover_instance_brings_the_lost_pmo_host_back_on_a_new_instance() {
         "api/latest.tar.gz\n"
     );
     assert!(
+        out.contains(&format!("{PMO_HOST} is stopped: nothing to stop")),
+        "{out}"
+    );
+    assert!(
         out.contains("==> opsdeck report: backup=app_20260301_020000.sql.gz"),
         "{out}"
     );
@@ -440,7 +444,7 @@ fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
 
     // Ctrl-C while a script part runs on the new instance.
     let mut child = slow_recovery(home, &out);
-    wait_for(&out, "==> [6/7] health check");
+    wait_for(&out, "==> [7/8] health check");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -483,7 +487,7 @@ fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
     // ran in it); the next opsdeck closes it as lost and says why.
     lose(home, &new_id);
     let mut child = slow_recovery(home, &out);
-    wait_for(&out, "==> [6/7] health check");
+    wait_for(&out, "==> [7/8] health check");
     child.kill().unwrap();
     child.wait().unwrap();
     let (code, _, err) = run_cli(home, &["attach"]);
@@ -522,7 +526,7 @@ fn cloud_steps_are_checked_when_a_runbook_is_read() {
         ),
         (
             format!("{head}[[step]]\nname = \"s\"\ncloud = \"reboot\"\nwith = {{}}\n"),
-            "bad.toml:7:9: field `cloud`: step `s`: no cloud action `reboot` (known: create-image, prune-images, newest-image, launch-like, move-address, terminate)",
+            "bad.toml:7:9: field `cloud`: step `s`: no cloud action `reboot` (known: create-image, prune-images, newest-image, launch-like, move-address, terminate, stop)",
         ),
         (
             format!("{head}[[step]]\nname = \"s\"\ncloud = \"create-image\"\nwith = {{ instance = \"{{instance}}\" }}\n"),

@@ -801,12 +801,17 @@ async fn a_procedure_is_previewed_and_followed_in_the_console() {
     let out: Vec<String> = r.output.iter().map(str::to_string).collect();
     let out = out.join("\n");
     assert!(
-        out.contains("==> [2/7] launch a new instance like it"),
+        out.contains("==> [2/8] launch a new instance like it"),
         "{out}"
     );
     assert!(out.contains("==> opsdeck result: succeeded"), "{out}");
     assert!(
         out.contains("==> estate now (what this run made or changed):"),
+        "{out}"
+    );
+    // The old one ran: it is stopped so that it cannot come back beside the new one.
+    assert!(
+        out.contains("instance i-07f64b1f8de8f6b26 stopped by this run (it was running"),
         "{out}"
     );
     insta::assert_snapshot!("procedure-run", snap(&h));

@@ -544,6 +544,41 @@ impl Runner {
                 }
                 self.say(&format!("{id} is terminated"));
             }
+            Action::Stop => {
+                let id = a("instance");
+                let state = |list: &[crate::domain::Instance]| {
+                    list.iter()
+                        .find(|i| i.id == id)
+                        .map(|i| i.state.clone())
+                        .unwrap_or_else(|| "not listed".into())
+                };
+                let now = state(&self.cloud.instances().await.map_err(err)?);
+                if matches!(now.as_str(), "stopped" | "terminated" | "not listed") {
+                    self.say(&format!("{id} is {now}: nothing to stop"));
+                } else {
+                    let said = self.cloud.set_running(&id, false).await.map_err(err)?;
+                    self.ledger.push(format!(
+                        "instance {id} stopped by this run (it was {now}; start it again from Instances, or keep it stopped)"
+                    ));
+                    self.say(&format!("{id}: {said}"));
+                    loop {
+                        let now = state(&self.cloud.instances().await.map_err(err)?);
+                        if matches!(now.as_str(), "stopped" | "terminated") {
+                            self.say(&format!("{id} is {now}"));
+                            break;
+                        }
+                        if started.elapsed() > limit {
+                            return Err(format!(
+                                "{id} not stopped after {} s (it is {now})",
+                                limit.as_secs()
+                            )
+                            .into());
+                        }
+                        self.say(&format!("{id}: {now}…"));
+                        self.pause(every).await?;
+                    }
+                }
+            }
             Action::MoveAddress => {
                 let (from, to) = (a("from"), a("to"));
                 let addrs = self.cloud.addresses(&region).await.map_err(err)?;

@@ -96,15 +96,18 @@ pub enum Action {
     MoveAddress,
     /// TerminateInstances, then wait until it is terminated.
     Terminate,
+    /// StopInstances (unless it is stopped already), then wait until it is.
+    Stop,
 }
 
-pub const ACTIONS: [Action; 6] = [
+pub const ACTIONS: [Action; 7] = [
     Action::CreateImage,
     Action::PruneImages,
     Action::NewestImage,
     Action::LaunchLike,
     Action::MoveAddress,
     Action::Terminate,
+    Action::Stop,
 ];
 
 impl Action {
@@ -116,6 +119,7 @@ impl Action {
             Action::LaunchLike => "launch-like",
             Action::MoveAddress => "move-address",
             Action::Terminate => "terminate",
+            Action::Stop => "stop",
         }
     }
     pub fn parse(name: &str) -> Option<Action> {
@@ -140,7 +144,7 @@ impl Action {
                 ("to", ArgType::InstanceId),
                 ("address", ArgType::ElasticIp),
             ],
-            Action::Terminate => &[("instance", ArgType::InstanceId)],
+            Action::Terminate | Action::Stop => &[("instance", ArgType::InstanceId)],
         }
     }
     /// The values it gives the steps after it (by name).
@@ -151,7 +155,7 @@ impl Action {
             Action::NewestImage => &[("image", Some(ArgType::ImageId)), ("image_age_hours", None)],
             Action::LaunchLike => &[("new_instance", Some(ArgType::InstanceId))],
             Action::MoveAddress => &[("public_ip", None), ("dns_change", None)],
-            Action::Terminate => &[],
+            Action::Terminate | Action::Stop => &[],
         }
     }
     /// Changes the estate (a read-only context refuses the runbook).
@@ -199,6 +203,10 @@ impl Action {
             Action::Terminate => format!(
                 "ec2 TerminateInstances InstanceIds=[{}]; DescribeInstances until terminated",
                 a("instance")
+            ),
+            Action::Stop => format!(
+                "ec2 DescribeInstances InstanceIds=[{i}] (nothing more when it is stopped or terminated); StopInstances InstanceIds=[{i}]; DescribeInstances until stopped",
+                i = a("instance")
             ),
         }
     }
