@@ -511,6 +511,30 @@ fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
             .contains("a procedure's last script part may still run on its instance"),
         "{lost}"
     );
+    // It does: the test ends the job the killed opsdeck left (its process
+    // group), as an operator would, rather than leave it behind.
+    let mut ended = 0;
+    for host in std::fs::read_dir(sandbox(home).join("hosts"))
+        .unwrap()
+        .flatten()
+    {
+        let jobs = host.path().join("var/lib/opsdeck/jobs");
+        for f in std::fs::read_dir(&jobs).into_iter().flatten().flatten() {
+            let p = f.path();
+            if p.extension().is_some_and(|x| x == "pid") && !p.with_extension("exit").exists() {
+                let pid: i32 = std::fs::read_to_string(&p).unwrap().trim().parse().unwrap();
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                ended += 1;
+            }
+        }
+    }
+    assert_eq!(
+        ended, 1,
+        "the killed opsdeck's script part was still running"
+    );
 }
 
 #[test]
