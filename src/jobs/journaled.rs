@@ -12,14 +12,7 @@ use crate::store::journal::{Entry, Finished, Journal, Operator, Record, RunOutco
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-/// The marker a rendered script prints last (see the runbook prelude).
-pub const RESULT_MARKER: &str = "==> opsdeck result: ";
-
-/// The script's exit code for "failed, data kept" (the prelude's
-/// `__failed` exits with it only then; a step's own 4 becomes 1).
-pub const EXIT_DATA_KEPT: i32 = 4;
-/// A figure a script reports (`report KEY VALUE` in the prelude).
-pub const REPORT_MARKER: &str = "==> opsdeck report: ";
+pub use crate::jobs::markers::{EXIT_DATA_KEPT, REPORT_MARKER, RESULT_MARKER};
 
 /// `key=value` pairs of the `==> opsdeck report:` lines in some output.
 pub fn report_lines(text: &str, into: &mut std::collections::BTreeMap<String, String>) {

@@ -8,5 +8,6 @@
 pub mod engine;
 pub mod fleet;
 pub mod journaled;
+pub mod markers;
 pub mod procedure;
 pub mod protocol;

@@ -6,6 +6,7 @@
 //! output then says what exists now and what to clean up.
 
 use crate::jobs::engine::{RunEvent, RunHandle, RunId, RunRequest, spawn_run};
+use crate::jobs::markers::RESULT_MARKER;
 use crate::jobs::protocol::RunProtocol;
 use crate::provider::CloudInventory;
 use crate::provider::machines::{newest_first, suffixed};
@@ -72,7 +73,7 @@ pub fn spawn_procedure(
         r.describe_estate(!matches!(end, End::Done));
         let ev = match end {
             End::Done => {
-                r.out.line("==> opsdeck result: succeeded");
+                r.out.line(&format!("{RESULT_MARKER}succeeded"));
                 RunEvent::Finished {
                     run: req.run.clone(),
                     exit_code: 0,
@@ -80,7 +81,7 @@ pub fn spawn_procedure(
             }
             End::Failed { step } => {
                 r.out.line(&format!(
-                    "==> opsdeck result: failed step=\"{}\" exit=1",
+                    "{RESULT_MARKER}failed step=\"{}\" exit=1",
                     step.replace('"', "'")
                 ));
                 RunEvent::Finished {
@@ -89,7 +90,7 @@ pub fn spawn_procedure(
                 }
             }
             End::Cancelled => {
-                r.out.line("==> opsdeck result: cancelled");
+                r.out.line(&format!("{RESULT_MARKER}cancelled"));
                 RunEvent::Cancelled {
                     run: req.run.clone(),
                     exit_code: CANCELLED,
@@ -274,7 +275,7 @@ impl Runner {
 
     fn report(&mut self, k: &str, v: &str) {
         self.out
-            .line(&format!("{}{k}={v}", crate::jobs::journaled::REPORT_MARKER));
+            .line(&format!("{}{k}={v}", crate::jobs::markers::REPORT_MARKER));
     }
 
     /// Sleep one poll interval, unless cancelled.
