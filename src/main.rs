@@ -495,7 +495,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             .apply(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", user_keys.display()))?;
     }
-    rt.block_on(async move {
+    let exit = rt.block_on(async move {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         // `:ctx NAME` opens another context the same way the command line does.
         let opener: opsdeck::tui::effects::ContextOpener = {
@@ -534,7 +534,12 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         }
         opsdeck::tui::console::run(app, theme, runner, rx, tx).await
     })?;
-    Ok(0)
+    // A signal ended it: 128 + its number, as a shell reports it. Runs in
+    // flight stay in flight in the journal (the next console follows them).
+    if let opsdeck::tui::terminal::Exit::Signal(n) = exit {
+        tracing::warn!(signal = n, "the console ended on a signal");
+    }
+    Ok(exit.code())
 }
 
 fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Result<u8> {

@@ -408,3 +408,138 @@ fn a_port_forward_to_a_database_stays_up_until_ended_from_runs() {
     tmux.send(&["q"]);
     tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(5));
 }
+
+/// A user runbook that reads for `secs` seconds on an instance, in the
+/// config dir under `home`, whose name looks like a port forward's id.
+fn slow_user_runbook(home: &std::path::Path, secs: u32) {
+    let dir = home.join("config/opsdeck/runbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("db-forward-check.toml"),
+        format!(
+            "name = \"db-forward-check\"\ntitle = \"forward check on {{instance}}\"\ntarget = \"instance\"\ndanger = \"read\"\n\n[[step]]\nname = \"wait\"\nrun = '''\nsleep {secs}\necho check-done\n'''\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// On Instances, start `db-forward-check` on the first instance and wait
+/// until its step runs.
+fn start_slow_runbook(tmux: &Tmux) {
+    tmux.send(&["2"]);
+    tmux.wait_for("Instances [6]", Duration::from_secs(5));
+    tmux.send(&[":"]);
+    tmux.literal("run db-forward-check");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("runbook   db-forward-check", Duration::from_secs(5));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("Enter runs it", Duration::from_secs(5));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("==> [1/1] wait", Duration::from_secs(20));
+}
+
+/// The terminal after the console: main screen, cursor shown, cooked mode
+/// (the pane's `stty` printed `icanon echo` before MODE_END).
+fn assert_terminal_given_back(tmux: &Tmux, screen: &str) {
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "alternate screen left:\n{screen}"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{cursor_flag}"])
+            .trim(),
+        "1",
+        "cursor visible again"
+    );
+    assert!(
+        screen.contains("icanon echo MODE_END"),
+        "cooked mode again:\n{screen}"
+    );
+}
+
+const STTY: &str = "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo MODE_END;";
+
+/// Quitting stops port forwards only: a runbook whose name holds
+/// `-forward-` goes on on its host (the run's kind is typed, not read from
+/// its id), and `opsdeck attach` follows it to its end.
+#[test]
+fn a_runbook_named_like_a_forward_survives_quit() {
+    let tmp = tempfile::tempdir().unwrap();
+    slow_user_runbook(tmp.path(), 6);
+    let tmux = Tmux::console(
+        "opsdeck-fwdname",
+        tmp.path(),
+        "OPSDECK_SANDBOX_PG=simulated",
+    );
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+    start_slow_runbook(&tmux);
+    tmux.send(&["q"]);
+    let s = tmux.wait_for("y = quit", Duration::from_secs(5));
+    assert!(s.contains("forward check on"), "{s}");
+    assert!(
+        !s.contains("Port forwards end"),
+        "no forward is running:\n{s}"
+    );
+    tmux.send(&["y"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
+    let (code, out, err) = common::run_cli(tmp.path(), &["attach"]);
+    let (_, hist, _) = common::run_cli(tmp.path(), &["history", "--json"]);
+    assert_eq!(code, 0, "{out}{err}{hist}");
+    assert!(out.contains("check-done"), "{out}{err}");
+    assert!(
+        !out.contains("Terminated") && !err.contains("cancelled"),
+        "{out}{err}"
+    );
+}
+
+/// SIGTERM, SIGHUP, SIGQUIT and an external SIGINT end the console with the
+/// terminal given back (main screen, cursor, cooked mode) and exit 128 + n;
+/// the run in flight at SIGTERM stays in flight, and the next console
+/// follows it to its end.
+#[test]
+fn signals_give_the_terminal_back_and_the_next_console_finishes_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    slow_user_runbook(tmp.path(), 4);
+    let env = "OPSDECK_SANDBOX_PG=simulated";
+    {
+        let tmux = Tmux::console_then("opsdeck-sigterm", tmp.path(), env, "", STTY);
+        tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+        start_slow_runbook(&tmux);
+        let pid = tmux.console_pid().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let s = tmux.wait_for("MODE_END", Duration::from_secs(10));
+        assert!(s.contains("OPSDECK_EXIT=143"), "{s}");
+        assert_terminal_given_back(&tmux, &s);
+    }
+    // The next console picks the run up and sees it end.
+    {
+        let tmux = Tmux::console("opsdeck-after", tmp.path(), env);
+        tmux.wait_for("reattached to forward check on", Duration::from_secs(30));
+        tmux.send(&["6"]);
+        let s = tmux.wait_for("succeeded", Duration::from_secs(20));
+        assert!(s.contains("forward check on"), "{s}");
+        tmux.send(&["q"]);
+        tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
+    }
+    let (_, out, _) = common::run_cli(tmp.path(), &["history", "--json"]);
+    assert!(out.contains("\"reattached\": true"), "{out}");
+    for (sig, code) in [("HUP", 129), ("QUIT", 131), ("INT", 130)] {
+        let tmux = Tmux::console_then(&format!("opsdeck-sig{sig}"), tmp.path(), env, "", STTY);
+        tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+        let pid = tmux.console_pid().to_string();
+        let killed = Command::new("kill")
+            .args([&format!("-{sig}"), pid.as_str()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let s = tmux.wait_for("MODE_END", Duration::from_secs(10));
+        assert!(
+            s.contains(&format!("OPSDECK_EXIT={code}")),
+            "SIG{sig}:\n{s}"
+        );
+        assert_terminal_given_back(&tmux, &s);
+    }
+}

@@ -398,3 +398,98 @@ fn a_fleet_target_left_by_a_killed_opsdeck_is_attached() {
     assert_eq!(f.status, "succeeded");
     assert!(f.reattached);
 }
+
+/// Every instance marked: the picker names the fleet (not its first
+/// instance), and the targets refused before anything was sent (stopped,
+/// agent offline) show `refused` on Runs, as the summary counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_names_the_fleet_and_refused_targets_say_refused() {
+    use crossterm::event::KeyCode;
+    use opsdeck::tui::app::{Mode, RunStatus, Screen};
+    let mut h = common::Harness::loaded().await;
+    h.keys("2*");
+    let marked = h.app.marked.len();
+    assert_eq!(marked, 6, "every instance shown is marked");
+    h.keys("r");
+    let screen = common::text(&common::render(&h.app, 120, 30));
+    assert!(
+        screen.contains("6 marked instances: one run for all"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("disk, memory and docker stats of 6 marked instances"),
+        "{screen}"
+    );
+    assert!(!screen.contains("target   instance"), "{screen}");
+    h.keys("host-stats");
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Form(_)));
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.mode, Mode::Confirm(_)));
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    assert_eq!(h.app.screen, Screen::Runs);
+    let refused: Vec<_> = h
+        .app
+        .runs
+        .iter()
+        .filter(|r| matches!(r.status, RunStatus::Refused(_)))
+        .collect();
+    assert_eq!(refused.len(), 2, "the stopped host and the offline agent");
+    let summary = h.app.fleet_summary().unwrap();
+    assert!(summary.contains("2 refused"), "{summary}");
+    let screen = common::text(&common::render(&h.app, 160, 20));
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("(refused)")).collect();
+    assert_eq!(rows.len(), 2, "{screen}");
+    assert!(
+        rows.iter()
+            .all(|l| l.contains(" refused ") && !l.contains(" error ")),
+        "{screen}"
+    );
+}
+
+/// `--json` lists every target with its status, the refused ones too, and
+/// still prints its document when every target is refused (exit 3).
+#[test]
+fn the_json_summary_lists_every_target_even_when_all_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (code, out, err) = common::run_cli(
+        d,
+        &["run", "limits-audit", "tag=Environment=staging", "--json"],
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let targets = doc["targets"].as_array().unwrap();
+    assert!(!targets.is_empty(), "{doc}");
+    assert!(
+        targets
+            .iter()
+            .all(|t| t["status"] == "refused" && t["error"].is_string()),
+        "{doc}"
+    );
+    assert_eq!(doc["summary"]["refused"], targets.len());
+    assert!(
+        targets
+            .iter()
+            .any(|t| t["name"].as_str().unwrap().contains("pmo-worker-legacy")),
+        "{doc}"
+    );
+    // Some refused, some sent: all of them in the document.
+    let (code, out, err) = common::run_cli(
+        d,
+        &["run", "host-stats", "tag=Project=cohuron-pmo", "--json"],
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let statuses: Vec<&str> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"refused"), "{doc}");
+    assert!(statuses.contains(&"succeeded"), "{doc}");
+    assert_eq!(code, 1, "a refused target makes it a failure: {err}");
+}

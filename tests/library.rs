@@ -199,6 +199,33 @@ fn read_and_change_runbooks_on_hosts_and_containers() {
     let out = ok(d, &["run", "host-stats", &format!("instance={MT_HOST}")]);
     assert!(out.contains("Filesystem"), "{out}");
     assert!(out.contains("postgres-platform"), "docker stats: {out}");
+    // docker's own table: its headers, each cell under its column, no
+    // quoted or tab-separated fields.
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("CONTAINER ID"))
+        .unwrap_or_else(|| panic!("docker stats has its headers: {out}"));
+    for col in [
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET I/O",
+        "BLOCK I/O",
+        "PIDS",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = out
+        .lines()
+        .find(|l| l.contains("postgres-platform"))
+        .unwrap();
+    assert_eq!(
+        row.find("postgres-platform"),
+        header.find("NAME"),
+        "{header}\n{row}"
+    );
+    assert!(!row.contains('"') && !row.contains('\t'), "{row}");
 
     let (code, out, _) = run_cli(d, &["run", "cert-expiry", &format!("instance={MT_HOST}")]);
     assert_eq!(

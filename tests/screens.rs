@@ -382,7 +382,7 @@ async fn runbook_picker_form_preview_and_confirmation() {
 /// an output shorter than the pane (PgUp does nothing to it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_output_pane_scrolls_without_blank_rows() {
-    use opsdeck::tui::app::{RunStatus, RunView};
+    use opsdeck::tui::app::{RunKind, RunStatus, RunView};
     let mut h = Harness::loaded().await;
     let add = |h: &mut Harness, id: &str, n: usize| {
         let mut output = opsdeck::tui::app::output::OutputBuffer::default();
@@ -391,6 +391,7 @@ async fn the_output_pane_scrolls_without_blank_rows() {
         }
         h.app.runs.push(RunView {
             id: id.into(),
+            kind: RunKind::Runbook,
             title: format!("logs {id}"),
             runbook: "logs".into(),
             host: "i-0test".into(),
@@ -597,10 +598,11 @@ async fn an_80_by_24_terminal_keeps_ids_whole_and_the_keys_in_view() {
 /// says how to start one, and a backup's picker lists what only reads first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quit_names_runs_findings_open_and_safe_runbooks_come_first() {
-    use opsdeck::tui::app::{RunStatus, RunView};
+    use opsdeck::tui::app::{RunKind, RunStatus, RunView};
     let mut h = Harness::loaded().await;
     h.app.runs.push(RunView {
         id: "20260302-100000-deploy-001".into(),
+        kind: RunKind::Runbook,
         title: "deploy paiss-staging".into(),
         runbook: "deploy".into(),
         host: opsdeck::provider::sandbox::estate::MT_HOST.into(),
@@ -816,4 +818,47 @@ async fn a_procedure_is_previewed_and_followed_in_the_console() {
     );
     insta::assert_snapshot!("procedure-run", snap(&h));
     screenshot(&h, "procedure-run");
+}
+
+/// A tab in run output lands on the next tab stop in the pane (every 8
+/// columns), as a terminal shows it, instead of vanishing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabs_in_output_land_on_tab_stops() {
+    use opsdeck::tui::app::{RunKind, RunStatus, RunView};
+    let mut h = Harness::loaded().await;
+    let mut output = opsdeck::tui::app::output::OutputBuffer::default();
+    output.push_str("map-ams-assets\t\"0.78%\"\t\"105MiB / 3.8GiB\"\nab\tc\n");
+    h.app.runs.push(RunView {
+        id: "20260302-100000-tabs-001".into(),
+        kind: RunKind::Runbook,
+        title: "tabs".into(),
+        runbook: "tabs".into(),
+        host: "i-0test".into(),
+        production: false,
+        started_at: h.app.now,
+        finished_at: Some(h.app.now),
+        status: RunStatus::Succeeded,
+        output,
+    });
+    h.app.pane.show("20260302-100000-tabs-001".into(), false);
+    h.keys("6");
+    h.key(KeyCode::Enter);
+    let s = snap(&h);
+    let line = |needle: &str| {
+        s.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{s}"))
+            .to_string()
+    };
+    let first = line("map-ams-assets");
+    let at = |l: &str, what: &str| l.find(what).map(|i| l[..i].chars().count());
+    let start = at(&first, "map-ams-assets").unwrap();
+    // 14 characters, then the tab: the next stop is column 16.
+    assert_eq!(at(&first, "\"0.78%\""), Some(start + 16), "{first}");
+    assert_eq!(at(&first, "\"105MiB"), Some(start + 24), "{first}");
+    let second = s
+        .lines()
+        .find(|l| l.contains("ab      c"))
+        .map(str::to_string);
+    assert!(second.is_some(), "ab<TAB>c puts c at column 8:\n{s}");
 }

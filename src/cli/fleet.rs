@@ -123,6 +123,10 @@ pub async fn run_on_tag(
         eprintln!("opsdeck: {t}: refused: {why}");
     }
     if plan.runs.is_empty() {
+        // Nothing was sent: every target is still in the summary, refused.
+        let mut summary = Summary::default();
+        summary.refused(&plan.refused);
+        summary.print(&id, spec.name(), tag, args, &[])?;
         return Ok(exit::REFUSED);
     }
     // Every target is journaled before anything is sent.
@@ -219,15 +223,14 @@ pub async fn run_on_tag(
             return Ok(exit::FAILED);
         }
     };
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut rows = Vec::new();
+    let mut summary = Summary::default();
     for r in runs {
         let end = report
             .ends
             .get(&r.host)
             .cloned()
             .unwrap_or(TargetEnd::Error("no answer".into()));
-        *counts.entry(end.word()).or_default() += 1;
+        *summary.counts.entry(end.word()).or_default() += 1;
         let output = report.outputs.get(&r.host).cloned().unwrap_or_default();
         let mut figures = BTreeMap::new();
         crate::jobs::journaled::report_lines(&output, &mut figures);
@@ -239,7 +242,7 @@ pub async fn run_on_tag(
                 .map(|c| format!(" (exit {c})"))
                 .unwrap_or_default()
         );
-        rows.push(serde_json::json!({
+        summary.rows.push(serde_json::json!({
             "instance": r.host,
             "name": r.target.label,
             "run": fleet::target_job(&id, &r.host),
@@ -250,35 +253,8 @@ pub async fn run_on_tag(
             "report": figures,
         }));
     }
-    for (host, t, why) in refused {
-        *counts.entry("refused").or_default() += 1;
-        rows.push(serde_json::json!({
-            "instance": host, "name": t, "status": "refused", "error": why,
-        }));
-    }
-    let summary = counts
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    eprintln!("opsdeck: fleet run {id}: {summary}");
-    if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(
-            &mut out,
-            &serde_json::json!({
-                "run": id,
-                "runbook": spec.name(),
-                "tag": tag,
-                "max_concurrency": args.max_concurrency,
-                "max_errors": args.max_errors,
-                "commands": report.commands,
-                "summary": counts,
-                "targets": rows,
-            }),
-        )?;
-        writeln!(out)?;
-    }
+    summary.refused(refused);
+    summary.print(&id, spec.name(), tag, args, &report.commands)?;
     let failed = report.ends.values().any(|e| *e != TargetEnd::Succeeded) || !refused.is_empty();
     Ok(if cancelled {
         exit::CANCELLED
@@ -287,4 +263,60 @@ pub async fn run_on_tag(
     } else {
         exit::SUCCEEDED
     })
+}
+
+/// Every target of a fleet run with how it ended, refused ones included:
+/// the last stderr lines and, with `--json`, the document on stdout.
+#[derive(Default)]
+struct Summary {
+    counts: BTreeMap<&'static str, usize>,
+    rows: Vec<serde_json::Value>,
+}
+
+impl Summary {
+    fn refused(&mut self, refused: &[(String, String, String)]) {
+        for (host, t, why) in refused {
+            *self.counts.entry("refused").or_default() += 1;
+            eprintln!("opsdeck: {t}: refused");
+            self.rows.push(serde_json::json!({
+                "instance": host, "name": t, "status": "refused", "exit_code": null,
+                "error": why,
+            }));
+        }
+    }
+
+    fn print(
+        &self,
+        id: &str,
+        runbook: &str,
+        tag: &str,
+        args: &RunArgs,
+        commands: &[String],
+    ) -> anyhow::Result<()> {
+        let line = self
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        eprintln!("opsdeck: fleet run {id}: {line}");
+        if args.json {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({
+                    "run": id,
+                    "runbook": runbook,
+                    "tag": tag,
+                    "max_concurrency": args.max_concurrency,
+                    "max_errors": args.max_errors,
+                    "commands": commands,
+                    "summary": self.counts,
+                    "targets": self.rows,
+                }),
+            )?;
+            writeln!(out)?;
+        }
+        Ok(())
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::tui::app::{App, Effect, Msg};
 use crate::tui::effects::EffectsRunner;
+use crate::tui::terminal::{self as term, Exit, Signals};
 use crate::tui::ui::{self, theme::Theme};
 use crossterm::event::{self, Event, KeyEventKind};
 use std::sync::Arc;
@@ -19,11 +20,10 @@ pub async fn run(
     mut runner: EffectsRunner,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     tx: mpsc::UnboundedSender<Msg>,
-) -> anyhow::Result<()> {
-    let mut terminal = ratatui::init();
-    // Pastes arrive as one event, not as keys (a 10,000-character paste
-    // would otherwise be typed key by key, Enter included).
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
+) -> anyhow::Result<Exit> {
+    let mut signals = Signals::listen()?;
+    term::install_panic_hook();
+    let mut terminal = term::enter()?;
     let stop = Arc::new(AtomicBool::new(false));
     let pause = Pause::default();
     let input = {
@@ -78,10 +78,15 @@ pub async fn run(
     for fx in app.startup() {
         runner.dispatch(fx);
     }
-    let result: anyhow::Result<()> = async {
+    let result: anyhow::Result<Exit> = async {
         loop {
             terminal.draw(|f| ui::draw(f, &app, &theme))?;
-            let Some(first) = rx.recv().await else { break };
+            let first = tokio::select! {
+                biased;
+                Some(n) = signals.recv() => return Ok(Exit::Signal(n)),
+                m = rx.recv() => m,
+            };
+            let Some(first) = first else { break };
             let mut msgs = vec![first];
             while msgs.len() < BATCH {
                 match rx.try_recv() {
@@ -114,7 +119,7 @@ pub async fn run(
                 let result = crate::ops::session::open(&providers, &instance, container.as_deref())
                     .and_then(|(spec, change)| {
                         tokio::task::block_in_place(|| {
-                            handover(&mut terminal, &pause, || {
+                            handover(&mut terminal, &pause, &signals, || {
                                 crate::ops::session::run(&providers, &spec, &change, production)
                                     .map(|(_, text)| text)
                             })
@@ -129,14 +134,12 @@ pub async fn run(
             for profile in logins {
                 let result = crate::provider::session::aws_login(&profile).and_then(|spec| {
                     tokio::task::block_in_place(|| {
-                        handover(
-                            &mut terminal,
-                            &pause,
-                            || match crate::provider::session::run(&spec)? {
+                        handover(&mut terminal, &pause, &signals, || {
+                            match crate::provider::session::run(&spec)? {
                                 0 => Ok(format!("signed in as {profile}; reopening the context")),
                                 c => Err(format!("aws sso login exited {c}")),
-                            },
-                        )
+                            }
+                        })
                     })
                 });
                 // Signed in: the context is opened again with the new credentials.
@@ -155,7 +158,7 @@ pub async fn run(
                 break;
             }
         }
-        Ok(())
+        Ok(Exit::Quit)
     }
     .await;
     // Forwards end with the console: stopped and journaled, not orphaned.
@@ -165,8 +168,8 @@ pub async fn run(
     stop.store(true, Ordering::Relaxed);
     ticker.abort();
     let _ = input.join();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
-    ratatui::restore();
+    drop(terminal);
+    term::leave();
     result
 }
 
@@ -198,15 +201,24 @@ impl Pause {
 fn handover(
     terminal: &mut ratatui::DefaultTerminal,
     pause: &Pause,
+    signals: &Signals,
     session: impl FnOnce() -> Result<String, String>,
 ) -> Result<String, String> {
     pause.hold();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
-    ratatui::restore();
+    signals.handed_over.store(true, Ordering::Release);
+    term::leave();
     let result = session();
-    *terminal = ratatui::init();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
-    let _ = terminal.clear();
+    let taken = term::enter();
+    signals.handed_over.store(false, Ordering::Release);
     pause.release();
-    result
+    match taken {
+        Ok(t) => {
+            *terminal = t;
+            let _ = terminal.clear();
+            result
+        }
+        Err(e) => Err(format!(
+            "{result:?}; the terminal could not be taken back: {e}"
+        )),
+    }
 }

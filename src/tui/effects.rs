@@ -60,7 +60,12 @@ pub struct EffectsRunner {
     opener: Option<ContextOpener>,
     tx: UnboundedSender<Msg>,
     run_tx: UnboundedSender<RunEvent>,
+    /// Runs and procedures this console drives (cancel goes to them).
     handles: HashMap<String, RunHandle>,
+    /// Port forwards: they live in this process and end with the console.
+    /// Their own map, filled by [`Effect::StartForward`] alone, so nothing
+    /// but a forward is ever stopped on quit.
+    forwards: HashMap<String, RunHandle>,
     /// Fleet runs in flight: their cancel switch (CancelCommand).
     fleets: HashMap<String, tokio::sync::watch::Sender<bool>>,
 }
@@ -144,11 +149,7 @@ impl EffectsRunner {
 
     /// End the port forwards (they live in this process); how many.
     pub fn stop_forwards(&self) -> usize {
-        self.handles
-            .iter()
-            .filter(|(id, _)| id.contains("-forward-"))
-            .map(|(_, h)| h.cancel())
-            .count()
+        self.forwards.values().map(RunHandle::cancel).count()
     }
 
     /// The providers of the current context.
@@ -197,6 +198,7 @@ impl EffectsRunner {
             tx,
             run_tx,
             handles: HashMap::new(),
+            forwards: HashMap::new(),
             fleets: HashMap::new(),
         }
     }
@@ -474,7 +476,7 @@ impl EffectsRunner {
                 production,
             } => {
                 let (handle, stop) = RunHandle::new(id.clone());
-                self.handles.insert(id.clone(), handle);
+                self.forwards.insert(id.clone(), handle);
                 let run_tx = self.run_tx.clone();
                 tokio::spawn(async move {
                     let what = format!("forward to {}", dest.database);
@@ -646,21 +648,14 @@ impl EffectsRunner {
                 });
             }
             Effect::CancelFleet { id } => {
+                tracing::info!(fleet = %id, "fleet cancel requested");
                 if let Some(c) = self.fleets.get(&id) {
                     let _ = c.send(true);
                 }
             }
-            Effect::CancelRun { id, .. }
-                if let Some(fleet) = self.fleets.keys().find(|f| id.starts_with(f.as_str())) =>
-            {
-                // A fleet target: the fleet's commands are cancelled (SSM
-                // stops the running targets and sends no more).
-                tracing::info!(run = %id, fleet = %fleet, "fleet cancel requested");
-                let _ = self.fleets[fleet].send(true);
-            }
             Effect::CancelRun { id, host } => {
                 tracing::info!(run = %id, "cancel requested");
-                match self.handles.get(&id) {
+                match self.handles.get(&id).or_else(|| self.forwards.get(&id)) {
                     Some(h) => h.cancel(),
                     None => {
                         let protocol = RunProtocol::new(p.transport.clone());

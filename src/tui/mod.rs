@@ -5,4 +5,5 @@
 pub mod app;
 pub mod console;
 pub mod effects;
+pub mod terminal;
 pub mod ui;

@@ -146,17 +146,18 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
         "stats" => {
             let st = Store::open(root)?.load();
             let fmt = flag_value(rest, &["--format"]);
-            for c in st.containers.iter().filter(|c| c.state == "running") {
-                let v = json!({
-                    "Name": c.name,
-                    "ID": c.id,
-                    "CPUPerc": format!("{}.{:02}%", c.cpu_centi / 100, c.cpu_centi % 100),
-                    "MemUsage": format!("{}MiB / 3.8GiB", c.mem_mib),
-                });
-                match &fmt {
-                    Some(f) => writeln!(out, "{}", render_template(f, &v))?,
-                    None => writeln!(out, "{}\t{}\t{}", c.name, v["CPUPerc"], v["MemUsage"])?,
+            let running: Vec<&SimContainer> = st
+                .containers
+                .iter()
+                .filter(|c| c.state == "running")
+                .collect();
+            match &fmt {
+                Some(f) => {
+                    for c in running {
+                        writeln!(out, "{}", render_template(f, &stats_json(c)))?;
+                    }
                 }
+                None => write!(out, "{}", stats_table(&running))?,
             }
             Ok(0)
         }
@@ -220,6 +221,73 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             Ok(1)
         }
     }
+}
+
+/// One container's `docker stats` fields, as `--format '{{json .}}'` gives them.
+fn stats_json(c: &SimContainer) -> Value {
+    // The host has 3.8 GiB; the traffic figures are steady per container.
+    let mem_centi = u64::from(c.mem_mib) * 10_000 / (38 * 1024 / 10);
+    let seed = c
+        .name
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+        % 997;
+    json!({
+        "Name": c.name,
+        "ID": c.id,
+        "Container": c.id,
+        "CPUPerc": format!("{}.{:02}%", c.cpu_centi / 100, c.cpu_centi % 100),
+        "MemUsage": format!("{}MiB / 3.8GiB", c.mem_mib),
+        "MemPerc": format!("{}.{:02}%", mem_centi / 100, mem_centi % 100),
+        "NetIO": format!("{}.{}MB / {}kB", seed / 10, seed % 10, 100 + seed),
+        "BlockIO": format!("{}MB / {}kB", 4 + seed % 40, 8 * (1 + seed % 50)),
+        "PIDs": (1 + seed % 23).to_string(),
+    })
+}
+
+/// `docker stats --no-stream` without `--format`: docker's table, its
+/// headers, columns padded to the widest cell and three spaces.
+fn stats_table(running: &[&SimContainer]) -> String {
+    const COLUMNS: [(&str, &str); 8] = [
+        ("CONTAINER ID", "ID"),
+        ("NAME", "Name"),
+        ("CPU %", "CPUPerc"),
+        ("MEM USAGE / LIMIT", "MemUsage"),
+        ("MEM %", "MemPerc"),
+        ("NET I/O", "NetIO"),
+        ("BLOCK I/O", "BlockIO"),
+        ("PIDS", "PIDs"),
+    ];
+    let mut rows = vec![COLUMNS.map(|(h, _)| h.to_string())];
+    for c in running {
+        let v = stats_json(c);
+        rows.push(COLUMNS.map(|(_, k)| {
+            let cell = v[k].as_str().unwrap_or_default();
+            // docker shows a 12-character id.
+            if k == "ID" {
+                cell.chars().take(12).collect()
+            } else {
+                cell.to_string()
+            }
+        }));
+    }
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
 }
 
 fn sim_logs(c: &SimContainer, now: i64, tail: usize) -> Vec<String> {

@@ -91,6 +91,7 @@ impl App {
         let id = crate::ops::RunId::new(self.now, &run.runbook, &tag).into_string();
         self.runs.push(RunView {
             id: id.clone(),
+            kind: RunKind::Runbook,
             title: run.title.clone(),
             runbook: run.runbook.clone(),
             host: run.host.clone(),

@@ -82,7 +82,7 @@ fn status_of(end: &TargetEnd) -> RunStatus {
         TargetEnd::Failed(c) if *c == crate::jobs::journaled::EXIT_DATA_KEPT => RunStatus::DataKept,
         TargetEnd::Failed(c) => RunStatus::Failed(*c),
         TargetEnd::Cancelled => RunStatus::Cancelled(143),
-        TargetEnd::NotStarted => RunStatus::Error("not started".into()),
+        TargetEnd::NotStarted => RunStatus::NotStarted,
         TargetEnd::Error(e) => RunStatus::Error(e.clone()),
     }
 }
@@ -164,6 +164,12 @@ impl App {
         if let Some(sel) = self.pending_fleet.take() {
             return Some(sel);
         }
+        self.marked_fleet(target)
+    }
+
+    /// The marks, when a runbook for `target` runs on them as a fleet: an
+    /// instance's runbook on Instances with instances marked.
+    pub(super) fn marked_fleet(&self, target: &Target) -> Option<FleetSelection> {
         (target.kind == TargetKind::Instance
             && self.screen == Screen::Instances
             && !self.marked.is_empty())
@@ -294,6 +300,7 @@ impl App {
         for r in &plan.runs {
             self.runs.push(RunView {
                 id: crate::jobs::fleet::target_job(id, &r.host),
+                kind: RunKind::FleetTarget { fleet: id.clone() },
                 title: r.title.clone(),
                 runbook: r.runbook.clone(),
                 host: r.host.clone(),
@@ -307,13 +314,14 @@ impl App {
         for (host, _, why) in &plan.refused {
             self.runs.push(RunView {
                 id: crate::jobs::fleet::target_job(id, host),
+                kind: RunKind::FleetTarget { fleet: id.clone() },
                 title: format!("{} (refused)", plan.runbook),
                 runbook: plan.runbook.clone(),
                 host: host.clone(),
                 production: false,
                 started_at: self.now,
                 finished_at: Some(self.now),
-                status: RunStatus::Error(format!("refused: {why}")),
+                status: RunStatus::Refused(why.clone()),
                 output: Default::default(),
             });
         }
@@ -379,11 +387,12 @@ impl App {
         vec![]
     }
 
-    /// The fleet run `run` (a target's id) belongs to.
+    /// The fleet run `run` (a target's id) belongs to: its row says so.
     pub fn fleet_of(&self, run: &str) -> Option<&FleetView> {
-        self.fleets
-            .iter()
-            .find(|f| run.len() > f.id.len() && run.starts_with(&format!("{}-", f.id)))
+        let RunKind::FleetTarget { fleet } = &self.run(run)?.kind else {
+            return None;
+        };
+        self.fleets.iter().find(|f| &f.id == fleet)
     }
 
     /// Opening a fleet target that still runs: tail its job live, once. Only
@@ -397,11 +406,10 @@ impl App {
             return vec![];
         }
         let host = run.host.clone();
-        let Some(f) = self
-            .fleets
-            .iter_mut()
-            .find(|f| key.starts_with(&format!("{}-", f.id)))
-        else {
+        let RunKind::FleetTarget { fleet } = run.kind.clone() else {
+            return vec![];
+        };
+        let Some(f) = self.fleets.iter_mut().find(|f| f.id == fleet) else {
             return vec![];
         };
         if !f.followed.insert(host.clone()) {

@@ -152,8 +152,17 @@ impl App {
                     return vec![];
                 };
                 let host = run.host.clone();
+                let fx = match &run.kind {
+                    // A fleet target: the fleet's commands are cancelled (SSM
+                    // stops the running targets and sends no more).
+                    RunKind::FleetTarget { fleet } => Effect::CancelFleet { id: fleet.clone() },
+                    _ => Effect::CancelRun {
+                        id: id.clone(),
+                        host,
+                    },
+                };
                 self.notify(Level::Warn, format!("cancelling {id}…"));
-                vec![Effect::CancelRun { id, host }]
+                vec![fx]
             }
             Mode::ConfirmQuit => {
                 self.quit = confirm::yes(key);

@@ -15,6 +15,9 @@ pub type PickerEntry = (String, String, runbook::Danger, Target);
 /// Choosing a runbook for a target.
 pub struct Picker {
     pub target: Target,
+    /// The marked instances the runbook will run on as one fleet (the
+    /// target is then only the first of them).
+    pub fleet: Option<super::fleet::FleetSelection>,
     pub names: Vec<PickerEntry>,
     pub filter: String,
     pub selected: usize,
@@ -161,19 +164,35 @@ impl App {
             );
             return vec![];
         };
+        let fleet = self.marked_fleet(&target);
+        // A fleet's titles name it, not its first instance.
+        let fleet_name = fleet
+            .as_ref()
+            .map(|f| format!("{} marked instances", f.ids.len()));
         let names: Vec<PickerEntry> = targets
             .iter()
             .flat_map(|t| {
+                let vars: Vec<(String, String)> = match &fleet_name {
+                    Some(n) => t
+                        .vars
+                        .iter()
+                        .map(|(k, v)| {
+                            let v = if k == "instance" { n } else { v };
+                            (k.clone(), v.clone())
+                        })
+                        .collect(),
+                    None => t.vars.clone(),
+                };
                 let from_backups = self.screen == Screen::Backups && t.kind == TargetKind::Instance;
                 self.library
                     .for_target(t.kind)
                     .into_iter()
                     // On Backups, the host's runbooks about backups (sync to S3).
                     .filter(move |s| !from_backups || s.name().contains("backup"))
-                    .map(|s| {
+                    .map(move |s| {
                         (
                             s.name().to_string(),
-                            fill_title(&s.title, &t.vars),
+                            fill_title(&s.title, &vars),
                             s.danger,
                             t.clone(),
                         )
@@ -193,6 +212,7 @@ impl App {
         }
         self.mode = Mode::Picker(Picker {
             target,
+            fleet,
             names,
             filter: String::new(),
             selected: 0,

@@ -94,6 +94,10 @@ pub enum RunStatus {
     /// [`RunOutcome::DataKept`]: crate::store::journal::RunOutcome::DataKept
     DataKept,
     Cancelled(i32),
+    /// Refused before anything was sent (a fleet target the guard stopped).
+    Refused(String),
+    /// A fleet target the fleet never sent to (it stopped after errors).
+    NotStarted,
     Error(String),
 }
 
@@ -109,6 +113,8 @@ impl RunStatus {
             RunStatus::Failed(c) => format!("failed ({c})"),
             RunStatus::DataKept => "failed, data kept".into(),
             RunStatus::Cancelled(_) => "cancelled".into(),
+            RunStatus::Refused(_) => "refused".into(),
+            RunStatus::NotStarted => "not started".into(),
             RunStatus::Error(_) => "error".into(),
         }
     }
@@ -137,9 +143,25 @@ impl RunStatus {
     }
 }
 
+/// What a row on Runs is, set where it is made: nothing reads a run's
+/// kind from its id or its runbook's name (a user runbook named
+/// `db-forward-check` is a runbook, not a forward).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunKind {
+    /// A runbook started (or reattached) by this console.
+    Runbook,
+    /// One target of fleet run `fleet`: its end is the fleet's to say.
+    FleetTarget { fleet: RunId },
+    /// A port forward: it lives in this process and ends with the console.
+    Forward,
+    /// A run opened from the journal (History): shown, not driven here.
+    Journal,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunView {
     pub id: RunId,
+    pub kind: RunKind,
     pub title: String,
     pub runbook: String,
     pub host: String,

@@ -151,6 +151,7 @@ impl App {
                 if !self.runs.iter().any(|r| r.id == id) {
                     self.runs.push(RunView {
                         id: id.clone(),
+                        kind: RunKind::Forward,
                         title: title.clone(),
                         runbook: "forward".into(),
                         host,
@@ -175,6 +176,7 @@ impl App {
                     buf.push_str(&output);
                     self.runs.push(RunView {
                         id: id.clone(),
+                        kind: RunKind::Runbook,
                         title: entry.start.title.clone(),
                         runbook: entry.start.runbook.clone(),
                         host: entry.start.host.clone(),
@@ -266,6 +268,7 @@ impl App {
                     buf.push_str(&text);
                     self.runs.push(RunView {
                         id: id.clone(),
+                        kind: RunKind::Journal,
                         title: entry.start.title.clone(),
                         runbook: entry.start.runbook.clone(),
                         host: entry.start.host.clone(),

@@ -187,7 +187,19 @@ pub(in crate::tui::ui) fn typed_span(
 }
 
 pub(super) fn draw_confirm(f: &mut Frame, area: Rect, theme: &Theme, title: &str, text: &str) {
-    let r = centered(area, 64, text.lines().count() as u16 + 2);
+    // As wide as its longest line (64 at least, the screen at most), and as
+    // tall as its lines once wrapped: the answer keys on the last line
+    // are never cut off.
+    let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let width = u16::try_from(longest + 2)
+        .unwrap_or(u16::MAX)
+        .clamp(64, area.width.saturating_sub(2).max(64));
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = text
+        .lines()
+        .map(|l| l.chars().count().div_ceil(inner).max(1))
+        .sum();
+    let r = centered(area, width, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(text.to_string())

@@ -11,7 +11,7 @@ use table::draw_table;
 
 use crate::table::{TableData, Tone};
 use crate::tui::app::keymap::Action;
-use crate::tui::app::{App, Level, Mode, RunStatus, Screen};
+use crate::tui::app::{App, Level, Mode, RunKind, RunStatus, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -85,7 +85,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
             let forwards = app
                 .runs
                 .iter()
-                .any(|r| r.status.is_active() && r.runbook == "forward");
+                .any(|r| r.status.is_active() && r.kind == RunKind::Forward);
             draw_confirm(
                 f,
                 area,
@@ -243,7 +243,7 @@ fn status_style(s: &RunStatus, theme: &Theme) -> Style {
     let c = match s {
         RunStatus::Succeeded => theme.good,
         RunStatus::Starting | RunStatus::Running => theme.accent,
-        RunStatus::Cancelled(_) => theme.warn,
+        RunStatus::Cancelled(_) | RunStatus::Refused(_) | RunStatus::NotStarted => theme.warn,
         _ => theme.bad,
     };
     Style::default().fg(c).add_modifier(Modifier::BOLD)
@@ -335,10 +335,31 @@ fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 Style::default().fg(theme.fg)
             };
-            Line::styled(l.to_string(), style)
+            Line::styled(expand_tabs(l).into_owned(), style)
         })
         .collect();
     f.render_widget(Paragraph::new(lines), text);
+}
+
+/// A tab moves to the next tab stop (every 8 columns), as a terminal shows
+/// it: the pane would otherwise drop it (`name<TAB>0.78%` read `name0.78%`).
+pub fn expand_tabs(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('\t') {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut col = 0;
+    for c in line.chars() {
+        if c == '\t' {
+            let next = (col / 8 + 1) * 8;
+            out.extend(std::iter::repeat_n(' ', next - col));
+            col = next;
+        } else {
+            col += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {

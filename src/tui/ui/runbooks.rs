@@ -31,8 +31,15 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
     } else {
         theme.accent
     };
-    let mut lines = vec![
-        Line::from(vec![
+    let target = match &p.fleet {
+        Some(sel) => Line::from(vec![
+            label("targets", theme),
+            Span::styled(
+                format!("{} marked instances: one run for all", sel.ids.len()),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+        ]),
+        None => Line::from(vec![
             label("target", theme),
             Span::raw(format!("{} {}", p.target.kind.label(), p.target.label)),
             if p.target.production {
@@ -41,6 +48,9 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
                 Span::raw("")
             },
         ]),
+    };
+    let mut lines = vec![
+        target,
         Line::from(vec![
             label("filter", theme),
             Span::styled(
