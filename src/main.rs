@@ -268,210 +268,279 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main(cli: Cli) -> anyhow::Result<u8> {
+/// Everything but the sandbox's internal helpers (answered in `main`): one
+/// match, a function per command. Commands that need no context answer
+/// before one is opened; config and runbook errors are said before the
+/// terminal is touched.
+fn real_main(mut cli: Cli) -> anyhow::Result<u8> {
     let dirs = Dirs::discover();
-    let opts = Options {
-        config: cli.config.clone(),
-        context: cli.context.clone(),
-        read_only: cli.read_only,
-        sandbox_dir: cli.sandbox_dir.clone(),
-    };
     let exe = std::env::current_exe().context("cannot find the opsdeck executable")?;
     // A pinned clock that is no time is refused before anything is read.
     opsdeck::clock::pinned().map_err(anyhow::Error::msg)?;
     let now = opsdeck::clock::now();
-    match cli.command {
-        Some(Command::Init { force }) => {
-            let path = cli
-                .config
-                .clone()
-                .unwrap_or_else(|| dirs.config.join("config.toml"));
-            if path.exists() && !force {
-                anyhow::bail!(
-                    "{} already exists (use --force to overwrite)",
-                    path.display()
-                );
-            }
-            if let Some(d) = path.parent() {
-                std::fs::create_dir_all(d)?;
-            }
-            std::fs::write(&path, STARTER_CONFIG)?;
-            println!("wrote {}", path.display());
-            return Ok(0);
-        }
-        Some(Command::Sandbox { action }) => {
-            let dir = cli
-                .sandbox_dir
-                .clone()
-                .unwrap_or_else(|| dirs.data.join("sandbox"));
-            match action {
-                SandboxAction::Reset => {
-                    Sandbox::reset(&dir, now, &exe)
-                        .with_context(|| format!("resetting the sandbox in {}", dir.display()))?;
-                    println!("sandbox rebuilt in {}", dir.display());
+    let sandbox_dir = cli
+        .sandbox_dir
+        .clone()
+        .unwrap_or_else(|| dirs.data.join("sandbox"));
+    let command = cli.command.take();
+    let library = || opsdeck::runbook::Library::load(&dirs.config.join("runbooks"));
+    match command {
+        Some(Command::DockerSim { .. } | Command::ForwardRelay { .. }) => Ok(0),
+        Some(Command::Init { force }) => init_config(cli.config.as_deref(), &dirs, force),
+        Some(Command::Sandbox { action }) => sandbox_command(&sandbox_dir, now, &exe, &action),
+        Some(Command::Runbook { action }) => runbook_command(&library()?, &action),
+        command => {
+            let library = library()?;
+            let cx = Opened::open(&cli, &dirs, now, &exe)?;
+            match command {
+                Some(Command::Drill { action }) => drill_command(&cx.session, &action),
+                Some(Command::Shell {
+                    instance,
+                    container,
+                    confirm,
+                }) => cx.rt.block_on(cli::run::shell(
+                    &cx.session.providers,
+                    &instance,
+                    container.as_deref(),
+                    confirm.as_deref(),
+                    cx.session.ctx.read_only || cx.session.config.read_only,
+                    cx.session.ctx.production,
+                )),
+                Some(Command::Forward {
+                    database,
+                    local_port,
+                    confirm,
+                }) => cx.rt.block_on(cli::forward::forward(
+                    &cx.session.providers,
+                    &cx.session.config,
+                    &database,
+                    local_port,
+                    confirm.as_deref(),
+                    cx.session.ctx.production,
+                )),
+                Some(Command::Attach { run }) => cx
+                    .rt
+                    .block_on(cli::run::attach(&cx.session.providers, run.as_deref())),
+                Some(Command::History { run, json, limit }) => {
+                    let mut out = std::io::stdout().lock();
+                    cli::run::history(&cx.session.providers, run.as_deref(), json, limit, &mut out)
                 }
-                SandboxAction::Path => println!("{}", dir.display()),
-                SandboxAction::Stop => {
-                    let stopped = opsdeck::provider::sandbox::pg_real::stop_all(&dir)
-                        .map_err(anyhow::Error::msg)?;
-                    if stopped.is_empty() {
-                        println!("no sandbox database server is running");
-                    } else {
-                        println!("stopped PostgreSQL: {}", stopped.join(", "));
-                    }
+                Some(Command::Run {
+                    runbook,
+                    assignments,
+                    dry_run,
+                    yes,
+                    confirm,
+                    json,
+                    max_concurrency,
+                    max_errors,
+                }) => {
+                    let args = cli::run::RunArgs {
+                        runbook,
+                        assignments,
+                        dry_run,
+                        yes,
+                        confirm,
+                        json,
+                        read_only: cx.session.ctx.read_only || cx.session.config.read_only,
+                        production_context: cx.session.ctx.production,
+                        max_concurrency,
+                        max_errors,
+                    };
+                    run_command(cx, &library, args)
                 }
+                Some(Command::Ls {
+                    kind,
+                    target,
+                    json,
+                    stream,
+                }) => ls_command(cx, kind, &target, json, stream),
+                _ => console(cx, &cli, &dirs, &exe, now, library),
             }
-            return Ok(0);
         }
-        _ => {}
     }
-    // Runbook errors, like config errors, are reported before the terminal is touched.
-    let library = opsdeck::runbook::Library::load(&dirs.config.join("runbooks"))?;
-    if let Some(Command::Runbook { action }) = &cli.command {
-        let mut out = std::io::stdout().lock();
-        return match action {
-            RunbookAction::List { json } => cli::run::list(&library, *json, &mut out),
-            RunbookAction::Check { file } => {
-                let s = opsdeck::runbook::check_file(file, &library)?;
-                println!(
-                    "{}: ok — `{}` on a {}, {}, {} parameter(s), {} pre-check(s), {} step(s), {} post-check(s)",
-                    file.display(),
-                    s.name(),
-                    s.target.label(),
-                    s.danger.label(),
-                    s.params.len(),
-                    s.prechecks.len(),
-                    s.steps.len(),
-                    s.postchecks.len()
-                );
-                Ok(0)
-            }
+}
+
+/// A context opened: its session and the runtime it runs on (the log
+/// starts with it).
+struct Opened {
+    rt: tokio::runtime::Runtime,
+    session: session::Session,
+    opts: Options,
+    log: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+impl Opened {
+    fn open(
+        cli: &Cli,
+        dirs: &Dirs,
+        now: chrono::DateTime<chrono::Utc>,
+        exe: &Path,
+    ) -> anyhow::Result<Opened> {
+        let opts = Options {
+            config: cli.config.clone(),
+            context: cli.context.clone(),
+            read_only: cli.read_only,
+            sandbox_dir: cli.sandbox_dir.clone(),
         };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let session = rt.block_on(session::open(&opts, dirs, now, exe))?;
+        let log = init_logging(dirs);
+        Ok(Opened {
+            rt,
+            session,
+            opts,
+            log,
+        })
     }
-    // Config errors are reported before the terminal is touched.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let session = rt.block_on(session::open(&opts, &dirs, now, &exe))?;
-    let _guard = init_logging(&dirs);
-    if let Some(Command::Drill { action }) = &cli.command {
-        return drill_command(&session, action);
-    }
-    if let Some(Command::Shell {
-        instance,
-        container,
-        confirm,
-    }) = &cli.command
-    {
-        return rt.block_on(cli::run::shell(
-            &session.providers,
-            instance,
-            container.as_deref(),
-            confirm.as_deref(),
-            session.ctx.read_only || session.config.read_only,
-            session.ctx.production,
-        ));
-    }
-    if let Some(Command::Forward {
-        database,
-        local_port,
-        confirm,
-    }) = &cli.command
-    {
-        return rt.block_on(cli::forward::forward(
-            &session.providers,
-            &session.config,
-            database,
-            *local_port,
-            confirm.as_deref(),
-            session.ctx.production,
-        ));
-    }
-    if let Some(Command::Attach { run }) = &cli.command {
-        return rt.block_on(cli::run::attach(&session.providers, run.as_deref()));
-    }
-    if let Some(Command::History { run, json, limit }) = &cli.command {
-        let mut out = std::io::stdout().lock();
-        return cli::run::history(&session.providers, run.as_deref(), *json, *limit, &mut out);
-    }
-    if let Some(Command::Run {
-        runbook,
-        assignments,
-        dry_run,
-        yes,
-        confirm,
-        json,
-        max_concurrency,
-        max_errors,
-    }) = cli.command
-    {
-        if session.fell_back {
+
+    /// A script asked for AWS: never answer it with the sandbox.
+    fn refuse_fallback(&self) -> anyhow::Result<()> {
+        if self.session.fell_back {
             anyhow::bail!(
                 "{}",
-                session
+                self.session
                     .warning
+                    .clone()
                     .unwrap_or_default()
                     .trim_end_matches("; showing the sandbox instead")
             );
         }
-        let args = cli::run::RunArgs {
-            runbook,
-            assignments,
-            dry_run,
-            yes,
-            confirm,
-            json,
-            read_only: session.ctx.read_only || session.config.read_only,
-            production_context: session.ctx.production,
-            max_concurrency,
-            max_errors,
-        };
-        return rt.block_on(cli::run::run(
-            &session.providers,
-            &session.config,
-            &library,
-            args,
-        ));
+        Ok(())
     }
-    if let Some(Command::Ls {
+}
+
+fn init_config(config: Option<&Path>, dirs: &Dirs, force: bool) -> anyhow::Result<u8> {
+    let path = config
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dirs.config.join("config.toml"));
+    if path.exists() && !force {
+        anyhow::bail!(
+            "{} already exists (use --force to overwrite)",
+            path.display()
+        );
+    }
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(&path, STARTER_CONFIG)?;
+    println!("wrote {}", path.display());
+    Ok(0)
+}
+
+fn sandbox_command(
+    dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+    exe: &Path,
+    action: &SandboxAction,
+) -> anyhow::Result<u8> {
+    match action {
+        SandboxAction::Reset => {
+            Sandbox::reset(dir, now, exe)
+                .with_context(|| format!("resetting the sandbox in {}", dir.display()))?;
+            println!("sandbox rebuilt in {}", dir.display());
+        }
+        SandboxAction::Path => println!("{}", dir.display()),
+        SandboxAction::Stop => {
+            let stopped =
+                opsdeck::provider::sandbox::pg_real::stop_all(dir).map_err(anyhow::Error::msg)?;
+            if stopped.is_empty() {
+                println!("no sandbox database server is running");
+            } else {
+                println!("stopped PostgreSQL: {}", stopped.join(", "));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn runbook_command(
+    library: &opsdeck::runbook::Library,
+    action: &RunbookAction,
+) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match action {
+        RunbookAction::List { json } => cli::run::list(library, *json, &mut out),
+        RunbookAction::Check { file } => {
+            let s = opsdeck::runbook::check_file(file, library)?;
+            println!(
+                "{}: ok — `{}` on a {}, {}, {} parameter(s), {} pre-check(s), {} step(s), {} post-check(s)",
+                file.display(),
+                s.name(),
+                s.target.label(),
+                s.danger.label(),
+                s.params.len(),
+                s.prechecks.len(),
+                s.steps.len(),
+                s.postchecks.len()
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn run_command(
+    cx: Opened,
+    library: &opsdeck::runbook::Library,
+    args: cli::run::RunArgs,
+) -> anyhow::Result<u8> {
+    cx.refuse_fallback()?;
+    cx.rt.block_on(cli::run::run(
+        &cx.session.providers,
+        &cx.session.config,
+        library,
+        args,
+    ))
+}
+
+fn ls_command(
+    cx: Opened,
+    kind: cli::ls::Kind,
+    target: &[String],
+    json: bool,
+    stream: bool,
+) -> anyhow::Result<u8> {
+    cx.refuse_fallback()?;
+    if let Some(w) = &cx.session.warning {
+        eprintln!("warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    let format = if stream {
+        cli::ls::Format::Stream
+    } else if json {
+        cli::ls::Format::Json
+    } else {
+        cli::ls::Format::Table
+    };
+    let code = cx.rt.block_on(cli::ls::ls(
+        &cx.session.providers,
+        &cx.session.config,
         kind,
         target,
-        json,
-        stream,
-    }) = cli.command
-    {
-        if session.fell_back {
-            // A script asked for AWS: never answer it with the sandbox.
-            anyhow::bail!(
-                "{}",
-                session
-                    .warning
-                    .unwrap_or_default()
-                    .trim_end_matches("; showing the sandbox instead")
-            );
-        }
-        if let Some(w) = &session.warning {
-            eprintln!("warning: {w}");
-        }
-        let mut out = std::io::stdout().lock();
-        let format = if stream {
-            cli::ls::Format::Stream
-        } else if json {
-            cli::ls::Format::Json
-        } else {
-            cli::ls::Format::Table
-        };
-        let code = rt.block_on(cli::ls::ls(
-            &session.providers,
-            &session.config,
-            kind,
-            &target,
-            format,
-            &mut out,
-        ))?;
-        return Ok(code as u8);
-    }
+        format,
+        &mut out,
+    ))?;
+    Ok(u8::try_from(code).unwrap_or(u8::MAX))
+}
+
+/// The console on the opened context, until it quits or a signal ends it.
+fn console(
+    cx: Opened,
+    cli: &Cli,
+    dirs: &Dirs,
+    exe: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+    library: opsdeck::runbook::Library,
+) -> anyhow::Result<u8> {
+    let Opened {
+        rt,
+        session,
+        opts,
+        log: _log,
+    } = cx;
     let theme_name = cli
         .theme
         .clone()
@@ -499,7 +568,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         // `:ctx NAME` opens another context the same way the command line does.
         let opener: opsdeck::tui::effects::ContextOpener = {
-            let (opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
+            let (opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.to_path_buf());
             std::sync::Arc::new(move |name: String| {
                 let (mut opts, dirs, exe) = (opts.clone(), dirs.clone(), exe.clone());
                 opts.context = Some(name);
@@ -533,7 +602,11 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             });
         }
         opsdeck::tui::console::run(app, theme, runner, rx, tx).await
-    })?;
+    });
+    // Tasks still following runs are dropped (the runs go on on their
+    // hosts); a blocking read still going does not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    let exit = exit?;
     // A signal ended it: 128 + its number, as a shell reports it. Runs in
     // flight stay in flight in the journal (the next console follows them).
     if let opsdeck::tui::terminal::Exit::Signal(n) = exit {

@@ -542,4 +542,25 @@ fn signals_give_the_terminal_back_and_the_next_console_finishes_the_run() {
         );
         assert_terminal_given_back(&tmux, &s);
     }
+    // The terminal itself goes away (its tmux is killed): the console
+    // ends too, instead of spinning on a dead terminal.
+    let tmux = Tmux::console("opsdeck-gone", tmp.path(), env);
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+    let pid = tmux.console_pid();
+    drop(tmux);
+    let t = std::time::Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next());
+        if matches!(state, None | Some("Z" | "X")) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the console outlived its terminal: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -110,21 +110,19 @@ pub async fn run(
                 }
             }
             for (instance, container, production) in shells {
+                let result = shell(
+                    &mut terminal,
+                    &pause,
+                    &signals,
+                    &runner,
+                    &instance,
+                    container.as_deref(),
+                    production,
+                );
                 let title = match &container {
                     Some(c) => format!("shell in {c}"),
                     None => format!("shell on {}", instance.id),
                 };
-                let providers = runner.providers();
-                // A missing CLI or plugin is said before the terminal is touched.
-                let result = crate::ops::session::open(&providers, &instance, container.as_deref())
-                    .and_then(|(spec, change)| {
-                        tokio::task::block_in_place(|| {
-                            handover(&mut terminal, &pause, &signals, || {
-                                crate::ops::session::run(&providers, &spec, &change, production)
-                                    .map(|(_, text)| text)
-                            })
-                        })
-                    });
                 let _ = tx.send(Msg::ActionDone {
                     title,
                     result,
@@ -132,16 +130,7 @@ pub async fn run(
                 });
             }
             for profile in logins {
-                let result = crate::provider::session::aws_login(&profile).and_then(|spec| {
-                    tokio::task::block_in_place(|| {
-                        handover(&mut terminal, &pause, &signals, || {
-                            match crate::provider::session::run(&spec)? {
-                                0 => Ok(format!("signed in as {profile}; reopening the context")),
-                                c => Err(format!("aws sso login exited {c}")),
-                            }
-                        })
-                    })
-                });
+                let result = login(&mut terminal, &pause, &signals, &profile);
                 // Signed in: the context is opened again with the new credentials.
                 let reload = if result.is_ok() {
                     vec![Effect::SwitchContext(app.ctx.name.clone())]
@@ -167,7 +156,16 @@ pub async fn run(
     }
     stop.store(true, Ordering::Relaxed);
     ticker.abort();
-    let _ = input.join();
+    // The input thread stops within a poll slice; on a terminal that went
+    // away (SIGHUP) crossterm's poll may never return: it is then left to
+    // end with the process rather than keep the process alive.
+    let until = std::time::Instant::now() + Duration::from_millis(300);
+    while !input.is_finished() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if input.is_finished() {
+        let _ = input.join();
+    }
     drop(terminal);
     term::leave();
     result
@@ -221,4 +219,45 @@ fn handover(
             "{result:?}; the terminal could not be taken back: {e}"
         )),
     }
+}
+
+/// A shell on `instance` (in `container`) with the terminal handed over.
+/// A missing CLI or plugin is said before the terminal is touched.
+fn shell(
+    terminal: &mut ratatui::DefaultTerminal,
+    pause: &Pause,
+    signals: &Signals,
+    runner: &EffectsRunner,
+    instance: &crate::domain::Instance,
+    container: Option<&str>,
+    production: bool,
+) -> Result<String, String> {
+    let providers = runner.providers();
+    let (spec, change) = crate::ops::session::open(&providers, instance, container)?;
+    tokio::task::block_in_place(|| {
+        handover(terminal, pause, signals, || {
+            crate::ops::session::run(&providers, &spec, &change, production).map(|(_, text)| text)
+        })
+    })
+}
+
+/// `aws sso login --profile PROFILE` with the terminal handed over.
+fn login(
+    terminal: &mut ratatui::DefaultTerminal,
+    pause: &Pause,
+    signals: &Signals,
+    profile: &str,
+) -> Result<String, String> {
+    let spec = crate::provider::session::aws_login(profile)?;
+    tokio::task::block_in_place(|| {
+        handover(
+            terminal,
+            pause,
+            signals,
+            || match crate::provider::session::run(&spec)? {
+                0 => Ok(format!("signed in as {profile}; reopening the context")),
+                c => Err(format!("aws sso login exited {c}")),
+            },
+        )
+    })
 }

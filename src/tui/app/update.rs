@@ -8,100 +8,11 @@ impl App {
         match msg {
             Msg::Key(k) => self.on_key(k),
             Msg::Paste(text) => self.on_paste(&text),
-            Msg::Tick(now) => {
-                self.now = now;
-                self.spinner = self.spinner.wrapping_add(1);
-                if let Some(n) = &self.notice
-                    && n.level == Level::Info
-                    && (now - n.at).num_seconds() > 8
-                {
-                    self.notice = None;
-                }
-                if self.runs.iter().any(|r| r.status.is_active()) {
-                    self.rebuild(Screen::Runs);
-                }
-                // The drill in progress shows its clock on Drills.
-                if self.drill.is_some() && self.screen == Screen::Drills {
-                    self.rebuild(Screen::Drills);
-                }
-                vec![]
-            }
-            Msg::InstancesPage(page) => {
-                // The first listing shows rows as they come; a refresh
-                // keeps what is on screen until it is complete.
-                if self.instances.loading && !self.instances.loaded {
-                    self.instances.data.extend(page);
-                    self.instance_pages += 1;
-                    if self.instance_pages <= 3 || self.instance_pages.is_multiple_of(10) {
-                        self.rebuild(Screen::Instances);
-                    }
-                }
-                vec![]
-            }
-            Msg::Instances(r) => {
-                self.instances.loading = false;
-                self.instance_pages = 0;
-                match r {
-                    Ok(list) => {
-                        self.instances.data = list;
-                        self.instances.loaded = true;
-                        self.instances.error = None;
-                    }
-                    Err(e) => {
-                        let hint = if crate::provider::session::needs_login(&e.to_string()) {
-                            " — credentials missing or expired: :login signs in"
-                        } else {
-                            ""
-                        };
-                        self.notify(Level::Error, format!("loading instances failed: {e}{hint}"));
-                        self.instances.error = Some(e.to_string());
-                    }
-                }
-                self.rebuild(Screen::Instances);
-                self.rederive();
-                let reachable =
-                    crate::ops::Inventory::fact_hosts(&self.config, &self.instances.data);
-                reachable
-                    .into_iter()
-                    .map(|h| {
-                        self.snapshots.entry(h.clone()).or_default().loading = true;
-                        Effect::LoadSnapshot(h)
-                    })
-                    .collect()
-            }
-            Msg::Snapshot { host, result } => {
-                let entry = self.snapshots.entry(host.clone()).or_default();
-                entry.loading = false;
-                match result {
-                    Ok(s) => {
-                        entry.data = Some(s);
-                        entry.loaded = true;
-                        entry.error = None;
-                    }
-                    Err(e) => {
-                        entry.error = Some(e.clone());
-                        self.notify(Level::Error, e);
-                    }
-                }
-                self.rederive();
-                vec![]
-            }
-            Msg::Buckets(r) => {
-                self.buckets.loading = false;
-                match r {
-                    Ok(b) => {
-                        self.buckets.data = b;
-                        self.buckets.loaded = true;
-                        self.buckets.error = None;
-                    }
-                    Err(e) => {
-                        self.buckets.error = Some(e.to_string());
-                        self.notify(Level::Error, format!("listing buckets failed: {e}"));
-                    }
-                }
-                self.rebuild(Screen::Buckets);
-                vec![]
-            }
+            Msg::Tick(now) => self.on_tick(now),
+            Msg::InstancesPage(page) => self.on_instances_page(page),
+            Msg::Instances(r) => self.on_instances(r),
+            Msg::Snapshot { host, result } => self.on_snapshot(host, result),
+            Msg::Buckets(r) => self.on_buckets(r),
             Msg::ObjectsPage {
                 bucket,
                 prefix,
@@ -126,127 +37,20 @@ impl App {
                 self.on_versions(&bucket, &key, result);
                 vec![]
             }
-            Msg::S3Backups(r) => {
-                self.s3_backups.loading = false;
-                match r {
-                    Ok(b) => {
-                        self.s3_backups.data = b;
-                        self.s3_backups.error = None;
-                    }
-                    Err(e) => {
-                        self.s3_backups.error = Some(e.to_string());
-                        self.notify(Level::Warn, format!("S3 backups unavailable: {e}"));
-                    }
-                }
-                self.rederive();
-                vec![]
-            }
+            Msg::S3Backups(r) => self.on_s3_backups(r),
             Msg::ForwardStarted {
                 id,
                 title,
                 host,
                 production,
-            } => {
-                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-                if !self.runs.iter().any(|r| r.id == id) {
-                    self.runs.push(RunView {
-                        id: id.clone(),
-                        kind: RunKind::Forward,
-                        title: title.clone(),
-                        runbook: "forward".into(),
-                        host,
-                        production,
-                        started_at: self.now,
-                        finished_at: None,
-                        status: RunStatus::Starting,
-                        output: OutputBuffer::default(),
-                    });
-                    self.rebuild(Screen::Runs);
-                }
-                self.notify(
-                    Level::Info,
-                    format!("{title}: up; Ctrl-C on its row in Runs (6) ends it"),
-                );
-                vec![]
-            }
-            Msg::RunAttached { entry, output } => {
-                let id = entry.start.run.clone();
-                if !self.runs.iter().any(|r| r.id == id) {
-                    let mut buf = OutputBuffer::default();
-                    buf.push_str(&output);
-                    self.runs.push(RunView {
-                        id: id.clone(),
-                        kind: RunKind::Runbook,
-                        title: entry.start.title.clone(),
-                        runbook: entry.start.runbook.clone(),
-                        host: entry.start.host.clone(),
-                        production: entry.start.production,
-                        started_at: entry.start.at,
-                        finished_at: None,
-                        status: RunStatus::Running,
-                        output: buf,
-                    });
-                    self.rebuild(Screen::Runs);
-                }
-                self.notify(
-                    Level::Warn,
-                    format!(
-                        "reattached to {} (still in flight when opsdeck last stopped): press 6 for Runs",
-                        entry.start.title
-                    ),
-                );
-                vec![]
-            }
+            } => self.on_forward_started(id, title, host, production),
+            Msg::RunAttached { entry, output } => self.on_run_attached(entry, output),
             Msg::Drills { active, reports } => {
                 self.on_drills(active.map(|a| *a), reports);
                 vec![]
             }
-            Msg::DrillStarted(result) => {
-                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-                match result {
-                    Ok(a) => {
-                        self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
-                        self.drill = Some(*a);
-                        self.rebuild(Screen::Drills);
-                    }
-                    Err(e) => self.notify(Level::Error, format!("drill not started: {e}")),
-                }
-                // The fault changed the estate: read it again.
-                self.refresh_all()
-            }
-            Msg::DrillVerified(result) => {
-                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-                match result {
-                    Ok(r) => {
-                        self.notify(
-                            if r.passed { Level::Info } else { Level::Warn },
-                            format!(
-                                "drill {}: {} (RTO {} s){}",
-                                r.scenario,
-                                if r.passed {
-                                    "PASSED"
-                                } else {
-                                    "not recovered yet"
-                                },
-                                r.rto_seconds,
-                                if r.passed {
-                                    ""
-                                } else {
-                                    "; fix it and :drill verify again"
-                                }
-                            ),
-                        );
-                        if r.passed {
-                            self.drill = None;
-                            self.rebuild(Screen::Drills);
-                        }
-                        self.mode = drill_report_popup(&r);
-                    }
-                    Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
-                }
-                self.drills.loading = true;
-                vec![Effect::LoadDrills]
-            }
+            Msg::DrillStarted(result) => self.on_drill_started(result),
+            Msg::DrillVerified(result) => self.on_drill_verified(result),
             Msg::Posture(result) => {
                 self.on_posture(result);
                 vec![]
@@ -255,82 +59,328 @@ impl App {
                 self.on_history(entries);
                 vec![]
             }
-            Msg::PastOutput { entry, text } => {
-                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-                let id = entry.start.run.clone();
-                let status = match entry.finish.as_ref() {
-                    None => RunStatus::Running,
-                    Some(f) => RunStatus::ended(f.status, f.exit_code, f.error.clone()),
-                };
-                // A run of this console keeps its live view; a past one is loaded.
-                if !self.runs.iter().any(|r| r.id == id) {
-                    let mut buf = OutputBuffer::default();
-                    buf.push_str(&text);
-                    self.runs.push(RunView {
-                        id: id.clone(),
-                        kind: RunKind::Journal,
-                        title: entry.start.title.clone(),
-                        runbook: entry.start.runbook.clone(),
-                        host: entry.start.host.clone(),
-                        production: entry.start.production,
-                        started_at: entry.start.at,
-                        finished_at: entry.finish.as_ref().map(|f| f.at),
-                        status,
-                        output: buf,
-                    });
-                    self.rebuild(Screen::Runs);
-                }
-                self.pane.show(id, false);
-                self.back.push(self.screen);
-                self.screen = Screen::RunOutput;
-                vec![]
-            }
+            Msg::PastOutput { entry, text } => self.on_past_output(entry, text),
             Msg::Run(ev) => self.on_run_event(ev),
             Msg::Fleet { run, event } => self.on_fleet_event(&run, event),
-            Msg::ContextOpened { ctx, config } => {
-                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-                self.notify(
-                    Level::Info,
-                    format!("context {} ({})", ctx.name, ctx.provider),
-                );
-                self.ctx = ctx;
-                self.config = *config;
-                self.instances = Loaded::default();
-                self.snapshots.clear();
-                self.buckets = Loaded::default();
-                self.s3 = screens::S3View::default();
-                self.s3_backups = Loaded::default();
-                self.lists.clear();
-                self.rederive();
-                self.rebuild_all();
-                self.back.clear();
-                if !matches!(self.screen, Screen::Runs | Screen::RunOutput) {
-                    self.screen = Screen::Tenants;
-                }
-                self.refresh_all()
-            }
+            Msg::ContextOpened { ctx, config } => self.on_context_opened(ctx, *config),
             Msg::ActionDone {
                 title,
                 result,
                 reload,
-            } => {
-                self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-                match result {
-                    Ok(detail) => self.notify(Level::Info, format!("{title}: {detail}")),
-                    Err(e) => self.notify(Level::Error, format!("{title} failed: {e}")),
-                }
-                for fx in &reload {
-                    match fx {
-                        Effect::LoadInstances => self.instances.loading = true,
-                        Effect::LoadVersions { .. } => self.s3.versions.loading = true,
-                        Effect::LoadObjects { .. } => self.s3.objects.loading = true,
-                        Effect::SwitchContext(_) => self.actions_in_flight += 1,
-                        _ => {}
-                    }
-                }
-                reload
+            } => self.on_action_done(title, result, reload),
+        }
+    }
+
+    fn on_tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+        self.now = now;
+        self.spinner = self.spinner.wrapping_add(1);
+        if let Some(n) = &self.notice
+            && n.level == Level::Info
+            && (now - n.at).num_seconds() > 8
+        {
+            self.notice = None;
+        }
+        if self.runs.iter().any(|r| r.status.is_active()) {
+            self.rebuild(Screen::Runs);
+        }
+        // The drill in progress shows its clock on Drills.
+        if self.drill.is_some() && self.screen == Screen::Drills {
+            self.rebuild(Screen::Drills);
+        }
+        vec![]
+    }
+
+    fn on_instances_page(&mut self, page: Vec<Instance>) -> Vec<Effect> {
+        // The first listing shows rows as they come; a refresh
+        // keeps what is on screen until it is complete.
+        if self.instances.loading && !self.instances.loaded {
+            self.instances.data.extend(page);
+            self.instance_pages += 1;
+            if self.instance_pages <= 3 || self.instance_pages.is_multiple_of(10) {
+                self.rebuild(Screen::Instances);
             }
         }
+        vec![]
+    }
+
+    fn on_instances(&mut self, r: ProviderResult<Vec<Instance>>) -> Vec<Effect> {
+        self.instances.loading = false;
+        self.instance_pages = 0;
+        match r {
+            Ok(list) => {
+                self.instances.data = list;
+                self.instances.loaded = true;
+                self.instances.error = None;
+            }
+            Err(e) => {
+                let hint = if crate::provider::session::needs_login(&e.to_string()) {
+                    " — credentials missing or expired: :login signs in"
+                } else {
+                    ""
+                };
+                self.notify(Level::Error, format!("loading instances failed: {e}{hint}"));
+                self.instances.error = Some(e.to_string());
+            }
+        }
+        self.rebuild(Screen::Instances);
+        self.rederive();
+        let reachable = crate::ops::Inventory::fact_hosts(&self.config, &self.instances.data);
+        reachable
+            .into_iter()
+            .map(|h| {
+                self.snapshots.entry(h.clone()).or_default().loading = true;
+                Effect::LoadSnapshot(h)
+            })
+            .collect()
+    }
+
+    fn on_snapshot(&mut self, host: String, result: Result<HostSnapshot, String>) -> Vec<Effect> {
+        let entry = self.snapshots.entry(host.clone()).or_default();
+        entry.loading = false;
+        match result {
+            Ok(s) => {
+                entry.data = Some(s);
+                entry.loaded = true;
+                entry.error = None;
+            }
+            Err(e) => {
+                entry.error = Some(e.clone());
+                self.notify(Level::Error, e);
+            }
+        }
+        self.rederive();
+        vec![]
+    }
+
+    fn on_buckets(&mut self, r: ProviderResult<Vec<Bucket>>) -> Vec<Effect> {
+        self.buckets.loading = false;
+        match r {
+            Ok(b) => {
+                self.buckets.data = b;
+                self.buckets.loaded = true;
+                self.buckets.error = None;
+            }
+            Err(e) => {
+                self.buckets.error = Some(e.to_string());
+                self.notify(Level::Error, format!("listing buckets failed: {e}"));
+            }
+        }
+        self.rebuild(Screen::Buckets);
+        vec![]
+    }
+
+    fn on_s3_backups(&mut self, r: ProviderResult<Vec<Backup>>) -> Vec<Effect> {
+        self.s3_backups.loading = false;
+        match r {
+            Ok(b) => {
+                self.s3_backups.data = b;
+                self.s3_backups.error = None;
+            }
+            Err(e) => {
+                self.s3_backups.error = Some(e.to_string());
+                self.notify(Level::Warn, format!("S3 backups unavailable: {e}"));
+            }
+        }
+        self.rederive();
+        vec![]
+    }
+
+    fn on_forward_started(
+        &mut self,
+        id: RunId,
+        title: String,
+        host: String,
+        production: bool,
+    ) -> Vec<Effect> {
+        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        if !self.runs.iter().any(|r| r.id == id) {
+            self.runs.push(RunView {
+                id: id.clone(),
+                kind: RunKind::Forward,
+                title: title.clone(),
+                runbook: "forward".into(),
+                host,
+                production,
+                started_at: self.now,
+                finished_at: None,
+                status: RunStatus::Starting,
+                output: OutputBuffer::default(),
+            });
+            self.rebuild(Screen::Runs);
+        }
+        self.notify(
+            Level::Info,
+            format!("{title}: up; Ctrl-C on its row in Runs (6) ends it"),
+        );
+        vec![]
+    }
+
+    fn on_run_attached(
+        &mut self,
+        entry: Box<crate::store::journal::Entry>,
+        output: String,
+    ) -> Vec<Effect> {
+        let id = entry.start.run.clone();
+        if !self.runs.iter().any(|r| r.id == id) {
+            let mut buf = OutputBuffer::default();
+            buf.push_str(&output);
+            self.runs.push(RunView {
+                id: id.clone(),
+                kind: RunKind::Runbook,
+                title: entry.start.title.clone(),
+                runbook: entry.start.runbook.clone(),
+                host: entry.start.host.clone(),
+                production: entry.start.production,
+                started_at: entry.start.at,
+                finished_at: None,
+                status: RunStatus::Running,
+                output: buf,
+            });
+            self.rebuild(Screen::Runs);
+        }
+        self.notify(
+            Level::Warn,
+            format!(
+                "reattached to {} (still in flight when opsdeck last stopped): press 6 for Runs",
+                entry.start.title
+            ),
+        );
+        vec![]
+    }
+
+    fn on_drill_started(
+        &mut self,
+        result: Result<Box<crate::drill::Active>, String>,
+    ) -> Vec<Effect> {
+        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        match result {
+            Ok(a) => {
+                self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
+                self.drill = Some(*a);
+                self.rebuild(Screen::Drills);
+            }
+            Err(e) => self.notify(Level::Error, format!("drill not started: {e}")),
+        }
+        // The fault changed the estate: read it again.
+        self.refresh_all()
+    }
+
+    fn on_drill_verified(
+        &mut self,
+        result: Result<Box<crate::drill::Report>, String>,
+    ) -> Vec<Effect> {
+        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        match result {
+            Ok(r) => {
+                self.notify(
+                    if r.passed { Level::Info } else { Level::Warn },
+                    format!(
+                        "drill {}: {} (RTO {} s){}",
+                        r.scenario,
+                        if r.passed {
+                            "PASSED"
+                        } else {
+                            "not recovered yet"
+                        },
+                        r.rto_seconds,
+                        if r.passed {
+                            ""
+                        } else {
+                            "; fix it and :drill verify again"
+                        }
+                    ),
+                );
+                if r.passed {
+                    self.drill = None;
+                    self.rebuild(Screen::Drills);
+                }
+                self.mode = drill_report_popup(&r);
+            }
+            Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
+        }
+        self.drills.loading = true;
+        vec![Effect::LoadDrills]
+    }
+
+    fn on_past_output(
+        &mut self,
+        entry: Box<crate::store::journal::Entry>,
+        text: String,
+    ) -> Vec<Effect> {
+        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        let id = entry.start.run.clone();
+        let status = match entry.finish.as_ref() {
+            None => RunStatus::Running,
+            Some(f) => RunStatus::ended(f.status, f.exit_code, f.error.clone()),
+        };
+        // A run of this console keeps its live view; a past one is loaded.
+        if !self.runs.iter().any(|r| r.id == id) {
+            let mut buf = OutputBuffer::default();
+            buf.push_str(&text);
+            self.runs.push(RunView {
+                id: id.clone(),
+                kind: RunKind::Journal,
+                title: entry.start.title.clone(),
+                runbook: entry.start.runbook.clone(),
+                host: entry.start.host.clone(),
+                production: entry.start.production,
+                started_at: entry.start.at,
+                finished_at: entry.finish.as_ref().map(|f| f.at),
+                status,
+                output: buf,
+            });
+            self.rebuild(Screen::Runs);
+        }
+        self.pane.show(id, false);
+        self.back.push(self.screen);
+        self.screen = Screen::RunOutput;
+        vec![]
+    }
+
+    fn on_context_opened(&mut self, ctx: ContextInfo, config: Config) -> Vec<Effect> {
+        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        self.notify(
+            Level::Info,
+            format!("context {} ({})", ctx.name, ctx.provider),
+        );
+        self.ctx = ctx;
+        self.config = config;
+        self.instances = Loaded::default();
+        self.snapshots.clear();
+        self.buckets = Loaded::default();
+        self.s3 = screens::S3View::default();
+        self.s3_backups = Loaded::default();
+        self.lists.clear();
+        self.rederive();
+        self.rebuild_all();
+        self.back.clear();
+        if !matches!(self.screen, Screen::Runs | Screen::RunOutput) {
+            self.screen = Screen::Tenants;
+        }
+        self.refresh_all()
+    }
+
+    fn on_action_done(
+        &mut self,
+        title: String,
+        result: Result<String, String>,
+        reload: Vec<Effect>,
+    ) -> Vec<Effect> {
+        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        match result {
+            Ok(detail) => self.notify(Level::Info, format!("{title}: {detail}")),
+            Err(e) => self.notify(Level::Error, format!("{title} failed: {e}")),
+        }
+        for fx in &reload {
+            match fx {
+                Effect::LoadInstances => self.instances.loading = true,
+                Effect::LoadVersions { .. } => self.s3.versions.loading = true,
+                Effect::LoadObjects { .. } => self.s3.objects.loading = true,
+                Effect::SwitchContext(_) => self.actions_in_flight += 1,
+                _ => {}
+            }
+        }
+        reload
     }
 
     pub(super) fn on_run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
