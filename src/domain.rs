@@ -26,14 +26,82 @@ impl SsmPing {
     }
 }
 
+/// An EC2 instance's state (`State.Name`), in EC2's words when written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    Stopping,
+    Stopped,
+    ShuttingDown,
+    Terminated,
+    /// A state EC2 has not documented (or none was given).
+    #[serde(other)]
+    Unknown,
+}
+
+impl InstanceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Unknown => "unknown",
+        }
+    }
+
+    /// EC2's state name, read once where it comes in.
+    pub fn parse(name: &str) -> InstanceState {
+        match name {
+            "pending" => InstanceState::Pending,
+            "running" => InstanceState::Running,
+            "stopping" => InstanceState::Stopping,
+            "stopped" => InstanceState::Stopped,
+            "shutting-down" => InstanceState::ShuttingDown,
+            "terminated" => InstanceState::Terminated,
+            _ => InstanceState::Unknown,
+        }
+    }
+
+    /// Terminated or on its way there: it will never run again.
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
+    }
+}
+
+impl From<&str> for InstanceState {
+    fn from(name: &str) -> InstanceState {
+        InstanceState::parse(name)
+    }
+}
+
+/// `state == "running"`: EC2's word for it (tests and scripts read it so).
+impl PartialEq<&str> for InstanceState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
     pub id: String,
     pub name: String,
     pub region: String,
     pub instance_type: String,
-    /// EC2 state name: pending, running, stopping, stopped, terminated.
-    pub state: String,
+    pub state: InstanceState,
     pub private_ip: Option<String>,
     pub public_ip: Option<String>,
     pub ssm_ping: SsmPing,
@@ -44,7 +112,7 @@ pub struct Instance {
 impl Instance {
     /// Why a runbook cannot be sent to this instance, if it cannot.
     pub fn unreachable_reason(&self) -> Option<String> {
-        if self.state != "running" {
+        if self.state != InstanceState::Running {
             return Some(format!("{} is {} (not running)", self.id, self.state));
         }
         // Unknown (DescribeInstanceInformation unavailable) is not refused:

@@ -31,7 +31,7 @@ fn instance_state(h: &Harness, id: &str) -> String {
         .find(|i| i.id == id)
         .unwrap()
         .state
-        .clone()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -173,7 +173,8 @@ fn a_failed_load_is_a_notice_and_the_console_stays_up() {
     a.update(Msg::Instances(Err(ProviderError::new(
         "listing instances in eu-north-1",
         "ExpiredToken: The security token included in the request is expired",
-    ))));
+    )
+    .with_kind(opsdeck::provider::ErrorKind::of_code("ExpiredToken")))));
     let n = a.notice.clone().unwrap();
     assert!(
         n.text

@@ -86,11 +86,10 @@ pub(super) fn start(
         ));
     }
     let mut e = sandbox.estate().map_err(|e| e.to_string())?;
-    if !e
-        .images
-        .iter()
-        .any(|m| m.image.source_instance.as_deref() == Some(LOST) && m.image.state == "available")
-    {
+    if !e.images.iter().any(|m| {
+        m.image.source_instance.as_deref() == Some(LOST)
+            && m.image.state == crate::provider::machines::ImageState::Available
+    }) {
         return Err(format!(
             "{LOST} has no image to recover from: run snapshot-instance on it first"
         ));
@@ -111,7 +110,7 @@ pub(super) fn start(
         .iter_mut()
         .find(|i| i.id == LOST)
         .ok_or("the sandbox has no PMO host")?;
-    i.state = "stopped".into();
+    i.state = crate::domain::InstanceState::Stopped;
     i.ssm_ping = crate::domain::SsmPing::ConnectionLost;
     sandbox.save_estate(&e).map_err(|e| e.to_string())?;
     facts.insert("lost".into(), LOST.into());

@@ -222,7 +222,7 @@ fn containers(s: &Signals, items: &mut Vec<Item>) {
 fn instances(inv: &Inventory, items: &mut Vec<Item>) {
     for i in &inv.instances {
         let subject = label(i);
-        if i.state == "stopped" {
+        if i.state == crate::domain::InstanceState::Stopped {
             items.push(Item {
                 severity: Severity::Warning,
                 kind: "stopped-host",
@@ -231,7 +231,8 @@ fn instances(inv: &Inventory, items: &mut Vec<Item>) {
                 since: None,
                 fix: None,
             });
-        } else if i.state == "running" && i.ssm_ping != SsmPing::Online {
+        } else if i.state == crate::domain::InstanceState::Running && i.ssm_ping != SsmPing::Online
+        {
             items.push(Item {
                 severity: Severity::Warning,
                 kind: "agent-offline",

@@ -9,13 +9,85 @@ use chrono::{DateTime, Utc};
 /// (retention and recovery find an instance's images by it).
 pub const SOURCE_TAG: &str = "opsdeck:source-instance";
 
+/// An image's state (`State`), in EC2's words when written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageState {
+    Pending,
+    Available,
+    Invalid,
+    Deregistered,
+    Transient,
+    Failed,
+    Error,
+    Disabled,
+    #[serde(other)]
+    Unknown,
+}
+
+impl ImageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageState::Pending => "pending",
+            ImageState::Available => "available",
+            ImageState::Invalid => "invalid",
+            ImageState::Deregistered => "deregistered",
+            ImageState::Transient => "transient",
+            ImageState::Failed => "failed",
+            ImageState::Error => "error",
+            ImageState::Disabled => "disabled",
+            ImageState::Unknown => "unknown",
+        }
+    }
+
+    /// EC2's state name, read once where it comes in.
+    pub fn parse(name: &str) -> ImageState {
+        match name {
+            "pending" => ImageState::Pending,
+            "available" => ImageState::Available,
+            "invalid" => ImageState::Invalid,
+            "deregistered" => ImageState::Deregistered,
+            "transient" => ImageState::Transient,
+            "failed" => ImageState::Failed,
+            "error" => ImageState::Error,
+            "disabled" => ImageState::Disabled,
+            _ => ImageState::Unknown,
+        }
+    }
+
+    /// An image that will never become available.
+    pub fn is_broken(self) -> bool {
+        matches!(
+            self,
+            ImageState::Failed | ImageState::Invalid | ImageState::Deregistered | ImageState::Error
+        )
+    }
+}
+
+impl From<&str> for ImageState {
+    fn from(name: &str) -> ImageState {
+        ImageState::parse(name)
+    }
+}
+
+impl PartialEq<&str> for ImageState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ImageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A machine image (AMI) of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Image {
     pub id: String,
     pub name: String,
-    /// pending, available, failed, deregistered.
-    pub state: String,
+    pub state: ImageState,
     pub created: Option<DateTime<Utc>>,
     /// The EBS snapshots behind it (deleted with it by retention).
     pub snapshots: Vec<String>,

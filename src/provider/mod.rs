@@ -16,11 +16,60 @@ pub mod session;
 use crate::domain::{Bucket, Finding, Instance, ObjectEntry, ObjectVersion};
 use async_trait::async_trait;
 
+/// What kind of failure a provider error is, set once where it is made
+/// (from the AWS error code, or the credentials chain), so nothing above
+/// reads it from the error's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorKind {
+    /// The thing asked about does not exist (yet): `*.NotFound`, `NoSuch*`.
+    NotFound,
+    /// Credentials missing, expired or not valid: `:login` is the way out.
+    Auth,
+    /// The API asks to slow down.
+    Throttled,
+    /// This provider or endpoint cannot do it.
+    Unsupported,
+    #[default]
+    Other,
+}
+
+impl ErrorKind {
+    /// The kind of an AWS error code.
+    pub fn of_code(code: &str) -> ErrorKind {
+        match code {
+            "ExpiredToken"
+            | "ExpiredTokenException"
+            | "RequestExpired"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidAccessKeyId"
+            | "AuthFailure"
+            | "SignatureDoesNotMatch" => ErrorKind::Auth,
+            "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "SlowDown" => ErrorKind::Throttled,
+            "UnsupportedOperation" | "InvalidAction" | "NotImplemented" => ErrorKind::Unsupported,
+            c if c.ends_with("NotFound")
+                || c.ends_with("NotFoundException")
+                || c.ends_with("NotFoundError")
+                || c.starts_with("NoSuch") =>
+            {
+                ErrorKind::NotFound
+            }
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{context}: {message}")]
 pub struct ProviderError {
     pub context: String,
     pub message: String,
+    pub kind: ErrorKind,
 }
 
 impl ProviderError {
@@ -28,7 +77,18 @@ impl ProviderError {
         Self {
             context: context.into(),
             message: message.to_string(),
+            kind: ErrorKind::Other,
         }
+    }
+
+    /// The thing asked about does not exist; `code` is EC2's for it.
+    pub fn not_found(context: impl Into<String>, code: &str) -> Self {
+        Self::new(context, code).with_kind(ErrorKind::NotFound)
+    }
+
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
     }
 }
 
@@ -189,5 +249,5 @@ pub trait ObjectStore: Send + Sync {
 }
 
 fn unsupported(what: &str) -> ProviderError {
-    ProviderError::new(what, "this provider has no EC2 lifecycle")
+    ProviderError::new(what, "this provider has no EC2 lifecycle").with_kind(ErrorKind::Unsupported)
 }

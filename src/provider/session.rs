@@ -265,24 +265,6 @@ pub fn aws_login(profile: &str) -> Result<SessionSpec, String> {
     })
 }
 
-/// Whether an AWS error means the credentials are missing or expired
-/// (then `:login` is the way out).
-pub fn needs_login(error: &str) -> bool {
-    let e = error.to_ascii_lowercase();
-    [
-        "expiredtoken",
-        "token has expired",
-        "token is expired",
-        "sso session",
-        "no aws credentials",
-        "unrecognizedclientexception",
-        "invalidclienttokenid",
-        "security token included in the request is invalid",
-    ]
-    .iter()
-    .any(|s| e.contains(s))
-}
-
 /// Make this process's group the terminal's foreground again. A shell with
 /// job control gives its own group the terminal and gives it back when it
 /// exits, but not when it is killed: then opsdeck would be a background
@@ -373,13 +355,24 @@ mod tests {
 
     #[test]
     fn expired_credentials_are_told_apart() {
-        assert!(needs_login(
-            "listing instances: ExpiredToken: The security token included in the request is expired"
-        ));
-        assert!(needs_login(
-            "context \"prod\": no AWS credentials found (looked in the environment)"
-        ));
-        assert!(!needs_login("AccessDenied: not allowed"));
+        use crate::provider::ErrorKind;
+        for code in [
+            "ExpiredToken",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+        ] {
+            assert_eq!(ErrorKind::of_code(code), ErrorKind::Auth, "{code}");
+        }
+        assert_eq!(ErrorKind::of_code("AccessDenied"), ErrorKind::Other);
+        assert_eq!(
+            ErrorKind::of_code("InvalidAMIID.NotFound"),
+            ErrorKind::NotFound
+        );
+        assert_eq!(ErrorKind::of_code("NoSuchBucket"), ErrorKind::NotFound);
+        assert_eq!(
+            ErrorKind::of_code("ThrottlingException"),
+            ErrorKind::Throttled
+        );
         assert!(valid_container("map-kong") && !valid_container("web;reboot"));
     }
 }

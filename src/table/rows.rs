@@ -43,9 +43,9 @@ pub fn instances_table(items: &[Instance]) -> TableData {
             .iter()
             .map(|i| Row {
                 key: i.id.clone(),
-                tone: match (i.state.as_str(), i.ssm_ping) {
-                    ("running", SsmPing::Online) => Tone::Normal,
-                    ("running", _) => Tone::Warn,
+                tone: match (i.state, i.ssm_ping) {
+                    (crate::domain::InstanceState::Running, SsmPing::Online) => Tone::Normal,
+                    (crate::domain::InstanceState::Running, _) => Tone::Warn,
                     _ => Tone::Dim,
                 },
                 cells: vec![
@@ -53,7 +53,7 @@ pub fn instances_table(items: &[Instance]) -> TableData {
                     i.name.clone(),
                     i.region.clone(),
                     i.instance_type.clone(),
-                    i.state.clone(),
+                    i.state.to_string(),
                     dash(i.private_ip.clone()),
                     dash(i.public_ip.clone()),
                     i.ssm_ping.label().into(),

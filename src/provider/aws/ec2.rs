@@ -21,7 +21,7 @@ fn ec2_err<E>(region: &str, e: &E) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    ProviderError::new(format!("describing instances in {region}"), super::say(e))
+    super::error(format!("describing instances in {region}"), e)
 }
 
 /// SSM ping status by instance id; `None` when the call is unavailable.
@@ -182,8 +182,9 @@ fn instance(
         state: i
             .state()
             .and_then(|s| s.name())
-            .map(|n| n.as_str().to_string())
-            .unwrap_or_else(|| "unknown".into()),
+            .map_or(crate::domain::InstanceState::Unknown, |n| {
+                crate::domain::InstanceState::parse(n.as_str())
+            }),
         private_ip: i.private_ip_address().map(str::to_string),
         public_ip: i.public_ip_address().map(str::to_string),
         ssm_ping,
@@ -234,7 +235,7 @@ pub async fn set_running(c: &RegionClients, id: &str, running: bool) -> Provider
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| ProviderError::new(ctx(), super::say(&e)))?;
+            .map_err(|e| super::error(ctx(), &e))?;
         out.starting_instances()
             .first()
             .and_then(|s| s.current_state())
@@ -247,7 +248,7 @@ pub async fn set_running(c: &RegionClients, id: &str, running: bool) -> Provider
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| ProviderError::new(ctx(), super::say(&e)))?;
+            .map_err(|e| super::error(ctx(), &e))?;
         out.stopping_instances()
             .first()
             .and_then(|s| s.current_state())

@@ -3,7 +3,7 @@
 //! model, RunInstances, DescribeAddresses / AssociateAddress.
 
 use super::ec2::RegionClients;
-use crate::provider::machines::{Address, Image, LaunchLike, SOURCE_TAG};
+use crate::provider::machines::{Address, Image, ImageState, LaunchLike, SOURCE_TAG};
 use crate::provider::{ProviderError, ProviderResult};
 use aws_sdk_ec2::types::{
     Filter, IamInstanceProfileSpecification, ResourceType, Tag, TagSpecification,
@@ -13,7 +13,7 @@ fn err<E>(what: String) -> impl FnOnce(E) -> ProviderError
 where
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    move |e| ProviderError::new(what, super::say(&e))
+    move |e| super::error(what, &e)
 }
 
 fn image_of(i: &aws_sdk_ec2::types::Image) -> Image {
@@ -22,8 +22,7 @@ fn image_of(i: &aws_sdk_ec2::types::Image) -> Image {
         name: i.name().unwrap_or_default().to_string(),
         state: i
             .state()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "unknown".into()),
+            .map_or(ImageState::Unknown, |s| ImageState::parse(s.as_str())),
         created: i.creation_date().and_then(creation_date),
         snapshots: i
             .block_device_mappings()
@@ -81,7 +80,7 @@ pub async fn image(c: &RegionClients, id: &str) -> ProviderResult<Image> {
     out.images()
         .first()
         .map(image_of)
-        .ok_or_else(|| ProviderError::new(format!("image {id}"), "InvalidAMIID.NotFound"))
+        .ok_or_else(|| ProviderError::not_found(format!("image {id}"), "InvalidAMIID.NotFound"))
 }
 
 pub async fn create_image(c: &RegionClients, instance: &str, name: &str) -> ProviderResult<String> {
@@ -144,7 +143,7 @@ pub async fn launch_config(c: &RegionClients, instance: &str) -> ProviderResult<
         .flat_map(|r| r.instances())
         .next()
         .ok_or_else(|| {
-            ProviderError::new(format!("instance {instance}"), "InvalidInstanceID.NotFound")
+            ProviderError::not_found(format!("instance {instance}"), "InvalidInstanceID.NotFound")
         })?;
     Ok(LaunchLike {
         instance_type: i

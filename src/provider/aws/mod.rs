@@ -223,6 +223,34 @@ pub fn endpoint_overridden() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
+/// An SDK error as a provider error: its words ([`say`]) and its kind,
+/// from its AWS error code or, without one, from a credentials error in
+/// its chain of causes. The one place SDK errors become provider errors.
+pub(crate) fn error<E>(context: impl Into<String>, e: &E) -> crate::provider::ProviderError
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use crate::provider::ErrorKind;
+    let kind = match e.code() {
+        Some(code) => ErrorKind::of_code(code),
+        None => {
+            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            let mut kind = ErrorKind::Other;
+            while let Some(x) = cur {
+                if x.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+                    .is_some()
+                {
+                    kind = ErrorKind::Auth;
+                    break;
+                }
+                cur = x.source();
+            }
+            kind
+        }
+    };
+    crate::provider::ProviderError::new(context, say(e)).with_kind(kind)
+}
+
 /// The first line of an SDK error, without its debug dump.
 /// An SDK error in words: the service's code and message when it
 /// answered, else what stopped the request (see [`explain`]).

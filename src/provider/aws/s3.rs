@@ -36,12 +36,7 @@ fn err<E>(context: String, e: E) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match (e.code(), e.message()) {
-        (Some(code), Some(msg)) => ProviderError::new(context, format!("{code}: {msg}")),
-        (Some(code), None) => ProviderError::new(context, code),
-        // No modelled error: say what actually happened (HTTP status, IO…).
-        _ => ProviderError::new(context, super::explain(&e)),
-    }
+    super::error(context, &e)
 }
 
 impl S3Store {

@@ -450,16 +450,20 @@ impl CloudInventory for SandboxCloud {
             .iter_mut()
             .find(|i| i.id == id)
             .ok_or_else(|| {
-                ProviderError::new(format!("instance {id}"), "InvalidInstanceID.NotFound")
+                ProviderError::not_found(format!("instance {id}"), "InvalidInstanceID.NotFound")
             })?;
         // The sandbox skips pending/stopping: the agent comes up with the host.
-        i.state = if running { "running" } else { "stopped" }.into();
+        i.state = if running {
+            crate::domain::InstanceState::Running
+        } else {
+            crate::domain::InstanceState::Stopped
+        };
         i.ssm_ping = if running {
             crate::domain::SsmPing::Online
         } else {
             crate::domain::SsmPing::ConnectionLost
         };
-        let state = i.state.clone();
+        let state = i.state.to_string();
         self.sandbox.save_estate(&estate)?;
         Ok(state)
     }
@@ -481,7 +485,7 @@ impl CloudInventory for SandboxCloud {
             .into_iter()
             .find(|m| m.region == region && m.image.id == id)
             .map(|m| m.image)
-            .ok_or_else(|| ProviderError::new(format!("image {id}"), "InvalidAMIID.NotFound"))
+            .ok_or_else(|| ProviderError::not_found(format!("image {id}"), "InvalidAMIID.NotFound"))
     }
     async fn create_image(
         &self,
@@ -506,7 +510,10 @@ impl CloudInventory for SandboxCloud {
             .find(|i| i.id == instance && i.region == region)
             .map(machines::launch_config)
             .ok_or_else(|| {
-                ProviderError::new(format!("instance {instance}"), "InvalidInstanceID.NotFound")
+                ProviderError::not_found(
+                    format!("instance {instance}"),
+                    "InvalidInstanceID.NotFound",
+                )
             })
     }
     async fn launch(

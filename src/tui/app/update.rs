@@ -113,7 +113,7 @@ impl App {
                 self.instances.error = None;
             }
             Err(e) => {
-                let hint = if crate::provider::session::needs_login(&e.to_string()) {
+                let hint = if e.kind == crate::provider::ErrorKind::Auth {
                     " — credentials missing or expired: :login signs in"
                 } else {
                     ""

@@ -121,7 +121,7 @@ pub fn create_image(
         .iter()
         .find(|i| i.id == instance && i.region == region)
         .ok_or_else(|| format!("InvalidInstanceID.NotFound: {instance} in {region}"))?;
-    if i.state == "terminated" {
+    if i.state == crate::domain::InstanceState::Terminated {
         return Err(format!("IncorrectState: {instance} is terminated"));
     }
     if estate.images.iter().any(|m| m.image.name == name) {
@@ -144,7 +144,7 @@ pub fn create_image(
             snapshots: vec![format!("snap-{}", hex17(&format!("{id}/root")))],
             id: id.clone(),
             name: name.to_string(),
-            state: "available".into(),
+            state: crate::provider::machines::ImageState::Available,
             created: Some(at),
             source_instance: Some(instance.to_string()),
         },
@@ -207,7 +207,7 @@ pub fn launch(
         name: name.to_string(),
         region: region.to_string(),
         instance_type: like.instance_type.clone(),
-        state: "running".into(),
+        state: crate::domain::InstanceState::Running,
         private_ip: Some(format!("10.0.1.{}", 100 + n % 150)),
         // An ephemeral public address, as a public subnet gives one.
         public_ip: {
@@ -288,7 +288,7 @@ pub fn terminate(estate: &mut Estate, region: &str, instance: &str) -> Result<St
         .iter_mut()
         .find(|i| i.id == instance && i.region == region)
         .ok_or_else(|| format!("InvalidInstanceID.NotFound: {instance} in {region}"))?;
-    i.state = "terminated".into();
+    i.state = crate::domain::InstanceState::Terminated;
     i.ssm_ping = SsmPing::ConnectionLost;
     i.public_ip = None;
     for a in &mut estate.addresses {

@@ -12,7 +12,7 @@ impl App {
                 ("name".into(), i.name.clone()),
                 ("region".into(), i.region.clone()),
                 ("type".into(), i.instance_type.clone()),
-                ("state".into(), i.state.clone()),
+                ("state".into(), i.state.to_string()),
                 ("platform".into(), i.platform.clone()),
                 ("ssm ping".into(), i.ssm_ping.label().into()),
                 (
@@ -256,7 +256,9 @@ impl App {
             return vec![];
         };
         let verb = if running { "start" } else { "stop" };
-        if (running && i.state == "running") || (!running && i.state == "stopped") {
+        if (running && i.state == crate::domain::InstanceState::Running)
+            || (!running && i.state == crate::domain::InstanceState::Stopped)
+        {
             self.notify(Level::Info, format!("{} is already {}", i.id, i.state));
             return vec![];
         }

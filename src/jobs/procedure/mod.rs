@@ -9,7 +9,6 @@ use crate::jobs::engine::{RunEvent, RunHandle, RunId, RunRequest, spawn_run};
 use crate::jobs::markers::RESULT_MARKER;
 use crate::jobs::protocol::RunProtocol;
 use crate::provider::CloudInventory;
-use crate::provider::machines::{newest_first, suffixed};
 use crate::runbook::cloud::{Action, references};
 use crate::runbook::procedure::{check_arg, with_runtime};
 use crate::runbook::{Part, Procedure};
@@ -19,6 +18,48 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+
+mod create_image;
+mod launch_like;
+mod move_address;
+mod newest_image;
+mod prune_images;
+mod stop;
+mod terminate;
+
+/// A cloud step's arguments, checked, by name.
+type Args = BTreeMap<String, String>;
+
+/// Argument `k` (empty when the action takes none of that name).
+fn arg(args: &Args, k: &str) -> String {
+    args.get(k).cloned().unwrap_or_default()
+}
+
+/// A wait for something in the cloud: since when, how often to look, how
+/// long at most, and what it waits for (said when it times out).
+struct Wait {
+    started: tokio::time::Instant,
+    every: Duration,
+    limit: Duration,
+    what: String,
+}
+
+impl Wait {
+    fn new(what: impl Into<String>) -> Wait {
+        let (every, limit) = poll();
+        Wait {
+            started: tokio::time::Instant::now(),
+            every,
+            limit,
+            what: what.into(),
+        }
+    }
+}
+
+/// A provider error as a step's failure.
+fn err(e: crate::provider::ProviderError) -> Stop {
+    Stop::Failed(e.to_string())
+}
 
 /// The exit code of a cancelled procedure (as bash's for SIGTERM).
 const CANCELLED: i32 = 143;
@@ -305,345 +346,26 @@ impl Runner {
             args.insert(arg.to_string(), v);
         }
         self.say(&format!("call: {}", action.call(&args)));
-        let a = |k: &str| args.get(k).cloned().unwrap_or_default();
         let region = self.region.clone();
-        let (every, limit) = poll();
-        let started = tokio::time::Instant::now();
-        let err = |e: crate::provider::ProviderError| e.to_string();
         match action {
-            Action::CreateImage => {
-                let id = self
-                    .cloud
-                    .create_image(&region, &a("instance"), &a("name"))
-                    .await
-                    .map_err(err)?;
-                self.ledger.push(format!(
-                    "image {id} ({}) of {}: made by this run; keep it (it is a backup) or deregister it and delete its snapshots",
-                    a("name"),
-                    a("instance")
-                ));
-                self.say(&format!("image {id} requested"));
-                loop {
-                    // EC2 is eventually consistent: a new image may not be
-                    // described at once.
-                    let img = match self.cloud.image(&region, &id).await {
-                        Ok(img) => img,
-                        Err(e)
-                            if e.message.contains("NotFound")
-                                && started.elapsed() < Duration::from_secs(120) =>
-                        {
-                            self.say(&format!("image {id} is not described yet…"));
-                            self.pause(every).await?;
-                            continue;
-                        }
-                        Err(e) => return Err(err(e).into()),
-                    };
-                    match img.state.as_str() {
-                        "available" => {
-                            self.say(&format!(
-                                "image {id} is available (snapshots: {})",
-                                img.snapshots.join(", ")
-                            ));
-                            break;
-                        }
-                        "failed" | "invalid" | "deregistered" | "error" => {
-                            return Err(format!("image {id} is {}", img.state).into());
-                        }
-                        s => self.say(&format!("image {id} is {s}…")),
-                    }
-                    if started.elapsed() > limit {
-                        return Err(format!(
-                            "image {id} not available after {} s",
-                            limit.as_secs()
-                        )
-                        .into());
-                    }
-                    self.pause(every).await?;
-                }
-                self.values.insert("image".into(), id.clone());
-                self.report("image", &id);
-            }
-            Action::PruneImages => {
-                let keep: usize = a("keep").parse().unwrap_or(1);
-                let all = newest_first(
-                    self.cloud
-                        .images(&region, &a("instance"))
-                        .await
-                        .map_err(err)?,
-                );
-                // Never this run's image (the newest by definition, whatever
-                // the clock's resolution says), nor one whose age is unknown.
-                let made_now = self.values.get("image").cloned();
-                let mut all = all;
-                if let Some(at) = all.iter().position(|m| Some(&m.id) == made_now.as_ref()) {
-                    let mine = all.remove(at);
-                    all.insert(0, mine);
-                }
-                let mut pruned = 0;
-                for (i, img) in all.iter().enumerate() {
-                    if i >= keep && Some(&img.id) == made_now.as_ref() {
-                        self.say(&format!("keep {} {}: made by this run", img.id, img.name));
-                        continue;
-                    }
-                    if i >= keep && img.created.is_none() {
-                        self.say(&format!(
-                            "keep {} {}: its creation date is unknown, so it is not known to be older",
-                            img.id, img.name
-                        ));
-                        continue;
-                    }
-                    if i < keep {
-                        self.say(&format!(
-                            "keep {} {} ({})",
-                            img.id,
-                            img.name,
-                            img.created
-                                .map(|c| c.format("%Y-%m-%d %H:%M UTC").to_string())
-                                .unwrap_or_default()
-                        ));
-                        continue;
-                    }
-                    let snaps = self
-                        .cloud
-                        .delete_image(&region, &img.id)
-                        .await
-                        .map_err(err)?;
-                    pruned += 1;
-                    self.ledger.push(format!(
-                        "image {} ({}) deregistered and its snapshots deleted by this run: gone for good",
-                        img.id, img.name
-                    ));
-                    self.say(&format!(
-                        "deregistered {} {} and deleted its snapshots {}",
-                        img.id,
-                        img.name,
-                        if snaps.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            snaps.join(", ")
-                        }
-                    ));
-                }
-                self.values.insert("pruned".into(), pruned.to_string());
-                self.report("images_kept", &all.len().min(keep).to_string());
-                self.report("images_pruned", &pruned.to_string());
-            }
-            Action::NewestImage => {
-                let all = newest_first(
-                    self.cloud
-                        .images(&region, &a("instance"))
-                        .await
-                        .map_err(err)?,
-                );
-                let Some(img) = all.into_iter().find(|m| m.state == "available") else {
-                    return Err(format!(
-                        "no available image of {} in {region}: make one with snapshot-instance while it runs",
-                        a("instance")
-                    ).into());
-                };
-                let age = img
-                    .created
-                    .map(|c| (crate::clock::now() - c).num_hours().max(0))
-                    .unwrap_or(-1);
-                self.say(&format!(
-                    "newest image: {} {} ({age} h old)",
-                    img.id, img.name
-                ));
-                self.values.insert("image".into(), img.id.clone());
-                self.values
-                    .insert("image_age_hours".into(), age.to_string());
-                self.report("image", &img.id);
-                self.report("image_age_hours", &age.to_string());
-            }
-            Action::LaunchLike => {
-                let like = self
-                    .cloud
-                    .launch_config(&region, &a("like"))
-                    .await
-                    .map_err(err)?;
-                let name = suffixed(
-                    like.tags.get("Name").map(String::as_str).unwrap_or(""),
-                    &a("suffix"),
-                );
-                self.say(&format!(
-                    "like {}: {} in {} with {} and {}",
-                    a("like"),
-                    like.instance_type,
-                    like.subnet.as_deref().unwrap_or("the default subnet"),
-                    if like.security_groups.is_empty() {
-                        "no security group".to_string()
-                    } else {
-                        like.security_groups.join(", ")
-                    },
-                    like.iam_profile.as_deref().unwrap_or("no instance profile")
-                ));
-                let id = self
-                    .cloud
-                    .launch(&region, &a("image"), &like, &name)
-                    .await
-                    .map_err(err)?;
-                self.ledger.push(format!(
-                    "instance {id} ({name}): launched by this run; it runs (and costs) until you terminate it"
-                ));
-                self.values.insert("new_instance".into(), id.clone());
-                self.say(&format!("launched {id} ({name})"));
-                let mut said = String::new();
-                loop {
-                    let list = self.cloud.instances().await.map_err(err)?;
-                    let now = list.iter().find(|i| i.id == id);
-                    let state = now
-                        .map(|i| format!("{}, SSM agent {}", i.state, i.ssm_ping.label()))
-                        .unwrap_or_else(|| "not listed yet".into());
-                    if state != said {
-                        self.say(&format!("{id}: {state}"));
-                        said = state;
-                    }
-                    if now.is_some_and(|i| {
-                        i.state == "running" && i.ssm_ping == crate::domain::SsmPing::Online
-                    }) {
-                        break;
-                    }
-                    if now
-                        .is_some_and(|i| matches!(i.state.as_str(), "terminated" | "shutting-down"))
-                    {
-                        return Err(format!(
-                            "{id} is {}",
-                            now.map(|i| i.state.as_str()).unwrap_or("")
-                        )
-                        .into());
-                    }
-                    if started.elapsed() > limit {
-                        return Err(format!(
-                            "{id} not running with its SSM agent online after {} s",
-                            limit.as_secs()
-                        )
-                        .into());
-                    }
-                    self.pause(every).await?;
-                }
-                self.report("new_instance", &id);
-            }
-            Action::Terminate => {
-                let id = a("instance");
-                let state = self.cloud.terminate(&region, &id).await.map_err(err)?;
-                self.ledger.push(format!(
-                    "instance {id} terminated by this run: gone for good (its images stay)"
-                ));
-                self.say(&format!("{id}: {state}"));
-                loop {
-                    let list = self.cloud.instances().await.map_err(err)?;
-                    match list.iter().find(|i| i.id == id).map(|i| i.state.as_str()) {
-                        Some("terminated") | None => break,
-                        Some(s) => self.say(&format!("{id}: {s}…")),
-                    }
-                    if started.elapsed() > limit {
-                        return Err(
-                            format!("{id} not terminated after {} s", limit.as_secs()).into()
-                        );
-                    }
-                    self.pause(every).await?;
-                }
-                self.say(&format!("{id} is terminated"));
-            }
-            Action::Stop => {
-                let id = a("instance");
-                let state = |list: &[crate::domain::Instance]| {
-                    list.iter()
-                        .find(|i| i.id == id)
-                        .map(|i| i.state.clone())
-                        .unwrap_or_else(|| "not listed".into())
-                };
-                let now = state(&self.cloud.instances().await.map_err(err)?);
-                if matches!(now.as_str(), "stopped" | "terminated" | "not listed") {
-                    self.say(&format!("{id} is {now}: nothing to stop"));
-                } else {
-                    let said = self.cloud.set_running(&id, false).await.map_err(err)?;
-                    self.ledger.push(format!(
-                        "instance {id} stopped by this run (it was {now}; start it again from Instances, or keep it stopped)"
-                    ));
-                    self.say(&format!("{id}: {said}"));
-                    loop {
-                        let now = state(&self.cloud.instances().await.map_err(err)?);
-                        if matches!(now.as_str(), "stopped" | "terminated") {
-                            self.say(&format!("{id} is {now}"));
-                            break;
-                        }
-                        if started.elapsed() > limit {
-                            return Err(format!(
-                                "{id} not stopped after {} s (it is {now})",
-                                limit.as_secs()
-                            )
-                            .into());
-                        }
-                        self.say(&format!("{id}: {now}…"));
-                        self.pause(every).await?;
-                    }
-                }
-            }
-            Action::MoveAddress => {
-                let (from, to) = (a("from"), a("to"));
-                let addrs = self.cloud.addresses(&region).await.map_err(err)?;
-                let list = self.cloud.instances().await.map_err(err)?;
-                let old_ip = list
-                    .iter()
-                    .find(|i| i.id == from)
-                    .and_then(|i| i.public_ip.clone());
-                let named = a("address");
-                let eip = if named.is_empty() {
-                    addrs
-                        .iter()
-                        .find(|x| x.instance.as_deref() == Some(from.as_str()))
-                } else {
-                    // Named: it may be free (its instance was terminated).
-                    Some(
-                        addrs
-                            .iter()
-                            .find(|x| x.public_ip == named || x.allocation_id == named)
-                            .ok_or_else(|| format!("no Elastic IP {named} in {region}"))?,
-                    )
-                };
-                let (ip, dns) = match eip {
-                    Some(eip) => {
-                        self.cloud
-                            .associate_address(&region, &eip.allocation_id, &to)
-                            .await
-                            .map_err(err)?;
-                        let was = eip.instance.clone().unwrap_or_else(|| "nothing".into());
-                        self.ledger.push(format!(
-                            "Elastic IP {} ({}): moved from {was} to {to} by this run",
-                            eip.public_ip, eip.allocation_id
-                        ));
-                        self.say(&format!(
-                            "Elastic IP {} moved from {was} to {to}",
-                            eip.public_ip
-                        ));
-                        (
-                            eip.public_ip.clone(),
-                            "none: the Elastic IP moved with the service".to_string(),
-                        )
-                    }
-                    None => {
-                        let new_ip = list
-                            .iter()
-                            .find(|i| i.id == to)
-                            .and_then(|i| i.public_ip.clone())
-                            .unwrap_or_else(|| "none".into());
-                        let dns = format!(
-                            "point the DNS records at {new_ip} (they point at {})",
-                            old_ip.as_deref().unwrap_or("the lost instance's address")
-                        );
-                        self.say(&format!("{from} had no Elastic IP: nothing to move"));
-                        (new_ip, dns)
-                    }
-                };
-                self.say(&format!("DNS: {dns}"));
-                self.values.insert("public_ip".into(), ip.clone());
-                self.values.insert("dns_change".into(), dns.clone());
-                self.report("public_ip", &ip);
-                self.report("dns_change", &dns);
-            }
+            Action::CreateImage => self.create_image(&region, &args).await,
+            Action::PruneImages => self.prune_images(&region, &args).await,
+            Action::NewestImage => self.newest_image(&region, &args).await,
+            Action::LaunchLike => self.launch_like(&region, &args).await,
+            Action::Terminate => self.terminate(&region, &args).await,
+            Action::Stop => self.stop(&args).await,
+            Action::MoveAddress => self.move_address(&region, &args).await,
         }
-        Ok(())
+    }
+
+    /// After a look that found it not done yet: wait one poll interval
+    /// (cancel stops it at once), or fail past the wait's limit saying
+    /// what did not happen in time. The one wait of every cloud step.
+    async fn wait_until(&mut self, w: &Wait) -> StepResult {
+        if w.started.elapsed() > w.limit {
+            return Err(format!("{} after {} s", w.what, w.limit.as_secs()).into());
+        }
+        self.pause(w.every).await
     }
 
     async fn script_part(&mut self, job: &str, host: &str, script: String) -> StepResult {
@@ -767,7 +489,7 @@ mod tests {
         async fn image(&self, _: &str, id: &str) -> ProviderResult<Image> {
             let n = self.described.fetch_add(1, Ordering::SeqCst);
             if n < 2 {
-                return Err(ProviderError::new(
+                return Err(ProviderError::not_found(
                     format!("image {id}"),
                     "InvalidAMIID.NotFound",
                 ));
