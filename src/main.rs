@@ -86,11 +86,11 @@ enum Command {
         /// Fleet runs (tag=KEY=VALUE): at most this many targets at once,
         /// N or N% (SSM's MaxConcurrency).
         #[arg(long, value_name = "N|N%", default_value = "50")]
-        max_concurrency: String,
+        max_concurrency: cli::fleet::Limit,
         /// Fleet runs: no more targets are started once more than this
         /// many failed, N or N% (SSM's MaxErrors).
         #[arg(long, value_name = "N|N%", default_value = "0")]
-        max_errors: String,
+        max_errors: cli::fleet::Limit,
     },
     /// A shell on an instance (its Name or id), or inside one of its
     /// containers: `aws ssm start-session` on AWS (needs the AWS CLI and the

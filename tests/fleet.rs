@@ -52,8 +52,8 @@ async fn run(
             })
             .collect(),
         tag: None,
-        max_concurrency: conc.into(),
-        max_errors: errs.into(),
+        max_concurrency: conc.parse().unwrap(),
+        max_errors: errs.parse().unwrap(),
         timeout: Duration::from_secs(60),
         poll: Duration::from_millis(50),
     };

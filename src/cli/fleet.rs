@@ -9,6 +9,7 @@
 
 use super::headless::{RunArgs, exit, not_prepared, print_preview};
 use crate::config::Config;
+pub use crate::jobs::fleet::Limit;
 use crate::jobs::fleet::{self, FleetEvent, TargetEnd};
 use crate::ops::{self, Providers};
 use crate::runbook::{Danger, Library, RenderedRun};
@@ -31,12 +32,6 @@ pub async fn run_on_tag(
             return Ok(exit::USAGE);
         }
     };
-    for limit in [&args.max_concurrency, &args.max_errors] {
-        if let Err(e) = fleet::absolute(limit, 1) {
-            eprintln!("opsdeck: {e}");
-            return Ok(exit::USAGE);
-        }
-    }
     let (inv, _) = ops::load_inventory(p, config, false).await?;
     let cx = ops::Context {
         config,
@@ -136,8 +131,8 @@ pub async fn run_on_tag(
         &plan,
         &id,
         at,
-        &args.max_concurrency,
-        &args.max_errors,
+        args.max_concurrency,
+        args.max_errors,
         ops::fleet::poll_interval(),
     )?;
     let runs = &plan.runs;
@@ -308,8 +303,8 @@ impl Summary {
                     "run": id,
                     "runbook": runbook,
                     "tag": tag,
-                    "max_concurrency": args.max_concurrency,
-                    "max_errors": args.max_errors,
+                    "max_concurrency": args.max_concurrency.to_string(),
+                    "max_errors": args.max_errors.to_string(),
                     "commands": commands,
                     "summary": self.counts,
                     "targets": self.rows,

@@ -45,8 +45,8 @@ pub struct RunArgs {
     pub read_only: bool,
     pub production_context: bool,
     /// Fleet runs: SSM's MaxConcurrency and MaxErrors (`N` or `N%`).
-    pub max_concurrency: String,
-    pub max_errors: String,
+    pub max_concurrency: crate::jobs::fleet::Limit,
+    pub max_errors: crate::jobs::fleet::Limit,
 }
 
 /// What the guards ask of a headless run, in the CLI's words.

@@ -100,10 +100,10 @@ pub struct FleetRequest {
     /// The tag that selected exactly `targets`, if one did: then one command
     /// by tag goes to all of them (within one region), not batches of 50.
     pub tag: Option<(String, String)>,
-    /// `N` or `N%` of the targets (SSM's MaxConcurrency).
-    pub max_concurrency: String,
-    /// `N` or `N%` of the targets (SSM's MaxErrors).
-    pub max_errors: String,
+    /// SSM's MaxConcurrency.
+    pub max_concurrency: Limit,
+    /// SSM's MaxErrors.
+    pub max_errors: Limit,
     /// How long one target may run.
     pub timeout: Duration,
     /// Between two status polls.
@@ -276,18 +276,51 @@ exit "$rc"
     )
 }
 
-/// `N` or `N%` of `total`, as an absolute number.
-pub fn absolute(limit: &str, total: usize) -> Result<usize, String> {
-    let l = limit.trim();
-    let bad = || format!("{limit:?}: write a number or a percentage (10 or 10%)");
-    if let Some(p) = l.strip_suffix('%') {
-        let p: usize = p.parse().map_err(|_| bad())?;
-        if p > 100 {
-            return Err(bad());
+/// A fleet limit as SSM takes it (MaxConcurrency, MaxErrors): a number of
+/// targets, or a percentage of them. Parsed once, where it is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Count(usize),
+    /// 0 to 100.
+    Percent(u8),
+}
+
+/// A limit that is neither a number nor a percentage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: write a number or a percentage (10 or 10%)")]
+pub struct BadLimit(pub String);
+
+impl std::str::FromStr for Limit {
+    type Err = BadLimit;
+    fn from_str(s: &str) -> Result<Limit, BadLimit> {
+        let l = s.trim();
+        let bad = || BadLimit(s.to_string());
+        match l.strip_suffix('%') {
+            Some(p) => match p.parse::<u8>() {
+                Ok(p) if p <= 100 => Ok(Limit::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => l.parse().map(Limit::Count).map_err(|_| bad()),
         }
-        Ok((total * p).div_ceil(100))
-    } else {
-        l.parse().map_err(|_| bad())
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Count(n) => write!(f, "{n}"),
+            Limit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl Limit {
+    /// This limit of `total` targets, as a number of them.
+    pub fn of(self, total: usize) -> usize {
+        match self {
+            Limit::Count(n) => n,
+            Limit::Percent(p) => (total * usize::from(p)).div_ceil(100),
+        }
     }
 }
 
@@ -366,8 +399,7 @@ pub async fn run(
     let protocol = RunProtocol::new(transport.clone());
     let script = fleet_script(&req.run, &neutral_script(&req.targets)?);
     let total = req.targets.len();
-    let budget = absolute(&req.max_errors, total)?;
-    absolute(&req.max_concurrency, total)?;
+    let budget = req.max_errors.of(total);
     let mut report = FleetReport::default();
     let mut errors = 0usize;
     let mut cancelled = false;
@@ -404,8 +436,8 @@ pub async fn run(
                 hosts: hosts.clone(),
                 tag: by_tag.clone(),
                 script: script.clone(),
-                max_concurrency: req.max_concurrency.clone(),
-                max_errors: (budget - errors).to_string(),
+                max_concurrency: req.max_concurrency,
+                max_errors: Limit::Count(budget - errors),
                 timeout: req.timeout,
                 comment: format!("opsdeck {}", req.run),
             })
@@ -500,11 +532,13 @@ mod tests {
 
     #[test]
     fn limits_and_answers() {
-        assert_eq!(absolute("10%", 500).unwrap(), 50);
-        assert_eq!(absolute("1%", 50).unwrap(), 1);
-        assert_eq!(absolute("3", 50).unwrap(), 3);
-        assert!(absolute("x", 5).is_err());
-        assert!(absolute("120%", 5).is_err());
+        let of = |s: &str, n| s.parse::<Limit>().map(|l| l.of(n));
+        assert_eq!(of("10%", 500).unwrap(), 50);
+        assert_eq!(of("1%", 50).unwrap(), 1);
+        assert_eq!(of("3", 50).unwrap(), 3);
+        assert!(of("x", 5).is_err());
+        assert!(of("120%", 5).is_err());
+        assert_eq!("10%".parse::<Limit>().unwrap().to_string(), "10%");
         assert_eq!(
             parse_answer("OPSDECK-FLEET 6 0\nhello\n"),
             Some((6, 0, "hello\n"))

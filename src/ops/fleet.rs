@@ -165,8 +165,8 @@ pub fn start(
     plan: &FleetPlan,
     run: &str,
     at: DateTime<Utc>,
-    max_concurrency: &str,
-    max_errors: &str,
+    max_concurrency: fleet::Limit,
+    max_errors: fleet::Limit,
     poll: Duration,
 ) -> std::io::Result<FleetRequest> {
     for r in &plan.runs {
@@ -179,8 +179,8 @@ pub fn start(
         targets: targets(&plan.runs),
         // By tag only when the tag chose exactly what runs.
         tag: plan.tag.clone().filter(|_| plan.refused.is_empty()),
-        max_concurrency: max_concurrency.into(),
-        max_errors: max_errors.into(),
+        max_concurrency,
+        max_errors,
         // SSM's own default for executionTimeout.
         timeout: Duration::from_secs(3600),
         poll,

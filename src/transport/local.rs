@@ -183,17 +183,8 @@ impl Fleet for LocalTransport {
             }
         }
         let n = req.hosts.len();
-        let limit = |s: &str| crate::jobs::fleet::absolute(s, n);
-        let max_conc = limit(&req.max_concurrency)
-            .map_err(|e| TransportError::Failed {
-                host: "fleet".into(),
-                message: e,
-            })?
-            .max(1);
-        let max_errors = limit(&req.max_errors).map_err(|e| TransportError::Failed {
-            host: "fleet".into(),
-            message: e,
-        })?;
+        let max_conc = req.max_concurrency.of(n).max(1);
+        let max_errors = req.max_errors.of(n);
         let id = {
             let mut all = self.fleets.lock().unwrap_or_else(|e| e.into_inner());
             let id = format!("local-{}", all.len() + 1);

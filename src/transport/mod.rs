@@ -77,10 +77,8 @@ pub struct FleetSend {
     /// `hosts`.
     pub tag: Option<(String, String)>,
     pub script: String,
-    /// `N` or `N%`.
-    pub max_concurrency: String,
-    /// `N` or `N%`.
-    pub max_errors: String,
+    pub max_concurrency: crate::jobs::fleet::Limit,
+    pub max_errors: crate::jobs::fleet::Limit,
     pub timeout: Duration,
     pub comment: String,
 }

@@ -69,8 +69,8 @@ impl Fleet for SsmTransport {
                     "executionTimeout",
                     vec![req.timeout.as_secs().max(1).to_string()],
                 )
-                .max_concurrency(&req.max_concurrency)
-                .max_errors(&req.max_errors)
+                .max_concurrency(req.max_concurrency.to_string())
+                .max_errors(req.max_errors.to_string())
                 .timeout_seconds(600)
                 .comment(req.comment.chars().take(100).collect::<String>())
                 .send()

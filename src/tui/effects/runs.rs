@@ -125,8 +125,8 @@ impl EffectsRunner {
             &plan,
             &id,
             at,
-            "50",
-            "0",
+            crate::jobs::fleet::Limit::Count(50),
+            crate::jobs::fleet::Limit::Count(0),
             crate::ops::fleet::poll_interval(),
         ) {
             Ok(r) => r,
