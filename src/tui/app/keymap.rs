@@ -60,35 +60,16 @@ pub enum Action {
 
 impl Action {
     /// The keys that open a screen, in the order the tabs show them.
-    pub const SCREENS: [Action; 10] = [
-        Action::GoTenants,
-        Action::GoInstances,
-        Action::GoContainers,
-        Action::GoBuckets,
-        Action::GoBackups,
-        Action::GoRuns,
-        Action::GoHistory,
-        Action::GoDrills,
-        Action::GoFindings,
-        Action::GoAttention,
-    ];
+    pub fn screens() -> impl Iterator<Item = Action> {
+        super::SCREENS.iter().filter_map(|s| s.go)
+    }
 
     /// The screen this action opens, if it opens one.
     pub fn screen(self) -> Option<super::Screen> {
-        use super::Screen;
-        Some(match self {
-            Action::GoTenants => Screen::Tenants,
-            Action::GoInstances => Screen::Instances,
-            Action::GoContainers => Screen::Containers,
-            Action::GoBuckets => Screen::Buckets,
-            Action::GoBackups => Screen::Backups,
-            Action::GoRuns => Screen::Runs,
-            Action::GoHistory => Screen::History,
-            Action::GoDrills => Screen::Drills,
-            Action::GoFindings => Screen::Findings,
-            Action::GoAttention => Screen::Attention,
-            _ => return None,
-        })
+        super::SCREENS
+            .iter()
+            .find(|s| s.go == Some(self))
+            .map(|s| s.screen)
     }
 
     pub fn describe(self) -> &'static str {

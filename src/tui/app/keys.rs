@@ -264,9 +264,8 @@ impl App {
         match action {
             Action::Quit => self.request_quit(),
             Action::Palette => {
-                let names: Vec<&str> = Screen::COMMANDS
-                    .iter()
-                    .map(|(n, _)| *n)
+                let names: Vec<&str> = Screen::commands()
+                    .map(|(n, _)| n)
                     .chain(palette::COMMANDS.iter().map(|(n, _, _)| *n))
                     .collect();
                 self.mode =

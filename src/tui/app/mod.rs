@@ -325,20 +325,7 @@ impl App {
     }
 
     fn rebuild_all(&mut self) {
-        for s in [
-            Screen::Tenants,
-            Screen::Instances,
-            Screen::Containers,
-            Screen::Buckets,
-            Screen::Objects,
-            Screen::Versions,
-            Screen::Backups,
-            Screen::Runs,
-            Screen::History,
-            Screen::Drills,
-            Screen::Findings,
-            Screen::Attention,
-        ] {
+        for s in Screen::tables() {
             self.rebuild_table(s);
         }
     }

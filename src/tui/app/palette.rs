@@ -37,9 +37,8 @@ impl App {
     pub fn completions(&self, typed: &str) -> Vec<String> {
         let typed = typed.trim_start_matches(':');
         let Some((word, arg)) = typed.split_once(' ') else {
-            return Screen::COMMANDS
-                .iter()
-                .map(|(n, _)| *n)
+            return Screen::commands()
+                .map(|(n, _)| n)
                 .chain(COMMANDS.iter().map(|(n, _, _)| *n))
                 .filter(|n| n.starts_with(typed))
                 .map(|n| {
@@ -353,11 +352,10 @@ impl std::str::FromStr for Command {
                     on: words.next().map(str::to_string),
                 }
             }
-            w if let Some((_, s)) = Screen::COMMANDS
-                .iter()
-                .find(|(n, _)| *n == w || (w.len() >= 2 && n.starts_with(w))) =>
+            w if let Some((_, s)) =
+                Screen::commands().find(|(n, _)| *n == w || (w.len() >= 2 && n.starts_with(w))) =>
             {
-                Command::Go(*s)
+                Command::Go(s)
             }
             "q" | "quit" => Command::Quit,
             "help" => Command::Help,
@@ -367,9 +365,8 @@ impl std::str::FromStr for Command {
             other => {
                 return Err(UnknownCommand {
                     word: other.to_string(),
-                    known: Screen::COMMANDS
-                        .iter()
-                        .map(|(n, _)| *n)
+                    known: Screen::commands()
+                        .map(|(n, _)| n)
                         .collect::<Vec<_>>()
                         .join(", "),
                 });

@@ -20,46 +20,53 @@ pub enum Screen {
     Attention,
 }
 
-impl Screen {
-    pub fn title(self) -> &'static str {
-        match self {
-            Screen::Tenants => "Tenants",
-            Screen::Instances => "Instances",
-            Screen::Containers => "Containers",
-            Screen::Buckets => "Buckets",
-            Screen::Objects => "Objects",
-            Screen::Versions => "Versions",
-            Screen::Backups => "Backups",
-            Screen::Runs => "Runs",
-            Screen::RunOutput => "Run output",
-            Screen::History => "History",
-            Screen::Drills => "Drills",
-            Screen::Findings => "Findings",
-            Screen::Attention => "Attention",
+/// What the console knows of a screen, in one place: its title, the
+/// palette command and the action (tab key) that open it, the actions
+/// that do something there (help and the footer).
+pub struct ScreenSpec {
+    pub screen: Screen,
+    pub title: &'static str,
+    /// `:NAME` in the palette (none: reached from another screen).
+    pub command: Option<&'static str>,
+    /// The action that opens it from anywhere (its tab, in this order).
+    pub go: Option<Action>,
+    pub actions: &'static [Action],
+}
+
+/// Every screen, in the order of the tabs. The one list of screens:
+/// palette commands, tabs, help and the tables rebuilt all come from it.
+pub const SCREENS: [ScreenSpec; 13] = {
+    // (Action::None, the unbinding, shadows Option's None here.)
+    use Action::*;
+    const fn spec(
+        screen: Screen,
+        title: &'static str,
+        command: Option<&'static str>,
+        go: Option<Action>,
+        actions: &'static [Action],
+    ) -> ScreenSpec {
+        ScreenSpec {
+            screen,
+            title,
+            command,
+            go,
+            actions,
         }
     }
-
-    /// Palette commands and their screens.
-    pub const COMMANDS: [(&'static str, Screen); 10] = [
-        ("tenants", Screen::Tenants),
-        ("instances", Screen::Instances),
-        ("containers", Screen::Containers),
-        ("buckets", Screen::Buckets),
-        ("backups", Screen::Backups),
-        ("runs", Screen::Runs),
-        ("history", Screen::History),
-        ("drills", Screen::Drills),
-        ("findings", Screen::Findings),
-        ("attention", Screen::Attention),
-    ];
-
-    /// Actions that do something on this screen (for help and the footer).
-    pub fn actions(self) -> &'static [Action] {
-        use Action::*;
-        match self {
-            Screen::Tenants => &[Runbooks, Deploy, Select, Filter, Refresh],
-            Screen::Containers => &[Runbooks, Restart, Shell, Select, Project, Filter, Refresh],
-            Screen::Instances => &[
+    [
+        spec(
+            Screen::Tenants,
+            "Tenants",
+            Some("tenants"),
+            Some(GoTenants),
+            &[Runbooks, Deploy, Select, Filter, Refresh],
+        ),
+        spec(
+            Screen::Instances,
+            "Instances",
+            Some("instances"),
+            Some(GoInstances),
+            &[
                 Runbooks,
                 Shell,
                 Select,
@@ -70,16 +77,116 @@ impl Screen {
                 Filter,
                 Refresh,
             ],
-            Screen::Backups => &[Runbooks, Select, Download, Filter, Refresh],
-            Screen::Buckets | Screen::Objects => &[Select, Back, Filter, Refresh],
-            Screen::Versions => &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
-            Screen::Runs => &[Select, CancelRun, Failures, Filter],
-            Screen::RunOutput => &[CancelRun, Bottom, Back],
-            Screen::History => &[Select, Filter, Refresh],
-            Screen::Drills => &[Select, Filter, Refresh],
-            Screen::Findings => &[Filter, Refresh],
-            Screen::Attention => &[Select, Runbooks, Filter, Refresh],
-        }
+        ),
+        spec(
+            Screen::Containers,
+            "Containers",
+            Some("containers"),
+            Some(GoContainers),
+            &[Runbooks, Restart, Shell, Select, Project, Filter, Refresh],
+        ),
+        spec(
+            Screen::Buckets,
+            "Buckets",
+            Some("buckets"),
+            Some(GoBuckets),
+            &[Select, Back, Filter, Refresh],
+        ),
+        spec(
+            Screen::Objects,
+            "Objects",
+            Option::None,
+            Option::None,
+            &[Select, Back, Filter, Refresh],
+        ),
+        spec(
+            Screen::Versions,
+            "Versions",
+            Option::None,
+            Option::None,
+            &[RestoreVersion, Undelete, Download, Filter, Back, Refresh],
+        ),
+        spec(
+            Screen::Backups,
+            "Backups",
+            Some("backups"),
+            Some(GoBackups),
+            &[Runbooks, Select, Download, Filter, Refresh],
+        ),
+        spec(
+            Screen::Runs,
+            "Runs",
+            Some("runs"),
+            Some(GoRuns),
+            &[Select, CancelRun, Failures, Filter],
+        ),
+        spec(
+            Screen::RunOutput,
+            "Run output",
+            Option::None,
+            Option::None,
+            &[CancelRun, Bottom, Back],
+        ),
+        spec(
+            Screen::History,
+            "History",
+            Some("history"),
+            Some(GoHistory),
+            &[Select, Filter, Refresh],
+        ),
+        spec(
+            Screen::Drills,
+            "Drills",
+            Some("drills"),
+            Some(GoDrills),
+            &[Select, Filter, Refresh],
+        ),
+        spec(
+            Screen::Findings,
+            "Findings",
+            Some("findings"),
+            Some(GoFindings),
+            &[Filter, Refresh],
+        ),
+        spec(
+            Screen::Attention,
+            "Attention",
+            Some("attention"),
+            Some(GoAttention),
+            &[Select, Runbooks, Filter, Refresh],
+        ),
+    ]
+};
+
+impl Screen {
+    pub fn spec(self) -> &'static ScreenSpec {
+        // Every screen is in the registry (a unit test checks it).
+        SCREENS
+            .iter()
+            .find(|s| s.screen == self)
+            .unwrap_or(&SCREENS[0])
+    }
+
+    pub fn title(self) -> &'static str {
+        self.spec().title
+    }
+
+    /// Palette commands and their screens.
+    pub fn commands() -> impl Iterator<Item = (&'static str, Screen)> {
+        SCREENS.iter().filter_map(|s| Some((s.command?, s.screen)))
+    }
+
+    /// Actions that do something on this screen (for help and the footer).
+    pub fn actions(self) -> &'static [Action] {
+        self.spec().actions
+    }
+
+    /// The screens that hold a table (all but the output pane).
+    pub fn tables() -> impl Iterator<Item = Screen> {
+        SCREENS
+            .iter()
+            .map(|s| s.screen)
+            .filter(|s| *s != Screen::RunOutput)
     }
 }
 
@@ -414,4 +521,43 @@ pub enum Effect {
         container: Option<String>,
         production: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A screen missing from the registry would show another's title:
+    /// every variant is there, once (the match fails to compile when a
+    /// screen is added and not named here).
+    #[test]
+    fn every_screen_is_in_the_registry_once() {
+        let named = |s: Screen| match s {
+            Screen::Tenants
+            | Screen::Instances
+            | Screen::Containers
+            | Screen::Buckets
+            | Screen::Objects
+            | Screen::Versions
+            | Screen::Backups
+            | Screen::Runs
+            | Screen::RunOutput
+            | Screen::History
+            | Screen::Drills
+            | Screen::Findings
+            | Screen::Attention => s,
+        };
+        for spec in &SCREENS {
+            assert_eq!(named(spec.screen).spec().title, spec.title);
+            assert_eq!(
+                SCREENS.iter().filter(|o| o.screen == spec.screen).count(),
+                1
+            );
+            if let Some(go) = spec.go {
+                assert_eq!(go.screen(), Some(spec.screen));
+            }
+        }
+        assert_eq!(Screen::commands().count(), 10);
+        assert_eq!(Action::screens().count(), 10);
+    }
 }

@@ -40,10 +40,9 @@ pub(super) fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     // The screens' keys and the palette's commands, from the keymap and
     // the command table: what this help says is what the keys do.
-    let screens: Vec<String> = Action::SCREENS
-        .iter()
+    let screens: Vec<String> = Action::screens()
         .filter_map(|a| {
-            let key = app.keymap.keys_for(*a).into_iter().next()?;
+            let key = app.keymap.keys_for(a).into_iter().next()?;
             Some(format!("{key} {}", a.screen()?.title().to_lowercase()))
         })
         .collect();
@@ -55,8 +54,7 @@ pub(super) fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ]));
     }
     lines.push(Line::raw(""));
-    let cmds: Vec<String> = crate::tui::app::Screen::COMMANDS
-        .iter()
+    let cmds: Vec<String> = crate::tui::app::Screen::commands()
         .map(|(n, _)| format!(":{n}"))
         .collect();
     lines.push(Line::styled(

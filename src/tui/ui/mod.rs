@@ -189,9 +189,8 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     // Each tab with the key that opens it (from the keymap); when the line
     // is too narrow, the other tabs show their key only.
-    let tabs: Vec<(String, Screen)> = Action::SCREENS
-        .iter()
-        .filter_map(|a| Some((key_of(app, *a), a.screen()?)))
+    let tabs: Vec<(String, Screen)> = Action::screens()
+        .filter_map(|a| Some((key_of(app, a), a.screen()?)))
         .collect();
     let full: usize = tabs
         .iter()
