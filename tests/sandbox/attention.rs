@@ -5,7 +5,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{fixed_now, run_cli, run_cli_at};

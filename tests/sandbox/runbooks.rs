@@ -4,7 +4,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Harness, git_head};
 use crossterm::event::KeyCode;

@@ -5,7 +5,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Harness, cli, git_head, sandbox_ctx, sim_env};
 use opsdeck::provider::sandbox::estate::MT_HOST;

@@ -8,7 +8,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Harness, run_cli, run_cli_at};
 use crossterm::event::KeyCode;

@@ -9,7 +9,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationOutput;

@@ -8,7 +8,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::pg::Pg;
 use common::run_cli;

@@ -8,7 +8,7 @@
 // Tests may unwrap: a panic is a failure with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Harness, cli, sandbox_ctx, sim_env};
 use crossterm::event::KeyCode;
