@@ -280,6 +280,28 @@ pub struct RunView {
 }
 
 impl RunView {
+    /// A run as the journal has it: its start, its end if it ended, the
+    /// output kept.
+    pub fn of_entry(entry: &crate::store::journal::Entry, kind: RunKind, output: &str) -> RunView {
+        let mut buf = OutputBuffer::default();
+        buf.push_str(output);
+        RunView {
+            id: entry.start.run.clone(),
+            kind,
+            title: entry.start.title.clone(),
+            runbook: entry.start.runbook.clone(),
+            host: entry.start.host.clone(),
+            production: entry.start.production,
+            started_at: entry.start.at,
+            finished_at: entry.finish.as_ref().map(|f| f.at),
+            status: match entry.finish.as_ref() {
+                None => RunStatus::Running,
+                Some(f) => RunStatus::ended(f.status, f.exit_code, f.error.clone()),
+            },
+            output: buf,
+        }
+    }
+
     pub fn elapsed(&self, now: DateTime<Utc>) -> chrono::Duration {
         self.finished_at.unwrap_or(now) - self.started_at
     }

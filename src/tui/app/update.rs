@@ -222,20 +222,9 @@ impl App {
     ) -> Vec<Effect> {
         let id = entry.start.run.clone();
         if !self.runs.iter().any(|r| r.id == id) {
-            let mut buf = OutputBuffer::default();
-            buf.push_str(&output);
-            self.runs.push(RunView {
-                id: id.clone(),
-                kind: RunKind::Runbook,
-                title: entry.start.title.clone(),
-                runbook: entry.start.runbook.clone(),
-                host: entry.start.host.clone(),
-                production: entry.start.production,
-                started_at: entry.start.at,
-                finished_at: None,
-                status: RunStatus::Running,
-                output: buf,
-            });
+            // Unfinished, followed again: this console drives it now.
+            self.runs
+                .push(RunView::of_entry(&entry, RunKind::Runbook, &output));
             self.rebuild(Screen::Runs);
         }
         self.notify(
@@ -309,26 +298,10 @@ impl App {
     ) -> Vec<Effect> {
         self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
         let id = entry.start.run.clone();
-        let status = match entry.finish.as_ref() {
-            None => RunStatus::Running,
-            Some(f) => RunStatus::ended(f.status, f.exit_code, f.error.clone()),
-        };
         // A run of this console keeps its live view; a past one is loaded.
         if !self.runs.iter().any(|r| r.id == id) {
-            let mut buf = OutputBuffer::default();
-            buf.push_str(&text);
-            self.runs.push(RunView {
-                id: id.clone(),
-                kind: RunKind::Journal,
-                title: entry.start.title.clone(),
-                runbook: entry.start.runbook.clone(),
-                host: entry.start.host.clone(),
-                production: entry.start.production,
-                started_at: entry.start.at,
-                finished_at: entry.finish.as_ref().map(|f| f.at),
-                status,
-                output: buf,
-            });
+            self.runs
+                .push(RunView::of_entry(&entry, RunKind::Journal, &text));
             self.rebuild(Screen::Runs);
         }
         self.pane.show(id, false);
