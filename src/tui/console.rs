@@ -26,43 +26,7 @@ pub async fn run(
     let mut terminal = term::enter()?;
     let stop = Arc::new(AtomicBool::new(false));
     let pause = Pause::default();
-    let input = {
-        let stop = stop.clone();
-        let pause = pause.clone();
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                // A shell has the terminal: its keys are not ours.
-                if pause.wanted.load(Ordering::Acquire) {
-                    pause.idle.store(true, Ordering::Release);
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-                pause.idle.store(false, Ordering::Release);
-                match event::poll(Duration::from_millis(50)) {
-                    Ok(true) => match event::read() {
-                        Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-                            if tx.send(Msg::Key(k)).is_err() {
-                                break;
-                            }
-                        }
-                        Ok(Event::Paste(text)) => {
-                            if tx.send(Msg::Paste(text)).is_err() {
-                                break;
-                            }
-                        }
-                        Ok(Event::Resize(..)) => {
-                            let _ = tx.send(Msg::Tick(crate::clock::now()));
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    },
-                    Ok(false) => {}
-                    Err(_) => break,
-                }
-            }
-        })
-    };
+    let input = spawn_input(stop.clone(), pause.clone(), tx.clone());
     let ticker = {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -259,5 +223,47 @@ fn login(
                 c => Err(format!("aws sso login exited {c}")),
             },
         )
+    })
+}
+
+/// The thread that reads the terminal: keys, pastes and resizes become
+/// messages until `stop` is set (it stands aside while a session has the
+/// terminal).
+fn spawn_input(
+    stop: Arc<AtomicBool>,
+    pause: Pause,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            // A shell has the terminal: its keys are not ours.
+            if pause.wanted.load(Ordering::Acquire) {
+                pause.idle.store(true, Ordering::Release);
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            pause.idle.store(false, Ordering::Release);
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) => match event::read() {
+                    Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                        if tx.send(Msg::Key(k)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Event::Paste(text)) => {
+                        if tx.send(Msg::Paste(text)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Event::Resize(..)) => {
+                        let _ = tx.send(Msg::Tick(crate::clock::now()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                },
+                Ok(false) => {}
+                Err(_) => break,
+            }
+        }
     })
 }

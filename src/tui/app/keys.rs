@@ -7,168 +7,186 @@ impl App {
     pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match std::mem::replace(&mut self.mode, Mode::Normal) {
             Mode::Normal => self.on_normal_key(key),
-            Mode::Filter(mut ta) => {
-                match key.code {
-                    KeyCode::Enter => {}
-                    KeyCode::Esc => self.set_filter(String::new()),
-                    _ => {
-                        ta.input(key);
-                        let text = ta.lines().first().cloned().unwrap_or_default();
-                        self.set_filter(text);
-                        self.mode = Mode::Filter(ta);
-                    }
-                }
-                vec![]
-            }
-            Mode::Palette(mut ta) => {
-                // Tab cycles through what the last Tab offered; any other
-                // key starts afresh.
-                if key.code != KeyCode::Tab {
-                    self.palette_cycle = None;
-                }
-                match key.code {
-                    KeyCode::Enter => {
-                        let cmd = ta.lines().first().cloned().unwrap_or_default();
-                        self.run_command(cmd.trim())
-                    }
-                    KeyCode::Esc => vec![],
-                    KeyCode::Tab => {
-                        let typed = ta.lines().first().cloned().unwrap_or_default();
-                        if let Some(line) = self.complete(&typed) {
-                            ta = input_area("");
-                            ta.insert_str(line);
-                        }
-                        self.mode = Mode::Palette(ta);
-                        vec![]
-                    }
-                    _ => {
-                        ta.input(key);
-                        self.mode = Mode::Palette(ta);
-                        vec![]
-                    }
-                }
-            }
+            Mode::Filter(ta) => self.on_filter_key(ta, key),
+            Mode::Palette(ta) => self.on_palette_key(ta, key),
             Mode::Help => vec![],
             // A detail scrolls with the moving keys; any other key closes it.
-            Mode::Detail { title, fields } => {
-                let step: Option<i32> = match self.keymap.action(&key) {
-                    Some(Action::Down) => Some(1),
-                    Some(Action::Up) => Some(-1),
-                    Some(Action::PageDown) => Some(10),
-                    Some(Action::PageUp) => Some(-10),
-                    Some(Action::Top) => Some(-10_000),
-                    Some(Action::Bottom) => Some(10_000),
-                    _ => None,
-                };
-                match step {
-                    Some(d) => {
-                        let most = u16::try_from(fields.len()).unwrap_or(u16::MAX);
-                        let at = i32::from(self.detail_scroll) + d;
-                        self.detail_scroll =
-                            u16::try_from(at.clamp(0, i32::from(most))).unwrap_or(0);
-                        self.mode = Mode::Detail { title, fields };
-                    }
-                    None => self.detail_scroll = 0,
-                }
-                vec![]
-            }
+            Mode::Detail { title, fields } => self.on_detail_key(title, fields, key),
             Mode::Picker(p) => self.on_picker_key(p, key),
             Mode::Form(f) => self.on_form_key(f, key),
-            Mode::Preview(mut p) => {
-                let need = p.run.confirm_with.clone();
-                match p.typed.key(need.as_deref(), key) {
-                    confirm::Answer::Abort => {
-                        self.notify(Level::Info, format!("{}: not started", p.run.title));
-                        vec![]
-                    }
-                    confirm::Answer::Go => {
-                        // The run's own consent rule is the authority.
-                        let typed = p.typed.as_asked(need.as_deref());
-                        if let Err(why) = crate::ops::consent(&p.run, true, typed) {
-                            self.notify(Level::Warn, why.to_string());
-                            self.mode = Mode::Preview(p);
-                            return vec![];
-                        }
-                        self.start_run(p.run)
-                    }
-                    confirm::Answer::NotYet(n) => {
-                        self.notify(Level::Warn, confirm::type_exactly(&n));
-                        self.mode = Mode::Preview(p);
-                        vec![]
-                    }
-                    confirm::Answer::Edited => {
-                        self.mode = Mode::Preview(p);
-                        vec![]
-                    }
-                    confirm::Answer::Other => match key.code {
-                        KeyCode::Tab | KeyCode::BackTab => self.edit_preview(p),
-                        KeyCode::Down | KeyCode::Up => {
-                            p.scroll = if key.code == KeyCode::Down {
-                                p.scroll.saturating_add(1)
-                            } else {
-                                p.scroll.saturating_sub(1)
-                            };
-                            self.mode = Mode::Preview(p);
-                            vec![]
-                        }
-                        _ => {
-                            self.mode = Mode::Preview(p);
-                            vec![]
-                        }
-                    },
-                }
-            }
-            Mode::Confirm(mut c) => match c.typed.key(c.confirm_with.as_deref(), key) {
-                confirm::Answer::Abort => {
-                    self.notify(Level::Info, format!("{}: not done", c.title));
-                    vec![]
-                }
-                confirm::Answer::Go if matches!(c.effect, Effect::StartFleet { .. }) => {
-                    tracing::info!(action = %c.title, "confirmed");
-                    self.start_fleet(c.effect)
-                }
-                confirm::Answer::Go => {
-                    tracing::info!(action = %c.title, "confirmed");
-                    self.notify(Level::Info, format!("{}…", c.title));
-                    self.actions_in_flight += 1;
-                    vec![c.effect]
-                }
-                confirm::Answer::NotYet(n) => {
-                    self.notify(Level::Warn, confirm::type_exactly(&n));
-                    self.mode = Mode::Confirm(c);
-                    vec![]
-                }
-                confirm::Answer::Edited | confirm::Answer::Other => {
-                    self.mode = Mode::Confirm(c);
-                    vec![]
-                }
-            },
-            Mode::ConfirmCancel(id) => {
-                if !confirm::yes(key) {
-                    self.notify(Level::Info, "the run goes on");
-                    return vec![];
-                }
-                let Some(run) = self.run(&id) else {
-                    return vec![];
-                };
-                let host = run.host.clone();
-                let fx = match &run.kind {
-                    // A fleet target: the fleet's commands are cancelled (SSM
-                    // stops the running targets and sends no more).
-                    RunKind::FleetTarget { fleet } => Effect::CancelFleet { id: fleet.clone() },
-                    _ => Effect::CancelRun {
-                        id: id.clone(),
-                        host,
-                    },
-                };
-                self.notify(Level::Warn, format!("cancelling {id}…"));
-                vec![fx]
-            }
+            Mode::Preview(p) => self.on_preview_key(p, key),
+            Mode::Confirm(c) => self.on_confirm_key(c, key),
+            Mode::ConfirmCancel(id) => self.on_cancel_key(id, key),
             Mode::ConfirmQuit => {
                 self.quit = confirm::yes(key);
                 vec![]
             }
         }
+    }
+
+    fn on_confirm_key(&mut self, mut c: ActionConfirm, key: KeyEvent) -> Vec<Effect> {
+        match c.typed.key(c.confirm_with.as_deref(), key) {
+            confirm::Answer::Abort => {
+                self.notify(Level::Info, format!("{}: not done", c.title));
+                vec![]
+            }
+            confirm::Answer::Go if matches!(c.effect, Effect::StartFleet { .. }) => {
+                tracing::info!(action = %c.title, "confirmed");
+                self.start_fleet(c.effect)
+            }
+            confirm::Answer::Go => {
+                tracing::info!(action = %c.title, "confirmed");
+                self.notify(Level::Info, format!("{}…", c.title));
+                self.actions_in_flight += 1;
+                vec![c.effect]
+            }
+            confirm::Answer::NotYet(n) => {
+                self.notify(Level::Warn, confirm::type_exactly(&n));
+                self.mode = Mode::Confirm(c);
+                vec![]
+            }
+            confirm::Answer::Edited | confirm::Answer::Other => {
+                self.mode = Mode::Confirm(c);
+                vec![]
+            }
+        }
+    }
+
+    fn on_filter_key(&mut self, mut ta: TextArea<'static>, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Enter => {}
+            KeyCode::Esc => self.set_filter(String::new()),
+            _ => {
+                ta.input(key);
+                let text = ta.lines().first().cloned().unwrap_or_default();
+                self.set_filter(text);
+                self.mode = Mode::Filter(ta);
+            }
+        }
+        vec![]
+    }
+
+    fn on_palette_key(&mut self, mut ta: TextArea<'static>, key: KeyEvent) -> Vec<Effect> {
+        // Tab cycles through what the last Tab offered; any other
+        // key starts afresh.
+        if key.code != KeyCode::Tab {
+            self.palette_cycle = None;
+        }
+        match key.code {
+            KeyCode::Enter => {
+                let cmd = ta.lines().first().cloned().unwrap_or_default();
+                self.run_command(cmd.trim())
+            }
+            KeyCode::Esc => vec![],
+            KeyCode::Tab => {
+                let typed = ta.lines().first().cloned().unwrap_or_default();
+                if let Some(line) = self.complete(&typed) {
+                    ta = input_area("");
+                    ta.insert_str(line);
+                }
+                self.mode = Mode::Palette(ta);
+                vec![]
+            }
+            _ => {
+                ta.input(key);
+                self.mode = Mode::Palette(ta);
+                vec![]
+            }
+        }
+    }
+
+    fn on_detail_key(
+        &mut self,
+        title: String,
+        fields: Vec<(String, String)>,
+        key: KeyEvent,
+    ) -> Vec<Effect> {
+        let step: Option<i32> = match self.keymap.action(&key) {
+            Some(Action::Down) => Some(1),
+            Some(Action::Up) => Some(-1),
+            Some(Action::PageDown) => Some(10),
+            Some(Action::PageUp) => Some(-10),
+            Some(Action::Top) => Some(-10_000),
+            Some(Action::Bottom) => Some(10_000),
+            _ => None,
+        };
+        match step {
+            Some(d) => {
+                let most = u16::try_from(fields.len()).unwrap_or(u16::MAX);
+                let at = i32::from(self.detail_scroll) + d;
+                self.detail_scroll = u16::try_from(at.clamp(0, i32::from(most))).unwrap_or(0);
+                self.mode = Mode::Detail { title, fields };
+            }
+            None => self.detail_scroll = 0,
+        }
+        vec![]
+    }
+
+    fn on_preview_key(&mut self, mut p: Preview, key: KeyEvent) -> Vec<Effect> {
+        let need = p.run.confirm_with.clone();
+        match p.typed.key(need.as_deref(), key) {
+            confirm::Answer::Abort => {
+                self.notify(Level::Info, format!("{}: not started", p.run.title));
+                vec![]
+            }
+            confirm::Answer::Go => {
+                // The run's own consent rule is the authority.
+                let typed = p.typed.as_asked(need.as_deref());
+                if let Err(why) = crate::ops::consent(&p.run, true, typed) {
+                    self.notify(Level::Warn, why.to_string());
+                    self.mode = Mode::Preview(p);
+                    return vec![];
+                }
+                self.start_run(p.run)
+            }
+            confirm::Answer::NotYet(n) => {
+                self.notify(Level::Warn, confirm::type_exactly(&n));
+                self.mode = Mode::Preview(p);
+                vec![]
+            }
+            confirm::Answer::Edited => {
+                self.mode = Mode::Preview(p);
+                vec![]
+            }
+            confirm::Answer::Other => match key.code {
+                KeyCode::Tab | KeyCode::BackTab => self.edit_preview(p),
+                KeyCode::Down | KeyCode::Up => {
+                    p.scroll = if key.code == KeyCode::Down {
+                        p.scroll.saturating_add(1)
+                    } else {
+                        p.scroll.saturating_sub(1)
+                    };
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+                _ => {
+                    self.mode = Mode::Preview(p);
+                    vec![]
+                }
+            },
+        }
+    }
+
+    fn on_cancel_key(&mut self, id: RunId, key: KeyEvent) -> Vec<Effect> {
+        if !confirm::yes(key) {
+            self.notify(Level::Info, "the run goes on");
+            return vec![];
+        }
+        let Some(run) = self.run(&id) else {
+            return vec![];
+        };
+        let host = run.host.clone();
+        let fx = match &run.kind {
+            // A fleet target: the fleet's commands are cancelled (SSM
+            // stops the running targets and sends no more).
+            RunKind::FleetTarget { fleet } => Effect::CancelFleet { id: fleet.clone() },
+            _ => Effect::CancelRun {
+                id: id.clone(),
+                host,
+            },
+        };
+        self.notify(Level::Warn, format!("cancelling {id}…"));
+        vec![fx]
     }
 
     /// A paste goes where typing would, whole: a form field or the
