@@ -77,41 +77,10 @@ pub async fn run_on_tag(
     )
     .into_string();
     if args.dry_run {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "# fleet     {} on {} target(s) ({}), at most {} at once, stop after {} error(s)",
-            spec.name(),
-            plan.runs.len(),
-            plan.selection,
-            args.max_concurrency,
-            args.max_errors
-        )?;
-        for (t, decision) in plan.decisions() {
-            writeln!(out, "# target    {t} — {decision}")?;
-        }
-        match plan.script(&id) {
-            Ok(s) if !plan.runs.is_empty() => write!(out, "{s}")?,
-            Ok(_) => {}
-            Err(_) => {
-                for r in &plan.runs {
-                    print_preview(&mut out, r)?;
-                }
-            }
-        }
-        return Ok(exit::SUCCEEDED);
+        return print_plan(spec, &plan, &id, args);
     }
     if ops::fleet::consent(&plan, args.yes, args.confirm.as_deref()).is_err() {
-        match (&plan.confirm_with, args.yes || plan.danger == Danger::Read) {
-            (Some(want), true) => eprintln!(
-                "opsdeck: refused: production or destructive targets: pass --confirm {want}"
-            ),
-            _ => eprintln!(
-                "opsdeck: refused: pass --yes to run a {} runbook on {}",
-                spec.danger.label(),
-                plan.selection
-            ),
-        }
+        say_consent_needed(spec, &plan, args);
         return Ok(exit::REFUSED);
     }
     for (_, t, why) in &plan.refused {
@@ -142,112 +111,20 @@ pub async fn run_on_tag(
         spec.name(),
         runs.len()
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let engine = tokio::spawn(fleet::run(p.transport.clone(), req, tx, cancel_rx));
-    // Output lines carry the target's name, or its id where names repeat.
-    let short = |r: &RenderedRun| {
-        r.target
-            .label
-            .split(' ')
-            .next()
-            .unwrap_or(&r.host)
-            .to_string()
-    };
-    let names: BTreeMap<String, String> = runs
-        .iter()
-        .map(|r| {
-            let name = short(r);
-            let unique = runs.iter().filter(|o| short(o) == name).count() == 1;
-            (r.host.clone(), if unique { name } else { r.host.clone() })
-        })
-        .collect();
-    let mut cancelled = false;
-    let mut last = None;
-    loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => ev,
-            _ = tokio::signal::ctrl_c(), if !cancelled => {
-                cancelled = true;
-                eprintln!("opsdeck: cancelling {id} (CancelCommand: running targets are stopped, no more are sent)…");
-                let _ = cancel_tx.send(true);
-                continue;
-            }
-        };
-        let Some(ev) = ev else { break };
-        match ev {
-            FleetEvent::Sent { command, hosts } => {
-                eprintln!(
-                    "opsdeck: command {command} sent to {} target(s)",
-                    hosts.len()
-                );
-            }
-            FleetEvent::Progress(c) => {
-                if last != Some(c) {
-                    eprintln!(
-                        "opsdeck: {}/{} done, {} failed",
-                        c.completed, c.targets, c.errors
-                    );
-                    last = Some(c);
-                }
-            }
-            FleetEvent::Ended { host, end, output } => {
-                let prefix = names.get(&host).cloned().unwrap_or_else(|| host.clone());
-                {
-                    let mut out: Box<dyn Write> = if args.json {
-                        Box::new(std::io::stderr().lock())
-                    } else {
-                        Box::new(std::io::stdout().lock())
-                    };
-                    for line in output.lines() {
-                        let _ = writeln!(out, "[{prefix}] {line}");
-                    }
-                }
-                ops::fleet::finish(&p.journal, &id, &host, &end, &output, at)?;
-            }
-        }
-    }
-    let report = match engine.await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            eprintln!("opsdeck: the fleet run failed: {e}");
-            return Ok(exit::FAILED);
-        }
+    let names = output_names(runs);
+    let cancelled = follow(p, &id, at, &names, args.json, rx, cancel_tx).await?;
+    let report = match engine.await.map_err(|e| e.to_string()).and_then(|r| r) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("opsdeck: the fleet run failed: {e}");
             return Ok(exit::FAILED);
         }
     };
     let mut summary = Summary::default();
-    for r in runs {
-        let end = report
-            .ends
-            .get(&r.host)
-            .cloned()
-            .unwrap_or(TargetEnd::Error("no answer".into()));
-        *summary.counts.entry(end.word()).or_default() += 1;
-        let output = report.outputs.get(&r.host).cloned().unwrap_or_default();
-        let mut figures = BTreeMap::new();
-        crate::jobs::journaled::report_lines(&output, &mut figures);
-        eprintln!(
-            "opsdeck: {}: {}{}",
-            r.target.label,
-            end.word(),
-            end.exit_code()
-                .map(|c| format!(" (exit {c})"))
-                .unwrap_or_default()
-        );
-        summary.rows.push(serde_json::json!({
-            "instance": r.host,
-            "name": r.target.label,
-            "run": fleet::target_job(&id, &r.host),
-            "status": end.word(),
-            "exit_code": end.exit_code(),
-            "error": match &end { TargetEnd::Error(e) => Some(e.clone()), _ => None },
-            "result": crate::jobs::journaled::result_line(&output),
-            "report": figures,
-        }));
-    }
+    summary.ended(&id, runs, &report);
     summary.refused(refused);
     summary.print(&id, spec.name(), tag, args, &report.commands)?;
     let failed = report.ends.values().any(|e| *e != TargetEnd::Succeeded) || !refused.is_empty();
@@ -269,6 +146,39 @@ struct Summary {
 }
 
 impl Summary {
+    /// Each target that was sent to, with how it ended.
+    fn ended(&mut self, id: &str, runs: &[RenderedRun], report: &fleet::FleetReport) {
+        for r in runs {
+            let end = report
+                .ends
+                .get(&r.host)
+                .cloned()
+                .unwrap_or(TargetEnd::Error("no answer".into()));
+            *self.counts.entry(end.word()).or_default() += 1;
+            let output = report.outputs.get(&r.host).cloned().unwrap_or_default();
+            let mut figures = BTreeMap::new();
+            crate::jobs::journaled::report_lines(&output, &mut figures);
+            eprintln!(
+                "opsdeck: {}: {}{}",
+                r.target.label,
+                end.word(),
+                end.exit_code()
+                    .map(|c| format!(" (exit {c})"))
+                    .unwrap_or_default()
+            );
+            self.rows.push(serde_json::json!({
+                "instance": r.host,
+                "name": r.target.label,
+                "run": fleet::target_job(id, &r.host),
+                "status": end.word(),
+                "exit_code": end.exit_code(),
+                "error": match &end { TargetEnd::Error(e) => Some(e.clone()), _ => None },
+                "result": crate::jobs::journaled::result_line(&output),
+                "report": figures,
+            }));
+        }
+    }
+
     fn refused(&mut self, refused: &[(String, String, String)]) {
         for (host, t, why) in refused {
             *self.counts.entry("refused").or_default() += 1;
@@ -314,4 +224,133 @@ impl Summary {
         }
         Ok(())
     }
+}
+
+/// `--dry-run`: the plan, each target's decision, and the one script.
+fn print_plan(
+    spec: &crate::runbook::spec::Spec,
+    plan: &ops::fleet::FleetPlan,
+    id: &str,
+    args: &RunArgs,
+) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "# fleet     {} on {} target(s) ({}), at most {} at once, stop after {} error(s)",
+        spec.name(),
+        plan.runs.len(),
+        plan.selection,
+        args.max_concurrency,
+        args.max_errors
+    )?;
+    for (t, decision) in plan.decisions() {
+        writeln!(out, "# target    {t} — {decision}")?;
+    }
+    match plan.script(id) {
+        Ok(s) if !plan.runs.is_empty() => write!(out, "{s}")?,
+        Ok(_) => {}
+        Err(_) => {
+            for r in &plan.runs {
+                print_preview(&mut out, r)?;
+            }
+        }
+    }
+    Ok(exit::SUCCEEDED)
+}
+
+/// Why a fleet run was refused for want of `--yes` or `--confirm`.
+fn say_consent_needed(
+    spec: &crate::runbook::spec::Spec,
+    plan: &ops::fleet::FleetPlan,
+    args: &RunArgs,
+) {
+    match (&plan.confirm_with, args.yes || plan.danger == Danger::Read) {
+        (Some(want), true) => {
+            eprintln!("opsdeck: refused: production or destructive targets: pass --confirm {want}");
+        }
+        _ => eprintln!(
+            "opsdeck: refused: pass --yes to run a {} runbook on {}",
+            spec.danger.label(),
+            plan.selection
+        ),
+    }
+}
+
+/// Output lines carry the target's name, or its id where names repeat.
+fn output_names(runs: &[RenderedRun]) -> BTreeMap<String, String> {
+    let short = |r: &RenderedRun| {
+        r.target
+            .label
+            .split(' ')
+            .next()
+            .unwrap_or(&r.host)
+            .to_string()
+    };
+    runs.iter()
+        .map(|r| {
+            let name = short(r);
+            let unique = runs.iter().filter(|o| short(o) == name).count() == 1;
+            (r.host.clone(), if unique { name } else { r.host.clone() })
+        })
+        .collect()
+}
+
+/// Follow a fleet run's events to its end: each target's output under its
+/// name as it ends (on stderr with `--json`), journaled; Ctrl-C cancels
+/// it (CancelCommand). Whether it was cancelled.
+async fn follow(
+    p: &Providers,
+    id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    names: &BTreeMap<String, String>,
+    json: bool,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<FleetEvent>,
+    cancel_tx: tokio::sync::watch::Sender<bool>,
+) -> anyhow::Result<bool> {
+    let mut cancelled = false;
+    let mut last = None;
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::signal::ctrl_c(), if !cancelled => {
+                cancelled = true;
+                eprintln!("opsdeck: cancelling {id} (CancelCommand: running targets are stopped, no more are sent)…");
+                let _ = cancel_tx.send(true);
+                continue;
+            }
+        };
+        let Some(ev) = ev else { break };
+        match ev {
+            FleetEvent::Sent { command, hosts } => {
+                eprintln!(
+                    "opsdeck: command {command} sent to {} target(s)",
+                    hosts.len()
+                );
+            }
+            FleetEvent::Progress(c) => {
+                if last != Some(c) {
+                    eprintln!(
+                        "opsdeck: {}/{} done, {} failed",
+                        c.completed, c.targets, c.errors
+                    );
+                    last = Some(c);
+                }
+            }
+            FleetEvent::Ended { host, end, output } => {
+                let prefix = names.get(&host).cloned().unwrap_or_else(|| host.clone());
+                {
+                    let mut out: Box<dyn Write> = if json {
+                        Box::new(std::io::stderr().lock())
+                    } else {
+                        Box::new(std::io::stdout().lock())
+                    };
+                    for line in output.lines() {
+                        let _ = writeln!(out, "[{prefix}] {line}");
+                    }
+                }
+                ops::fleet::finish(&p.journal, id, &host, &end, &output, at)?;
+            }
+        }
+    }
+    Ok(cancelled)
 }
