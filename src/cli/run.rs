@@ -117,34 +117,7 @@ pub async fn run(
     };
     let guard = ops::guard(&rendered, args.read_only, &inv.instances).err();
     if args.dry_run {
-        let mut out = std::io::stdout().lock();
-        if args.json {
-            serde_json::to_writer_pretty(
-                &mut out,
-                &serde_json::json!({
-                    "runbook": rendered.runbook,
-                    "title": rendered.title,
-                    "target": rendered.target,
-                    "host": rendered.host,
-                    "danger": rendered.danger,
-                    "production": rendered.production,
-                    "confirm_with": rendered.confirm_with,
-                    "on_failure": rendered.on_failure,
-                    "params": rendered.params,
-                    "digest": rendered.digest,
-                    "script": crate::store::mask::mask_text(&rendered.script),
-                    "refused": guard.as_ref().map(ToString::to_string),
-                }),
-            )?;
-            writeln!(out)?;
-        } else {
-            print_preview(&mut out, &rendered)?;
-        }
-        if let Some(why) = guard {
-            eprintln!("opsdeck: this run would be refused: {why}");
-            return Ok(exit::REFUSED);
-        }
-        return Ok(exit::SUCCEEDED);
+        return print_dry_run(&rendered, guard, args.json);
     }
     if let Some(why) = guard {
         return refuse(why.to_string());
@@ -158,7 +131,7 @@ pub async fn run(
         &format!("h{:04x}", std::process::id() & 0xffff),
     )
     .into_string();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = match crate::jobs::journaled::launch(
         crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
         Some(p.cloud.clone()),
@@ -178,50 +151,8 @@ pub async fn run(
         }
     };
     eprintln!("opsdeck: run {id} started ({})", rendered.title);
-    let mut cancel_requested = false;
-    let mut output_tail = String::new();
-    let mut report = BTreeMap::new();
-    let (code, status, exit_code, error) = loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => ev,
-            _ = tokio::signal::ctrl_c(), if !cancel_requested => {
-                cancel_requested = true;
-                eprintln!("opsdeck: cancelling {id} (its process group on the host is killed)…");
-                handle.cancel();
-                continue;
-            }
-        };
-        let Some(ev) = ev else {
-            break (
-                exit::LOST,
-                RunOutcome::Lost,
-                None,
-                Some("the run's events stopped".to_string()),
-            );
-        };
-        if let Some((outcome, exit_code, error)) = crate::jobs::journaled::ending(&ev) {
-            break (exit::of(outcome), outcome, exit_code, error);
-        }
-        if let RunEvent::Output { text, .. } = ev {
-            {
-                if args.json {
-                    eprint!("{text}");
-                } else {
-                    print!("{text}");
-                    let _ = std::io::stdout().flush();
-                }
-                crate::jobs::journaled::report_lines(&text, &mut report);
-                output_tail.push_str(&text);
-                if output_tail.len() > 64 * 1024 {
-                    let cut = output_tail.len() - 32 * 1024;
-                    let cut = (cut..output_tail.len())
-                        .find(|i| output_tail.is_char_boundary(*i))
-                        .unwrap_or(0);
-                    output_tail.drain(..cut);
-                }
-            }
-        }
-    };
+    let (code, status, exit_code, error, output_tail, report) =
+        follow(&id, rx, &handle, args.json).await;
     let result = crate::jobs::journaled::result_line(&output_tail);
     if args.json {
         let mut out = std::io::stdout().lock();
@@ -258,6 +189,109 @@ pub async fn run(
         );
     }
     Ok(code)
+}
+
+/// `--dry-run`: the rendered run (JSON with `--json`) and whether the
+/// guards would refuse it.
+fn print_dry_run(
+    rendered: &RenderedRun,
+    guard: Option<crate::ops::Refusal>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "runbook": rendered.runbook,
+                "title": rendered.title,
+                "target": rendered.target,
+                "host": rendered.host,
+                "danger": rendered.danger,
+                "production": rendered.production,
+                "confirm_with": rendered.confirm_with,
+                "on_failure": rendered.on_failure,
+                "params": rendered.params,
+                "digest": rendered.digest,
+                "script": crate::store::mask::mask_text(&rendered.script),
+                "refused": guard.as_ref().map(ToString::to_string),
+            }),
+        )?;
+        writeln!(out)?;
+    } else {
+        print_preview(&mut out, rendered)?;
+    }
+    if let Some(why) = guard {
+        eprintln!("opsdeck: this run would be refused: {why}");
+        return Ok(exit::REFUSED);
+    }
+    Ok(exit::SUCCEEDED)
+}
+
+/// How a followed run ended: the exit status, its outcome, its exit code,
+/// its error, the tail of its output and the figures it reported.
+type Followed = (
+    u8,
+    RunOutcome,
+    Option<i32>,
+    Option<String>,
+    String,
+    BTreeMap<String, String>,
+);
+
+/// Follow a run's events to its end, its output on stdout (stderr with
+/// `--json`); Ctrl-C cancels it (its process group on the host).
+async fn follow(
+    id: &str,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    handle: &crate::jobs::engine::RunHandle,
+    json: bool,
+) -> Followed {
+    let mut cancel_requested = false;
+    let mut output_tail = String::new();
+    let mut report = BTreeMap::new();
+    let (code, status, exit_code, error) = loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::signal::ctrl_c(), if !cancel_requested => {
+                cancel_requested = true;
+                eprintln!("opsdeck: cancelling {id} (its process group on the host is killed)…");
+                handle.cancel();
+                continue;
+            }
+        };
+        let Some(ev) = ev else {
+            break (
+                exit::LOST,
+                RunOutcome::Lost,
+                None,
+                Some("the run's events stopped".to_string()),
+            );
+        };
+        if let Some((outcome, exit_code, error)) = crate::jobs::journaled::ending(&ev) {
+            break (exit::of(outcome), outcome, exit_code, error);
+        }
+        if let RunEvent::Output { text, .. } = ev {
+            {
+                if json {
+                    eprint!("{text}");
+                } else {
+                    print!("{text}");
+                    let _ = std::io::stdout().flush();
+                }
+                crate::jobs::journaled::report_lines(&text, &mut report);
+                output_tail.push_str(&text);
+                if output_tail.len() > 64 * 1024 {
+                    let cut = output_tail.len() - 32 * 1024;
+                    let cut = (cut..output_tail.len())
+                        .find(|i| output_tail.is_char_boundary(*i))
+                        .unwrap_or(0);
+                    output_tail.drain(..cut);
+                }
+            }
+        }
+    };
+    (code, status, exit_code, error, output_tail, report)
 }
 
 /// `opsdeck history [RUN] [--json]`.
