@@ -17,6 +17,7 @@
 //! 24,000-character cut, and CancelCommand ends it.
 
 use crate::domain::Instance;
+pub use crate::jobs::names::{BadLimit, Limit, target_job};
 use crate::jobs::protocol::{JOBS_DIR, RunProtocol};
 use crate::transport::{Fleet, FleetInvocation, FleetSend, InvocationState, Transport};
 use std::collections::BTreeMap;
@@ -177,11 +178,6 @@ pub struct FleetReport {
     pub commands: Vec<String>,
 }
 
-/// The job id of one target of a fleet run.
-pub fn target_job(run: &str, host: &str) -> String {
-    format!("{run}-{host}")
-}
-
 fn is_assignment(line: &str) -> Option<&str> {
     let (name, _) = line.split_once('=')?;
     let ok = !name.is_empty()
@@ -274,54 +270,6 @@ cat "$d/$id.log"
 exit "$rc"
 "#
     )
-}
-
-/// A fleet limit as SSM takes it (MaxConcurrency, MaxErrors): a number of
-/// targets, or a percentage of them. Parsed once, where it is typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    Count(usize),
-    /// 0 to 100.
-    Percent(u8),
-}
-
-/// A limit that is neither a number nor a percentage.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?}: write a number or a percentage (10 or 10%)")]
-pub struct BadLimit(pub String);
-
-impl std::str::FromStr for Limit {
-    type Err = BadLimit;
-    fn from_str(s: &str) -> Result<Limit, BadLimit> {
-        let l = s.trim();
-        let bad = || BadLimit(s.to_string());
-        match l.strip_suffix('%') {
-            Some(p) => match p.parse::<u8>() {
-                Ok(p) if p <= 100 => Ok(Limit::Percent(p)),
-                _ => Err(bad()),
-            },
-            None => l.parse().map(Limit::Count).map_err(|_| bad()),
-        }
-    }
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Limit::Count(n) => write!(f, "{n}"),
-            Limit::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
-
-impl Limit {
-    /// This limit of `total` targets, as a number of them.
-    pub fn of(self, total: usize) -> usize {
-        match self {
-            Limit::Count(n) => n,
-            Limit::Percent(p) => (total * usize::from(p)).div_ceil(100),
-        }
-    }
 }
 
 /// The output and size a target's answer carries: (log size, exit code, log text).

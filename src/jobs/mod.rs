@@ -9,5 +9,6 @@ pub mod engine;
 pub mod fleet;
 pub mod journaled;
 pub mod markers;
+pub mod names;
 pub mod procedure;
 pub mod protocol;

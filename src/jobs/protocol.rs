@@ -18,7 +18,7 @@ use base64::Engine as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const JOBS_DIR: &str = "${OPSDECK_ROOT:-}/var/lib/opsdeck/jobs";
+pub use crate::jobs::names::JOBS_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
@@ -93,12 +93,7 @@ pub struct RunProtocol {
 const SHORT: Duration = Duration::from_secs(30);
 
 fn check_id(id: &str) -> Result<(), ProtocolError> {
-    let ok = !id.is_empty()
-        && id.len() <= 96
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
+    if crate::jobs::names::valid_job_id(id) {
         Ok(())
     } else {
         Err(ProtocolError::BadJobId(id.to_string()))
@@ -237,18 +232,7 @@ echo
     /// Kill the job's whole process group; the job ends with exit code 143.
     pub async fn cancel(&self, host: &str, job: &str) -> Result<(), ProtocolError> {
         check_id(job)?;
-        let script = format!(
-            r#"d="{JOBS_DIR}"; id='{job}'
-pid=$(cat "$d/$id.pid" 2>/dev/null || echo 0)
-if [ "$pid" -le 0 ]; then echo "OPSDECK-CANCEL nojob"; exit 0; fi
-: > "$d/$id.cancelled"
-kill -TERM -- "-$pid" 2>/dev/null || true
-i=0; while kill -0 -- "-$pid" 2>/dev/null && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -- "-$pid" 2>/dev/null || true
-if [ ! -f "$d/$id.exit" ]; then echo 143 > "$d/$id.exit.tmp"; mv "$d/$id.exit.tmp" "$d/$id.exit"; fi
-echo "OPSDECK-CANCEL done"
-"#
-        );
+        let script = crate::jobs::names::cancel_script(job);
         let out = self.transport.exec(host, &script, SHORT).await?;
         if out.stdout.contains("OPSDECK-CANCEL nojob") {
             return Err(ProtocolError::Job {

@@ -331,10 +331,12 @@ impl Fleet for LocalTransport {
                 .collect();
             (c.run.clone(), running)
         })?;
-        let protocol = crate::jobs::protocol::RunProtocol::new(Arc::new(self.clone()));
         for host in running {
-            let job = crate::jobs::fleet::target_job(&run, &host);
-            let _ = protocol.cancel(&host, &job).await;
+            let job = crate::jobs::names::target_job(&run, &host);
+            if crate::jobs::names::valid_job_id(&job) {
+                let script = crate::jobs::names::cancel_script(&job);
+                let _ = self.exec(&host, &script, Duration::from_secs(30)).await;
+            }
         }
         Ok(())
     }

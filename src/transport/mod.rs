@@ -77,8 +77,8 @@ pub struct FleetSend {
     /// `hosts`.
     pub tag: Option<(String, String)>,
     pub script: String,
-    pub max_concurrency: crate::jobs::fleet::Limit,
-    pub max_errors: crate::jobs::fleet::Limit,
+    pub max_concurrency: crate::jobs::names::Limit,
+    pub max_errors: crate::jobs::names::Limit,
     pub timeout: Duration,
     pub comment: String,
 }
