@@ -399,17 +399,10 @@ impl Opened {
 
     /// A script asked for AWS: never answer it with the sandbox.
     fn refuse_fallback(&self) -> anyhow::Result<()> {
-        if self.session.fell_back {
-            anyhow::bail!(
-                "{}",
-                self.session
-                    .warning
-                    .clone()
-                    .unwrap_or_default()
-                    .trim_end_matches("; showing the sandbox instead")
-            );
+        match self.session.fallback_reason() {
+            Some(why) => anyhow::bail!("{why}"),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -576,12 +569,8 @@ fn console(
                     let s = session::open(&opts, &dirs, opsdeck::clock::now(), &exe)
                         .await
                         .map_err(|e| e.to_string())?;
-                    if s.fell_back {
-                        return Err(s
-                            .warning
-                            .unwrap_or_default()
-                            .trim_end_matches("; showing the sandbox instead")
-                            .to_string());
+                    if let Some(why) = s.fallback_reason() {
+                        return Err(why);
                     }
                     Ok((s.providers, s.ctx, s.config))
                 })

@@ -48,6 +48,20 @@ pub struct Session {
     pub warning: Option<String>,
 }
 
+/// What a warning says after why the context could not be opened.
+const FELL_BACK: &str = "; showing the sandbox instead";
+
+impl Session {
+    /// Why the asked-for context could not be opened, when the session fell
+    /// back to the sandbox (a script or `:ctx` must not get the sandbox).
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.fell_back.then(|| {
+            let w = self.warning.clone().unwrap_or_default();
+            w.trim_end_matches(FELL_BACK).to_string()
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// Not `#[from]`: the message already holds the whole error, so it must
@@ -178,7 +192,7 @@ pub async fn open(
                     warning: None,
                 });
             }
-            Err(msg) => warning = Some(format!("{msg}; showing the sandbox instead")),
+            Err(msg) => warning = Some(format!("{msg}{FELL_BACK}")),
         }
     }
     let mut s = open_sandbox(opts, dirs, now, exe, &user, read_only)?;
