@@ -110,40 +110,7 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
     } else {
         theme.accent
     };
-    let mut lines = vec![
-        Line::from(vec![
-            label("runbook", theme),
-            Span::styled(
-                form.runbook.clone(),
-                Style::default().add_modifier(Modifier::BOLD),
-            ),
-            Span::raw(format!(" — {}", form.title)),
-        ]),
-        match &form.fleet {
-            Some(sel) => Line::from(vec![
-                label("targets", theme),
-                Span::styled(
-                    match &sel.tag {
-                        Some((k, v)) => format!(
-                            "every instance with tag:{k}={v} ({}): one form for all",
-                            sel.ids.len()
-                        ),
-                        None => format!("{} marked instances: one form for all", sel.ids.len()),
-                    },
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-            ]),
-            None => Line::from(vec![
-                label("target", theme),
-                Span::raw(format!(
-                    "{} {} on {}",
-                    form.target.kind.label(),
-                    form.target.label,
-                    form.target.host
-                )),
-            ]),
-        },
-    ];
+    let mut lines = form_header(form, theme);
     if let Some(s) = spec {
         lines.push(Line::from(vec![
             label("danger", theme),
@@ -184,30 +151,7 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
             ParamType::String => "string",
             ParamType::Text => "text",
         };
-        let shown = if field.kind == ParamType::Text {
-            let n = field.value.lines().count();
-            let first = field.value.lines().next().unwrap_or("");
-            if n > 1 {
-                format!("{first} … ({n} lines)")
-            } else {
-                first.to_string()
-            }
-        } else if crate::runbook::is_secret_name(&field.name) && !field.value.is_empty() {
-            "••••••".into()
-        } else if let Some(label) = field.labels.get(&field.value) {
-            label.clone()
-        } else if focus {
-            // Typing goes where the cursor is; a long value shows around it.
-            let (text, col) =
-                crate::tui::app::line_edit::view(&field.value, field.cursor, value_width);
-            let mut t: String = text.chars().take(col).collect();
-            t.push('▏');
-            t.extend(text.chars().skip(col));
-            t
-        } else {
-            crate::tui::app::line_edit::view(&field.value, field.value.chars().count(), value_width)
-                .0
-        };
+        let shown = field_value(field, focus, value_width);
         let value_style = if focus {
             Style::default()
                 .fg(theme.selected_fg)
@@ -270,6 +214,73 @@ pub fn draw_form(f: &mut Frame, area: Rect, app: &App, form: &Form, theme: &Them
         let inner = block.inner(er);
         f.render_widget(block, er);
         f.render_widget(ed, inner);
+    }
+}
+
+/// The form's first lines: the runbook, and what it runs on (a fleet's
+/// selection, else the target and its host).
+fn form_header(form: &Form, theme: &Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::from(vec![
+            label("runbook", theme),
+            Span::styled(
+                form.runbook.clone(),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!(" — {}", form.title)),
+        ]),
+        match &form.fleet {
+            Some(sel) => Line::from(vec![
+                label("targets", theme),
+                Span::styled(
+                    match &sel.tag {
+                        Some((k, v)) => format!(
+                            "every instance with tag:{k}={v} ({}): one form for all",
+                            sel.ids.len()
+                        ),
+                        None => format!("{} marked instances: one form for all", sel.ids.len()),
+                    },
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+            ]),
+            None => Line::from(vec![
+                label("target", theme),
+                Span::raw(format!(
+                    "{} {} on {}",
+                    form.target.kind.label(),
+                    form.target.label,
+                    form.target.host
+                )),
+            ]),
+        },
+    ]
+}
+
+/// A field's value as the form shows it: a text's first line and its
+/// length, a secret masked, an option by its label, the focused one around
+/// its cursor, the others cut to `width`.
+fn field_value(field: &crate::tui::app::runbooks::Field, focus: bool, width: usize) -> String {
+    if field.kind == ParamType::Text {
+        let n = field.value.lines().count();
+        let first = field.value.lines().next().unwrap_or("");
+        if n > 1 {
+            format!("{first} … ({n} lines)")
+        } else {
+            first.to_string()
+        }
+    } else if crate::runbook::is_secret_name(&field.name) && !field.value.is_empty() {
+        "••••••".into()
+    } else if let Some(label) = field.labels.get(&field.value) {
+        label.clone()
+    } else if focus {
+        // Typing goes where the cursor is; a long value shows around it.
+        let (text, col) = crate::tui::app::line_edit::view(&field.value, field.cursor, width);
+        let mut t: String = text.chars().take(col).collect();
+        t.push('▏');
+        t.extend(text.chars().skip(col));
+        t
+    } else {
+        crate::tui::app::line_edit::view(&field.value, field.value.chars().count(), width).0
     }
 }
 
