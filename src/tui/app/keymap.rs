@@ -8,7 +8,7 @@ use std::collections::HashMap;
 pub const DEFAULT_KEYMAP: &str = include_str!("keymap.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum Action {
     Quit,
     Palette,
@@ -42,84 +42,150 @@ pub enum Action {
     MarkAll,
     /// Runs: only the runs that did not succeed (again: all).
     Failures,
-    GoTenants,
-    GoInstances,
-    GoContainers,
-    GoBuckets,
-    GoBackups,
-    GoRuns,
-    GoHistory,
-    GoDrills,
-    GoFindings,
-    GoAttention,
+    /// Open a screen (its tab): `go_` and its palette command.
+    Go(super::Screen),
     /// The last notices, whole.
     Notices,
     /// Unbinds a key in a user keymap.
     None,
 }
 
+/// Every action but the tabs' (`go_NAME`, one per screen with a tab, from
+/// the screens' registry): its name in a keymap file and what help says.
+const ACTIONS: &[(&str, Action, &str)] = &[
+    ("quit", Action::Quit, "quit"),
+    (
+        "palette",
+        Action::Palette,
+        "command palette (:tenants, :runs …)",
+    ),
+    (
+        "filter",
+        Action::Filter,
+        "filter the list: words as typed (else fuzzy), column:value, !word",
+    ),
+    ("help", Action::Help, "this help"),
+    ("up", Action::Up, "move up"),
+    ("down", Action::Down, "move down"),
+    ("top", Action::Top, "first row"),
+    ("bottom", Action::Bottom, "last row / follow output"),
+    ("page_up", Action::PageUp, "page up"),
+    ("page_down", Action::PageDown, "page down"),
+    ("select", Action::Select, "open / drill down"),
+    ("back", Action::Back, "back"),
+    ("refresh", Action::Refresh, "reload from the provider"),
+    (
+        "cancel_run",
+        Action::CancelRun,
+        "cancel the run (asks first)",
+    ),
+    (
+        "deploy",
+        Action::Deploy,
+        "deploy the tenant (preview first)",
+    ),
+    (
+        "restart",
+        Action::Restart,
+        "restart the container (preview first)",
+    ),
+    (
+        "runbooks",
+        Action::Runbooks,
+        "runbooks for the selected row: pick, fill, preview, run",
+    ),
+    (
+        "start_instance",
+        Action::StartInstance,
+        "start the instance (asks first)",
+    ),
+    (
+        "stop_instance",
+        Action::StopInstance,
+        "stop the instance (asks first)",
+    ),
+    (
+        "restore_version",
+        Action::RestoreVersion,
+        "make this version current again (asks first)",
+    ),
+    (
+        "undelete",
+        Action::Undelete,
+        "remove the delete marker hiding the key (asks first)",
+    ),
+    (
+        "download",
+        Action::Download,
+        "save this version to the download directory",
+    ),
+    (
+        "project",
+        Action::Project,
+        "only this container's compose project (again: every project)",
+    ),
+    (
+        "shell",
+        Action::Shell,
+        "a shell on the instance / in the container (SSM Session Manager)",
+    ),
+    (
+        "mark",
+        Action::Mark,
+        "mark the instance for a fleet run (r then runs a runbook on every mark)",
+    ),
+    (
+        "mark_all",
+        Action::MarkAll,
+        "mark every instance shown (again: unmark all)",
+    ),
+    (
+        "failures",
+        Action::Failures,
+        "only the runs that did not succeed (again: all)",
+    ),
+    (
+        "notices",
+        Action::Notices,
+        "the last notices, whole (newest first)",
+    ),
+    ("none", Action::None, "nothing"),
+];
+
 impl Action {
-    /// The keys that open a screen, in the order the tabs show them.
-    pub fn screens() -> impl Iterator<Item = Action> {
-        super::SCREENS.iter().filter_map(|s| s.go)
-    }
-
-    /// The screen this action opens, if it opens one.
-    pub fn screen(self) -> Option<super::Screen> {
-        super::SCREENS
-            .iter()
-            .find(|s| s.go == Some(self))
-            .map(|s| s.screen)
-    }
-
     pub fn describe(self) -> &'static str {
         match self {
-            Action::Quit => "quit",
-            Action::Palette => "command palette (:tenants, :runs …)",
-            Action::Filter => "filter the list: words as typed (else fuzzy), column:value, !word",
-            Action::Help => "this help",
-            Action::Up => "move up",
-            Action::Down => "move down",
-            Action::Top => "first row",
-            Action::Bottom => "last row / follow output",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::Select => "open / drill down",
-            Action::Back => "back",
-            Action::Refresh => "reload from the provider",
-            Action::CancelRun => "cancel the run (asks first)",
-            Action::Deploy => "deploy the tenant (preview first)",
-            Action::Restart => "restart the container (preview first)",
-            Action::Runbooks => "runbooks for the selected row: pick, fill, preview, run",
-            Action::StartInstance => "start the instance (asks first)",
-            Action::StopInstance => "stop the instance (asks first)",
-            Action::RestoreVersion => "make this version current again (asks first)",
-            Action::Undelete => "remove the delete marker hiding the key (asks first)",
-            Action::Download => "save this version to the download directory",
-            Action::Project => "only this container's compose project (again: every project)",
-            Action::Shell => "a shell on the instance / in the container (SSM Session Manager)",
-            Action::Mark => {
-                "mark the instance for a fleet run (r then runs a runbook on every mark)"
-            }
-            Action::MarkAll => "mark every instance shown (again: unmark all)",
-            Action::Failures => "only the runs that did not succeed (again: all)",
-            Action::GoTenants => "tenants",
-            Action::GoInstances => "instances",
-            Action::GoContainers => "containers",
-            Action::GoBuckets => "buckets",
-            Action::GoBackups => "backups",
-            Action::GoRuns => "runs",
-            Action::GoHistory => "history (the journal of every run)",
-            Action::GoDrills => "drills (:drill SCENARIO starts one on the sandbox)",
-            Action::GoFindings => {
-                "posture findings (open security groups, unencrypted volumes, IMDSv1)"
-            }
-            Action::GoAttention => {
-                "what needs attention now, worst first (Enter opens the runbook that fixes it)"
-            }
-            Action::Notices => "the last notices, whole (newest first)",
-            Action::None => "nothing",
+            Action::Go(s) => s.spec().tab.unwrap_or("a screen"),
+            other => ACTIONS
+                .iter()
+                .find(|(_, a, _)| *a == other)
+                .map_or("", |(_, _, d)| *d),
         }
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Action, String> {
+        if let Some(command) = name.strip_prefix("go_")
+            && let Some((_, s)) = super::Screen::commands().find(|(c, _)| *c == command)
+        {
+            return Ok(Action::Go(s));
+        }
+        ACTIONS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, a, _)| *a)
+            .ok_or_else(|| format!("unknown action `{name}`"))
+    }
+}
+
+impl TryFrom<String> for Action {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Action, String> {
+        name.parse()
     }
 }
 

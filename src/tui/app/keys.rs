@@ -274,9 +274,7 @@ impl App {
         let Some(action) = self.keymap.action(&key) else {
             return vec![];
         };
-        if self.screen == Screen::RunOutput
-            && let Some(fx) = self.on_output_key(action)
-        {
+        if let Some(fx) = self.screen.view().key(self, action) {
             return fx;
         }
         match action {
@@ -370,34 +368,18 @@ impl App {
             Action::Mark => self.toggle_mark(),
             Action::MarkAll => self.mark_all_shown(),
             Action::Failures => self.toggle_failures(),
-            Action::GoTenants
-            | Action::GoInstances
-            | Action::GoContainers
-            | Action::GoBuckets
-            | Action::GoBackups
-            | Action::GoRuns
-            | Action::GoHistory
-            | Action::GoDrills
-            | Action::GoFindings
-            | Action::GoAttention => match action.screen() {
-                Some(s) => self.goto(s),
-                None => vec![],
-            },
+            Action::Go(s) => self.goto(s),
             Action::None => vec![],
         }
     }
 
     pub(super) fn goto(&mut self, s: Screen) -> Vec<Effect> {
         self.go(s, false);
-        self.journal_load(s, false).unwrap_or_default()
+        s.view().opened(self)
     }
 
     pub(super) fn selected_run_id(&self) -> Option<RunId> {
-        match self.screen {
-            Screen::RunOutput => self.pane.run.clone(),
-            Screen::Runs => self.selected_key(),
-            _ => None,
-        }
+        self.screen.view().run(self)
     }
 
     pub(super) fn go_back(&mut self) -> Vec<Effect> {
@@ -406,7 +388,7 @@ impl App {
             self.set_filter(String::new());
             return vec![];
         }
-        if let Some(fx) = self.s3_up() {
+        if let Some(fx) = self.screen.view().up(self) {
             return fx;
         }
         if let Some(prev) = self.back.pop() {
@@ -416,14 +398,15 @@ impl App {
         vec![]
     }
 
+    /// Enter on a row: what the screen does with it (drill down, details).
+    pub(super) fn select(&mut self) -> Vec<Effect> {
+        let Some(key) = self.selected_key() else {
+            return vec![];
+        };
+        self.screen.view().select(self, key)
+    }
+
     pub(super) fn refresh_screen(&mut self) -> Vec<Effect> {
-        if let Some(fx) = self.s3_refresh() {
-            return fx;
-        }
-        if let Some(fx) = self.journal_load(self.screen, true) {
-            return fx;
-        }
-        self.notify(Level::Info, "refreshing…");
-        self.refresh_all()
+        self.screen.view().refresh(self)
     }
 }

@@ -28,11 +28,11 @@ mod keys;
 pub mod line_edit;
 pub mod palette;
 pub mod screens;
-mod select;
 mod state;
 mod update;
 
 use actions::drill_report_popup;
+pub use screens::{Screen, ScreenSpec, View};
 pub use state::*;
 
 /// How many notices `n` can show again.
@@ -235,23 +235,10 @@ impl App {
         if self.ctx.production {
             return true;
         }
-        match self.screen {
-            // The row's target decides, as the guards do: a production
-            // tenant, instance, container, backup or database.
-            Screen::Tenants | Screen::Instances | Screen::Containers | Screen::Backups => {
-                self.selection_target().is_some_and(|t| t.production)
-            }
-            Screen::RunOutput => self
-                .pane
-                .run
-                .as_deref()
-                .and_then(|id| self.run(id))
-                .is_some_and(|r| r.production),
-            _ => false,
-        }
+        self.screen.view().production(self)
     }
 
-    fn notify(&mut self, level: Level, text: impl Into<String>) {
+    pub(crate) fn notify(&mut self, level: Level, text: impl Into<String>) {
         // Error messages can quote URLs and settings: never show a secret.
         let text = crate::store::mask::mask_text(&text.into());
         match level {
@@ -280,44 +267,8 @@ impl App {
     }
 
     fn rebuild_table(&mut self, s: Screen) {
-        let host_names = self.host_names();
-        let config = &self.config;
-        let rpo = |db: &str| config.rpo_hours(db);
-        let table = match s {
-            Screen::Tenants => views::tenants_table(&self.inv.tenants, self.now, &rpo),
-            Screen::Instances => {
-                let mut t = views::instances_table(&self.instances.data);
-                fleet::show_marks(&mut t, &self.marked);
-                t
-            }
-            Screen::Containers => views::containers_table(&self.inv.containers, &host_names),
-            Screen::Buckets => views::buckets_table(&self.buckets.data),
-            Screen::Objects => views::objects_table(&self.s3.objects.data, &self.s3.at.1, self.now),
-            Screen::Versions => views::versions_table(&self.s3.versions.data),
-            Screen::Backups => views::backups_table(
-                &self.inv.backups,
-                self.now,
-                &rpo,
-                &host_names,
-                &views::validation_results(&self.history.data),
-            ),
-            Screen::Runs => self.runs_table(),
-            Screen::History => views::history_table(&self.history.data, &host_names),
-            Screen::Drills => views::drills_table(&self.drills.data, self.drill.as_ref(), self.now),
-            Screen::Findings => views::findings_table(&self.findings.data),
-            Screen::Attention => {
-                self.attention = crate::ops::attention::gather(&crate::ops::attention::Signals {
-                    config: &self.config,
-                    inv: &self.inv,
-                    buckets: &self.buckets.data,
-                    findings: &self.findings.data,
-                    journal: &self.history.data,
-                    drill: self.drill.as_ref(),
-                    now: self.now,
-                });
-                views::attention_table(&self.attention, self.now)
-            }
-            Screen::RunOutput => return,
+        let Some(table) = s.view().table(self) else {
+            return;
         };
         let list = self.lists.entry(s).or_default();
         list.refilter(&table, &mut self.matcher);
@@ -325,48 +276,8 @@ impl App {
     }
 
     fn rebuild_all(&mut self) {
-        for s in Screen::tables() {
-            self.rebuild_table(s);
-        }
-    }
-
-    fn runs_table(&self) -> TableData {
-        use list::{Row, Tone};
-        let names = self.host_names();
-        TableData {
-            headers: vec![
-                "RUN", "TITLE", "HOST", "STATUS", "STARTED", "ELAPSED", "EXIT",
-            ],
-            rows: self
-                .runs
-                .iter()
-                .rev()
-                .map(|r| Row {
-                    key: r.id.clone(),
-                    tone: match r.status {
-                        RunStatus::Succeeded => Tone::Good,
-                        RunStatus::Starting | RunStatus::Running => Tone::Normal,
-                        RunStatus::Cancelled(_) => Tone::Warn,
-                        _ => Tone::Bad,
-                    },
-                    cells: vec![
-                        r.id.clone(),
-                        r.title.clone(),
-                        names
-                            .get(&r.host)
-                            .cloned()
-                            .unwrap_or_else(|| r.host.clone()),
-                        r.status.label(),
-                        r.started_at.format("%H:%M:%S").to_string(),
-                        format!("{}s", r.elapsed(self.now).num_seconds()),
-                        r.status
-                            .exit_code()
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "-".into()),
-                    ],
-                })
-                .collect(),
-            ..Default::default()
+        for s in Screen::ALL {
+            self.rebuild_table(*s);
         }
     }
 

@@ -2,7 +2,7 @@
 //! parameters in a form (a multi-line editor for text), then the preview
 //! and its guards. No IO: the rendered run goes out as an effect.
 
-use super::{App, Effect, Level, Mode, Preview, Screen, confirm, line_edit, views};
+use super::{App, Effect, Level, Mode, Preview, Screen, confirm, line_edit};
 use crate::runbook::spec::{ParamType, TargetKind};
 use crate::runbook::{self, Choices, RenderedRun, Target, params};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -80,40 +80,7 @@ impl App {
     /// The target the selected row stands for, on the current screen.
     pub fn selection_target(&self) -> Option<Target> {
         let key = self.selected_key()?;
-        let inv = &self.inv;
-        match self.screen {
-            Screen::Tenants => inv
-                .tenants
-                .iter()
-                .find(|t| t.project() == key)
-                .map(|t| inv.tenant_target(t)),
-            Screen::Containers => inv
-                .containers
-                .iter()
-                .find(|c| views::container_key(c) == key)
-                .map(|c| inv.container_target(c)),
-            Screen::Instances => self
-                .instances
-                .data
-                .iter()
-                .find(|i| i.id == key)
-                .map(|i| inv.instance_target(i)),
-            Screen::Backups => inv
-                .backups
-                .iter()
-                .find(|b| views::backup_key(b) == key || b.path == key)
-                .map(|b| inv.backup_target(b)),
-            Screen::Attention => {
-                let fix = self
-                    .attention
-                    .iter()
-                    .find(|i| i.key() == key)?
-                    .fix
-                    .as_ref()?;
-                inv.resolve(fix.target_kind, &fix.target).ok()
-            }
-            _ => None,
-        }
+        self.screen.view().target(self, &key)
     }
 
     /// Everything the selected row can be a target as: a backup is also its

@@ -40,10 +40,10 @@ pub(super) fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     // The screens' keys and the palette's commands, from the keymap and
     // the command table: what this help says is what the keys do.
-    let screens: Vec<String> = Action::screens()
-        .filter_map(|a| {
-            let key = app.keymap.keys_for(a).into_iter().next()?;
-            Some(format!("{key} {}", a.screen()?.title().to_lowercase()))
+    let screens: Vec<String> = Screen::tabs()
+        .filter_map(|s| {
+            let key = app.keymap.keys_for(Action::Go(s)).into_iter().next()?;
+            Some(format!("{key} {}", s.title().to_lowercase()))
         })
         .collect();
     for (i, row) in screens.chunks(5).enumerate() {

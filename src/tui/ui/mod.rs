@@ -182,15 +182,11 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let current = match app.screen {
-        Screen::Objects | Screen::Versions => Screen::Buckets,
-        Screen::RunOutput => Screen::Runs,
-        s => s,
-    };
+    let current = app.screen.tab();
     // Each tab with the key that opens it (from the keymap); when the line
     // is too narrow, the other tabs show their key only.
-    let tabs: Vec<(String, Screen)> = Action::screens()
-        .filter_map(|a| Some((key_of(app, a), a.screen()?)))
+    let tabs: Vec<(String, Screen)> = Screen::tabs()
+        .map(|s| (key_of(app, Action::Go(s)), s))
         .collect();
     let full: usize = tabs
         .iter()
@@ -556,7 +552,7 @@ fn draw_attention_strip(f: &mut Frame, area: Rect, app: &App, theme: &Theme, sho
         .filter(|i| i.severity == Severity::Critical)
         .count();
     let warnings = app.attention.len() - critical;
-    let key = key_of(app, Action::GoAttention);
+    let key = key_of(app, Action::Go(Screen::Attention));
     let mut lines = vec![Line::from(vec![
         Span::styled(
             " ATTENTION ",

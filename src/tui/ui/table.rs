@@ -14,46 +14,8 @@ pub(super) fn tone_style(t: Tone, theme: &Theme) -> Style {
     }
 }
 
-/// Shorten a long path in the middle: `s3://bucket/…/entity_id=x/`.
-pub(super) fn elide_middle(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max || max < 5 {
-        return s.to_string();
-    }
-    let head = (max - 1) / 2;
-    let tail = max - 1 - head;
-    let start: String = s.chars().take(head).collect();
-    let end: String = s.chars().skip(n - tail).collect();
-    format!("{start}…{end}")
-}
-
 pub(super) fn screen_title(app: &App, s: Screen) -> String {
-    match s {
-        Screen::Objects => elide_middle(&format!("s3://{}/{}", app.s3.at.0, app.s3.at.1), 72),
-        Screen::Versions => format!(
-            "versions of {}",
-            elide_middle(
-                &format!("s3://{}/{}", app.s3.versions_of.0, app.s3.versions_of.1),
-                72
-            )
-        ),
-        other => other.title().to_string(),
-    }
-}
-
-pub(super) fn loading_state(app: &App, s: Screen) -> (bool, Option<String>) {
-    match s {
-        Screen::Instances => (app.instances.loading, app.instances.error.clone()),
-        Screen::Buckets => (app.buckets.loading, app.buckets.error.clone()),
-        Screen::Objects => (app.s3.objects.loading, app.s3.objects.error.clone()),
-        Screen::Versions => (app.s3.versions.loading, app.s3.versions.error.clone()),
-        Screen::Findings => (app.findings.loading, app.findings.error.clone()),
-        Screen::Tenants | Screen::Containers | Screen::Backups => (
-            app.instances.loading || app.snapshots.values().any(|l| l.loading),
-            app.snapshots.values().find_map(|l| l.error.clone()),
-        ),
-        _ => (false, None),
-    }
+    s.view().title(app).unwrap_or_else(|| s.title().to_string())
 }
 
 /// Each column's width on screen, `None` where a column is left out. Sized
@@ -198,7 +160,7 @@ pub(super) fn tone_mark(tone: Tone) -> &'static str {
 pub(super) fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s: Screen) {
     let table = app.table(s);
     let list = app.list(s);
-    let (loading, error) = loading_state(app, s);
+    let (loading, error) = s.view().status(app);
     let count = if list.filter.is_empty() {
         format!("{}", table.rows.len())
     } else {
@@ -213,22 +175,11 @@ pub(super) fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s:
         ),
         Span::styled(format!("[{count}] "), Style::default().fg(theme.muted)),
     ];
-    match s {
-        Screen::Runs => {
-            if let Some(summary) = app.fleet_summary() {
-                title.push(Span::styled(
-                    format!("{summary} "),
-                    Style::default().fg(theme.accent),
-                ));
-            }
-        }
-        Screen::Instances if !app.marked.is_empty() => {
-            title.push(Span::styled(
-                format!("● {} marked ", app.marked.len()),
-                Style::default().fg(theme.accent),
-            ));
-        }
-        _ => {}
+    if let Some(badge) = s.view().badge(app) {
+        title.push(Span::styled(
+            format!("{badge} "),
+            Style::default().fg(theme.accent),
+        ));
     }
     if !list.filter.is_empty() {
         title.push(Span::styled(

@@ -2,11 +2,57 @@
 //! ([`crate::ops::attention`]). Enter opens the runbook that fixes the
 //! item, on its target; an item no runbook fixes shows its details.
 
-use super::super::*;
+use super::*;
+
+pub struct Attention;
+
+impl View for Attention {
+    fn spec(&self) -> ScreenSpec {
+        use Action::{Filter, Refresh, Runbooks, Select};
+        ScreenSpec {
+            title: "Attention",
+            command: Some("attention"),
+            tab: Some("what needs attention now, worst first (Enter opens the runbook that fixes it)"),
+            actions: &[Select, Runbooks, Filter, Refresh],
+        }
+    }
+
+    fn table(&self, app: &mut App) -> Option<TableData> {
+        app.attention = crate::ops::attention::gather(&crate::ops::attention::Signals {
+            config: &app.config,
+            inv: &app.inv,
+            buckets: &app.buckets.data,
+            findings: &app.findings.data,
+            journal: &app.history.data,
+            drill: app.drill.as_ref(),
+            now: app.now,
+        });
+        Some(views::attention_table(&app.attention, app.now))
+    }
+
+    fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
+        app.attention_select(&key)
+    }
+
+    /// `R` reloads everything: Attention reads every screen's data.
+    fn refresh(&self, app: &mut App) -> Vec<Effect> {
+        let mut fx = app.refresh_all();
+        app.history.loading = true;
+        app.drills.loading = true;
+        app.findings.loading = true;
+        fx.extend([Effect::LoadHistory, Effect::LoadDrills, Effect::LoadPosture]);
+        fx
+    }
+
+    fn target(&self, app: &App, key: &str) -> Option<Target> {
+        let fix = app.attention.iter().find(|i| i.key() == key)?.fix.as_ref()?;
+        app.inv.resolve(fix.target_kind, &fix.target).ok()
+    }
+}
 
 impl App {
     /// Enter on an item: its fix's form, prefilled with its target.
-    pub(in crate::tui::app) fn attention_select(&mut self, key: &str) -> Vec<Effect> {
+    fn attention_select(&mut self, key: &str) -> Vec<Effect> {
         let Some(item) = self.attention.iter().find(|i| i.key() == key).cloned() else {
             return vec![];
         };

@@ -2,7 +2,7 @@
 //! changes these screens offer beside runbooks (start/stop an instance,
 //! download an S3 backup). Their rows come from the one derived inventory.
 
-use super::super::*;
+use super::*;
 
 impl App {
     pub(in crate::tui::app) fn instance_detail(&mut self, key: &str) -> Vec<Effect> {
@@ -350,4 +350,19 @@ impl App {
             production,
         }]
     }
+}
+
+/// Tenants, Containers and Backups are derived from the instances and
+/// their hosts' snapshots: loading while any of those is.
+pub(super) fn status(app: &App) -> (bool, Option<String>) {
+    (
+        app.instances.loading || app.snapshots.values().any(|l| l.loading),
+        app.snapshots.values().find_map(|l| l.error.clone()),
+    )
+}
+
+/// The row's target decides, as the guards do: a production tenant,
+/// instance, container or backup.
+pub(super) fn production(app: &App) -> bool {
+    app.selection_target().is_some_and(|t| t.production)
 }

@@ -3,7 +3,7 @@
 //! lines and never past the first or last page, so no blank rows show
 //! where output exists.
 
-use super::super::*;
+use super::*;
 use std::cell::Cell;
 
 /// Rows the pane had when it was last drawn, until it is drawn once.
@@ -65,6 +65,45 @@ impl OutputPane {
 
     fn page(&self) -> isize {
         isize::try_from(self.height.get().saturating_sub(1).max(1)).unwrap_or(20)
+    }
+}
+
+/// The output of one run, following it as lines arrive.
+pub struct RunOutput;
+
+impl View for RunOutput {
+    fn spec(&self) -> ScreenSpec {
+        use Action::{Back, Bottom, CancelRun};
+        ScreenSpec {
+            title: "Run output",
+            command: None,
+            tab: None,
+            actions: &[CancelRun, Bottom, Back],
+        }
+    }
+
+    fn table(&self, _app: &mut App) -> Option<TableData> {
+        None
+    }
+
+    fn tab(&self) -> Option<Screen> {
+        Some(Screen::Runs)
+    }
+
+    fn run(&self, app: &App) -> Option<RunId> {
+        app.pane.run.clone()
+    }
+
+    fn production(&self, app: &App) -> bool {
+        app.pane
+            .run
+            .as_deref()
+            .and_then(|id| app.run(id))
+            .is_some_and(|r| r.production)
+    }
+
+    fn key(&self, app: &mut App, action: Action) -> Option<Vec<Effect>> {
+        app.on_output_key(action)
     }
 }
 

@@ -3,7 +3,7 @@
 //! listings as they arrive, and the changes it offers on a version (restore,
 //! undelete, download), each confirmed like a runbook.
 
-use super::super::*;
+use super::*;
 
 /// Where the S3 browser is and what it has listed there.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,11 @@ impl S3View {
     }
 }
 
+/// An S3 location as the titles show it, shortened in the middle.
+pub(super) fn location(bucket: &str, path: &str) -> String {
+    crate::table::elide_middle(&format!("s3://{bucket}/{path}"), 72)
+}
+
 impl App {
     pub(in crate::tui::app) fn open_objects(
         &mut self,
@@ -54,7 +59,7 @@ impl App {
         vec![Effect::LoadObjects { bucket, prefix }]
     }
 
-    fn open_versions(&mut self, key: String) -> Vec<Effect> {
+    pub(in crate::tui::app) fn open_versions(&mut self, key: String) -> Vec<Effect> {
         let bucket = self.s3.at.0.clone();
         self.s3.versions_of = (bucket.clone(), key.clone());
         self.s3.versions.loading = true;
@@ -62,49 +67,6 @@ impl App {
         self.lists.insert(Screen::Versions, ListState::default());
         self.go(Screen::Versions, true);
         vec![Effect::LoadVersions { bucket, key }]
-    }
-
-    /// Enter on Buckets or Objects: into a bucket, a prefix, a key's versions.
-    pub(in crate::tui::app) fn s3_select(&mut self, key: String) -> Vec<Effect> {
-        match self.screen {
-            Screen::Buckets => self.open_objects(key, String::new(), true),
-            Screen::Objects if key.ends_with('/') => {
-                self.open_objects(self.s3.at.0.clone(), key, false)
-            }
-            Screen::Objects => self.open_versions(key),
-            _ => vec![],
-        }
-    }
-
-    /// Esc on Objects below the bucket's top: up one prefix.
-    pub(in crate::tui::app) fn s3_up(&mut self) -> Option<Vec<Effect>> {
-        if self.screen != Screen::Objects || self.s3.at.1.is_empty() {
-            return None;
-        }
-        let p = self.s3.at.1.trim_end_matches('/');
-        let parent = match p.rfind('/') {
-            Some(i) => p[..=i].to_string(),
-            None => String::new(),
-        };
-        Some(self.open_objects(self.s3.at.0.clone(), parent, false))
-    }
-
-    /// `R` on Objects or Versions: list the same place again.
-    pub(in crate::tui::app) fn s3_refresh(&mut self) -> Option<Vec<Effect>> {
-        match self.screen {
-            Screen::Objects => {
-                let (b, p) = self.s3.at.clone();
-                Some(self.open_objects(b, p, false))
-            }
-            Screen::Versions => {
-                self.s3.versions.loading = true;
-                Some(vec![Effect::LoadVersions {
-                    bucket: self.s3.versions_of.0.clone(),
-                    key: self.s3.versions_of.1.clone(),
-                }])
-            }
-            _ => None,
-        }
     }
 
     pub(in crate::tui::app) fn on_objects_page(

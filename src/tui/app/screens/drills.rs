@@ -1,0 +1,60 @@
+//! Drills: the drill reports, newest first, and the drill in progress.
+//! They load when opened and on `R`; Enter on the drill in progress shows
+//! its steps, on a report the report.
+
+use super::*;
+
+pub struct Drills;
+
+impl View for Drills {
+    fn spec(&self) -> ScreenSpec {
+        use Action::{Filter, Refresh, Select};
+        ScreenSpec {
+            title: "Drills",
+            command: Some("drills"),
+            tab: Some("drills (:drill SCENARIO starts one on the sandbox)"),
+            actions: &[Select, Filter, Refresh],
+        }
+    }
+
+    fn table(&self, app: &mut App) -> Option<TableData> {
+        Some(views::drills_table(
+            &app.drills.data,
+            app.drill.as_ref(),
+            app.now,
+        ))
+    }
+
+    fn opened(&self, app: &mut App) -> Vec<Effect> {
+        app.drills.loading = true;
+        vec![Effect::LoadDrills]
+    }
+
+    fn refresh(&self, app: &mut App) -> Vec<Effect> {
+        self.opened(app)
+    }
+
+    fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
+        if app.drill.as_ref().is_some_and(|d| d.id == key) {
+            return app.run_command("drill");
+        }
+        if let Some(r) = app.drills.data.iter().find(|r| r.id == key) {
+            app.mode = drill_report_popup(r);
+        }
+        vec![]
+    }
+}
+
+impl App {
+    pub(in crate::tui::app) fn on_drills(
+        &mut self,
+        active: Option<crate::drill::Active>,
+        reports: Vec<crate::drill::Report>,
+    ) {
+        self.drills.loading = false;
+        self.drill = active;
+        self.drills.data = reports.into_iter().rev().collect();
+        self.drills.loaded = true;
+        self.rebuild(Screen::Drills);
+    }
+}

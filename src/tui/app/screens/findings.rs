@@ -1,0 +1,78 @@
+//! Findings: the posture checks (open security groups, unencrypted
+//! volumes, IMDSv1). They load once when first opened, again on `R`;
+//! Enter shows a finding whole.
+
+use super::*;
+
+pub struct Findings;
+
+impl View for Findings {
+    fn spec(&self) -> ScreenSpec {
+        use Action::{Filter, Refresh};
+        ScreenSpec {
+            title: "Findings",
+            command: Some("findings"),
+            tab: Some("posture findings (open security groups, unencrypted volumes, IMDSv1)"),
+            actions: &[Filter, Refresh],
+        }
+    }
+
+    fn table(&self, app: &mut App) -> Option<TableData> {
+        Some(views::findings_table(&app.findings.data))
+    }
+
+    fn status(&self, app: &App) -> (bool, Option<String>) {
+        (app.findings.loading, app.findings.error.clone())
+    }
+
+    fn opened(&self, app: &mut App) -> Vec<Effect> {
+        if app.findings.loaded {
+            return vec![];
+        }
+        self.refresh(app)
+    }
+
+    fn refresh(&self, app: &mut App) -> Vec<Effect> {
+        app.findings.loading = true;
+        vec![Effect::LoadPosture]
+    }
+
+    fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
+        if let Some(f) = app.findings.data.iter().find(|f| f.resource == key) {
+            let mut fields = vec![
+                ("finding".to_string(), f.kind.label().to_string()),
+                ("region".into(), f.region.clone()),
+                ("resource".into(), f.resource.clone()),
+                ("detail".into(), f.detail.clone()),
+            ];
+            fields.extend(
+                f.instances
+                    .iter()
+                    .map(|i| ("instance".to_string(), i.clone())),
+            );
+            app.mode = Mode::Detail {
+                title: format!("finding on {}", f.resource),
+                fields,
+            };
+        }
+        vec![]
+    }
+}
+
+impl App {
+    pub(in crate::tui::app) fn on_posture(
+        &mut self,
+        result: ProviderResult<Vec<crate::domain::Finding>>,
+    ) {
+        self.findings.loading = false;
+        match result {
+            Ok(v) => {
+                self.findings.loaded = true;
+                self.findings.error = None;
+                self.findings.data = v;
+            }
+            Err(e) => self.findings.error = Some(e.to_string()),
+        }
+        self.rebuild(Screen::Findings);
+    }
+}

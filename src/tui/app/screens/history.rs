@@ -1,0 +1,48 @@
+//! History: the journal of every run, newest first. It loads when opened
+//! and on `R`; Enter opens a past run's output.
+
+use super::*;
+
+pub struct History;
+
+impl View for History {
+    fn spec(&self) -> ScreenSpec {
+        use Action::{Filter, Refresh, Select};
+        ScreenSpec {
+            title: "History",
+            command: Some("history"),
+            tab: Some("history (the journal of every run)"),
+            actions: &[Select, Filter, Refresh],
+        }
+    }
+
+    fn table(&self, app: &mut App) -> Option<TableData> {
+        Some(views::history_table(&app.history.data, &app.host_names()))
+    }
+
+    fn opened(&self, app: &mut App) -> Vec<Effect> {
+        app.history.loading = true;
+        vec![Effect::LoadHistory]
+    }
+
+    fn refresh(&self, app: &mut App) -> Vec<Effect> {
+        self.opened(app)
+    }
+
+    fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
+        // Read on a blocking task; the spinner turns until it is here.
+        app.actions_in_flight += 1;
+        vec![Effect::OpenPastOutput(key)]
+    }
+}
+
+impl App {
+    pub(in crate::tui::app) fn on_history(&mut self, entries: Vec<crate::store::journal::Entry>) {
+        self.history.data = entries;
+        self.history.loading = false;
+        self.history.loaded = true;
+        self.rebuild(Screen::History);
+        // The Backups screen shows each backup's last validation.
+        self.rebuild(Screen::Backups);
+    }
+}
