@@ -95,19 +95,19 @@ fn instances_show_page_by_page_and_a_refresh_keeps_the_old_rows() {
     let (first, rest) = all.split_at(2);
     // The first page is on screen while the listing goes on.
     a.update(Msg::InstancesPage(first.to_vec()));
-    assert!(a.instances.loading, "still listing");
+    assert!(a.instances.loading(), "still listing");
     assert_eq!(a.table(Screen::Instances).rows.len(), 2);
     a.update(Msg::InstancesPage(rest.to_vec()));
     assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
     // The whole list replaces the pages (SSM status joined in).
     let fx = a.update(Msg::Instances(Ok(all.clone())));
-    assert!(!a.instances.loading);
+    assert!(!a.instances.loading());
     assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
     assert!(fx.iter().any(|f| matches!(f, Effect::LoadSnapshot(_))));
     // A refresh: pages do not mix with the rows already shown.
     key(&mut a, KeyCode::Char('2'));
     ctrl(&mut a, 'r');
-    assert!(a.instances.loading);
+    assert!(a.instances.loading());
     a.update(Msg::InstancesPage(first.to_vec()));
     assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
 }
@@ -160,7 +160,7 @@ fn a_failed_load_is_a_notice_and_the_console_stays_up() {
     let n = a.notice.clone().unwrap();
     assert!(n.text.contains("AccessDenied"), "{}", n.text);
     assert_eq!(
-        a.buckets.error.as_deref(),
+        a.buckets.error().as_deref(),
         Some("listing buckets: AccessDenied: not allowed")
     );
     assert!(!a.quit);
@@ -360,7 +360,7 @@ fn object_pages_show_before_the_listing_ends() {
         prefix: String::new(),
         page: page(0),
     });
-    assert!(a.s3.objects.loading, "still listing");
+    assert!(a.s3.objects.loading(), "still listing");
     assert_eq!(
         a.table(Screen::Objects).rows.len(),
         1000,
@@ -386,7 +386,7 @@ fn object_pages_show_before_the_listing_ends() {
         prefix: String::new(),
         result: Ok(vec![gone]),
     });
-    assert!(!a.s3.objects.loading);
+    assert!(!a.s3.objects.loading());
     let t = a.table(Screen::Objects);
     assert_eq!(t.rows.len(), 2001);
     assert_eq!(t.rows.last().unwrap().cells[2], "DELETED");

@@ -179,7 +179,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     // History: the journal, newest first (real clock and user scrubbed).
     h.keys("7");
     h.settle().await;
-    while !h.app.history.loaded {
+    while !h.app.history.loaded() {
         h.step().await;
     }
     let mut entries = h.app.history.data.clone();
@@ -232,7 +232,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     );
     h.key(KeyCode::Esc);
     h.keys("8");
-    while !h.app.drills.loaded || h.app.drills.data.is_empty() {
+    while !h.app.drills.loaded() || h.app.drills.data.is_empty() {
         h.step().await;
     }
     let s = snap(&h);

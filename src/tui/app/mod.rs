@@ -161,22 +161,22 @@ impl App {
         // Runs the journal says were in flight are followed again; the
         // journal also feeds the Backups screen's last validations.
         fx.push(Effect::Reattach);
-        self.history.loading = true;
+        self.history.start();
         fx.push(Effect::LoadHistory);
-        self.drills.loading = true;
+        self.drills.start();
         fx.push(Effect::LoadDrills);
         // The posture checks feed the attention list from the start.
-        self.findings.loading = true;
+        self.findings.start();
         fx.push(Effect::LoadPosture);
         fx
     }
 
     fn refresh_all(&mut self) -> Vec<Effect> {
-        self.instances.loading = true;
-        self.buckets.loading = true;
+        self.instances.start();
+        self.buckets.start();
         let mut fx = vec![Effect::LoadInstances, Effect::LoadBuckets];
         if let Some(bucket) = self.config.backups.bucket.clone() {
-            self.s3_backups.loading = true;
+            self.s3_backups.start();
             fx.push(Effect::LoadS3Backups {
                 bucket,
                 prefix: self.config.backups.prefix.clone(),
@@ -186,14 +186,14 @@ impl App {
     }
 
     pub fn busy(&self) -> bool {
-        self.instances.loading
-            || self.buckets.loading
+        self.instances.loading()
+            || self.buckets.loading()
             || self.s3.loading()
-            || self.s3_backups.loading
-            || self.findings.loading
-            || self.history.loading
-            || self.drills.loading
-            || self.snapshots.values().any(|s| s.loading)
+            || self.s3_backups.loading()
+            || self.findings.loading()
+            || self.history.loading()
+            || self.drills.loading()
+            || self.snapshots.values().any(|s| s.loading())
             || self.runs.iter().any(|r| r.status.is_active())
             || self.actions_in_flight > 0
     }

@@ -214,7 +214,7 @@ impl App {
     /// `:drill verify` or `:drill SCENARIO`.
     fn drill_command(&mut self, arg: &str) -> Vec<Effect> {
         match arg {
-            "verify" if self.drill.is_none() && self.drills.loaded => {
+            "verify" if self.drill.is_none() && self.drills.loaded() => {
                 self.notify(
                     Level::Info,
                     format!(

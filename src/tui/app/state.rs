@@ -134,13 +134,72 @@ pub struct Notice {
     pub at: DateTime<Utc>,
 }
 
-/// A table's data plus whether a load is in flight and its last error.
+/// Where a table's data is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Load {
+    /// Never asked for.
+    #[default]
+    Idle,
+    /// Asked for; `shown`: an earlier load's data is still there (a
+    /// refresh keeps the rows until it is complete).
+    Loading { shown: bool },
+    Ready,
+    /// The last load failed; `shown` as for `Loading`.
+    Failed { error: String, shown: bool },
+}
+
+/// A table's data and where its load is.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded<T> {
     pub data: T,
-    pub loading: bool,
-    pub loaded: bool,
-    pub error: Option<String>,
+    pub state: Load,
+}
+
+impl<T> Loaded<T> {
+    /// A load is asked for.
+    pub fn start(&mut self) {
+        self.state = Load::Loading {
+            shown: self.loaded(),
+        };
+    }
+
+    /// The load ended well (the data is in place).
+    pub fn done(&mut self) {
+        self.state = Load::Ready;
+    }
+
+    /// The load ended well with `data`.
+    pub fn ready(&mut self, data: T) {
+        self.data = data;
+        self.done();
+    }
+
+    /// The load failed; what was there stays.
+    pub fn fail(&mut self, error: String) {
+        let shown = self.loaded();
+        self.state = Load::Failed { error, shown };
+    }
+
+    pub fn loading(&self) -> bool {
+        matches!(self.state, Load::Loading { .. })
+    }
+
+    /// Whether a load ever ended well (its data is what shows).
+    pub fn loaded(&self) -> bool {
+        match &self.state {
+            Load::Idle => false,
+            Load::Ready => true,
+            Load::Loading { shown } | Load::Failed { shown, .. } => *shown,
+        }
+    }
+
+    /// The last load's error, if it failed.
+    pub fn error(&self) -> Option<String> {
+        match &self.state {
+            Load::Failed { error, .. } => Some(error.clone()),
+            _ => None,
+        }
+    }
 }
 
 pub struct Preview {

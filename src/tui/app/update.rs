@@ -93,7 +93,7 @@ impl App {
     fn on_instances_page(&mut self, page: Vec<Instance>) -> Vec<Effect> {
         // The first listing shows rows as they come; a refresh
         // keeps what is on screen until it is complete.
-        if self.instances.loading && !self.instances.loaded {
+        if self.instances.loading() && !self.instances.loaded() {
             self.instances.data.extend(page);
             self.instance_pages += 1;
             if self.instance_pages <= 3 || self.instance_pages.is_multiple_of(10) {
@@ -104,13 +104,10 @@ impl App {
     }
 
     fn on_instances(&mut self, r: ProviderResult<Vec<Instance>>) -> Vec<Effect> {
-        self.instances.loading = false;
         self.instance_pages = 0;
         match r {
             Ok(list) => {
-                self.instances.data = list;
-                self.instances.loaded = true;
-                self.instances.error = None;
+                self.instances.ready(list);
             }
             Err(e) => {
                 let hint = if e.kind == crate::provider::ErrorKind::Auth {
@@ -119,7 +116,7 @@ impl App {
                     ""
                 };
                 self.notify(Level::Error, format!("loading instances failed: {e}{hint}"));
-                self.instances.error = Some(e.to_string());
+                self.instances.fail(e.to_string());
             }
         }
         self.rebuild(Screen::Instances);
@@ -128,7 +125,7 @@ impl App {
         reachable
             .into_iter()
             .map(|h| {
-                self.snapshots.entry(h.clone()).or_default().loading = true;
+                self.snapshots.entry(h.clone()).or_default().start();
                 Effect::LoadSnapshot(h)
             })
             .collect()
@@ -136,15 +133,13 @@ impl App {
 
     fn on_snapshot(&mut self, host: String, result: Result<HostSnapshot, String>) -> Vec<Effect> {
         let entry = self.snapshots.entry(host.clone()).or_default();
-        entry.loading = false;
         match result {
             Ok(s) => {
                 entry.data = Some(s);
-                entry.loaded = true;
-                entry.error = None;
+                entry.done();
             }
             Err(e) => {
-                entry.error = Some(e.clone());
+                entry.fail(e.clone());
                 self.notify(Level::Error, e);
             }
         }
@@ -153,15 +148,12 @@ impl App {
     }
 
     fn on_buckets(&mut self, r: ProviderResult<Vec<Bucket>>) -> Vec<Effect> {
-        self.buckets.loading = false;
         match r {
             Ok(b) => {
-                self.buckets.data = b;
-                self.buckets.loaded = true;
-                self.buckets.error = None;
+                self.buckets.ready(b);
             }
             Err(e) => {
-                self.buckets.error = Some(e.to_string());
+                self.buckets.fail(e.to_string());
                 self.notify(Level::Error, format!("listing buckets failed: {e}"));
             }
         }
@@ -170,14 +162,12 @@ impl App {
     }
 
     fn on_s3_backups(&mut self, r: ProviderResult<Vec<Backup>>) -> Vec<Effect> {
-        self.s3_backups.loading = false;
         match r {
             Ok(b) => {
-                self.s3_backups.data = b;
-                self.s3_backups.error = None;
+                self.s3_backups.ready(b);
             }
             Err(e) => {
-                self.s3_backups.error = Some(e.to_string());
+                self.s3_backups.fail(e.to_string());
                 self.notify(Level::Warn, format!("S3 backups unavailable: {e}"));
             }
         }
@@ -287,7 +277,7 @@ impl App {
             }
             Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
         }
-        self.drills.loading = true;
+        self.drills.start();
         vec![Effect::LoadDrills]
     }
 
@@ -346,9 +336,9 @@ impl App {
         }
         for fx in &reload {
             match fx {
-                Effect::LoadInstances => self.instances.loading = true,
-                Effect::LoadVersions { .. } => self.s3.versions.loading = true,
-                Effect::LoadObjects { .. } => self.s3.objects.loading = true,
+                Effect::LoadInstances => self.instances.start(),
+                Effect::LoadVersions { .. } => self.s3.versions.start(),
+                Effect::LoadObjects { .. } => self.s3.objects.start(),
                 Effect::SwitchContext(_) => self.actions_in_flight += 1,
                 _ => {}
             }
@@ -396,15 +386,15 @@ impl App {
             };
             self.notify(level, format!("{title}: {}", status.label()));
             // What the run changed shows up on the next read of the host.
-            self.snapshots.entry(host.clone()).or_default().loading = true;
+            self.snapshots.entry(host.clone()).or_default().start();
             fx.push(Effect::LoadSnapshot(host));
-            if self.history.loaded {
-                self.history.loading = true;
+            if self.history.loaded() {
+                self.history.start();
                 fx.push(Effect::LoadHistory);
             }
             // A backup or a sync changes what S3 holds.
             if let Some(bucket) = self.config.backups.bucket.clone() {
-                self.s3_backups.loading = true;
+                self.s3_backups.start();
                 fx.push(Effect::LoadS3Backups {
                     bucket,
                     prefix: self.config.backups.prefix.clone(),

@@ -37,9 +37,9 @@ impl View for Attention {
     /// `R` reloads everything: Attention reads every screen's data.
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
         let mut fx = app.refresh_all();
-        app.history.loading = true;
-        app.drills.loading = true;
-        app.findings.loading = true;
+        app.history.start();
+        app.drills.start();
+        app.findings.start();
         fx.extend([Effect::LoadHistory, Effect::LoadDrills, Effect::LoadPosture]);
         fx
     }

@@ -21,7 +21,7 @@ impl View for Buckets {
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.buckets.loading, app.buckets.error.clone())
+        (app.buckets.loading(), app.buckets.error())
     }
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {

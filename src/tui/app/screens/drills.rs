@@ -26,7 +26,7 @@ impl View for Drills {
     }
 
     fn opened(&self, app: &mut App) -> Vec<Effect> {
-        app.drills.loading = true;
+        app.drills.start();
         vec![Effect::LoadDrills]
     }
 
@@ -51,10 +51,9 @@ impl App {
         active: Option<crate::drill::Active>,
         reports: Vec<crate::drill::Report>,
     ) {
-        self.drills.loading = false;
         self.drill = active;
         self.drills.data = reports.into_iter().rev().collect();
-        self.drills.loaded = true;
+        self.drills.done();
         self.rebuild(Screen::Drills);
     }
 }

@@ -22,18 +22,18 @@ impl View for Findings {
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.findings.loading, app.findings.error.clone())
+        (app.findings.loading(), app.findings.error())
     }
 
     fn opened(&self, app: &mut App) -> Vec<Effect> {
-        if app.findings.loaded {
+        if app.findings.loaded() {
             return vec![];
         }
         self.refresh(app)
     }
 
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
-        app.findings.loading = true;
+        app.findings.start();
         vec![Effect::LoadPosture]
     }
 
@@ -64,14 +64,12 @@ impl App {
         &mut self,
         result: ProviderResult<Vec<crate::domain::Finding>>,
     ) {
-        self.findings.loading = false;
         match result {
             Ok(v) => {
-                self.findings.loaded = true;
-                self.findings.error = None;
+                self.findings.done();
                 self.findings.data = v;
             }
-            Err(e) => self.findings.error = Some(e.to_string()),
+            Err(e) => self.findings.fail(e.to_string()),
         }
         self.rebuild(Screen::Findings);
     }

@@ -21,7 +21,7 @@ impl View for History {
     }
 
     fn opened(&self, app: &mut App) -> Vec<Effect> {
-        app.history.loading = true;
+        app.history.start();
         vec![Effect::LoadHistory]
     }
 
@@ -38,9 +38,7 @@ impl View for History {
 
 impl App {
     pub(in crate::tui::app) fn on_history(&mut self, entries: Vec<crate::store::journal::Entry>) {
-        self.history.data = entries;
-        self.history.loading = false;
-        self.history.loaded = true;
+        self.history.ready(entries);
         self.rebuild(Screen::History);
         // The Backups screen shows each backup's last validation.
         self.rebuild(Screen::Backups);

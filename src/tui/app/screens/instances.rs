@@ -40,7 +40,7 @@ impl View for Instances {
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.instances.loading, app.instances.error.clone())
+        (app.instances.loading(), app.instances.error())
     }
 
     fn badge(&self, app: &App) -> Option<String> {

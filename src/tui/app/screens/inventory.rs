@@ -356,8 +356,8 @@ impl App {
 /// their hosts' snapshots: loading while any of those is.
 pub(super) fn status(app: &App) -> (bool, Option<String>) {
     (
-        app.instances.loading || app.snapshots.values().any(|l| l.loading),
-        app.snapshots.values().find_map(|l| l.error.clone()),
+        app.instances.loading() || app.snapshots.values().any(|l| l.loading()),
+        app.snapshots.values().find_map(|l| l.error()),
     )
 }
 

@@ -26,7 +26,7 @@ impl View for Objects {
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.s3.objects.loading, app.s3.objects.error.clone())
+        (app.s3.objects.loading(), app.s3.objects.error())
     }
 
     fn title(&self, app: &App) -> Option<String> {

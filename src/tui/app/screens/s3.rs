@@ -20,7 +20,7 @@ pub struct S3View {
 
 impl S3View {
     pub fn loading(&self) -> bool {
-        self.objects.loading || self.versions.loading
+        self.objects.loading() || self.versions.loading()
     }
 
     fn is_at(&self, bucket: &str, prefix: &str) -> bool {
@@ -47,7 +47,7 @@ impl App {
         push: bool,
     ) -> Vec<Effect> {
         self.s3.at = (bucket.clone(), prefix.clone());
-        self.s3.objects.loading = true;
+        self.s3.objects.start();
         self.s3.objects.data.clear();
         self.s3.pages = 0;
         self.lists.insert(Screen::Objects, ListState::default());
@@ -62,7 +62,7 @@ impl App {
     pub(in crate::tui::app) fn open_versions(&mut self, key: String) -> Vec<Effect> {
         let bucket = self.s3.at.0.clone();
         self.s3.versions_of = (bucket.clone(), key.clone());
-        self.s3.versions.loading = true;
+        self.s3.versions.start();
         self.s3.versions.data.clear();
         self.lists.insert(Screen::Versions, ListState::default());
         self.go(Screen::Versions, true);
@@ -96,14 +96,13 @@ impl App {
         if !self.s3.is_at(bucket, prefix) {
             return; // an answer for a place we already left
         }
-        self.s3.objects.loading = false;
         match result {
             Ok(rest) => {
                 self.s3.objects.data.extend(rest);
-                self.s3.objects.error = None;
+                self.s3.objects.done();
             }
             Err(e) => {
-                self.s3.objects.error = Some(e.to_string());
+                self.s3.objects.fail(e.to_string());
                 self.notify(
                     Level::Error,
                     format!("listing s3://{bucket}/{prefix} failed: {e}"),
@@ -127,14 +126,12 @@ impl App {
         {
             return;
         }
-        self.s3.versions.loading = false;
         match result {
             Ok(v) => {
-                self.s3.versions.data = v;
-                self.s3.versions.error = None;
+                self.s3.versions.ready(v);
             }
             Err(e) => {
-                self.s3.versions.error = Some(e.to_string());
+                self.s3.versions.fail(e.to_string());
                 self.notify(
                     Level::Error,
                     format!("listing versions of s3://{bucket}/{key} failed: {e}"),

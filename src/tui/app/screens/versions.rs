@@ -22,7 +22,7 @@ impl View for Versions {
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.s3.versions.loading, app.s3.versions.error.clone())
+        (app.s3.versions.loading(), app.s3.versions.error())
     }
 
     fn title(&self, app: &App) -> Option<String> {
@@ -35,7 +35,7 @@ impl View for Versions {
     }
 
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
-        app.s3.versions.loading = true;
+        app.s3.versions.start();
         vec![Effect::LoadVersions {
             bucket: app.s3.versions_of.0.clone(),
             key: app.s3.versions_of.1.clone(),
