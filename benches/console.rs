@@ -73,8 +73,8 @@ fn app_with_rows(n: usize) -> App {
     let mut list = ListState::default();
     list.refilter(&table, &mut new_matcher());
     list.move_by(n as isize / 2, &table);
-    app.tables.insert(Screen::Containers, table);
-    app.lists.insert(Screen::Containers, list);
+    app.nav.tables.insert(Screen::Containers, table);
+    app.nav.lists.insert(Screen::Containers, list);
     app.screen = Screen::Containers;
     app
 }
@@ -270,8 +270,8 @@ fn big_estate(c: &mut Criterion) {
     ] {
         let mut list = ListState::default();
         list.refilter(&table, &mut new_matcher());
-        app.tables.insert(screen, table);
-        app.lists.insert(screen, list);
+        app.nav.tables.insert(screen, table);
+        app.nav.lists.insert(screen, list);
     }
     eprintln!(
         "big estate: {:.1} MB resident before, {:.1} MB with 5,000 instances, 20,000 containers and 100,000 objects loaded",

@@ -579,12 +579,12 @@ fn console(
         let runner = EffectsRunner::new(session.providers.clone(), tx.clone()).with_opener(opener);
         let mut app = App::new(session.config, session.ctx, keymap, now);
         app.library = std::sync::Arc::new(library);
-        app.contexts = session.contexts.clone();
-        app.run_tag = format!("{:04x}", std::process::id() & 0xffff);
+        app.estate.contexts = session.contexts.clone();
+        app.runs.tag = format!("{:04x}", std::process::id() & 0xffff);
         if let Some(w) = session.warning {
             app.update(opsdeck::tui::app::Msg::Tick(now));
             tracing::warn!("{w}");
-            app.notice = Some(opsdeck::tui::app::Notice {
+            app.notices.current = Some(opsdeck::tui::app::Notice {
                 level: opsdeck::tui::app::Level::Warn,
                 text: w,
                 at: now,

@@ -58,16 +58,16 @@ async fn a_key_is_answered_while_a_drill_starts() {
         "the key waited for the drill to start"
     );
     assert!(screen.contains("Instances ["), "{screen}");
-    assert!(h.app.drill.is_none());
+    assert!(h.app.estate.drill.is_none());
     assert!(h.app.busy(), "the drill's start is pending");
 
     // Let the drill start: it arrives as a message, as any result does.
     if !released.swap(true, Ordering::SeqCst) {
         release(&fifo);
     }
-    while h.app.drill.is_none() {
+    while h.app.estate.drill.is_none() {
         h.step().await;
     }
-    assert_eq!(h.app.drill.as_ref().unwrap().scenario, "crash-loop");
+    assert_eq!(h.app.estate.drill.as_ref().unwrap().scenario, "crash-loop");
     watchdog.join().unwrap();
 }

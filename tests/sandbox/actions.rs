@@ -25,6 +25,7 @@ fn select(h: &mut Harness, key: &str) {
 
 fn instance_state(h: &Harness, id: &str) -> String {
     h.app
+        .estate
         .instances
         .data
         .iter()
@@ -43,7 +44,8 @@ async fn start_and_stop_instances_with_guards() {
     h.keys("x");
     assert!(
         h.app
-            .notice
+            .notices
+            .current
             .as_ref()
             .unwrap()
             .text
@@ -58,9 +60,15 @@ async fn start_and_stop_instances_with_guards() {
     h.settle().await;
     assert_eq!(instance_state(&h, STOPPED_HOST), "running");
     assert!(
-        h.app.notice.as_ref().unwrap().text.contains("now running"),
+        h.app
+            .notices
+            .current
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("now running"),
         "{:?}",
-        h.app.notice
+        h.app.notices.current
     );
     // Started, it is reachable over the transport.
     let out = h
@@ -98,9 +106,15 @@ async fn start_and_stop_instances_with_guards() {
     h.keys("1");
     h.keys("d");
     assert!(
-        h.app.notice.as_ref().unwrap().text.contains("is stopped"),
+        h.app
+            .notices
+            .current
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("is stopped"),
         "{:?}",
-        h.app.notice
+        h.app.notices.current
     );
 }
 
@@ -110,12 +124,12 @@ async fn open_versions(h: &mut Harness, dir: &str, file: &str) {
     h.key(KeyCode::Enter);
     h.settle().await;
     for part in dir.split_inclusive('/') {
-        let prefix = format!("{}{part}", h.app.s3.at.1);
+        let prefix = format!("{}{part}", h.app.estate.s3.at.1);
         select(h, &prefix);
         h.key(KeyCode::Enter);
         h.settle().await;
     }
-    let key = format!("{}{file}", h.app.s3.at.1);
+    let key = format!("{}{file}", h.app.estate.s3.at.1);
     select(h, &key);
     h.key(KeyCode::Enter);
     h.settle().await;
@@ -131,8 +145,8 @@ async fn restore_an_old_version_and_download_it() {
         "abc123def456.pdf",
     )
     .await;
-    assert_eq!(h.app.s3.versions.data.len(), 3);
-    let oldest = h.app.s3.versions.data[2].clone();
+    assert_eq!(h.app.estate.s3.versions.data.len(), 3);
+    let oldest = h.app.estate.s3.versions.data[2].clone();
     // The current version cannot be "restored".
     h.keys("g");
     h.keys("R");
@@ -145,14 +159,14 @@ async fn restore_an_old_version_and_download_it() {
     assert!(c.lines.iter().any(|l| l.contains(&oldest.version_id)));
     h.key(KeyCode::Enter);
     h.settle().await;
-    let v = &h.app.s3.versions.data;
+    let v = &h.app.estate.s3.versions.data;
     assert_eq!(v.len(), 4, "history is kept");
     assert!(v[0].is_latest && v[0].size == oldest.size && v[0].version_id != oldest.version_id);
 
     h.keys("G");
     h.keys("o");
     h.settle().await;
-    let n = h.app.notice.as_ref().unwrap().text.clone();
+    let n = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(n.contains("saved to"), "{n}");
     let saved = std::fs::read_dir(h.dir.path().join("state/downloads"))
         .map(|d| d.count())
@@ -165,14 +179,14 @@ async fn a_deleted_key_is_listed_and_can_be_undeleted() {
     let mut h = Harness::loaded().await;
     let dir = "tenant_id=demo/entity=client/entity_id=7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9/";
     open_versions(&mut h, dir, "contract.pdf").await;
-    assert!(h.app.s3.versions.data[0].is_delete_marker);
+    assert!(h.app.estate.s3.versions.data[0].is_delete_marker);
     h.keys("u");
     h.key(KeyCode::Enter);
     h.settle().await;
     assert!(
-        !h.app.s3.versions.data[0].is_delete_marker,
+        !h.app.estate.s3.versions.data[0].is_delete_marker,
         "{:?}",
-        h.app.s3.versions.data
+        h.app.estate.s3.versions.data
     );
     h.key(KeyCode::Esc);
     let fx = h.app.update(opsdeck::tui::app::Msg::Key(
@@ -183,7 +197,7 @@ async fn a_deleted_key_is_listed_and_can_be_undeleted() {
     ));
     h.dispatch(fx);
     h.settle().await;
-    let listed = opsdeck::table::rows::objects_table(&h.app.s3.objects.data, dir, h.app.now);
+    let listed = opsdeck::table::rows::objects_table(&h.app.estate.s3.objects.data, dir, h.app.now);
     let row = listed
         .rows
         .iter()
@@ -201,7 +215,15 @@ async fn read_only_refuses_every_change() {
     select(&mut h, STOPPED_HOST);
     h.keys("s");
     assert!(matches!(h.app.mode, Mode::Normal));
-    assert!(h.app.notice.as_ref().unwrap().text.contains("read-only"));
+    assert!(
+        h.app
+            .notices
+            .current
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("read-only")
+    );
     assert_eq!(instance_state(&h, STOPPED_HOST), "stopped");
     open_versions(
         &mut h,
@@ -211,7 +233,7 @@ async fn read_only_refuses_every_change() {
     .await;
     h.keys("u");
     assert!(matches!(h.app.mode, Mode::Normal));
-    assert!(h.app.s3.versions.data[0].is_delete_marker);
+    assert!(h.app.estate.s3.versions.data[0].is_delete_marker);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,13 +267,14 @@ async fn ctx_switches_the_console_to_another_context() {
     h.runner =
         opsdeck::tui::effects::EffectsRunner::new(h.providers.clone(), tx).with_opener(opener);
     h.rx = rx;
-    h.app.contexts = vec!["sandbox".into(), "prod-copy".into()];
+    h.app.estate.contexts = vec!["sandbox".into(), "prod-copy".into()];
 
     h.keys(":ctx nope");
     h.key(KeyCode::Enter);
     assert!(
         h.app
-            .notice
+            .notices
+            .current
             .as_ref()
             .unwrap()
             .text
@@ -273,6 +296,7 @@ async fn ctx_switches_the_console_to_another_context() {
     // Its stopped platform host has no tenants up to read.
     assert!(
         h.app
+            .estate
             .inv
             .tenants
             .iter()
@@ -280,6 +304,7 @@ async fn ctx_switches_the_console_to_another_context() {
             .all(|t| t.health == "?"),
         "{:?}",
         h.app
+            .estate
             .inv
             .tenants
             .iter()
@@ -304,7 +329,7 @@ async fn an_s3_backup_downloads_from_the_backups_screen() {
     assert!(key.starts_with("s3://cohuron-backups:"), "{key}");
     h.keys("o");
     h.settle().await;
-    let notice = h.app.notice.clone().unwrap().text;
+    let notice = h.app.notices.current.clone().unwrap().text;
     assert!(notice.contains("bytes saved to"), "{notice}");
     let saved: Vec<_> = std::fs::read_dir(h.dir.path().join("state/downloads"))
         .unwrap()
@@ -320,7 +345,8 @@ async fn an_s3_backup_downloads_from_the_backups_screen() {
     h.keys("o");
     assert!(
         h.app
-            .notice
+            .notices
+            .current
             .clone()
             .unwrap()
             .text
@@ -346,7 +372,7 @@ async fn every_change_and_download_is_journaled() {
     h.settle().await;
     let dir = "tenant_id=demo/entity=project/entity_id=5f0c2d3e-8a1b-4c6d-9e7f-0a1b2c3d4e5f/";
     open_versions(&mut h, dir, "abc123def456.pdf").await;
-    let oldest = h.app.s3.versions.data[2].version_id.clone();
+    let oldest = h.app.estate.s3.versions.data[2].version_id.clone();
     h.keys("G");
     h.keys("R");
     h.key(KeyCode::Enter);
@@ -503,6 +529,6 @@ async fn a_change_is_not_made_when_the_journal_cannot_be_written() {
     h.key(KeyCode::Enter);
     h.settle().await;
     assert_eq!(instance_state(&h, STOPPED_HOST), "stopped");
-    let n = h.app.notice.as_ref().unwrap().text.clone();
+    let n = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(n.contains("cannot write the journal"), "{n}");
 }

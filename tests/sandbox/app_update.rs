@@ -95,19 +95,19 @@ fn instances_show_page_by_page_and_a_refresh_keeps_the_old_rows() {
     let (first, rest) = all.split_at(2);
     // The first page is on screen while the listing goes on.
     a.update(Msg::InstancesPage(first.to_vec()));
-    assert!(a.instances.loading(), "still listing");
+    assert!(a.estate.instances.loading(), "still listing");
     assert_eq!(a.table(Screen::Instances).rows.len(), 2);
     a.update(Msg::InstancesPage(rest.to_vec()));
     assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
     // The whole list replaces the pages (SSM status joined in).
     let fx = a.update(Msg::Instances(Ok(all.clone())));
-    assert!(!a.instances.loading());
+    assert!(!a.estate.instances.loading());
     assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
     assert!(fx.iter().any(|f| matches!(f, Effect::LoadSnapshot(_))));
     // A refresh: pages do not mix with the rows already shown.
     key(&mut a, KeyCode::Char('2'));
     ctrl(&mut a, 'r');
-    assert!(a.instances.loading());
+    assert!(a.estate.instances.loading());
     a.update(Msg::InstancesPage(first.to_vec()));
     assert_eq!(a.table(Screen::Instances).rows.len(), all.len());
 }
@@ -121,6 +121,7 @@ fn snapshots_become_tenants_with_health_sha_and_backup_age() {
         result: Ok(parse_snapshot(estate::MT_HOST, MT_SNAPSHOT)),
     });
     let t = a
+        .estate
         .inv
         .tenants
         .iter()
@@ -134,6 +135,7 @@ fn snapshots_become_tenants_with_health_sha_and_backup_age() {
         "2026-03-01T02:00:00+00:00"
     );
     let prod = a
+        .estate
         .inv
         .tenants
         .iter()
@@ -141,6 +143,7 @@ fn snapshots_become_tenants_with_health_sha_and_backup_age() {
         .unwrap();
     assert_eq!(prod.health, "down");
     let c = a
+        .estate
         .inv
         .containers
         .iter()
@@ -157,10 +160,10 @@ fn a_failed_load_is_a_notice_and_the_console_stays_up() {
         "listing buckets",
         "AccessDenied: not allowed",
     ))));
-    let n = a.notice.clone().unwrap();
+    let n = a.notices.current.clone().unwrap();
     assert!(n.text.contains("AccessDenied"), "{}", n.text);
     assert_eq!(
-        a.buckets.error().as_deref(),
+        a.estate.buckets.error().as_deref(),
         Some("listing buckets: AccessDenied: not allowed")
     );
     assert!(!a.quit);
@@ -168,14 +171,21 @@ fn a_failed_load_is_a_notice_and_the_console_stays_up() {
         host: "i-x".into(),
         result: Err("reading containers on i-x: timed out".into()),
     });
-    assert!(a.notice.clone().unwrap().text.contains("timed out"));
+    assert!(
+        a.notices
+            .current
+            .clone()
+            .unwrap()
+            .text
+            .contains("timed out")
+    );
     // Expired SSO credentials: one line that says so and how to sign in.
     a.update(Msg::Instances(Err(ProviderError::new(
         "listing instances in eu-north-1",
         "ExpiredToken: The security token included in the request is expired",
     )
     .with_kind(opsdeck::provider::ErrorKind::of_code("ExpiredToken")))));
-    let n = a.notice.clone().unwrap();
+    let n = a.notices.current.clone().unwrap();
     assert!(
         n.text
             .contains("credentials missing or expired: :login signs in"),
@@ -202,7 +212,8 @@ fn palette_and_number_keys_switch_screens_and_esc_goes_back() {
     }
     key(&mut a, KeyCode::Enter);
     assert!(
-        a.notice
+        a.notices
+            .current
             .as_ref()
             .unwrap()
             .text
@@ -322,12 +333,12 @@ fn the_output_pane_scrolls_and_follows() {
         run: id.clone(),
         text,
     }));
-    assert!(a.pane.follow);
+    assert!(a.nav.pane.follow);
     key(&mut a, KeyCode::Char('k'));
-    assert!(!a.pane.follow);
-    assert_eq!(a.pane.scroll, 1);
+    assert!(!a.nav.pane.follow);
+    assert_eq!(a.nav.pane.scroll, 1);
     key(&mut a, KeyCode::Char('G'));
-    assert!(a.pane.follow && a.pane.scroll == 0);
+    assert!(a.nav.pane.follow && a.nav.pane.scroll == 0);
 }
 
 #[test]
@@ -360,7 +371,7 @@ fn object_pages_show_before_the_listing_ends() {
         prefix: String::new(),
         page: page(0),
     });
-    assert!(a.s3.objects.loading(), "still listing");
+    assert!(a.estate.s3.objects.loading(), "still listing");
     assert_eq!(
         a.table(Screen::Objects).rows.len(),
         1000,
@@ -386,7 +397,7 @@ fn object_pages_show_before_the_listing_ends() {
         prefix: String::new(),
         result: Ok(vec![gone]),
     });
-    assert!(!a.s3.objects.loading());
+    assert!(!a.estate.s3.objects.loading());
     let t = a.table(Screen::Objects);
     assert_eq!(t.rows.len(), 2001);
     assert_eq!(t.rows.last().unwrap().cells[2], "DELETED");

@@ -175,7 +175,7 @@ async fn a_fleet_run_from_the_console_by_marks_and_by_tag() {
     assert_eq!(h.app.screen, Screen::Instances);
     // Mark the first two, then pick a runbook: it is for both.
     h.keys(" j ");
-    assert_eq!(h.app.marked.len(), 2);
+    assert_eq!(h.app.runs.marked.len(), 2);
     let screen = common::text(&common::render(&h.app, 120, 20));
     assert!(screen.contains("● 2 marked"), "{screen}");
     h.keys("r");
@@ -203,12 +203,19 @@ async fn a_fleet_run_from_the_console_by_marks_and_by_tag() {
     h.key(KeyCode::Enter);
     h.settle().await;
     assert_eq!(h.app.screen, Screen::Runs);
-    assert!(h.app.marked.is_empty(), "marks are spent");
-    assert_eq!(h.app.runs.len(), 2);
-    assert!(h.app.runs.iter().all(|r| r.status == RunStatus::Succeeded));
+    assert!(h.app.runs.marked.is_empty(), "marks are spent");
+    assert_eq!(h.app.runs.all.len(), 2);
     assert!(
         h.app
             .runs
+            .all
+            .iter()
+            .all(|r| r.status == RunStatus::Succeeded)
+    );
+    assert!(
+        h.app
+            .runs
+            .all
             .iter()
             .all(|r| r.output.iter().any(|l| l.contains("==> [1/3] disk")))
     );
@@ -226,7 +233,7 @@ async fn a_fleet_run_from_the_console_by_marks_and_by_tag() {
     assert!(matches!(h.app.mode, Mode::Form(_)), "the form opens first");
     h.key(KeyCode::Enter);
     assert!(matches!(h.app.mode, Mode::Normal));
-    let notice = h.app.notice.as_ref().unwrap().text.clone();
+    let notice = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(
         notice.contains("every target refused") && notice.contains("pmo-worker-legacy"),
         "{notice}"
@@ -243,11 +250,12 @@ async fn a_fleet_run_from_the_console_by_marks_and_by_tag() {
     assert_eq!(c.lines.iter().filter(|l| l.contains(" — runs")).count(), 4);
     h.key(KeyCode::Enter);
     h.settle().await;
-    assert_eq!(h.app.runs.len(), 6);
+    assert_eq!(h.app.runs.all.len(), 6);
     // cert-expiry fails where a certificate is close to expiry: `e` keeps those.
     let failed = h
         .app
         .runs
+        .all
         .iter()
         .filter(|r| r.status != RunStatus::Succeeded)
         .count();
@@ -288,19 +296,19 @@ async fn an_opened_fleet_target_streams_and_ends_with_its_whole_output() {
     assert_eq!(h.app.screen, Screen::Runs);
     h.key(KeyCode::Enter);
     assert_eq!(h.app.screen, Screen::RunOutput);
-    let id = h.app.runs[0].id.clone();
+    let id = h.app.runs.all[0].id.clone();
     // Lines arrive while the target still runs.
     let t = std::time::Instant::now();
-    while h.app.runs[0].output.is_empty() || !h.app.runs[0].status.is_active() {
+    while h.app.runs.all[0].output.is_empty() || !h.app.runs.all[0].status.is_active() {
         assert!(
-            h.app.runs[0].status.is_active(),
+            h.app.runs.all[0].status.is_active(),
             "it ended before a line was tailed"
         );
         assert!(t.elapsed() < Duration::from_secs(30));
         h.step().await;
     }
     h.settle().await;
-    let run = &h.app.runs[0];
+    let run = &h.app.runs.all[0];
     assert_eq!(run.status, RunStatus::Succeeded);
     let shown: Vec<&str> = run.output.iter().collect();
     let journaled = std::fs::read_to_string(h.providers.journal.output_path(&id)).unwrap();
@@ -323,7 +331,7 @@ async fn ctrl_c_in_the_console_cancels_the_fleet() {
     h.keys("tag:Project=multi-tenant-platform");
     h.key(KeyCode::Enter);
     assert_eq!(h.app.screen, Screen::Runs);
-    let job = h.app.runs[0].id.clone();
+    let job = h.app.runs.all[0].id.clone();
     let pid = h
         .host_root()
         .join(format!("var/lib/opsdeck/jobs/{job}.pid"));
@@ -338,7 +346,7 @@ async fn ctrl_c_in_the_console_cancels_the_fleet() {
     h.ctrl('c');
     h.keys("y");
     h.settle().await;
-    assert_eq!(h.app.runs[0].status, RunStatus::Cancelled(143));
+    assert_eq!(h.app.runs.all[0].status, RunStatus::Cancelled(143));
     assert!(h.app.fleet_summary().unwrap().contains("1 cancelled"));
     let (entries, _) = h.providers.journal.entries();
     assert_eq!(entries[0].finish.as_ref().unwrap().status, "cancelled");
@@ -408,7 +416,7 @@ async fn the_picker_names_the_fleet_and_refused_targets_say_refused() {
     use opsdeck::tui::app::{Mode, RunStatus, Screen};
     let mut h = common::Harness::loaded().await;
     h.keys("2*");
-    let marked = h.app.marked.len();
+    let marked = h.app.runs.marked.len();
     assert_eq!(marked, 6, "every instance shown is marked");
     h.keys("r");
     let screen = common::text(&common::render(&h.app, 120, 30));
@@ -432,6 +440,7 @@ async fn the_picker_names_the_fleet_and_refused_targets_say_refused() {
     let refused: Vec<_> = h
         .app
         .runs
+        .all
         .iter()
         .filter(|r| matches!(r.status, RunStatus::Refused(_)))
         .collect();

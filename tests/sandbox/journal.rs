@@ -69,7 +69,7 @@ async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
     .await;
     let t = Instant::now();
     loop {
-        if let Some(r) = h.app.runs.iter().find(|r| r.id == id)
+        if let Some(r) = h.app.runs.all.iter().find(|r| r.id == id)
             && !r.status.is_active()
         {
             break;
@@ -82,7 +82,7 @@ async fn kill_9_mid_deploy_then_reattach_loses_no_line() {
             .await
             .ok();
     }
-    let run = h.app.runs.iter().find(|r| r.id == id).unwrap();
+    let run = h.app.runs.all.iter().find(|r| r.id == id).unwrap();
     assert_eq!(
         run.status,
         RunStatus::Succeeded,

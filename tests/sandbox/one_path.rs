@@ -99,7 +99,7 @@ async fn console_and_cli_make_the_same_decision_for_every_runbook_and_target() {
         h.keys(&key.to_string());
         h.settle().await;
         assert_eq!(h.app.screen, screen);
-        let rows = h.app.tables.get(&screen).map_or(0, |t| t.rows.len());
+        let rows = h.app.nav.tables.get(&screen).map_or(0, |t| t.rows.len());
         assert!(rows > 0, "{screen:?} has rows");
         h.key(KeyCode::Char('g'));
         for _ in 0..rows {
@@ -234,6 +234,7 @@ async fn an_unknown_runbook_is_named_as_such() {
     let h = Harness::loaded().await;
     let t = h
         .app
+        .estate
         .inv
         .resolve(
             opsdeck::runbook::spec::TargetKind::Tenant,

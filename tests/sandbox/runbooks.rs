@@ -12,6 +12,7 @@ use opsdeck::tui::app::{Mode, RunStatus, Screen};
 
 fn tenant_sha(h: &Harness, project: &str) -> Option<String> {
     h.app
+        .estate
         .inv
         .tenants
         .iter()
@@ -58,7 +59,7 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     assert_eq!(h.app.screen, Screen::RunOutput);
     h.settle().await;
 
-    let run = h.app.runs.last().unwrap();
+    let run = h.app.runs.all.last().unwrap();
     let out: Vec<&str> = run.output.iter().collect();
     assert_eq!(run.status, RunStatus::Succeeded, "{out:#?}");
     assert!(out.iter().any(|l| l.starts_with("==> [1/5] git pull")));
@@ -99,6 +100,7 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     ] {
         let c = h
             .app
+            .estate
             .inv
             .containers
             .iter()
@@ -144,7 +146,7 @@ async fn a_release_failing_health_is_rolled_back_automatically() {
     h.keys("d");
     h.key(KeyCode::Enter);
     h.settle().await;
-    let run = h.app.runs.last().unwrap();
+    let run = h.app.runs.all.last().unwrap();
     let out: Vec<&str> = run.output.iter().collect();
     assert_eq!(run.status, RunStatus::Failed(20), "{out:#?}");
     for needle in [
@@ -173,6 +175,7 @@ async fn a_release_failing_health_is_rolled_back_automatically() {
     );
     let c = h
         .app
+        .estate
         .inv
         .containers
         .iter()
@@ -213,10 +216,11 @@ async fn production_needs_the_name_typed_and_restart_restarts() {
     // Enter without the name does nothing but say what is needed.
     h.key(KeyCode::Enter);
     assert!(matches!(h.app.mode, Mode::Preview(_)));
-    assert!(h.app.runs.is_empty());
+    assert!(h.app.runs.all.is_empty());
     assert!(
         h.app
-            .notice
+            .notices
+            .current
             .as_ref()
             .unwrap()
             .text
@@ -225,13 +229,13 @@ async fn production_needs_the_name_typed_and_restart_restarts() {
     h.keys("postgres-platfor");
     h.key(KeyCode::Enter);
     assert!(
-        h.app.runs.is_empty(),
+        h.app.runs.all.is_empty(),
         "a prefix of the name is not the name"
     );
     h.keys("m");
     h.key(KeyCode::Enter);
     h.settle().await;
-    let run = h.app.runs.last().unwrap();
+    let run = h.app.runs.all.last().unwrap();
     assert_eq!(
         run.status,
         RunStatus::Succeeded,
@@ -240,6 +244,7 @@ async fn production_needs_the_name_typed_and_restart_restarts() {
     );
     let c = h
         .app
+        .estate
         .inv
         .containers
         .iter()
@@ -258,13 +263,14 @@ async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent()
     assert!(matches!(h.app.mode, Mode::Normal));
     assert!(
         h.app
-            .notice
+            .notices
+            .current
             .as_ref()
             .unwrap()
             .text
             .contains("read-only mode")
     );
-    assert!(h.app.runs.is_empty());
+    assert!(h.app.runs.all.is_empty());
     assert!(
         !h.sandbox
             .host_root(opsdeck::provider::sandbox::estate::MT_HOST)
@@ -275,7 +281,7 @@ async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent()
 
     // The host stops: its tenants can no longer be deployed.
     let mut h = Harness::loaded().await;
-    let mut instances = h.app.instances.data.clone();
+    let mut instances = h.app.estate.instances.data.clone();
     instances
         .iter_mut()
         .find(|i| i.id == opsdeck::provider::sandbox::estate::MT_HOST)
@@ -288,9 +294,9 @@ async fn read_only_and_unreachable_targets_are_refused_before_anything_is_sent()
     h.settle().await;
     select_tenant(&mut h, "filter-ical-staging");
     h.keys("d");
-    let n = h.app.notice.as_ref().unwrap().text.clone();
+    let n = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(n.contains("refused") && n.contains("is stopped"), "{n}");
-    assert!(h.app.runs.is_empty());
+    assert!(h.app.runs.all.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,15 +308,19 @@ async fn ctrl_c_cancels_a_running_deploy_on_the_host() {
     h.keys("d");
     h.key(KeyCode::Enter);
     // Wait until the build is visibly under way.
-    while !h.app.runs[0].output.iter().any(|l| l.starts_with("#2 ")) {
+    while !h.app.runs.all[0]
+        .output
+        .iter()
+        .any(|l| l.starts_with("#2 "))
+    {
         h.step().await;
     }
-    assert_eq!(h.app.runs[0].status, RunStatus::Running);
+    assert_eq!(h.app.runs.all[0].status, RunStatus::Running);
     h.ctrl('c');
     assert!(matches!(h.app.mode, Mode::ConfirmCancel(_)));
     h.keys("y");
     h.settle().await;
-    let run = &h.app.runs[0];
+    let run = &h.app.runs.all[0];
     assert_eq!(
         run.status,
         RunStatus::Cancelled(143),
@@ -373,7 +383,7 @@ async fn sync_to_s3_from_the_backups_screen() {
     h.keys("multi-tenant-platform");
     h.key(KeyCode::Enter);
     h.settle().await;
-    let run = h.app.runs.last().unwrap();
+    let run = h.app.runs.all.last().unwrap();
     assert_eq!(
         run.status,
         RunStatus::Succeeded,
@@ -382,6 +392,7 @@ async fn sync_to_s3_from_the_backups_screen() {
     );
     let s3 = h
         .app
+        .estate
         .inv
         .backups
         .iter()
@@ -487,7 +498,7 @@ async fn runbooks_are_refused_when_chosen() {
     h.keys(":run deploy");
     h.key(KeyCode::Enter);
     assert!(matches!(h.app.mode, Mode::Normal));
-    let n = h.app.notice.as_ref().unwrap().text.clone();
+    let n = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(
         n.contains("deploy runs on a tenant") && n.contains("press 1"),
         "{n}"
@@ -504,6 +515,6 @@ async fn runbooks_are_refused_when_chosen() {
         matches!(h.app.mode, Mode::Normal),
         "no form for an offline host"
     );
-    let n = h.app.notice.as_ref().unwrap().text.clone();
+    let n = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(n.contains("refused"), "{n}");
 }

@@ -28,7 +28,7 @@ fn goto(h: &mut Harness, cmd: &str) {
 /// Replace the temp dir in run output so pictures do not change per run.
 fn scrub(h: &mut Harness) {
     let tmp = h.dir.path().display().to_string();
-    for r in &mut h.app.runs {
+    for r in &mut h.app.runs.all {
         let lines: Vec<String> = r
             .output
             .iter()
@@ -179,10 +179,10 @@ async fn every_screen_renders_the_sandbox_estate() {
     // History: the journal, newest first (real clock and user scrubbed).
     h.keys("7");
     h.settle().await;
-    while !h.app.history.loaded() {
+    while !h.app.estate.history.loaded() {
         h.step().await;
     }
-    let mut entries = h.app.history.data.clone();
+    let mut entries = h.app.estate.history.data.clone();
     for e in &mut entries {
         e.start.at = common::fixed_now();
         e.start.operator.who = "oncall".into();
@@ -199,7 +199,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     // A drill from the palette: the fault is injected, the header counts.
     goto(&mut h, "drill crash-loop");
     h.settle().await;
-    while h.app.drill.is_none() {
+    while h.app.estate.drill.is_none() {
         h.step().await;
     }
     h.settle().await;
@@ -232,7 +232,7 @@ async fn every_screen_renders_the_sandbox_estate() {
     );
     h.key(KeyCode::Esc);
     h.keys("8");
-    while !h.app.drills.loaded() || h.app.drills.data.is_empty() {
+    while !h.app.estate.drills.loaded() || h.app.estate.drills.data.is_empty() {
         h.step().await;
     }
     let s = snap(&h);
@@ -389,7 +389,7 @@ async fn the_output_pane_scrolls_without_blank_rows() {
         for i in 1..=n {
             output.push_str(&format!("line {i:03} of {n}\n"));
         }
-        h.app.runs.push(RunView {
+        h.app.runs.all.push(RunView {
             id: id.into(),
             kind: RunKind::Runbook,
             title: format!("logs {id}"),
@@ -404,7 +404,7 @@ async fn the_output_pane_scrolls_without_blank_rows() {
     };
     add(&mut h, "long", 202);
     add(&mut h, "short", 5);
-    h.app.pane.show("long".into(), true);
+    h.app.nav.pane.show("long".into(), true);
     h.app.screen = Screen::RunOutput;
     let shown = |s: &str| s.lines().filter(|l| l.contains("line ")).count();
     let bottom = snap(&h);
@@ -431,7 +431,7 @@ async fn the_output_pane_scrolls_without_blank_rows() {
     h.keys("G");
     assert_eq!(snap(&h), bottom);
 
-    h.app.pane.show("short".into(), true);
+    h.app.nav.pane.show("short".into(), true);
     h.key(KeyCode::PageUp);
     let short = snap(&h);
     assert_eq!(shown(&short), 5, "{short}");
@@ -461,6 +461,7 @@ async fn production_rows_are_marked_on_instances_and_containers() {
     assert!(!at(&mut h, "2", STOPPED_HOST), "a staging host");
     let prod = h
         .app
+        .estate
         .inv
         .containers
         .iter()
@@ -469,6 +470,7 @@ async fn production_rows_are_marked_on_instances_and_containers() {
         .unwrap();
     let staging = h
         .app
+        .estate
         .inv
         .containers
         .iter()
@@ -547,7 +549,7 @@ async fn help_and_palette_completion_come_from_the_tables() {
     h.key(KeyCode::Tab);
     assert_ne!(line(&h), scenario, "Tab again: the next scenario");
     h.key(KeyCode::Esc);
-    h.app.contexts = vec!["sandbox".into(), "staging-eu".into()];
+    h.app.estate.contexts = vec!["sandbox".into(), "staging-eu".into()];
     h.keys(":ctx st");
     h.key(KeyCode::Tab);
     assert_eq!(line(&h), "ctx staging-eu");
@@ -600,7 +602,7 @@ async fn an_80_by_24_terminal_keeps_ids_whole_and_the_keys_in_view() {
 async fn quit_names_runs_findings_open_and_safe_runbooks_come_first() {
     use opsdeck::tui::app::{RunKind, RunStatus, RunView};
     let mut h = Harness::loaded().await;
-    h.app.runs.push(RunView {
+    h.app.runs.all.push(RunView {
         id: "20260302-100000-deploy-001".into(),
         kind: RunKind::Runbook,
         title: "deploy paiss-staging".into(),
@@ -621,7 +623,7 @@ async fn quit_names_runs_findings_open_and_safe_runbooks_come_first() {
     h.keys("n");
     assert!(!h.app.quit);
     // (A run that never ends would keep the harness waiting.)
-    h.app.runs.clear();
+    h.app.runs.all.clear();
 
     h.keys("9");
     h.settle().await;
@@ -634,7 +636,7 @@ async fn quit_names_runs_findings_open_and_safe_runbooks_come_first() {
     h.key(KeyCode::Esc);
 
     goto(&mut h, "drill verify");
-    let n = h.app.notice.as_ref().unwrap().text.clone();
+    let n = h.app.notices.current.as_ref().unwrap().text.clone();
     assert!(n.contains(":drill SCENARIO starts one"), "{n}");
 
     h.keys("5");
@@ -669,7 +671,7 @@ async fn long_notices_open_whole_and_are_kept() {
         result: Err("boom".into()),
         reload: vec![],
     });
-    h.app.notice = h.app.notices.front().cloned();
+    h.app.notices.current = h.app.notices.kept.front().cloned();
     let s = snap(&h);
     let status = s.lines().rev().nth(1).unwrap();
     assert!(status.contains("… (n: whole)"), "{status}");
@@ -799,7 +801,7 @@ async fn a_procedure_is_previewed_and_followed_in_the_console() {
     h.key(KeyCode::Enter);
     h.settle().await;
     scrub(&mut h);
-    let r = h.app.runs.last().unwrap();
+    let r = h.app.runs.all.last().unwrap();
     let out: Vec<String> = r.output.iter().map(str::to_string).collect();
     let out = out.join("\n");
     assert!(
@@ -828,7 +830,7 @@ async fn tabs_in_output_land_on_tab_stops() {
     let mut h = Harness::loaded().await;
     let mut output = opsdeck::tui::app::output::OutputBuffer::default();
     output.push_str("map-ams-assets\t\"0.78%\"\t\"105MiB / 3.8GiB\"\nab\tc\n");
-    h.app.runs.push(RunView {
+    h.app.runs.all.push(RunView {
         id: "20260302-100000-tabs-001".into(),
         kind: RunKind::Runbook,
         title: "tabs".into(),
@@ -840,7 +842,10 @@ async fn tabs_in_output_land_on_tab_stops() {
         status: RunStatus::Succeeded,
         output,
     });
-    h.app.pane.show("20260302-100000-tabs-001".into(), false);
+    h.app
+        .nav
+        .pane
+        .show("20260302-100000-tabs-001".into(), false);
     h.keys("6");
     h.key(KeyCode::Enter);
     let s = snap(&h);

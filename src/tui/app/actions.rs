@@ -8,7 +8,7 @@ impl App {
     /// Why the console would not send `run`: read-only mode for anything
     /// but a read runbook, or a host that cannot be reached ([`crate::ops::guard`]).
     pub fn run_refusal(&self, run: &RenderedRun) -> Option<String> {
-        crate::ops::guard(run, self.read_only(), &self.instances.data)
+        crate::ops::guard(run, self.read_only(), &self.estate.instances.data)
             .err()
             .map(|r| r.to_string())
     }
@@ -83,13 +83,13 @@ impl App {
             self.notify(Level::Error, format!("{} refused: {why}", run.title));
             return vec![];
         }
-        self.run_seq += 1;
-        let mut tag = format!("{:03}", self.run_seq);
-        if !self.run_tag.is_empty() {
-            tag = format!("{tag}-{}", self.run_tag);
+        self.runs.seq += 1;
+        let mut tag = format!("{:03}", self.runs.seq);
+        if !self.runs.tag.is_empty() {
+            tag = format!("{tag}-{}", self.runs.tag);
         }
         let id = crate::ops::RunId::new(self.now, &run.runbook, &tag).into_string();
-        self.runs.push(RunView {
+        self.runs.all.push(RunView {
             id: id.clone(),
             kind: RunKind::Runbook,
             title: run.title.clone(),
@@ -101,11 +101,11 @@ impl App {
             status: RunStatus::Starting,
             output: OutputBuffer::default(),
         });
-        self.pane.show(id.clone(), true);
+        self.nav.pane.show(id.clone(), true);
         self.rebuild(Screen::Runs);
         // Esc goes back where the operator started it from.
-        self.back.clear();
-        self.back.push(if self.screen == Screen::RunOutput {
+        self.nav.back.clear();
+        self.nav.back.push(if self.screen == Screen::RunOutput {
             Screen::Runs
         } else {
             self.screen

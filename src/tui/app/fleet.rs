@@ -95,8 +95,8 @@ impl App {
         let Some(id) = self.selected_key() else {
             return vec![];
         };
-        if !self.marked.remove(&id) {
-            self.marked.insert(id);
+        if !self.runs.marked.remove(&id) {
+            self.runs.marked.insert(id);
         }
         self.say_marks();
         self.rebuild_keeping(Screen::Instances);
@@ -114,12 +114,12 @@ impl App {
             .iter()
             .filter_map(|i| t.rows.get(*i).map(|r| r.key.clone()))
             .collect();
-        if !shown.is_empty() && shown.iter().all(|k| self.marked.contains(k)) {
+        if !shown.is_empty() && shown.iter().all(|k| self.runs.marked.contains(k)) {
             for k in &shown {
-                self.marked.remove(k);
+                self.runs.marked.remove(k);
             }
         } else {
-            self.marked.extend(shown);
+            self.runs.marked.extend(shown);
         }
         self.say_marks();
         self.rebuild_keeping(Screen::Instances);
@@ -127,7 +127,7 @@ impl App {
     }
 
     fn say_marks(&mut self) {
-        let n = self.marked.len();
+        let n = self.runs.marked.len();
         if n == 0 {
             self.notify(Level::Info, "no instance marked");
         } else {
@@ -161,7 +161,7 @@ impl App {
     /// `:run NAME tag:…`, else the marks when the target is a marked
     /// instance's runbook on Instances.
     pub(super) fn fleet_selection(&mut self, target: &Target) -> Option<FleetSelection> {
-        if let Some(sel) = self.pending_fleet.take() {
+        if let Some(sel) = self.runs.pending_fleet.take() {
             return Some(sel);
         }
         self.marked_fleet(target)
@@ -172,9 +172,9 @@ impl App {
     pub(super) fn marked_fleet(&self, target: &Target) -> Option<FleetSelection> {
         (target.kind == TargetKind::Instance
             && self.screen == Screen::Instances
-            && !self.marked.is_empty())
+            && !self.runs.marked.is_empty())
         .then(|| FleetSelection {
-            ids: self.marked.iter().cloned().collect(),
+            ids: self.runs.marked.iter().cloned().collect(),
             tag: None,
         })
     }
@@ -188,7 +188,7 @@ impl App {
                 return vec![];
             }
         };
-        let selected = match targets.select(&self.instances.data) {
+        let selected = match targets.select(&self.estate.instances.data) {
             Ok(v) if !v.is_empty() => v,
             Ok(_) => {
                 self.notify(Level::Error, format!("no instance has {tag}"));
@@ -199,7 +199,7 @@ impl App {
                 return vec![];
             }
         };
-        let first = self.inv.instance_target(selected[0]);
+        let first = self.estate.inv.instance_target(selected[0]);
         let sel = FleetSelection {
             ids: selected.iter().map(|i| i.id.clone()).collect(),
             tag: match targets {
@@ -207,10 +207,10 @@ impl App {
                 crate::jobs::fleet::Targets::Ids(_) => None,
             },
         };
-        self.pending_fleet = Some(sel);
+        self.runs.pending_fleet = Some(sel);
         let fx = self.open_form(name, first, &BTreeMap::new());
         // Refused before the form opened: nothing is pending any more.
-        self.pending_fleet = None;
+        self.runs.pending_fleet = None;
         fx
     }
 
@@ -223,6 +223,7 @@ impl App {
         values: &BTreeMap<String, String>,
     ) -> Vec<Effect> {
         let selected: Vec<&Instance> = self
+            .estate
             .instances
             .data
             .iter()
@@ -235,7 +236,7 @@ impl App {
         };
         let plan = match crate::ops::fleet::plan(
             cx,
-            &self.inv,
+            &self.estate.inv,
             name,
             &selected,
             sel.tag.clone(),
@@ -260,10 +261,10 @@ impl App {
             );
             return vec![];
         }
-        self.run_seq += 1;
-        let mut tag = format!("f{:03}", self.run_seq);
-        if !self.run_tag.is_empty() {
-            tag = format!("{tag}-{}", self.run_tag);
+        self.runs.seq += 1;
+        let mut tag = format!("f{:03}", self.runs.seq);
+        if !self.runs.tag.is_empty() {
+            tag = format!("{tag}-{}", self.runs.tag);
         }
         let id = crate::ops::RunId::new(self.now, name, &tag).into_string();
         let mut lines = vec![
@@ -298,7 +299,7 @@ impl App {
             return vec![];
         };
         for r in &plan.runs {
-            self.runs.push(RunView {
+            self.runs.all.push(RunView {
                 id: crate::jobs::fleet::target_job(id, &r.host),
                 kind: RunKind::FleetTarget { fleet: id.clone() },
                 title: r.title.clone(),
@@ -312,7 +313,7 @@ impl App {
             });
         }
         for (host, _, why) in &plan.refused {
-            self.runs.push(RunView {
+            self.runs.all.push(RunView {
                 id: crate::jobs::fleet::target_job(id, host),
                 kind: RunKind::FleetTarget { fleet: id.clone() },
                 title: format!("{} (refused)", plan.runbook),
@@ -325,7 +326,7 @@ impl App {
                 output: Default::default(),
             });
         }
-        self.fleets.push(FleetView {
+        self.runs.fleets.push(FleetView {
             id: id.clone(),
             runbook: plan.runbook.clone(),
             selection: plan.selection.clone(),
@@ -338,7 +339,7 @@ impl App {
             ended: BTreeMap::new(),
             followed: Default::default(),
         });
-        self.marked.clear();
+        self.runs.marked.clear();
         self.notify(
             Level::Info,
             format!("{id}: sent to {} target(s)", plan.runs.len()),
@@ -353,21 +354,21 @@ impl App {
                 tracing::info!(run, command, targets = hosts.len(), "fleet command sent");
             }
             FleetEvent::Progress(c) => {
-                if let Some(f) = self.fleets.iter_mut().find(|f| f.id == run) {
+                if let Some(f) = self.runs.fleets.iter_mut().find(|f| f.id == run) {
                     f.counts = c;
                 }
             }
             FleetEvent::Ended { host, end, output } => {
                 let job = crate::jobs::fleet::target_job(run, &host);
                 let now = self.now;
-                if let Some(r) = self.runs.iter_mut().find(|r| r.id == job) {
+                if let Some(r) = self.runs.all.iter_mut().find(|r| r.id == job) {
                     r.status = status_of(&end);
                     r.finished_at = Some(now);
                     // The complete output replaces what a live tail showed.
                     r.output = Default::default();
                     r.output.push_str(&output);
                 }
-                if let Some(f) = self.fleets.iter_mut().find(|f| f.id == run) {
+                if let Some(f) = self.runs.fleets.iter_mut().find(|f| f.id == run) {
                     f.ended.insert(host, end);
                     if f.ended.len() == f.targets {
                         let s = f.summary();
@@ -392,14 +393,14 @@ impl App {
         let RunKind::FleetTarget { fleet } = &self.run(run)?.kind else {
             return None;
         };
-        self.fleets.iter().find(|f| &f.id == fleet)
+        self.runs.fleets.iter().find(|f| &f.id == fleet)
     }
 
     /// Opening a fleet target that still runs: tail its job live, once. Only
     /// what the operator looks at is tailed; the others' output comes with
     /// their end.
     pub(super) fn follow_fleet_target(&mut self, key: &str) -> Vec<Effect> {
-        let Some(run) = self.runs.iter().find(|r| r.id == key) else {
+        let Some(run) = self.runs.all.iter().find(|r| r.id == key) else {
             return vec![];
         };
         if !run.status.is_active() {
@@ -409,7 +410,7 @@ impl App {
         let RunKind::FleetTarget { fleet } = run.kind.clone() else {
             return vec![];
         };
-        let Some(f) = self.fleets.iter_mut().find(|f| f.id == fleet) else {
+        let Some(f) = self.runs.fleets.iter_mut().find(|f| f.id == fleet) else {
             return vec![];
         };
         if !f.followed.insert(host.clone()) {
@@ -423,6 +424,6 @@ impl App {
 
     /// The newest fleet's summary line (shown above the Runs table).
     pub fn fleet_summary(&self) -> Option<String> {
-        self.fleets.last().map(FleetView::summary)
+        self.runs.fleets.last().map(FleetView::summary)
     }
 }

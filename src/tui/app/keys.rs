@@ -37,7 +37,7 @@ impl App {
             confirm::Answer::Go => {
                 tracing::info!(action = %c.title, "confirmed");
                 self.notify(Level::Info, format!("{}…", c.title));
-                self.actions_in_flight += 1;
+                self.runs.actions_in_flight += 1;
                 vec![c.effect]
             }
             confirm::Answer::NotYet(n) => {
@@ -70,7 +70,7 @@ impl App {
         // Tab cycles through what the last Tab offered; any other
         // key starts afresh.
         if key.code != KeyCode::Tab {
-            self.palette_cycle = None;
+            self.nav.palette_cycle = None;
         }
         match key.code {
             KeyCode::Enter => {
@@ -113,11 +113,11 @@ impl App {
         match step {
             Some(d) => {
                 let most = u16::try_from(fields.len()).unwrap_or(u16::MAX);
-                let at = i32::from(self.detail_scroll) + d;
-                self.detail_scroll = u16::try_from(at.clamp(0, i32::from(most))).unwrap_or(0);
+                let at = i32::from(self.nav.detail_scroll) + d;
+                self.nav.detail_scroll = u16::try_from(at.clamp(0, i32::from(most))).unwrap_or(0);
                 self.mode = Mode::Detail { title, fields };
             }
-            None => self.detail_scroll = 0,
+            None => self.nav.detail_scroll = 0,
         }
         vec![]
     }
@@ -220,10 +220,10 @@ impl App {
 
     pub(super) fn set_filter(&mut self, text: String) {
         let screen = self.screen;
-        let table = self.tables.remove(&screen).unwrap_or_default();
-        let list = self.lists.entry(screen).or_default();
-        list.set_filter(text, &table, &mut self.matcher);
-        self.tables.insert(screen, table);
+        let table = self.nav.tables.remove(&screen).unwrap_or_default();
+        let list = self.nav.lists.entry(screen).or_default();
+        list.set_filter(text, &table, &mut self.nav.matcher);
+        self.nav.tables.insert(screen, table);
     }
 
     /// Containers: show only the selected container's compose project, or
@@ -241,6 +241,7 @@ impl App {
             return vec![];
         }
         let project = self
+            .nav
             .lists
             .get(&Screen::Containers)
             .and_then(|l| l.selected_row(self.table(Screen::Containers)))
@@ -254,7 +255,12 @@ impl App {
     }
 
     pub(super) fn request_quit(&mut self) -> Vec<Effect> {
-        let active = self.runs.iter().filter(|r| r.status.is_active()).count();
+        let active = self
+            .runs
+            .all
+            .iter()
+            .filter(|r| r.status.is_active())
+            .count();
         if active > 0 {
             self.mode = Mode::ConfirmQuit;
         } else {
@@ -265,8 +271,8 @@ impl App {
 
     pub(super) fn move_list(&mut self, f: impl FnOnce(&mut ListState, &TableData)) {
         let screen = self.screen;
-        if let Some(table) = self.tables.get(&screen) {
-            f(self.lists.entry(screen).or_default(), table);
+        if let Some(table) = self.nav.tables.get(&screen) {
+            f(self.nav.lists.entry(screen).or_default(), table);
         }
     }
 
@@ -301,6 +307,7 @@ impl App {
             Action::Notices => {
                 let fields: Vec<(String, String)> = self
                     .notices
+                    .kept
                     .iter()
                     .rev()
                     .map(|n| (n.at.format("%H:%M:%S").to_string(), n.text.clone()))
@@ -391,7 +398,7 @@ impl App {
         if let Some(fx) = self.screen.view().up(self) {
             return fx;
         }
-        if let Some(prev) = self.back.pop() {
+        if let Some(prev) = self.nav.back.pop() {
             self.screen = prev;
             self.rebuild(prev);
         }

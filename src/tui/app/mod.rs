@@ -43,17 +43,24 @@ pub struct App {
     pub config: Config,
     pub ctx: ContextInfo,
     pub keymap: Keymap,
+    /// Runbooks: the built-in library plus the user's directory.
+    pub library: std::sync::Arc<runbook::Library>,
     pub screen: Screen,
-    back: Vec<Screen>,
+    /// The dialog open over the screen, if any.
     pub mode: Mode,
     pub quit: bool,
-    pub spinner: usize,
-    pub notice: Option<Notice>,
-    /// How far the open detail popup is scrolled (0 when it opens).
-    pub detail_scroll: u16,
-    /// The last notices, oldest first (`n` shows them whole).
-    pub notices: std::collections::VecDeque<Notice>,
+    /// What is loaded of the estate, and what is derived from it.
+    pub estate: Estate,
+    /// This console's runs, fleets and marks.
+    pub runs: Runs,
+    /// Where the operator is: tables, filters, the way back, the pane.
+    pub nav: Nav,
+    pub notices: Notices,
+}
 
+/// What is loaded of the estate, and what is derived from it.
+#[derive(Default)]
+pub struct Estate {
     pub instances: Loaded<Vec<Instance>>,
     /// Pages of the first instance listing shown so far (rows appear as
     /// they arrive; a refresh keeps the old rows until it is complete).
@@ -66,13 +73,6 @@ pub struct App {
     /// The S3 browser (Objects, Versions): where it is, what it listed.
     pub s3: screens::S3View,
     pub s3_backups: Loaded<Vec<Backup>>,
-    pub runs: Vec<RunView>,
-    /// Instances marked for a fleet run (ids).
-    pub marked: std::collections::BTreeSet<String>,
-    /// Fleet runs of this console, oldest first (their targets are in `runs`).
-    pub fleets: Vec<fleet::FleetView>,
-    /// `:run NAME tag:K=V`: the selection the form opened next is for.
-    pending_fleet: Option<fleet::FleetSelection>,
     /// The journal, newest first (History screen).
     pub history: Loaded<Vec<crate::store::journal::Entry>>,
     /// Drill reports, newest first, and the drill in progress.
@@ -84,22 +84,64 @@ pub struct App {
     pub attention: Vec<crate::ops::attention::Item>,
     /// Contexts `:ctx` can open (from the config, plus sandbox and aws).
     pub contexts: Vec<String>,
+}
+
+/// This console's runs, fleets and marks.
+#[derive(Default)]
+pub struct Runs {
+    /// Every run shown on Runs, oldest first.
+    pub all: Vec<RunView>,
+    /// Instances marked for a fleet run (ids).
+    pub marked: std::collections::BTreeSet<String>,
+    /// Fleet runs of this console, oldest first (their targets are in `all`).
+    pub fleets: Vec<fleet::FleetView>,
+    /// `:run NAME tag:K=V`: the selection the form opened next is for.
+    pending_fleet: Option<fleet::FleetSelection>,
     /// Changes and downloads sent and not yet answered (the spinner turns).
     pub actions_in_flight: usize,
-    run_seq: u32,
+    seq: u32,
     /// Distinguishes this console's run ids from another console's started
     /// in the same second (set from the process id; empty in tests).
-    pub run_tag: String,
-    /// The run output pane: which run, how far scrolled, following or not.
-    pub pane: screens::OutputPane,
+    pub tag: String,
+}
 
-    /// Tab in the palette: what was typed, which candidate, the line shown.
-    palette_cycle: Option<(String, usize, String)>,
+/// Where the operator is: each screen's table and filter, the way back,
+/// the output pane, the scroll of a detail, the palette's Tab cycle.
+pub struct Nav {
+    back: Vec<Screen>,
     pub tables: BTreeMap<Screen, TableData>,
     pub lists: BTreeMap<Screen, ListState>,
     matcher: Matcher,
-    /// Runbooks: the built-in library plus the user's directory.
-    pub library: std::sync::Arc<runbook::Library>,
+    /// The run output pane: which run, how far scrolled, following or not.
+    pub pane: screens::OutputPane,
+    /// How far the open detail popup is scrolled (0 when it opens).
+    pub detail_scroll: u16,
+    /// Tab in the palette: what was typed, which candidate, the line shown.
+    palette_cycle: Option<(String, usize, String)>,
+    pub spinner: usize,
+}
+
+impl Default for Nav {
+    fn default() -> Self {
+        Nav {
+            back: Vec::new(),
+            tables: BTreeMap::new(),
+            lists: BTreeMap::new(),
+            matcher: list::new_matcher(),
+            pane: screens::OutputPane::default(),
+            detail_scroll: 0,
+            palette_cycle: None,
+            spinner: 0,
+        }
+    }
+}
+
+/// The notice on the status line, and the last ones (`n` shows them).
+#[derive(Default)]
+pub struct Notices {
+    pub current: Option<Notice>,
+    /// The last notices, oldest first.
+    pub kept: std::collections::VecDeque<Notice>,
 }
 
 fn input_area(placeholder: &str) -> TextArea<'static> {
@@ -116,40 +158,14 @@ impl App {
             config,
             ctx,
             keymap,
+            library: std::sync::Arc::new(runbook::Library::builtin()),
             screen: Screen::Tenants,
-            back: Vec::new(),
             mode: Mode::Normal,
             quit: false,
-            spinner: 0,
-            notice: None,
-            notices: std::collections::VecDeque::new(),
-            detail_scroll: 0,
-            instances: Loaded::default(),
-            instance_pages: 0,
-            snapshots: BTreeMap::new(),
-            inv: crate::ops::Inventory::default(),
-            buckets: Loaded::default(),
-            s3: screens::S3View::default(),
-            s3_backups: Loaded::default(),
-            runs: Vec::new(),
-            marked: Default::default(),
-            fleets: Vec::new(),
-            pending_fleet: None,
-            history: Loaded::default(),
-            drills: Loaded::default(),
-            drill: None,
-            findings: Loaded::default(),
-            attention: Vec::new(),
-            contexts: Vec::new(),
-            actions_in_flight: 0,
-            run_seq: 0,
-            run_tag: String::new(),
-            pane: screens::OutputPane::default(),
-            palette_cycle: None,
-            tables: BTreeMap::new(),
-            lists: BTreeMap::new(),
-            matcher: list::new_matcher(),
-            library: std::sync::Arc::new(runbook::Library::builtin()),
+            estate: Estate::default(),
+            runs: Runs::default(),
+            nav: Nav::default(),
+            notices: Notices::default(),
         };
         app.rebuild_all();
         app
@@ -161,22 +177,22 @@ impl App {
         // Runs the journal says were in flight are followed again; the
         // journal also feeds the Backups screen's last validations.
         fx.push(Effect::Reattach);
-        self.history.start();
+        self.estate.history.start();
         fx.push(Effect::LoadHistory);
-        self.drills.start();
+        self.estate.drills.start();
         fx.push(Effect::LoadDrills);
         // The posture checks feed the attention list from the start.
-        self.findings.start();
+        self.estate.findings.start();
         fx.push(Effect::LoadPosture);
         fx
     }
 
     fn refresh_all(&mut self) -> Vec<Effect> {
-        self.instances.start();
-        self.buckets.start();
+        self.estate.instances.start();
+        self.estate.buckets.start();
         let mut fx = vec![Effect::LoadInstances, Effect::LoadBuckets];
         if let Some(bucket) = self.config.backups.bucket.clone() {
-            self.s3_backups.start();
+            self.estate.s3_backups.start();
             fx.push(Effect::LoadS3Backups {
                 bucket,
                 prefix: self.config.backups.prefix.clone(),
@@ -186,20 +202,21 @@ impl App {
     }
 
     pub fn busy(&self) -> bool {
-        self.instances.loading()
-            || self.buckets.loading()
-            || self.s3.loading()
-            || self.s3_backups.loading()
-            || self.findings.loading()
-            || self.history.loading()
-            || self.drills.loading()
-            || self.snapshots.values().any(|s| s.loading())
-            || self.runs.iter().any(|r| r.status.is_active())
-            || self.actions_in_flight > 0
+        self.estate.instances.loading()
+            || self.estate.buckets.loading()
+            || self.estate.s3.loading()
+            || self.estate.s3_backups.loading()
+            || self.estate.findings.loading()
+            || self.estate.history.loading()
+            || self.estate.drills.loading()
+            || self.estate.snapshots.values().any(|s| s.loading())
+            || self.runs.all.iter().any(|r| r.status.is_active())
+            || self.runs.actions_in_flight > 0
     }
 
     pub fn host_names(&self) -> BTreeMap<String, String> {
-        self.instances
+        self.estate
+            .instances
             .data
             .iter()
             .map(|i| (i.id.clone(), i.name.clone()))
@@ -208,26 +225,28 @@ impl App {
 
     pub fn table(&self, s: Screen) -> &TableData {
         static EMPTY: std::sync::OnceLock<TableData> = std::sync::OnceLock::new();
-        self.tables
+        self.nav
+            .tables
             .get(&s)
             .unwrap_or_else(|| EMPTY.get_or_init(TableData::default))
     }
 
     pub fn list(&self, s: Screen) -> ListState {
-        self.lists.get(&s).cloned().unwrap_or_default()
+        self.nav.lists.get(&s).cloned().unwrap_or_default()
     }
 
     /// The row under the cursor on the current screen.
     pub fn selected_key(&self) -> Option<String> {
-        let t = self.tables.get(&self.screen)?;
-        self.lists
+        let t = self.nav.tables.get(&self.screen)?;
+        self.nav
+            .lists
             .get(&self.screen)?
             .selected_row(t)
             .map(|r| r.key.clone())
     }
 
     pub fn run(&self, id: &str) -> Option<&RunView> {
-        self.runs.iter().find(|r| r.id == id)
+        self.runs.all.iter().find(|r| r.id == id)
     }
 
     /// Whether the current view concerns production (drawn with a red frame).
@@ -250,11 +269,11 @@ impl App {
             text,
             at: self.now,
         };
-        if self.notices.len() >= NOTICES_KEPT {
-            self.notices.pop_front();
+        if self.notices.kept.len() >= NOTICES_KEPT {
+            self.notices.kept.pop_front();
         }
-        self.notices.push_back(n.clone());
-        self.notice = Some(n);
+        self.notices.kept.push_back(n.clone());
+        self.notices.current = Some(n);
     }
 
     /// Rebuild a screen's table from its data, and the attention list,
@@ -270,9 +289,9 @@ impl App {
         let Some(table) = s.view().table(self) else {
             return;
         };
-        let list = self.lists.entry(s).or_default();
-        list.refilter(&table, &mut self.matcher);
-        self.tables.insert(s, table);
+        let list = self.nav.lists.entry(s).or_default();
+        list.refilter(&table, &mut self.nav.matcher);
+        self.nav.tables.insert(s, table);
     }
 
     fn rebuild_all(&mut self) {
@@ -283,15 +302,16 @@ impl App {
 
     fn rederive(&mut self) {
         let snaps: BTreeMap<String, HostSnapshot> = self
+            .estate
             .snapshots
             .iter()
             .filter_map(|(h, l)| l.data.clone().map(|s| (h.clone(), s)))
             .collect();
-        self.inv = crate::ops::Inventory::derive(
+        self.estate.inv = crate::ops::Inventory::derive(
             &self.config,
-            self.instances.data.clone(),
+            self.estate.instances.data.clone(),
             snaps,
-            &self.s3_backups.data,
+            &self.estate.s3_backups.data,
         );
         for s in [Screen::Tenants, Screen::Containers, Screen::Backups] {
             self.rebuild(s);
@@ -300,9 +320,9 @@ impl App {
 
     fn go(&mut self, s: Screen, push: bool) {
         if push {
-            self.back.push(self.screen);
+            self.nav.back.push(self.screen);
         } else {
-            self.back.clear();
+            self.nav.back.clear();
         }
         self.screen = s;
         self.rebuild(s);

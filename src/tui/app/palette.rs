@@ -70,7 +70,7 @@ impl App {
                 .map(|s| s.name().to_string())
                 .chain(["verify".to_string()])
                 .collect(),
-            "ctx" | "context" => self.contexts.clone(),
+            "ctx" | "context" => self.estate.contexts.clone(),
             _ => vec![],
         };
         candidates
@@ -82,7 +82,7 @@ impl App {
 
     /// Tab in the palette: complete, and on the next Tab the next candidate.
     pub(super) fn complete(&mut self, typed: &str) -> Option<String> {
-        let (base, next) = match &self.palette_cycle {
+        let (base, next) = match &self.nav.palette_cycle {
             // Tab again on a completion: the next candidate (a single one
             // is complete: Tab goes on to what follows it).
             Some((base, i, shown)) if shown == typed && self.completions(base).len() > 1 => {
@@ -92,13 +92,13 @@ impl App {
         };
         let all = self.completions(&base);
         if all.is_empty() {
-            self.palette_cycle = None;
+            self.nav.palette_cycle = None;
             self.notify(Level::Info, format!("nothing completes {base:?}"));
             return None;
         }
         let i = next % all.len();
         let line = all[i].clone();
-        self.palette_cycle = Some((base, i, line.clone()));
+        self.nav.palette_cycle = Some((base, i, line.clone()));
         Some(line)
     }
 
@@ -161,7 +161,7 @@ impl App {
 
     /// `:drill` alone: the drill in progress, or how to start one.
     fn show_drill(&mut self) -> Vec<Effect> {
-        let Some(d) = self.drill.clone() else {
+        let Some(d) = self.estate.drill.clone() else {
             self.notify(
                 Level::Info,
                 format!(
@@ -214,7 +214,7 @@ impl App {
     /// `:drill verify` or `:drill SCENARIO`.
     fn drill_command(&mut self, arg: &str) -> Vec<Effect> {
         match arg {
-            "verify" if self.drill.is_none() && self.drills.loaded() => {
+            "verify" if self.estate.drill.is_none() && self.estate.drills.loaded() => {
                 self.notify(
                     Level::Info,
                     format!(
@@ -225,11 +225,11 @@ impl App {
                 vec![]
             }
             "verify" => {
-                self.actions_in_flight += 1;
+                self.runs.actions_in_flight += 1;
                 vec![Effect::VerifyDrill]
             }
             name => {
-                self.actions_in_flight += 1;
+                self.runs.actions_in_flight += 1;
                 vec![Effect::StartDrill(name.to_string())]
             }
         }
@@ -246,7 +246,7 @@ impl App {
         });
         match profile {
             Some(profile) => {
-                self.actions_in_flight += 1;
+                self.runs.actions_in_flight += 1;
                 vec![Effect::Login { profile }]
             }
             None if self.ctx.simulated => {
@@ -268,6 +268,7 @@ impl App {
         let arg = name.unwrap_or_default();
         if arg.is_empty() || arg == self.ctx.name {
             let others: Vec<&str> = self
+                .estate
                 .contexts
                 .iter()
                 .map(String::as_str)
@@ -286,18 +287,18 @@ impl App {
                 ),
             );
             vec![]
-        } else if !self.contexts.iter().any(|c| c == arg) {
+        } else if !self.estate.contexts.iter().any(|c| c == arg) {
             self.notify(
                 Level::Error,
                 format!(
                     "no context named {arg:?} (known: {})",
-                    self.contexts.join(", ")
+                    self.estate.contexts.join(", ")
                 ),
             );
             vec![]
         } else {
             self.notify(Level::Info, format!("opening context {arg}…"));
-            self.actions_in_flight += 1;
+            self.runs.actions_in_flight += 1;
             vec![Effect::SwitchContext(arg.to_string())]
         }
     }

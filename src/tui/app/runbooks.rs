@@ -87,14 +87,14 @@ impl App {
     /// database (back up now), a tenant also its database.
     pub fn selection_targets(&self) -> Vec<Target> {
         match self.selection_target() {
-            Some(first) => self.inv.related_targets(&first),
+            Some(first) => self.estate.inv.related_targets(&first),
             None => vec![],
         }
     }
 
     /// What `choice` parameters can offer for `target`, from what is loaded.
     pub fn choices_for(&self, target: &Target) -> Choices {
-        self.inv.choices(target)
+        self.estate.inv.choices(target)
     }
 
     /// The one way a run is prepared (the CLI's too): [`crate::ops::prepare_run`].
@@ -109,7 +109,7 @@ impl App {
             library: &self.library,
             production: self.ctx.production,
         };
-        crate::ops::prepare_run(cx, &self.inv, name, target, values)
+        crate::ops::prepare_run(cx, &self.estate.inv, name, target, values)
     }
 
     /// `d`, `R`: straight to the preview with default parameters.
@@ -227,7 +227,7 @@ impl App {
                 &target.host,
                 spec.needs_target_host(),
                 self.read_only(),
-                &self.instances.data,
+                &self.estate.instances.data,
             )
         {
             self.notify(Level::Error, format!("{name} refused: {why}"));

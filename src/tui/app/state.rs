@@ -142,10 +142,15 @@ pub enum Load {
     Idle,
     /// Asked for; `shown`: an earlier load's data is still there (a
     /// refresh keeps the rows until it is complete).
-    Loading { shown: bool },
+    Loading {
+        shown: bool,
+    },
     Ready,
     /// The last load failed; `shown` as for `Loading`.
-    Failed { error: String, shown: bool },
+    Failed {
+        error: String,
+        shown: bool,
+    },
 }
 
 /// A table's data and where its load is.

@@ -73,18 +73,18 @@ impl App {
 
     fn on_tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
         self.now = now;
-        self.spinner = self.spinner.wrapping_add(1);
-        if let Some(n) = &self.notice
+        self.nav.spinner = self.nav.spinner.wrapping_add(1);
+        if let Some(n) = &self.notices.current
             && n.level == Level::Info
             && (now - n.at).num_seconds() > 8
         {
-            self.notice = None;
+            self.notices.current = None;
         }
-        if self.runs.iter().any(|r| r.status.is_active()) {
+        if self.runs.all.iter().any(|r| r.status.is_active()) {
             self.rebuild(Screen::Runs);
         }
         // The drill in progress shows its clock on Drills.
-        if self.drill.is_some() && self.screen == Screen::Drills {
+        if self.estate.drill.is_some() && self.screen == Screen::Drills {
             self.rebuild(Screen::Drills);
         }
         vec![]
@@ -93,10 +93,10 @@ impl App {
     fn on_instances_page(&mut self, page: Vec<Instance>) -> Vec<Effect> {
         // The first listing shows rows as they come; a refresh
         // keeps what is on screen until it is complete.
-        if self.instances.loading() && !self.instances.loaded() {
-            self.instances.data.extend(page);
-            self.instance_pages += 1;
-            if self.instance_pages <= 3 || self.instance_pages.is_multiple_of(10) {
+        if self.estate.instances.loading() && !self.estate.instances.loaded() {
+            self.estate.instances.data.extend(page);
+            self.estate.instance_pages += 1;
+            if self.estate.instance_pages <= 3 || self.estate.instance_pages.is_multiple_of(10) {
                 self.rebuild(Screen::Instances);
             }
         }
@@ -104,10 +104,10 @@ impl App {
     }
 
     fn on_instances(&mut self, r: ProviderResult<Vec<Instance>>) -> Vec<Effect> {
-        self.instance_pages = 0;
+        self.estate.instance_pages = 0;
         match r {
             Ok(list) => {
-                self.instances.ready(list);
+                self.estate.instances.ready(list);
             }
             Err(e) => {
                 let hint = if e.kind == crate::provider::ErrorKind::Auth {
@@ -116,23 +116,24 @@ impl App {
                     ""
                 };
                 self.notify(Level::Error, format!("loading instances failed: {e}{hint}"));
-                self.instances.fail(e.to_string());
+                self.estate.instances.fail(e.to_string());
             }
         }
         self.rebuild(Screen::Instances);
         self.rederive();
-        let reachable = crate::ops::Inventory::fact_hosts(&self.config, &self.instances.data);
+        let reachable =
+            crate::ops::Inventory::fact_hosts(&self.config, &self.estate.instances.data);
         reachable
             .into_iter()
             .map(|h| {
-                self.snapshots.entry(h.clone()).or_default().start();
+                self.estate.snapshots.entry(h.clone()).or_default().start();
                 Effect::LoadSnapshot(h)
             })
             .collect()
     }
 
     fn on_snapshot(&mut self, host: String, result: Result<HostSnapshot, String>) -> Vec<Effect> {
-        let entry = self.snapshots.entry(host.clone()).or_default();
+        let entry = self.estate.snapshots.entry(host.clone()).or_default();
         match result {
             Ok(s) => {
                 entry.data = Some(s);
@@ -150,10 +151,10 @@ impl App {
     fn on_buckets(&mut self, r: ProviderResult<Vec<Bucket>>) -> Vec<Effect> {
         match r {
             Ok(b) => {
-                self.buckets.ready(b);
+                self.estate.buckets.ready(b);
             }
             Err(e) => {
-                self.buckets.fail(e.to_string());
+                self.estate.buckets.fail(e.to_string());
                 self.notify(Level::Error, format!("listing buckets failed: {e}"));
             }
         }
@@ -164,10 +165,10 @@ impl App {
     fn on_s3_backups(&mut self, r: ProviderResult<Vec<Backup>>) -> Vec<Effect> {
         match r {
             Ok(b) => {
-                self.s3_backups.ready(b);
+                self.estate.s3_backups.ready(b);
             }
             Err(e) => {
-                self.s3_backups.fail(e.to_string());
+                self.estate.s3_backups.fail(e.to_string());
                 self.notify(Level::Warn, format!("S3 backups unavailable: {e}"));
             }
         }
@@ -182,9 +183,9 @@ impl App {
         host: String,
         production: bool,
     ) -> Vec<Effect> {
-        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
-        if !self.runs.iter().any(|r| r.id == id) {
-            self.runs.push(RunView {
+        self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
+        if !self.runs.all.iter().any(|r| r.id == id) {
+            self.runs.all.push(RunView {
                 id: id.clone(),
                 kind: RunKind::Forward,
                 title: title.clone(),
@@ -211,9 +212,10 @@ impl App {
         output: String,
     ) -> Vec<Effect> {
         let id = entry.start.run.clone();
-        if !self.runs.iter().any(|r| r.id == id) {
+        if !self.runs.all.iter().any(|r| r.id == id) {
             // Unfinished, followed again: this console drives it now.
             self.runs
+                .all
                 .push(RunView::of_entry(&entry, RunKind::Runbook, &output));
             self.rebuild(Screen::Runs);
         }
@@ -231,11 +233,11 @@ impl App {
         &mut self,
         result: Result<Box<crate::drill::Active>, String>,
     ) -> Vec<Effect> {
-        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
         match result {
             Ok(a) => {
                 self.notify(Level::Warn, format!("DRILL {}: {}", a.scenario, a.alarm));
-                self.drill = Some(*a);
+                self.estate.drill = Some(*a);
                 self.rebuild(Screen::Drills);
             }
             Err(e) => self.notify(Level::Error, format!("drill not started: {e}")),
@@ -248,7 +250,7 @@ impl App {
         &mut self,
         result: Result<Box<crate::drill::Report>, String>,
     ) -> Vec<Effect> {
-        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
         match result {
             Ok(r) => {
                 self.notify(
@@ -270,14 +272,14 @@ impl App {
                     ),
                 );
                 if r.passed {
-                    self.drill = None;
+                    self.estate.drill = None;
                     self.rebuild(Screen::Drills);
                 }
                 self.mode = drill_report_popup(&r);
             }
             Err(e) => self.notify(Level::Error, format!("drill verify: {e}")),
         }
-        self.drills.start();
+        self.estate.drills.start();
         vec![Effect::LoadDrills]
     }
 
@@ -286,37 +288,38 @@ impl App {
         entry: Box<crate::store::journal::Entry>,
         text: String,
     ) -> Vec<Effect> {
-        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
         let id = entry.start.run.clone();
         // A run of this console keeps its live view; a past one is loaded.
-        if !self.runs.iter().any(|r| r.id == id) {
+        if !self.runs.all.iter().any(|r| r.id == id) {
             self.runs
+                .all
                 .push(RunView::of_entry(&entry, RunKind::Journal, &text));
             self.rebuild(Screen::Runs);
         }
-        self.pane.show(id, false);
-        self.back.push(self.screen);
+        self.nav.pane.show(id, false);
+        self.nav.back.push(self.screen);
         self.screen = Screen::RunOutput;
         vec![]
     }
 
     fn on_context_opened(&mut self, ctx: ContextInfo, config: Config) -> Vec<Effect> {
-        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
         self.notify(
             Level::Info,
             format!("context {} ({})", ctx.name, ctx.provider),
         );
         self.ctx = ctx;
         self.config = config;
-        self.instances = Loaded::default();
-        self.snapshots.clear();
-        self.buckets = Loaded::default();
-        self.s3 = screens::S3View::default();
-        self.s3_backups = Loaded::default();
-        self.lists.clear();
+        self.estate.instances = Loaded::default();
+        self.estate.snapshots.clear();
+        self.estate.buckets = Loaded::default();
+        self.estate.s3 = screens::S3View::default();
+        self.estate.s3_backups = Loaded::default();
+        self.nav.lists.clear();
         self.rederive();
         self.rebuild_all();
-        self.back.clear();
+        self.nav.back.clear();
         if !matches!(self.screen, Screen::Runs | Screen::RunOutput) {
             self.screen = Screen::Tenants;
         }
@@ -329,17 +332,17 @@ impl App {
         result: Result<String, String>,
         reload: Vec<Effect>,
     ) -> Vec<Effect> {
-        self.actions_in_flight = self.actions_in_flight.saturating_sub(1);
+        self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
         match result {
             Ok(detail) => self.notify(Level::Info, format!("{title}: {detail}")),
             Err(e) => self.notify(Level::Error, format!("{title} failed: {e}")),
         }
         for fx in &reload {
             match fx {
-                Effect::LoadInstances => self.instances.start(),
-                Effect::LoadVersions { .. } => self.s3.versions.start(),
-                Effect::LoadObjects { .. } => self.s3.objects.start(),
-                Effect::SwitchContext(_) => self.actions_in_flight += 1,
+                Effect::LoadInstances => self.estate.instances.start(),
+                Effect::LoadVersions { .. } => self.estate.s3.versions.start(),
+                Effect::LoadObjects { .. } => self.estate.s3.objects.start(),
+                Effect::SwitchContext(_) => self.runs.actions_in_flight += 1,
                 _ => {}
             }
         }
@@ -352,14 +355,14 @@ impl App {
         // fleet's to say (with its complete output).
         if self.fleet_of(ev.run()).is_some() {
             if let RunEvent::Output { run, text } = &ev
-                && let Some(r) = self.runs.iter_mut().find(|r| &r.id == run)
+                && let Some(r) = self.runs.all.iter_mut().find(|r| &r.id == run)
                 && r.status.is_active()
             {
                 r.output.push_str(text);
             }
             return vec![];
         }
-        let Some(run) = self.runs.iter_mut().find(|r| r.id == ev.run()) else {
+        let Some(run) = self.runs.all.iter_mut().find(|r| r.id == ev.run()) else {
             return vec![];
         };
         let mut fx = vec![];
@@ -386,15 +389,19 @@ impl App {
             };
             self.notify(level, format!("{title}: {}", status.label()));
             // What the run changed shows up on the next read of the host.
-            self.snapshots.entry(host.clone()).or_default().start();
+            self.estate
+                .snapshots
+                .entry(host.clone())
+                .or_default()
+                .start();
             fx.push(Effect::LoadSnapshot(host));
-            if self.history.loaded() {
-                self.history.start();
+            if self.estate.history.loaded() {
+                self.estate.history.start();
                 fx.push(Effect::LoadHistory);
             }
             // A backup or a sync changes what S3 holds.
             if let Some(bucket) = self.config.backups.bucket.clone() {
-                self.s3_backups.start();
+                self.estate.s3_backups.start();
                 fx.push(Effect::LoadS3Backups {
                     bucket,
                     prefix: self.config.backups.prefix.clone(),

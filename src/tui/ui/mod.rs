@@ -37,8 +37,8 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     match app.screen {
         Screen::RunOutput => draw_output(f, body, app, theme),
         // The first screen leads with what needs attention.
-        Screen::Tenants if !app.attention.is_empty() && body.height >= 12 => {
-            let shown = app.attention.len().min(3);
+        Screen::Tenants if !app.estate.attention.is_empty() && body.height >= 12 => {
+            let shown = app.estate.attention.len().min(3);
             let [strip, rest] =
                 Layout::vertical([Constraint::Length(shown as u16 + 1), Constraint::Min(3)])
                     .areas(body);
@@ -52,7 +52,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     match &app.mode {
         Mode::Help => draw_help(f, area, app, theme),
         Mode::Detail { title, fields } => {
-            draw_detail(f, area, title, fields, app.detail_scroll, theme);
+            draw_detail(f, area, title, fields, app.nav.detail_scroll, theme);
         }
         Mode::Preview(p) => runbooks::draw_preview(f, area, app, p, theme),
         Mode::Picker(p) => runbooks::draw_picker(f, area, p, theme),
@@ -71,6 +71,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
             // Name the runs that go on without a watcher.
             let going: Vec<String> = app
                 .runs
+                .all
                 .iter()
                 .filter(|r| r.status.is_active())
                 .map(|r| {
@@ -84,6 +85,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
                 .collect();
             let forwards = app
                 .runs
+                .all
                 .iter()
                 .any(|r| r.status.is_active() && r.kind == RunKind::Forward);
             draw_confirm(
@@ -110,7 +112,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
 fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::styled(" opsdeck ", theme.header()), Span::raw(" ")];
     // A drill in progress is the first thing to see, with its clock.
-    if let Some(d) = &app.drill {
+    if let Some(d) = &app.estate.drill {
         let secs = (app.now - d.started_at).num_seconds().max(0);
         spans.push(Span::styled(
             format!(" DRILL {} {}:{:02} ", d.scenario, secs / 60, secs % 60),
@@ -154,7 +156,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.busy() {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(
-            format!("{} working", SPINNER[app.spinner % SPINNER.len()]),
+            format!("{} working", SPINNER[app.nav.spinner % SPINNER.len()]),
             Style::default().fg(theme.accent),
         ));
     }
@@ -245,7 +247,7 @@ fn status_style(s: &RunStatus, theme: &Theme) -> Style {
 }
 
 fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let Some(run) = app.pane.run.as_deref().and_then(|id| app.run(id)) else {
+    let Some(run) = app.nav.pane.run.as_deref().and_then(|id| app.run(id)) else {
         f.render_widget(Paragraph::new("no run selected"), area);
         return;
     };
@@ -270,7 +272,7 @@ fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ];
     if run.status.is_active() {
         title.push(Span::styled(
-            format!("{} ", SPINNER[app.spinner % SPINNER.len()]),
+            format!("{} ", SPINNER[app.nav.spinner % SPINNER.len()]),
             Style::default().fg(theme.accent),
         ));
     }
@@ -296,7 +298,7 @@ fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let [meta, text] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
-    let follow = if app.pane.follow {
+    let follow = if app.nav.pane.follow {
         "following"
     } else {
         "scrolled (G follows)"
@@ -315,8 +317,9 @@ fn draw_output(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         meta,
     );
     let len = run.output.len();
-    app.pane.set_height(text.height as usize);
+    app.nav.pane.set_height(text.height as usize);
     let lines: Vec<Line> = app
+        .nav
         .pane
         .window(len)
         .filter_map(|i| run.output.line(i))
@@ -374,7 +377,7 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             f.render_widget(ta, rest);
         }
         _ => {
-            if let Some(n) = &app.notice {
+            if let Some(n) = &app.notices.current {
                 let color = match n.level {
                     Level::Info => theme.fg,
                     Level::Warn => theme.warn,
@@ -547,11 +550,12 @@ fn popup<'a>(title: &'a str, border: ratatui::style::Color, theme: &Theme) -> Bl
 fn draw_attention_strip(f: &mut Frame, area: Rect, app: &App, theme: &Theme, shown: usize) {
     use crate::ops::attention::Severity;
     let critical = app
+        .estate
         .attention
         .iter()
         .filter(|i| i.severity == Severity::Critical)
         .count();
-    let warnings = app.attention.len() - critical;
+    let warnings = app.estate.attention.len() - critical;
     let key = key_of(app, Action::Go(Screen::Attention));
     let mut lines = vec![Line::from(vec![
         Span::styled(
@@ -566,7 +570,7 @@ fn draw_attention_strip(f: &mut Frame, area: Rect, app: &App, theme: &Theme, sho
             Style::default().fg(theme.muted),
         ),
     ])];
-    for i in app.attention.iter().take(shown) {
+    for i in app.estate.attention.iter().take(shown) {
         let (mark, style) = match i.severity {
             Severity::Critical => (
                 "!!",

@@ -195,7 +195,7 @@ pub(super) fn draw_table(f: &mut Frame, area: Rect, app: &App, theme: &Theme, s:
     }
     if loading {
         title.push(Span::styled(
-            format!("{} loading ", SPINNER[app.spinner % SPINNER.len()]),
+            format!("{} loading ", SPINNER[app.nav.spinner % SPINNER.len()]),
             Style::default().fg(theme.accent),
         ));
     }

@@ -18,16 +18,16 @@ impl View for Attention {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        app.attention = crate::ops::attention::gather(&crate::ops::attention::Signals {
+        app.estate.attention = crate::ops::attention::gather(&crate::ops::attention::Signals {
             config: &app.config,
-            inv: &app.inv,
-            buckets: &app.buckets.data,
-            findings: &app.findings.data,
-            journal: &app.history.data,
-            drill: app.drill.as_ref(),
+            inv: &app.estate.inv,
+            buckets: &app.estate.buckets.data,
+            findings: &app.estate.findings.data,
+            journal: &app.estate.history.data,
+            drill: app.estate.drill.as_ref(),
             now: app.now,
         });
-        Some(views::attention_table(&app.attention, app.now))
+        Some(views::attention_table(&app.estate.attention, app.now))
     }
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
@@ -37,23 +37,23 @@ impl View for Attention {
     /// `R` reloads everything: Attention reads every screen's data.
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
         let mut fx = app.refresh_all();
-        app.history.start();
-        app.drills.start();
-        app.findings.start();
+        app.estate.history.start();
+        app.estate.drills.start();
+        app.estate.findings.start();
         fx.extend([Effect::LoadHistory, Effect::LoadDrills, Effect::LoadPosture]);
         fx
     }
 
     fn target(&self, app: &App, key: &str) -> Option<Target> {
-        let fix = app.attention.iter().find(|i| i.key() == key)?.fix.as_ref()?;
-        app.inv.resolve(fix.target_kind, &fix.target).ok()
+        let fix = app.estate.attention.iter().find(|i| i.key() == key)?.fix.as_ref()?;
+        app.estate.inv.resolve(fix.target_kind, &fix.target).ok()
     }
 }
 
 impl App {
     /// Enter on an item: its fix's form, prefilled with its target.
     fn attention_select(&mut self, key: &str) -> Vec<Effect> {
-        let Some(item) = self.attention.iter().find(|i| i.key() == key).cloned() else {
+        let Some(item) = self.estate.attention.iter().find(|i| i.key() == key).cloned() else {
             return vec![];
         };
         let Some(fix) = &item.fix else {
@@ -76,7 +76,7 @@ impl App {
             };
             return vec![];
         };
-        match self.inv.resolve(fix.target_kind, &fix.target) {
+        match self.estate.inv.resolve(fix.target_kind, &fix.target) {
             Ok(target) => self.open_form(&fix.runbook, target, &BTreeMap::new()),
             Err(e) => {
                 self.notify(Level::Error, format!("{}: {e}", fix.runbook));

@@ -20,11 +20,11 @@ impl View for Backups {
     fn table(&self, app: &mut App) -> Option<TableData> {
         let rpo = |db: &str| app.config.rpo_hours(db);
         Some(views::backups_table(
-            &app.inv.backups,
+            &app.estate.inv.backups,
             app.now,
             &rpo,
             &app.host_names(),
-            &views::validation_results(&app.history.data),
+            &views::validation_results(&app.estate.history.data),
         ))
     }
 
@@ -41,7 +41,7 @@ impl View for Backups {
     }
 
     fn target(&self, app: &App, key: &str) -> Option<Target> {
-        let inv = &app.inv;
+        let inv = &app.estate.inv;
         inv.backups
             .iter()
             .find(|b| views::backup_key(b) == key || b.path == key)

@@ -17,11 +17,11 @@ impl View for Buckets {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        Some(views::buckets_table(&app.buckets.data))
+        Some(views::buckets_table(&app.estate.buckets.data))
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.buckets.loading(), app.buckets.error())
+        (app.estate.buckets.loading(), app.estate.buckets.error())
     }
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {

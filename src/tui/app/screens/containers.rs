@@ -18,7 +18,7 @@ impl View for Containers {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        Some(views::containers_table(&app.inv.containers, &app.host_names()))
+        Some(views::containers_table(&app.estate.inv.containers, &app.host_names()))
     }
 
     fn production(&self, app: &App) -> bool {
@@ -34,7 +34,7 @@ impl View for Containers {
     }
 
     fn target(&self, app: &App, key: &str) -> Option<Target> {
-        let inv = &app.inv;
+        let inv = &app.estate.inv;
         inv.containers
             .iter()
             .find(|c| views::container_key(c) == key)

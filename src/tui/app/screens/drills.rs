@@ -19,14 +19,14 @@ impl View for Drills {
 
     fn table(&self, app: &mut App) -> Option<TableData> {
         Some(views::drills_table(
-            &app.drills.data,
-            app.drill.as_ref(),
+            &app.estate.drills.data,
+            app.estate.drill.as_ref(),
             app.now,
         ))
     }
 
     fn opened(&self, app: &mut App) -> Vec<Effect> {
-        app.drills.start();
+        app.estate.drills.start();
         vec![Effect::LoadDrills]
     }
 
@@ -35,10 +35,10 @@ impl View for Drills {
     }
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
-        if app.drill.as_ref().is_some_and(|d| d.id == key) {
+        if app.estate.drill.as_ref().is_some_and(|d| d.id == key) {
             return app.run_command("drill");
         }
-        if let Some(r) = app.drills.data.iter().find(|r| r.id == key) {
+        if let Some(r) = app.estate.drills.data.iter().find(|r| r.id == key) {
             app.mode = drill_report_popup(r);
         }
         vec![]
@@ -51,9 +51,9 @@ impl App {
         active: Option<crate::drill::Active>,
         reports: Vec<crate::drill::Report>,
     ) {
-        self.drill = active;
-        self.drills.data = reports.into_iter().rev().collect();
-        self.drills.done();
+        self.estate.drill = active;
+        self.estate.drills.data = reports.into_iter().rev().collect();
+        self.estate.drills.done();
         self.rebuild(Screen::Drills);
     }
 }

@@ -18,27 +18,27 @@ impl View for Findings {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        Some(views::findings_table(&app.findings.data))
+        Some(views::findings_table(&app.estate.findings.data))
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.findings.loading(), app.findings.error())
+        (app.estate.findings.loading(), app.estate.findings.error())
     }
 
     fn opened(&self, app: &mut App) -> Vec<Effect> {
-        if app.findings.loaded() {
+        if app.estate.findings.loaded() {
             return vec![];
         }
         self.refresh(app)
     }
 
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
-        app.findings.start();
+        app.estate.findings.start();
         vec![Effect::LoadPosture]
     }
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
-        if let Some(f) = app.findings.data.iter().find(|f| f.resource == key) {
+        if let Some(f) = app.estate.findings.data.iter().find(|f| f.resource == key) {
             let mut fields = vec![
                 ("finding".to_string(), f.kind.label().to_string()),
                 ("region".into(), f.region.clone()),
@@ -66,10 +66,10 @@ impl App {
     ) {
         match result {
             Ok(v) => {
-                self.findings.done();
-                self.findings.data = v;
+                self.estate.findings.done();
+                self.estate.findings.data = v;
             }
-            Err(e) => self.findings.fail(e.to_string()),
+            Err(e) => self.estate.findings.fail(e.to_string()),
         }
         self.rebuild(Screen::Findings);
     }

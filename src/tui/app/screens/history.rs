@@ -17,11 +17,11 @@ impl View for History {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        Some(views::history_table(&app.history.data, &app.host_names()))
+        Some(views::history_table(&app.estate.history.data, &app.host_names()))
     }
 
     fn opened(&self, app: &mut App) -> Vec<Effect> {
-        app.history.start();
+        app.estate.history.start();
         vec![Effect::LoadHistory]
     }
 
@@ -31,14 +31,14 @@ impl View for History {
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
         // Read on a blocking task; the spinner turns until it is here.
-        app.actions_in_flight += 1;
+        app.runs.actions_in_flight += 1;
         vec![Effect::OpenPastOutput(key)]
     }
 }
 
 impl App {
     pub(in crate::tui::app) fn on_history(&mut self, entries: Vec<crate::store::journal::Entry>) {
-        self.history.ready(entries);
+        self.estate.history.ready(entries);
         self.rebuild(Screen::History);
         // The Backups screen shows each backup's last validation.
         self.rebuild(Screen::Backups);

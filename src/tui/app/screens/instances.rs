@@ -30,8 +30,8 @@ impl View for Instances {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        let mut t = views::instances_table(&app.instances.data);
-        fleet::show_marks(&mut t, &app.marked);
+        let mut t = views::instances_table(&app.estate.instances.data);
+        fleet::show_marks(&mut t, &app.runs.marked);
         Some(t)
     }
 
@@ -40,11 +40,11 @@ impl View for Instances {
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.instances.loading(), app.instances.error())
+        (app.estate.instances.loading(), app.estate.instances.error())
     }
 
     fn badge(&self, app: &App) -> Option<String> {
-        (!app.marked.is_empty()).then(|| format!("● {} marked", app.marked.len()))
+        (!app.runs.marked.is_empty()).then(|| format!("● {} marked", app.runs.marked.len()))
     }
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
@@ -52,10 +52,10 @@ impl View for Instances {
     }
 
     fn target(&self, app: &App, key: &str) -> Option<Target> {
-        app.instances
+        app.estate.instances
             .data
             .iter()
             .find(|i| i.id == key)
-            .map(|i| app.inv.instance_target(i))
+            .map(|i| app.estate.inv.instance_target(i))
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 
 impl App {
     pub(in crate::tui::app) fn instance_detail(&mut self, key: &str) -> Vec<Effect> {
-        if let Some(i) = self.instances.data.iter().find(|i| i.id == *key) {
+        if let Some(i) = self.estate.instances.data.iter().find(|i| i.id == *key) {
             let mut fields = vec![
                 ("id".to_string(), i.id.clone()),
                 ("name".into(), i.name.clone()),
@@ -35,6 +35,7 @@ impl App {
 
     pub(in crate::tui::app) fn container_detail(&mut self, key: &str) -> Vec<Effect> {
         if let Some(c) = self
+            .estate
             .inv
             .containers
             .iter()
@@ -71,6 +72,7 @@ impl App {
 
     pub(in crate::tui::app) fn backup_detail(&mut self, key: &str) -> Vec<Effect> {
         if let Some(b) = self
+            .estate
             .inv
             .backups
             .iter()
@@ -97,6 +99,7 @@ impl App {
         let (host, container) = match self.screen {
             Screen::Instances => (key, None),
             Screen::Containers => match self
+                .estate
                 .inv
                 .containers
                 .iter()
@@ -113,7 +116,14 @@ impl App {
                 return vec![];
             }
         };
-        let Some(i) = self.instances.data.iter().find(|i| i.id == host).cloned() else {
+        let Some(i) = self
+            .estate
+            .instances
+            .data
+            .iter()
+            .find(|i| i.id == host)
+            .cloned()
+        else {
             return vec![];
         };
         if let Some(why) = crate::ops::session::refusal(&i, self.read_only()) {
@@ -121,8 +131,11 @@ impl App {
             return vec![];
         }
         let production = self.ctx.production || i.is_production();
-        let name =
-            crate::ops::session::confirm_name(&i, &self.instances.data, container.as_deref());
+        let name = crate::ops::session::confirm_name(
+            &i,
+            &self.estate.instances.data,
+            container.as_deref(),
+        );
         let title = match &container {
             Some(c) => format!("shell in {c} on {}", i.name),
             None => format!("shell on {name}"),
@@ -133,7 +146,7 @@ impl App {
             production,
         };
         if !production {
-            self.actions_in_flight += 1;
+            self.runs.actions_in_flight += 1;
             return vec![effect];
         }
         self.ask(ActionConfirm {
@@ -185,11 +198,14 @@ impl App {
             );
             return vec![];
         };
-        let Some(i) = self
-            .inv
-            .host_of_database(&db)
-            .and_then(|h| self.instances.data.iter().find(|i| i.id == h).cloned())
-        else {
+        let Some(i) = self.estate.inv.host_of_database(&db).and_then(|h| {
+            self.estate
+                .instances
+                .data
+                .iter()
+                .find(|i| i.id == h)
+                .cloned()
+        }) else {
             self.notify(Level::Warn, format!("no host is known to hold {db}"));
             return vec![];
         };
@@ -205,9 +221,9 @@ impl App {
             }
         };
         let production = self.ctx.production
-            || runbook::database_is_production(&self.inv.tenants, &db, i.is_production());
-        self.run_seq += 1;
-        let id = crate::ops::RunId::new(self.now, "forward", &format!("{:03}", self.run_seq))
+            || runbook::database_is_production(&self.estate.inv.tenants, &db, i.is_production());
+        self.runs.seq += 1;
+        let id = crate::ops::RunId::new(self.now, "forward", &format!("{:03}", self.runs.seq))
             .into_string();
         let lines = vec![
             format!(
@@ -228,7 +244,7 @@ impl App {
             production,
         };
         if !production {
-            self.actions_in_flight += 1;
+            self.runs.actions_in_flight += 1;
             return vec![effect];
         }
         self.ask(ActionConfirm {
@@ -249,10 +265,14 @@ impl App {
             );
             return vec![];
         }
-        let Some(i) = self
-            .selected_key()
-            .and_then(|k| self.instances.data.iter().find(|i| i.id == k).cloned())
-        else {
+        let Some(i) = self.selected_key().and_then(|k| {
+            self.estate
+                .instances
+                .data
+                .iter()
+                .find(|i| i.id == k)
+                .cloned()
+        }) else {
             return vec![];
         };
         let verb = if running { "start" } else { "stop" };
@@ -264,7 +284,7 @@ impl App {
         }
         let production = self.ctx.production || i.is_production();
         // The name to type must say which instance: when several share it, the id.
-        let unique = !i.name.is_empty() && runbook::unique_name(&self.instances.data, &i);
+        let unique = !i.name.is_empty() && runbook::unique_name(&self.estate.instances.data, &i);
         let name = if unique { i.name.clone() } else { i.id.clone() };
         let mut lines = vec![
             format!(
@@ -306,6 +326,7 @@ impl App {
             return vec![];
         };
         let Some(b) = self
+            .estate
             .inv
             .backups
             .iter()
@@ -319,7 +340,8 @@ impl App {
         let s3 = if b.location == crate::domain::BackupLocation::S3 {
             Some(b.clone())
         } else {
-            self.inv
+            self.estate
+                .inv
                 .backups
                 .iter()
                 .find(|x| {
@@ -341,8 +363,8 @@ impl App {
             Level::Info,
             format!("downloading s3://{bucket}/{}…", s3.path),
         );
-        self.actions_in_flight += 1;
-        let production = self.ctx.production || self.inv.backup_target(&b).production;
+        self.runs.actions_in_flight += 1;
+        let production = self.ctx.production || self.estate.inv.backup_target(&b).production;
         vec![Effect::Download {
             bucket,
             key: s3.path,
@@ -356,8 +378,8 @@ impl App {
 /// their hosts' snapshots: loading while any of those is.
 pub(super) fn status(app: &App) -> (bool, Option<String>) {
     (
-        app.instances.loading() || app.snapshots.values().any(|l| l.loading()),
-        app.snapshots.values().find_map(|l| l.error()),
+        app.estate.instances.loading() || app.estate.snapshots.values().any(|l| l.loading()),
+        app.estate.snapshots.values().find_map(|l| l.error()),
     )
 }
 

@@ -19,18 +19,18 @@ impl View for Objects {
 
     fn table(&self, app: &mut App) -> Option<TableData> {
         Some(views::objects_table(
-            &app.s3.objects.data,
-            &app.s3.at.1,
+            &app.estate.s3.objects.data,
+            &app.estate.s3.at.1,
             app.now,
         ))
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.s3.objects.loading(), app.s3.objects.error())
+        (app.estate.s3.objects.loading(), app.estate.s3.objects.error())
     }
 
     fn title(&self, app: &App) -> Option<String> {
-        Some(s3::location(&app.s3.at.0, &app.s3.at.1))
+        Some(s3::location(&app.estate.s3.at.0, &app.estate.s3.at.1))
     }
 
     fn tab(&self) -> Option<Screen> {
@@ -39,26 +39,26 @@ impl View for Objects {
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
         if key.ends_with('/') {
-            app.open_objects(app.s3.at.0.clone(), key, false)
+            app.open_objects(app.estate.s3.at.0.clone(), key, false)
         } else {
             app.open_versions(key)
         }
     }
 
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
-        let (b, p) = app.s3.at.clone();
+        let (b, p) = app.estate.s3.at.clone();
         app.open_objects(b, p, false)
     }
 
     fn up(&self, app: &mut App) -> Option<Vec<Effect>> {
-        if app.s3.at.1.is_empty() {
+        if app.estate.s3.at.1.is_empty() {
             return None;
         }
-        let p = app.s3.at.1.trim_end_matches('/');
+        let p = app.estate.s3.at.1.trim_end_matches('/');
         let parent = match p.rfind('/') {
             Some(i) => p[..=i].to_string(),
             None => String::new(),
         };
-        Some(app.open_objects(app.s3.at.0.clone(), parent, false))
+        Some(app.open_objects(app.estate.s3.at.0.clone(), parent, false))
     }
 }

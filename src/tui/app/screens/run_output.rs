@@ -91,11 +91,11 @@ impl View for RunOutput {
     }
 
     fn run(&self, app: &App) -> Option<RunId> {
-        app.pane.run.clone()
+        app.nav.pane.run.clone()
     }
 
     fn production(&self, app: &App) -> bool {
-        app.pane
+        app.nav.pane
             .run
             .as_deref()
             .and_then(|id| app.run(id))
@@ -111,25 +111,25 @@ impl App {
     /// Keys of the output pane: scrolling moves through lines, not rows.
     pub(in crate::tui::app) fn on_output_key(&mut self, action: Action) -> Option<Vec<Effect>> {
         let len = self
-            .pane
+            .nav.pane
             .run
             .as_deref()
             .and_then(|id| self.run(id))
             .map(|r| r.output.len())
             .unwrap_or(0);
-        let page = self.pane.page();
+        let page = self.nav.pane.page();
         match action {
-            Action::Up => self.pane.scroll_by(-1, len),
-            Action::Down => self.pane.scroll_by(1, len),
-            Action::PageUp => self.pane.scroll_by(-page, len),
-            Action::PageDown => self.pane.scroll_by(page, len),
+            Action::Up => self.nav.pane.scroll_by(-1, len),
+            Action::Down => self.nav.pane.scroll_by(1, len),
+            Action::PageUp => self.nav.pane.scroll_by(-page, len),
+            Action::PageDown => self.nav.pane.scroll_by(page, len),
             Action::Top => {
-                self.pane.scroll = len.saturating_sub(self.pane.height.get());
-                self.pane.follow = self.pane.scroll == 0;
+                self.nav.pane.scroll = len.saturating_sub(self.nav.pane.height.get());
+                self.nav.pane.follow = self.nav.pane.scroll == 0;
             }
             Action::Bottom => {
-                self.pane.scroll = 0;
-                self.pane.follow = true;
+                self.nav.pane.scroll = 0;
+                self.nav.pane.follow = true;
             }
             _ => return None,
         }

@@ -27,7 +27,7 @@ impl View for Runs {
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
         let fx = app.follow_fleet_target(&key);
-        app.pane.show(key, true);
+        app.nav.pane.show(key, true);
         app.go(Screen::RunOutput, true);
         fx
     }
@@ -45,7 +45,7 @@ fn runs_table(app: &App) -> TableData {
             "RUN", "TITLE", "HOST", "STATUS", "STARTED", "ELAPSED", "EXIT",
         ],
         rows: app
-            .runs
+            .runs.all
             .iter()
             .rev()
             .map(|r| Row {

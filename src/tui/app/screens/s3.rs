@@ -46,11 +46,11 @@ impl App {
         prefix: String,
         push: bool,
     ) -> Vec<Effect> {
-        self.s3.at = (bucket.clone(), prefix.clone());
-        self.s3.objects.start();
-        self.s3.objects.data.clear();
-        self.s3.pages = 0;
-        self.lists.insert(Screen::Objects, ListState::default());
+        self.estate.s3.at = (bucket.clone(), prefix.clone());
+        self.estate.s3.objects.start();
+        self.estate.s3.objects.data.clear();
+        self.estate.s3.pages = 0;
+        self.nav.lists.insert(Screen::Objects, ListState::default());
         if self.screen == Screen::Objects {
             self.rebuild(Screen::Objects);
         } else {
@@ -60,11 +60,13 @@ impl App {
     }
 
     pub(in crate::tui::app) fn open_versions(&mut self, key: String) -> Vec<Effect> {
-        let bucket = self.s3.at.0.clone();
-        self.s3.versions_of = (bucket.clone(), key.clone());
-        self.s3.versions.start();
-        self.s3.versions.data.clear();
-        self.lists.insert(Screen::Versions, ListState::default());
+        let bucket = self.estate.s3.at.0.clone();
+        self.estate.s3.versions_of = (bucket.clone(), key.clone());
+        self.estate.s3.versions.start();
+        self.estate.s3.versions.data.clear();
+        self.nav
+            .lists
+            .insert(Screen::Versions, ListState::default());
         self.go(Screen::Versions, true);
         vec![Effect::LoadVersions { bucket, key }]
     }
@@ -75,14 +77,14 @@ impl App {
         prefix: &str,
         page: Vec<ObjectEntry>,
     ) {
-        if !self.s3.is_at(bucket, prefix) {
+        if !self.estate.s3.is_at(bucket, prefix) {
             return;
         }
-        self.s3.objects.data.extend(page);
-        self.s3.pages += 1;
+        self.estate.s3.objects.data.extend(page);
+        self.estate.s3.pages += 1;
         // Rows show as soon as the first pages arrive; later pages are
         // folded in every tenth page so a 100k listing stays cheap.
-        if self.s3.pages <= 3 || self.s3.pages.is_multiple_of(10) {
+        if self.estate.s3.pages <= 3 || self.estate.s3.pages.is_multiple_of(10) {
             self.rebuild(Screen::Objects);
         }
     }
@@ -93,16 +95,16 @@ impl App {
         prefix: &str,
         result: ProviderResult<Vec<ObjectEntry>>,
     ) {
-        if !self.s3.is_at(bucket, prefix) {
+        if !self.estate.s3.is_at(bucket, prefix) {
             return; // an answer for a place we already left
         }
         match result {
             Ok(rest) => {
-                self.s3.objects.data.extend(rest);
-                self.s3.objects.done();
+                self.estate.s3.objects.data.extend(rest);
+                self.estate.s3.objects.done();
             }
             Err(e) => {
-                self.s3.objects.fail(e.to_string());
+                self.estate.s3.objects.fail(e.to_string());
                 self.notify(
                     Level::Error,
                     format!("listing s3://{bucket}/{prefix} failed: {e}"),
@@ -120,18 +122,18 @@ impl App {
     ) {
         if (bucket, key)
             != (
-                self.s3.versions_of.0.as_str(),
-                self.s3.versions_of.1.as_str(),
+                self.estate.s3.versions_of.0.as_str(),
+                self.estate.s3.versions_of.1.as_str(),
             )
         {
             return;
         }
         match result {
             Ok(v) => {
-                self.s3.versions.ready(v);
+                self.estate.s3.versions.ready(v);
             }
             Err(e) => {
-                self.s3.versions.fail(e.to_string());
+                self.estate.s3.versions.fail(e.to_string());
                 self.notify(
                     Level::Error,
                     format!("listing versions of s3://{bucket}/{key} failed: {e}"),
@@ -146,7 +148,8 @@ impl App {
             return None;
         }
         let k = self.selected_key()?;
-        self.s3
+        self.estate
+            .s3
             .versions
             .data
             .iter()
@@ -167,8 +170,8 @@ impl App {
             self.notify(Level::Info, "pick an older version (not the current one, not a delete marker); `u` removes a delete marker");
             return vec![];
         }
-        let (bucket, key) = self.s3.versions_of.clone();
-        let base = self.s3.base();
+        let (bucket, key) = self.estate.s3.versions_of.clone();
+        let base = self.estate.s3.base();
         self.ask(ActionConfirm {
             title: format!(
                 "restore {base} to version {}",
@@ -206,6 +209,7 @@ impl App {
             return vec![];
         }
         if !self
+            .estate
             .s3
             .versions
             .data
@@ -218,8 +222,8 @@ impl App {
             );
             return vec![];
         }
-        let (bucket, key) = self.s3.versions_of.clone();
-        let base = self.s3.base();
+        let (bucket, key) = self.estate.s3.versions_of.clone();
+        let base = self.estate.s3.base();
         self.ask(ActionConfirm {
             title: format!("undelete {base}"),
             lines: vec![
@@ -246,9 +250,9 @@ impl App {
             );
             return vec![];
         };
-        let (bucket, key) = self.s3.versions_of.clone();
+        let (bucket, key) = self.estate.s3.versions_of.clone();
         self.notify(Level::Info, format!("downloading s3://{bucket}/{key}…"));
-        self.actions_in_flight += 1;
+        self.runs.actions_in_flight += 1;
         vec![Effect::Download {
             bucket,
             key,

@@ -19,7 +19,7 @@ impl View for Tenants {
 
     fn table(&self, app: &mut App) -> Option<TableData> {
         let rpo = |db: &str| app.config.rpo_hours(db);
-        Some(views::tenants_table(&app.inv.tenants, app.now, &rpo))
+        Some(views::tenants_table(&app.estate.inv.tenants, app.now, &rpo))
     }
 
     fn production(&self, app: &App) -> bool {
@@ -32,7 +32,7 @@ impl View for Tenants {
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
         // Drill down: the tenant's containers.
-        if let Some(t) = app.inv.tenants.iter().find(|t| t.project() == key) {
+        if let Some(t) = app.estate.inv.tenants.iter().find(|t| t.project() == key) {
             let filter = format!("project:={}", t.project());
             app.go(Screen::Containers, true);
             app.set_filter(filter);
@@ -41,7 +41,7 @@ impl View for Tenants {
     }
 
     fn target(&self, app: &App, key: &str) -> Option<Target> {
-        let inv = &app.inv;
+        let inv = &app.estate.inv;
         inv.tenants
             .iter()
             .find(|t| t.project() == key)

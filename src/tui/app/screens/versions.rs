@@ -18,15 +18,15 @@ impl View for Versions {
     }
 
     fn table(&self, app: &mut App) -> Option<TableData> {
-        Some(views::versions_table(&app.s3.versions.data))
+        Some(views::versions_table(&app.estate.s3.versions.data))
     }
 
     fn status(&self, app: &App) -> (bool, Option<String>) {
-        (app.s3.versions.loading(), app.s3.versions.error())
+        (app.estate.s3.versions.loading(), app.estate.s3.versions.error())
     }
 
     fn title(&self, app: &App) -> Option<String> {
-        let (bucket, key) = &app.s3.versions_of;
+        let (bucket, key) = &app.estate.s3.versions_of;
         Some(format!("versions of {}", s3::location(bucket, key)))
     }
 
@@ -35,10 +35,10 @@ impl View for Versions {
     }
 
     fn refresh(&self, app: &mut App) -> Vec<Effect> {
-        app.s3.versions.start();
+        app.estate.s3.versions.start();
         vec![Effect::LoadVersions {
-            bucket: app.s3.versions_of.0.clone(),
-            key: app.s3.versions_of.1.clone(),
+            bucket: app.estate.s3.versions_of.0.clone(),
+            key: app.estate.s3.versions_of.1.clone(),
         }]
     }
 }
