@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 mod actions;
 pub mod confirm;
+mod dialogs;
 pub mod fleet;
 mod keys;
 pub mod line_edit;

@@ -2,10 +2,9 @@
 //! parameters in a form (a multi-line editor for text), then the preview
 //! and its guards. No IO: the rendered run goes out as an effect.
 
-use super::{App, Effect, Level, Mode, Preview, Screen, confirm, line_edit};
+use super::{App, Effect, Level, Mode, Preview, Screen};
 use crate::runbook::spec::{ParamType, TargetKind};
 use crate::runbook::{self, Choices, RenderedRun, Target, params};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::collections::BTreeMap;
 
@@ -57,7 +56,7 @@ pub struct Field {
 
 /// Most characters one paste puts into a form (the longest text
 /// parameter takes 64 KiB).
-const MAX_PASTE: usize = 64 * 1024;
+pub(super) const MAX_PASTE: usize = 64 * 1024;
 
 /// A runbook's parameters being filled in.
 pub struct Form {
@@ -282,202 +281,6 @@ impl App {
         vec![]
     }
 
-    pub(super) fn on_picker_key(&mut self, mut p: Picker, key: KeyEvent) -> Vec<Effect> {
-        let n = p.visible().len();
-        match key.code {
-            KeyCode::Esc => return vec![],
-            KeyCode::Enter => {
-                let Some((name, _, _, target)) = p.visible().get(p.selected).map(|x| (*x).clone())
-                else {
-                    self.mode = Mode::Picker(p);
-                    return vec![];
-                };
-                return self.open_form(&name, target, &BTreeMap::new());
-            }
-            KeyCode::Down | KeyCode::Tab => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
-            KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
-            KeyCode::Backspace => {
-                p.filter.pop();
-                p.selected = 0;
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                p.filter.push(c);
-                p.selected = 0;
-            }
-            _ => {}
-        }
-        self.mode = Mode::Picker(p);
-        vec![]
-    }
-
-    fn revalidate(&self, f: &mut Form) {
-        let Some(spec) = self.library.get(&f.runbook) else {
-            return;
-        };
-        let choices = self.choices_for(&f.target);
-        for field in &mut f.fields {
-            if let Some(p) = spec.param(&field.name) {
-                field.error = params::validate(p, &field.value, &choices).err();
-            }
-        }
-    }
-
-    pub(super) fn on_form_key(&mut self, mut f: Form, key: KeyEvent) -> Vec<Effect> {
-        // The multi-line editor has the keys until Esc.
-        if let Some(mut ed) = f.editor.take() {
-            if key.code == KeyCode::Esc {
-                let text = ed.lines().join("\n");
-                if let Some(field) = f.fields.get_mut(f.focus) {
-                    field.value = text;
-                }
-                self.revalidate(&mut f);
-            } else {
-                ed.input(key);
-                f.dirty = true;
-                f.editor = Some(ed);
-            }
-            self.mode = Mode::Form(f);
-            return vec![];
-        }
-        if std::mem::take(&mut f.discard_asked) {
-            if confirm::yes(key) {
-                self.notify(Level::Info, format!("{}: discarded", f.title));
-                return vec![];
-            }
-            self.notify(Level::Info, "the form is kept");
-            self.mode = Mode::Form(f);
-            return vec![];
-        }
-        let n = f.fields.len();
-        let kind = f.fields.get(f.focus).map(|x| x.kind);
-        let cycles = f.fields.get(f.focus).is_some_and(|x| {
-            matches!(x.kind, ParamType::Choice | ParamType::Bool) && !x.options.is_empty()
-        });
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc if f.dirty => {
-                f.discard_asked = true;
-                self.notify(
-                    Level::Warn,
-                    "the form has changes: y discards them, any other key keeps editing",
-                );
-            }
-            KeyCode::Esc => {
-                self.notify(Level::Info, format!("{}: not started", f.title));
-                return vec![];
-            }
-            KeyCode::Down | KeyCode::Tab | KeyCode::Up | KeyCode::BackTab => {
-                f.focus = if matches!(key.code, KeyCode::Down | KeyCode::Tab) {
-                    (f.focus + 1).min(n.saturating_sub(1))
-                } else {
-                    f.focus.saturating_sub(1)
-                };
-                if let Some(field) = f.fields.get_mut(f.focus) {
-                    field.cursor = field.value.chars().count();
-                }
-            }
-            // Typing on a text field opens the editor (with what is there).
-            KeyCode::Char(_) | KeyCode::Backspace if kind == Some(ParamType::Text) && !ctrl => {
-                let mut ed = editor_for(&f.fields[f.focus].value);
-                ed.input(key);
-                f.dirty = true;
-                f.editor = Some(ed);
-            }
-            KeyCode::Enter => {
-                if let Some(field) = f.fields.get(f.focus)
-                    && field.kind == ParamType::Text
-                    && field.value.is_empty()
-                {
-                    f.editor = Some(editor_for(""));
-                    self.mode = Mode::Form(f);
-                    return vec![];
-                }
-                let values: BTreeMap<String, String> = f
-                    .fields
-                    .iter()
-                    .map(|x| (x.name.clone(), x.value.clone()))
-                    .collect();
-                if let Some(bad) = f.fields.iter().find(|x| x.error.is_some()) {
-                    self.notify(
-                        Level::Warn,
-                        format!("{}: {}", bad.name, bad.error.clone().unwrap_or_default()),
-                    );
-                    self.mode = Mode::Form(f);
-                    return vec![];
-                }
-                if let Some(sel) = f.fleet {
-                    return self.open_fleet_confirm(&f.runbook, *sel, &values);
-                }
-                let run = self.prepare(&f.runbook, &f.target, &values);
-                return self.open_preview(run, values);
-            }
-            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if cycles => {
-                if let Some(field) = f.fields.get_mut(f.focus) {
-                    let len = field.options.len();
-                    let i = field
-                        .options
-                        .iter()
-                        .position(|o| *o == field.value)
-                        .unwrap_or(len - 1);
-                    let j = if key.code == KeyCode::Left {
-                        (i + len - 1) % len
-                    } else {
-                        (i + 1) % len
-                    };
-                    // A choice is one key to pick again: not worth asking about.
-                    field.value = field.options[j].clone();
-                    field.cursor = field.value.chars().count();
-                }
-                self.revalidate(&mut f);
-            }
-            _ if kind.is_some_and(|k| k != ParamType::Text) => {
-                if let Some(field) = f.fields.get_mut(f.focus)
-                    && line_edit::edit(&mut field.value, &mut field.cursor, key)
-                        == line_edit::Edit::Changed
-                {
-                    f.dirty = true;
-                    self.revalidate(&mut f);
-                }
-            }
-            _ => {}
-        }
-        self.mode = Mode::Form(f);
-        vec![]
-    }
-
-    /// A paste into the form: taken whole into the field (or the editor)
-    /// and checked once; a paste beyond what any field holds is cut, and
-    /// that is said.
-    pub(super) fn paste_into_form(&mut self, mut f: Form, text: &str) -> Vec<Effect> {
-        let mut text = text.replace("\r\n", "\n");
-        let total = text.chars().count();
-        if total > MAX_PASTE {
-            text = text.chars().take(MAX_PASTE).collect();
-            self.notify(
-                Level::Warn,
-                format!("pasted {total} characters: kept the first {MAX_PASTE}"),
-            );
-        }
-        f.discard_asked = false;
-        f.dirty = true;
-        if let Some(ed) = f.editor.as_mut() {
-            ed.insert_str(&text);
-        } else if let Some(field) = f.fields.get_mut(f.focus) {
-            if field.kind == ParamType::Text {
-                let mut ed = editor_for(&field.value);
-                ed.insert_str(&text);
-                f.editor = Some(ed);
-            } else {
-                // One line: a line break at the very end is the copy's, not the value's.
-                let one = text.strip_suffix('\n').unwrap_or(&text);
-                line_edit::insert(&mut field.value, &mut field.cursor, one);
-                self.revalidate(&mut f);
-            }
-        }
-        self.mode = Mode::Form(f);
-        vec![]
-    }
-
     /// Tab in the preview: back to the form with the same values.
     pub(super) fn edit_preview(&mut self, p: Preview) -> Vec<Effect> {
         let target = p.run.target.clone();
@@ -518,7 +321,7 @@ pub fn fill_title(title: &str, vars: &[(String, String)]) -> String {
 }
 
 /// The multi-line editor, holding `text` with the cursor at its end.
-fn editor_for(text: &str) -> TextArea<'static> {
+pub(super) fn editor_for(text: &str) -> TextArea<'static> {
     let lines: Vec<String> = if text.is_empty() {
         vec![String::new()]
     } else {
