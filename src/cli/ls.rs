@@ -126,31 +126,15 @@ pub async fn ls(
         }
         Kind::Instances => {
             let v = p.cloud.instances().await?;
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &v)?;
-                writeln!(out)?;
-            } else {
-                table(out, &rows::instances_table(&v))?;
-            }
+            print(out, json, &v, || rows::instances_table(&v))?;
         }
         Kind::Posture => {
             let v = p.cloud.posture().await?;
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &v)?;
-                writeln!(out)?;
-            } else {
-                let t = rows::findings_table(&v);
-                table(out, &t)?;
-            }
+            print(out, json, &v, || rows::findings_table(&v))?;
         }
         Kind::Buckets => {
             let v = p.store.buckets().await?;
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &v)?;
-                writeln!(out)?;
-            } else {
-                table(out, &rows::buckets_table(&v))?;
-            }
+            print(out, json, &v, || rows::buckets_table(&v))?;
         }
         Kind::Objects => {
             let Some(bucket) = target.first() else {
@@ -170,12 +154,7 @@ pub async fn ls(
                 return Ok(0);
             }
             let v = p.store.list(bucket, &prefix).await?;
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &v)?;
-                writeln!(out)?;
-            } else {
-                table(out, &rows::objects_table(&v, &prefix, now))?;
-            }
+            print(out, json, &v, || rows::objects_table(&v, &prefix, now))?;
         }
         Kind::Attention => {
             let items = attention(p, config, now, &mut warnings).await?;
@@ -213,21 +192,11 @@ pub async fn ls(
             match kind {
                 Kind::Containers => {
                     let v = &inv.containers;
-                    if json {
-                        serde_json::to_writer_pretty(&mut *out, v)?;
-                        writeln!(out)?;
-                    } else {
-                        table(out, &rows::containers_table(v, &names))?;
-                    }
+                    print(out, json, v, || rows::containers_table(v, &names))?;
                 }
                 Kind::Tenants => {
                     let v = &inv.tenants;
-                    if json {
-                        serde_json::to_writer_pretty(&mut *out, v)?;
-                        writeln!(out)?;
-                    } else {
-                        table(out, &rows::tenants_table(v, now, &rpo))?;
-                    }
+                    print(out, json, v, || rows::tenants_table(v, now, &rpo))?;
                 }
                 _ => {
                     let v = &inv.backups;
@@ -248,6 +217,22 @@ pub async fn ls(
         eprintln!("warning: {w}");
     }
     Ok(if warnings.is_empty() { 0 } else { 3 })
+}
+
+/// `v` as JSON, or as the table `t` makes.
+fn print<T: serde::Serialize + ?Sized>(
+    out: &mut impl Write,
+    json: bool,
+    v: &T,
+    t: impl FnOnce() -> crate::table::TableData,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, v)?;
+        writeln!(out)?;
+    } else {
+        table(out, &t())?;
+    }
+    Ok(())
 }
 
 /// What the attention list reads, read the way `ls` reads each (a source

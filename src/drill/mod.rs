@@ -273,190 +273,24 @@ fn rpo_of_good_backup(a: &Active) -> Option<i64> {
 }
 
 /// Check the recovery, stop the timer, write the report to the journal.
+/// What a scenario's checks found: the backup the fix restored, and the
+/// RPO it gave.
+type Evidence = (Option<String>, Option<i64>);
+
 pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Report, String> {
     let a = active(j).ok_or("no drill is running (opsdeck drill start SCENARIO)")?;
     let scenario = Scenario::parse(&a.scenario).ok_or("unknown scenario in the active drill")?;
-    let mt = sandbox.host_root(estate::MT_HOST);
     let steps = steps_since(j, a.started_at);
     let mut checks = Vec::new();
-    let mut backup_used = None;
-    let mut rpo = None;
-    let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
-    match scenario {
-        Scenario::FailedMigration => {
-            let project = "gabs-massage-staging";
-            let deploy = ran(&steps, "deploy", project, |_| true);
-            check(
-                &mut checks,
-                "the release was deployed",
-                deploy.is_some(),
-                deploy
-                    .map(|e| e.start.run.clone())
-                    .unwrap_or("no deploy of gabs-massage-staging since the alarm".into()),
-            );
-            let rolled = deploy
-                .and_then(|e| e.finish.as_ref())
-                .and_then(|f| f.result.clone())
-                .unwrap_or_default();
-            check(
-                &mut checks,
-                "the failed migration rolled the deploy back automatically",
-                rolled.contains("rollback=done"),
-                rolled,
-            );
-            let head = estate::head(&mt.join("opt/apps/gabs-massage"));
-            check(
-                &mut checks,
-                "the tenant runs the revision from before the release",
-                head == fact("before"),
-                format!("HEAD {}", &head[..head.len().min(12)]),
-            );
-            let health_after = deploy.and_then(|d| {
-                steps.iter().find(|e| {
-                    e.start.runbook == "health"
-                        && e.start.target == project
-                        && e.start.at >= d.start.at
-                        && succeeded(e)
-                })
-            });
-            check(
-                &mut checks,
-                "the operator verified the tenant's health afterwards",
-                health_after.is_some(),
-                health_after
-                    .map(|e| e.start.run.clone())
-                    .unwrap_or("no successful health run after the deploy".into()),
-            );
-        }
-        Scenario::CrashLoop => {
-            let name = fact("container");
-            let looked = ran(&steps, "logs", &name, succeeded);
-            check(
-                &mut checks,
-                "the operator read the container's logs",
-                looked.is_some(),
-                looked
-                    .map(|e| e.start.run.clone())
-                    .unwrap_or("no logs run".into()),
-            );
-            let fixed = steps.iter().find(|e| {
-                succeeded(e)
-                    && ((e.start.runbook == "restart" && e.start.target == name)
-                        || (matches!(e.start.runbook.as_str(), "rollback" | "deploy")
-                            && e.start.target == "gabs-massage-production"))
-            });
-            check(
-                &mut checks,
-                "a restart or rollback succeeded",
-                fixed.is_some(),
-                fixed
-                    .map(|e| format!("{} {}", e.start.runbook, e.start.run))
-                    .unwrap_or("none".into()),
-            );
-            let st = docker_sim::load_state(&mt).map_err(|e| e.to_string())?;
-            let c = st.containers.iter().find(|c| c.name == name);
-            let now_epoch = docker_sim::now_epoch();
-            let ok = c.is_some_and(|c| {
-                c.state == "running"
-                    && matches!(c.health(now_epoch).as_str(), "healthy" | "starting")
-            });
-            check(
-                &mut checks,
-                "the container is up and healthy",
-                ok,
-                c.map(|c| c.status(now_epoch)).unwrap_or("gone".into()),
-            );
-        }
-        Scenario::LostDatabase => {
-            let db = fact("database");
-            let good = fact("good_backup");
-            let restore = steps.iter().find(|e| {
-                e.start.runbook == "restore-database" && e.start.target == good && succeeded(e)
-            });
-            check(
-                &mut checks,
-                "the S3 copy was restored (the host has none)",
-                restore.is_some(),
-                restore
-                    .map(|e| e.start.run.clone())
-                    .unwrap_or(format!("no successful restore-database of {good}")),
-            );
-            let url = format!("s3://cohuron-backups/postgres/{good}");
-            check_data(
-                sandbox,
-                &a,
-                &db,
-                "the database holds exactly the backup's data",
-                &url,
-                &mut checks,
-            )?;
-            if restore.is_some() {
-                backup_used = Some(url);
-                rpo = rpo_of_good_backup(&a);
-            }
-        }
-        Scenario::InstanceLost => {
-            (backup_used, rpo) = instance::verify(sandbox, &a, &steps, &mut checks)?;
-        }
+    let (backup_used, rpo) = match scenario {
+        Scenario::FailedMigration => verify_failed_migration(sandbox, &a, &steps, &mut checks)?,
+        Scenario::CrashLoop => verify_crash_loop(sandbox, &a, &steps, &mut checks)?,
+        Scenario::LostDatabase => verify_lost_database(sandbox, &a, &steps, &mut checks)?,
+        Scenario::InstanceLost => instance::verify(sandbox, &a, &steps, &mut checks)?,
         Scenario::CorruptLatestBackup => {
-            let db = fact("database");
-            let corrupt = fact("corrupt_backup");
-            let good = fact("good_backup");
-            let v_bad = ran(&steps, "validate-backup", &corrupt, |e| {
-                e.status() == "failed"
-            });
-            check(
-                &mut checks,
-                "the corrupt latest backup was validated and failed",
-                v_bad.is_some(),
-                v_bad
-                    .map(|e| e.start.run.clone())
-                    .unwrap_or(format!("no failed validate-backup of {corrupt}")),
-            );
-            let restore = steps
-                .iter()
-                .find(|e| e.start.runbook == "restore-database" && succeeded(e));
-            let restored_from = restore.map(|e| e.start.target.clone()).unwrap_or_default();
-            check(
-                &mut checks,
-                "a restore succeeded",
-                restore.is_some(),
-                if restored_from.is_empty() {
-                    "no successful restore-database".to_string()
-                } else {
-                    format!("from {restored_from}")
-                },
-            );
-            let validated_first = restore.is_some_and(|r| {
-                steps.iter().any(|e| {
-                    e.start.runbook == "validate-backup"
-                        && e.start.target == restored_from
-                        && succeeded(e)
-                        && e.start.at <= r.start.at
-                })
-            });
-            check(
-                &mut checks,
-                "the backup restored had been validated first",
-                validated_first,
-                restored_from.clone(),
-            );
-            check_data(
-                sandbox,
-                &a,
-                &db,
-                "the database holds exactly the good backup's data",
-                &good,
-                &mut checks,
-            )?;
-            if !restored_from.is_empty() {
-                backup_used = Some(restored_from.clone());
-                if restored_from == good {
-                    rpo = rpo_of_good_backup(&a);
-                }
-            }
+            verify_corrupt_latest_backup(sandbox, &a, &steps, &mut checks)?
         }
-    }
+    };
     let passed = checks.iter().all(|c| c.passed);
     let report = Report {
         id: a.id.clone(),
@@ -475,24 +309,7 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
         }),
         passed,
         checks,
-        steps: steps
-            .iter()
-            .map(|e| Step {
-                at: e.start.at,
-                run: e.start.run.clone(),
-                runbook: e.start.runbook.clone(),
-                target: e.start.target.clone(),
-                kind: e.start.target_kind.clone(),
-                params: e.start.params.clone(),
-                status: e.status().to_string(),
-                exit_code: e.finish.as_ref().and_then(|f| f.exit_code),
-                result: e.finish.as_ref().and_then(|f| f.result.clone()),
-                needs_yes: e.start.danger != crate::runbook::Danger::Read,
-                confirm: (e.start.production
-                    || e.start.danger == crate::runbook::Danger::Destructive)
-                    .then(|| confirm_word(&e.start.target, &e.start.target_kind)),
-            })
-            .collect(),
+        steps: steps.iter().map(report_step).collect(),
     };
     // A failed verification keeps the drill open: fix, then verify again.
     if passed {
@@ -504,9 +321,238 @@ pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Repo
     .map_err(|e| format!("cannot write the journal: {e}"))?;
     if passed {
         // The drill is over: the sandbox's own backups come back.
-        put_back(&mt)?;
+        put_back(&sandbox.host_root(estate::MT_HOST))?;
     }
     Ok(report)
+}
+
+/// The release was deployed, rolled back by itself, and checked.
+fn verify_failed_migration(
+    sandbox: &Sandbox,
+    a: &Active,
+    steps: &[Entry],
+    checks: &mut Vec<Check>,
+) -> Result<Evidence, String> {
+    let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
+    let mt = sandbox.host_root(estate::MT_HOST);
+    let project = "gabs-massage-staging";
+    let deploy = ran(steps, "deploy", project, |_| true);
+    check(
+        checks,
+        "the release was deployed",
+        deploy.is_some(),
+        deploy
+            .map(|e| e.start.run.clone())
+            .unwrap_or("no deploy of gabs-massage-staging since the alarm".into()),
+    );
+    let rolled = deploy
+        .and_then(|e| e.finish.as_ref())
+        .and_then(|f| f.result.clone())
+        .unwrap_or_default();
+    check(
+        checks,
+        "the failed migration rolled the deploy back automatically",
+        rolled.contains("rollback=done"),
+        rolled,
+    );
+    let head = estate::head(&mt.join("opt/apps/gabs-massage"));
+    check(
+        checks,
+        "the tenant runs the revision from before the release",
+        head == fact("before"),
+        format!("HEAD {}", &head[..head.len().min(12)]),
+    );
+    let health_after = deploy.and_then(|d| {
+        steps.iter().find(|e| {
+            e.start.runbook == "health"
+                && e.start.target == project
+                && e.start.at >= d.start.at
+                && succeeded(e)
+        })
+    });
+    check(
+        checks,
+        "the operator verified the tenant's health afterwards",
+        health_after.is_some(),
+        health_after
+            .map(|e| e.start.run.clone())
+            .unwrap_or("no successful health run after the deploy".into()),
+    );
+    Ok((None, None))
+}
+
+/// The logs were read, the container restarted or the tenant rolled back, and it is healthy.
+fn verify_crash_loop(
+    sandbox: &Sandbox,
+    a: &Active,
+    steps: &[Entry],
+    checks: &mut Vec<Check>,
+) -> Result<Evidence, String> {
+    let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
+    let mt = sandbox.host_root(estate::MT_HOST);
+    let name = fact("container");
+    let looked = ran(steps, "logs", &name, succeeded);
+    check(
+        checks,
+        "the operator read the container's logs",
+        looked.is_some(),
+        looked
+            .map(|e| e.start.run.clone())
+            .unwrap_or("no logs run".into()),
+    );
+    let fixed = steps.iter().find(|e| {
+        succeeded(e)
+            && ((e.start.runbook == "restart" && e.start.target == name)
+                || (matches!(e.start.runbook.as_str(), "rollback" | "deploy")
+                    && e.start.target == "gabs-massage-production"))
+    });
+    check(
+        checks,
+        "a restart or rollback succeeded",
+        fixed.is_some(),
+        fixed
+            .map(|e| format!("{} {}", e.start.runbook, e.start.run))
+            .unwrap_or("none".into()),
+    );
+    let st = docker_sim::load_state(&mt).map_err(|e| e.to_string())?;
+    let c = st.containers.iter().find(|c| c.name == name);
+    let now_epoch = docker_sim::now_epoch();
+    let ok = c.is_some_and(|c| {
+        c.state == "running" && matches!(c.health(now_epoch).as_str(), "healthy" | "starting")
+    });
+    check(
+        checks,
+        "the container is up and healthy",
+        ok,
+        c.map(|c| c.status(now_epoch)).unwrap_or("gone".into()),
+    );
+    Ok((None, None))
+}
+
+/// The S3 copy was restored and the database holds exactly its data.
+fn verify_lost_database(
+    sandbox: &Sandbox,
+    a: &Active,
+    steps: &[Entry],
+    checks: &mut Vec<Check>,
+) -> Result<Evidence, String> {
+    let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
+    let mut backup_used = None;
+    let mut rpo = None;
+    let db = fact("database");
+    let good = fact("good_backup");
+    let restore = steps
+        .iter()
+        .find(|e| e.start.runbook == "restore-database" && e.start.target == good && succeeded(e));
+    check(
+        checks,
+        "the S3 copy was restored (the host has none)",
+        restore.is_some(),
+        restore
+            .map(|e| e.start.run.clone())
+            .unwrap_or(format!("no successful restore-database of {good}")),
+    );
+    let url = format!("s3://cohuron-backups/postgres/{good}");
+    check_data(
+        sandbox,
+        a,
+        &db,
+        "the database holds exactly the backup's data",
+        &url,
+        checks,
+    )?;
+    if restore.is_some() {
+        backup_used = Some(url);
+        rpo = rpo_of_good_backup(a);
+    }
+    Ok((backup_used, rpo))
+}
+
+/// The corrupt backup was found by validation, a validated one restored.
+fn verify_corrupt_latest_backup(
+    sandbox: &Sandbox,
+    a: &Active,
+    steps: &[Entry],
+    checks: &mut Vec<Check>,
+) -> Result<Evidence, String> {
+    let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
+    let mut backup_used = None;
+    let mut rpo = None;
+    let db = fact("database");
+    let corrupt = fact("corrupt_backup");
+    let good = fact("good_backup");
+    let v_bad = ran(steps, "validate-backup", &corrupt, |e| {
+        e.status() == "failed"
+    });
+    check(
+        checks,
+        "the corrupt latest backup was validated and failed",
+        v_bad.is_some(),
+        v_bad
+            .map(|e| e.start.run.clone())
+            .unwrap_or(format!("no failed validate-backup of {corrupt}")),
+    );
+    let restore = steps
+        .iter()
+        .find(|e| e.start.runbook == "restore-database" && succeeded(e));
+    let restored_from = restore.map(|e| e.start.target.clone()).unwrap_or_default();
+    check(
+        checks,
+        "a restore succeeded",
+        restore.is_some(),
+        if restored_from.is_empty() {
+            "no successful restore-database".to_string()
+        } else {
+            format!("from {restored_from}")
+        },
+    );
+    let validated_first = restore.is_some_and(|r| {
+        steps.iter().any(|e| {
+            e.start.runbook == "validate-backup"
+                && e.start.target == restored_from
+                && succeeded(e)
+                && e.start.at <= r.start.at
+        })
+    });
+    check(
+        checks,
+        "the backup restored had been validated first",
+        validated_first,
+        restored_from.clone(),
+    );
+    check_data(
+        sandbox,
+        a,
+        &db,
+        "the database holds exactly the good backup's data",
+        &good,
+        checks,
+    )?;
+    if !restored_from.is_empty() {
+        backup_used = Some(restored_from.clone());
+        if restored_from == good {
+            rpo = rpo_of_good_backup(a);
+        }
+    }
+    Ok((backup_used, rpo))
+}
+
+/// What the drill's report keeps of a run.
+fn report_step(e: &Entry) -> Step {
+    Step {
+        at: e.start.at,
+        run: e.start.run.clone(),
+        runbook: e.start.runbook.clone(),
+        target: e.start.target.clone(),
+        kind: e.start.target_kind.clone(),
+        params: e.start.params.clone(),
+        status: e.status().to_string(),
+        exit_code: e.finish.as_ref().and_then(|f| f.exit_code),
+        result: e.finish.as_ref().and_then(|f| f.result.clone()),
+        needs_yes: e.start.danger != crate::runbook::Danger::Read,
+        confirm: (e.start.production || e.start.danger == crate::runbook::Danger::Destructive)
+            .then(|| confirm_word(&e.start.target, &e.start.target_kind)),
+    }
 }
 
 /// The name a run's target was confirmed with, from its journal label: an

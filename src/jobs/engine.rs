@@ -160,30 +160,13 @@ async fn drive(
             0
         }
     };
-    let mut log = local_log.and_then(|p| {
-        if let Some(dir) = p.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
-    let mut log_len = log
-        .as_ref()
-        .and_then(|f| f.metadata().ok())
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let mut committed = offset;
+    let mut out = Written::open(local_log.as_deref(), offset);
     let policy = protocol.poll_policy();
-    let mut carry = Utf8Carry::default();
     let mut cancel_sent = false;
     // When the last tail call ended: the next starts min_interval later.
     let mut last_end: Option<Instant> = None;
     let mut transient_errors = 0u32;
     let mut lost_seen = 0u32;
-    let mut line = String::new();
     // The next tail, already asked for while this chunk is decoded, masked
     // and written: a flood keeps the host and opsdeck busy at once.
     let mut next: Option<Tail> = None;
@@ -239,27 +222,10 @@ async fn drive(
         }
         offset = chunk.next_offset;
         if !chunk.data.is_empty() {
-            line.push_str(&carry.push(&chunk.data));
-            // Only whole lines leave the engine, masked: a secret is never
-            // split across two chunks where the mask could miss it.
-            if let Some(nl) = line.rfind('\n') {
-                let rest = line.split_off(nl + 1);
-                let text = crate::store::mask::mask_owned(std::mem::replace(&mut line, rest));
-                log_len += emit(&mut log, events, &run, text);
-            }
-            // Bytes read but not yet written as whole lines are read again after a restart.
-            let pending = (carry.pending.len() + line.len()) as u64;
-            let now_committed = offset.saturating_sub(pending);
-            if now_committed != committed {
-                committed = now_committed;
-                write_progress(progress.as_deref(), committed, log_len);
-            }
+            out.lines(&chunk.data, offset, events, &run, progress.as_deref());
         }
         if chunk.is_complete() {
-            line.push_str(&carry.finish());
-            let text = crate::store::mask::mask_owned(std::mem::take(&mut line));
-            log_len += emit(&mut log, events, &run, text);
-            write_progress(progress.as_deref(), offset, log_len);
+            out.last(offset, events, &run, progress.as_deref());
             let exit_code = chunk.exit_code.unwrap_or(-1);
             let ev = if chunk.cancelled {
                 RunEvent::Cancelled { run, exit_code }
@@ -285,6 +251,85 @@ async fn drive(
             });
             return Ok(());
         }
+    }
+}
+
+/// What a run's output has become: whole lines, masked, sent as events
+/// and appended to the local log; the progress file says how far.
+struct Written {
+    log: Option<std::fs::File>,
+    log_len: u64,
+    /// The job's output offset up to which lines are written.
+    committed: u64,
+    carry: Utf8Carry,
+    /// Text read after the last line break.
+    line: String,
+}
+
+impl Written {
+    fn open(local_log: Option<&std::path::Path>, offset: u64) -> Written {
+        let log = local_log.and_then(|p| {
+            if let Some(dir) = p.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
+        let log_len = log
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Written {
+            log,
+            log_len,
+            committed: offset,
+            carry: Utf8Carry::default(),
+            line: String::new(),
+        }
+    }
+
+    /// Bytes read up to `offset`: the whole lines among them go out.
+    fn lines(
+        &mut self,
+        data: &[u8],
+        offset: u64,
+        events: &mpsc::UnboundedSender<RunEvent>,
+        run: &str,
+        progress: Option<&std::path::Path>,
+    ) {
+        self.line.push_str(&self.carry.push(data));
+        // Only whole lines leave the engine, masked: a secret is never
+        // split across two chunks where the mask could miss it.
+        if let Some(nl) = self.line.rfind('\n') {
+            let rest = self.line.split_off(nl + 1);
+            let text = crate::store::mask::mask_owned(std::mem::replace(&mut self.line, rest));
+            self.log_len += emit(&mut self.log, events, run, text);
+        }
+        // Bytes read but not yet written as whole lines are read again after a restart.
+        let pending = (self.carry.pending.len() + self.line.len()) as u64;
+        let now_committed = offset.saturating_sub(pending);
+        if now_committed != self.committed {
+            self.committed = now_committed;
+            write_progress(progress, self.committed, self.log_len);
+        }
+    }
+
+    /// The job ended at `offset`: what is left goes out, line or not.
+    fn last(
+        &mut self,
+        offset: u64,
+        events: &mpsc::UnboundedSender<RunEvent>,
+        run: &str,
+        progress: Option<&std::path::Path>,
+    ) {
+        self.line.push_str(&self.carry.finish());
+        let text = crate::store::mask::mask_owned(std::mem::take(&mut self.line));
+        self.log_len += emit(&mut self.log, events, run, text);
+        write_progress(progress, offset, self.log_len);
     }
 }
 

@@ -223,119 +223,7 @@ pub fn parse_unchecked_shell(text: &str, file: &str) -> Result<Spec, ConfigError
     }
     let mut seen = std::collections::BTreeSet::new();
     for p in &spec.params {
-        let pn = p.name();
-        let at = p.name.span().start;
-        let valid = pn.starts_with(|c: char| c.is_ascii_lowercase())
-            && pn
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid {
-            return Err(err_at(
-                text,
-                file,
-                at,
-                "name",
-                format!(
-                    "parameter `{pn}`: use lowercase letters, digits and '_' (a shell variable name)"
-                ),
-            ));
-        }
-        if RESERVED.contains(&pn) {
-            return Err(err_at(
-                text,
-                file,
-                at,
-                "name",
-                format!(
-                    "parameter `{pn}` would shadow a variable opsdeck sets (reserved: {})",
-                    RESERVED.join(", ")
-                ),
-            ));
-        }
-        if !seen.insert(pn) {
-            return Err(err_at(
-                text,
-                file,
-                at,
-                "name",
-                format!("parameter `{pn}` is defined twice"),
-            ));
-        }
-        match p.kind {
-            ParamType::String => match &p.pattern {
-                None => {
-                    return Err(err_at(
-                        text,
-                        file,
-                        at,
-                        "pattern",
-                        format!(
-                            "parameter `{pn}`: a string parameter needs a `pattern` (anchored, like \"^[a-z0-9-]+$\")"
-                        ),
-                    ));
-                }
-                Some(pat) => {
-                    let ps = pat.get_ref();
-                    if !ps.starts_with('^') || !ps.ends_with('$') {
-                        return Err(err_at(
-                            text,
-                            file,
-                            pat.span().start,
-                            "pattern",
-                            format!("parameter `{pn}`: the pattern must be anchored with ^ and $"),
-                        ));
-                    }
-                    if let Err(e) = regex_lite::Regex::new(ps) {
-                        return Err(err_at(
-                            text,
-                            file,
-                            pat.span().start,
-                            "pattern",
-                            format!(
-                                "parameter `{pn}`: {}",
-                                e.to_string().lines().last().unwrap_or("bad pattern")
-                            ),
-                        ));
-                    }
-                }
-            },
-            ParamType::Choice if p.options.is_empty() && p.from.is_none() => {
-                return Err(err_at(
-                    text,
-                    file,
-                    at,
-                    "options",
-                    format!("parameter `{pn}`: a choice needs `options` or `from`"),
-                ));
-            }
-            ParamType::Int | ParamType::Duration => {
-                if let (Some(lo), Some(hi)) = (p.min, p.max)
-                    && lo > hi
-                {
-                    return Err(err_at(
-                        text,
-                        file,
-                        at,
-                        "min",
-                        format!("parameter `{pn}`: min {lo} is above max {hi}"),
-                    ));
-                }
-            }
-            _ => {}
-        }
-        // A default must itself be a valid value.
-        if let Some(d) = p.default_text()
-            && !(p.kind == ParamType::Choice && p.from.is_some())
-            && let Err(why) = super::params::validate(p, &d, &super::Choices::default())
-        {
-            return Err(err_at(
-                text,
-                file,
-                at,
-                "default",
-                format!("parameter `{pn}`: the default {d:?} is not valid: {why}"),
-            ));
-        }
+        check_param(text, file, p, &mut seen)?;
     }
     match (&spec.on_failure, &spec.rollback) {
         (OnFailure::Rollback, None) => {
@@ -362,11 +250,135 @@ pub fn parse_unchecked_shell(text: &str, file: &str) -> Result<Spec, ConfigError
     Ok(spec)
 }
 
+/// A parameter: a shell variable name, not reserved, defined once, with
+/// what its type needs (an anchored pattern, options), and a valid default.
+fn check_param<'a>(
+    text: &str,
+    file: &str,
+    p: &'a ParamSpec,
+    seen: &mut std::collections::BTreeSet<&'a str>,
+) -> Result<(), ConfigError> {
+    let pn = p.name();
+    let at = p.name.span().start;
+    let valid = pn.starts_with(|c: char| c.is_ascii_lowercase())
+        && pn
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(err_at(
+            text,
+            file,
+            at,
+            "name",
+            format!(
+                "parameter `{pn}`: use lowercase letters, digits and '_' (a shell variable name)"
+            ),
+        ));
+    }
+    if RESERVED.contains(&pn) {
+        return Err(err_at(
+            text,
+            file,
+            at,
+            "name",
+            format!(
+                "parameter `{pn}` would shadow a variable opsdeck sets (reserved: {})",
+                RESERVED.join(", ")
+            ),
+        ));
+    }
+    if !seen.insert(pn) {
+        return Err(err_at(
+            text,
+            file,
+            at,
+            "name",
+            format!("parameter `{pn}` is defined twice"),
+        ));
+    }
+    match p.kind {
+        ParamType::String => match &p.pattern {
+            None => {
+                return Err(err_at(
+                    text,
+                    file,
+                    at,
+                    "pattern",
+                    format!(
+                        "parameter `{pn}`: a string parameter needs a `pattern` (anchored, like \"^[a-z0-9-]+$\")"
+                    ),
+                ));
+            }
+            Some(pat) => {
+                let ps = pat.get_ref();
+                if !ps.starts_with('^') || !ps.ends_with('$') {
+                    return Err(err_at(
+                        text,
+                        file,
+                        pat.span().start,
+                        "pattern",
+                        format!("parameter `{pn}`: the pattern must be anchored with ^ and $"),
+                    ));
+                }
+                if let Err(e) = regex_lite::Regex::new(ps) {
+                    return Err(err_at(
+                        text,
+                        file,
+                        pat.span().start,
+                        "pattern",
+                        format!(
+                            "parameter `{pn}`: {}",
+                            e.to_string().lines().last().unwrap_or("bad pattern")
+                        ),
+                    ));
+                }
+            }
+        },
+        ParamType::Choice if p.options.is_empty() && p.from.is_none() => {
+            return Err(err_at(
+                text,
+                file,
+                at,
+                "options",
+                format!("parameter `{pn}`: a choice needs `options` or `from`"),
+            ));
+        }
+        ParamType::Int | ParamType::Duration => {
+            if let (Some(lo), Some(hi)) = (p.min, p.max)
+                && lo > hi
+            {
+                return Err(err_at(
+                    text,
+                    file,
+                    at,
+                    "min",
+                    format!("parameter `{pn}`: min {lo} is above max {hi}"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    // A default must itself be a valid value.
+    if let Some(d) = p.default_text()
+        && !(p.kind == ParamType::Choice && p.from.is_some())
+        && let Err(why) = super::params::validate(p, &d, &super::Choices::default())
+    {
+        return Err(err_at(
+            text,
+            file,
+            at,
+            "default",
+            format!("parameter `{pn}`: the default {d:?} is not valid: {why}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Each block is a script or a cloud action, never both; cloud steps name
 /// a known action with exactly its arguments, whose templates refer only
 /// to what exists by then; `on` names an earlier step's instance.
 fn check_blocks(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> {
-    use super::cloud::{ACTIONS, Action, ArgType, RUNTIME, references};
+    use super::cloud::RUNTIME;
     let at_name = |b: &Block| {
         text.find(&format!("\"{}\"", b.name))
             .or_else(|| text.find(&format!("'{}'", b.name)))
@@ -449,100 +461,118 @@ fn check_blocks(text: &str, file: &str, spec: &Spec) -> Result<(), ConfigError> 
                 }
             }
             (None, Some(c)) => {
-                let Some(action) = Action::parse(c.get_ref()) else {
-                    return fail(
-                        c.span().start,
-                        "cloud",
-                        format!(
-                            "step `{}`: no cloud action `{}` (known: {})",
-                            b.name,
-                            c.get_ref(),
-                            ACTIONS.map(|a| a.name()).join(", ")
-                        ),
-                    );
-                };
-                let wants: Vec<&str> = action.args().iter().map(|(n, _)| *n).collect();
-                let given: Vec<&str> = b.with.keys().map(String::as_str).collect();
-                let mut sorted = wants.clone();
-                sorted.sort_unstable();
-                if given != sorted {
-                    return fail(
-                        c.span().start,
-                        "with",
-                        format!(
-                            "step `{}`: `{}` takes with = {{ {} }}",
-                            b.name,
-                            action.name(),
-                            wants.join(", ")
-                        ),
-                    );
-                }
-                for (k, v) in &b.with {
-                    // A call's arguments are shown, printed and journaled.
-                    if let Some(r) = references(v)
-                        .into_iter()
-                        .find(|r| spec.param(r).is_some() && super::is_secret_name(r))
-                    {
-                        return fail(
-                            c.span().start,
-                            "with",
-                            format!(
-                                "step `{}`: `{k}` refers to {{{r}}}, a secret by its name: a call's arguments are shown and journaled",
-                                b.name
-                            ),
-                        );
-                    }
-                    if let Some(r) = references(v).into_iter().find(|r| !known.contains(r)) {
-                        return fail(
-                            c.span().start,
-                            "with",
-                            format!(
-                                "step `{}`: `{k}` refers to {{{r}}}, which nothing before it gives (known: {})",
-                                b.name,
-                                known.join(", ")
-                            ),
-                        );
-                    }
-                }
-                if b.on.is_some() {
-                    return fail(
-                        c.span().start,
-                        "on",
-                        format!(
-                            "step `{}`: a cloud step runs in opsdeck; `on` is for scripts",
-                            b.name
-                        ),
-                    );
-                }
-                if action.changes() && spec.danger == Danger::Read {
-                    return fail(
-                        c.span().start,
-                        "danger",
-                        format!(
-                            "step `{}`: `{}` changes the estate; the runbook cannot be danger = \"read\"",
-                            b.name,
-                            action.name()
-                        ),
-                    );
-                }
-                for (o, ty) in action.outputs() {
-                    if spec.param(o).is_some() {
-                        return fail(
-                            c.span().start,
-                            "cloud",
-                            format!(
-                                "step `{}`: `{}` gives `{o}`, which a parameter is named too",
-                                b.name,
-                                action.name()
-                            ),
-                        );
-                    }
-                    known.push(o.to_string());
-                    if *ty == Some(ArgType::InstanceId) {
-                        instances.push(o.to_string());
-                    }
-                }
+                check_cloud_step(text, file, spec, b, c, &mut known, &mut instances)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// A cloud step: a known action with exactly its arguments, each naming
+/// only what exists by then (and no secret); what it gives is known after it.
+fn check_cloud_step(
+    text: &str,
+    file: &str,
+    spec: &Spec,
+    b: &Block,
+    c: &Spanned<String>,
+    known: &mut Vec<String>,
+    instances: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    use super::cloud::{ACTIONS, Action, ArgType, references};
+    let fail =
+        |at: usize, field: &str, message: String| Err(err_at(text, file, at, field, message));
+    let Some(action) = Action::parse(c.get_ref()) else {
+        return fail(
+            c.span().start,
+            "cloud",
+            format!(
+                "step `{}`: no cloud action `{}` (known: {})",
+                b.name,
+                c.get_ref(),
+                ACTIONS.map(|a| a.name()).join(", ")
+            ),
+        );
+    };
+    let wants: Vec<&str> = action.args().iter().map(|(n, _)| *n).collect();
+    let given: Vec<&str> = b.with.keys().map(String::as_str).collect();
+    let mut sorted = wants.clone();
+    sorted.sort_unstable();
+    if given != sorted {
+        return fail(
+            c.span().start,
+            "with",
+            format!(
+                "step `{}`: `{}` takes with = {{ {} }}",
+                b.name,
+                action.name(),
+                wants.join(", ")
+            ),
+        );
+    }
+    for (k, v) in &b.with {
+        // A call's arguments are shown, printed and journaled.
+        if let Some(r) = references(v)
+            .into_iter()
+            .find(|r| spec.param(r).is_some() && super::is_secret_name(r))
+        {
+            return fail(
+                c.span().start,
+                "with",
+                format!(
+                    "step `{}`: `{k}` refers to {{{r}}}, a secret by its name: a call's arguments are shown and journaled",
+                    b.name
+                ),
+            );
+        }
+        if let Some(r) = references(v).into_iter().find(|r| !known.contains(r)) {
+            return fail(
+                c.span().start,
+                "with",
+                format!(
+                    "step `{}`: `{k}` refers to {{{r}}}, which nothing before it gives (known: {})",
+                    b.name,
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    if b.on.is_some() {
+        return fail(
+            c.span().start,
+            "on",
+            format!(
+                "step `{}`: a cloud step runs in opsdeck; `on` is for scripts",
+                b.name
+            ),
+        );
+    }
+    if action.changes() && spec.danger == Danger::Read {
+        return fail(
+            c.span().start,
+            "danger",
+            format!(
+                "step `{}`: `{}` changes the estate; the runbook cannot be danger = \"read\"",
+                b.name,
+                action.name()
+            ),
+        );
+    }
+    for (o, ty) in action.outputs() {
+        if spec.param(o).is_some() {
+            return fail(
+                c.span().start,
+                "cloud",
+                format!(
+                    "step `{}`: `{}` gives `{o}`, which a parameter is named too",
+                    b.name,
+                    action.name()
+                ),
+            );
+        }
+        known.push(o.to_string());
+        if *ty == Some(ArgType::InstanceId) {
+            instances.push(o.to_string());
         }
     }
     Ok(())

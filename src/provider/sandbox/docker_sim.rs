@@ -616,95 +616,9 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         ],
     );
     let sub = pos.first().cloned().unwrap_or_default();
-    let cwd = std::env::current_dir()?;
     let now = now_epoch();
     match sub.as_str() {
-        "up" => {
-            let file =
-                flag_value(rest, &["-f", "--file"]).unwrap_or_else(|| "docker-compose.yml".into());
-            let text = std::fs::read_to_string(cwd.join(&file))
-                .map_err(|e| format!("no {file} in {}: {e}", cwd.display()))?;
-            let services = compose_services(&text);
-            let sha = git_head(&cwd);
-            let short = &sha[..sha.len().min(7)];
-            let build = rest.iter().any(|a| a == "--build");
-            let d = delay();
-            let mut step = 0;
-            if build {
-                for (svc, _) in &services {
-                    for line in [
-                        format!("[{svc} internal] load build definition from Dockerfile"),
-                        format!("[{svc} 1/4] FROM docker.io/library/python:3.12-slim"),
-                        format!("[{svc} 2/4] COPY requirements.txt ."),
-                        format!("[{svc} 3/4] RUN pip install --no-cache-dir -r requirements.txt"),
-                        format!("[{svc} 4/4] COPY . ."),
-                    ] {
-                        step += 1;
-                        writeln!(out, "#{step} {line}")?;
-                        out.flush()?;
-                        std::thread::sleep(d);
-                    }
-                    if cwd.join("BUILD_FAIL").exists() {
-                        writeln!(
-                            out,
-                            "#{step} ERROR: process \"/bin/sh -c pip install\" did not complete successfully: exit code: 1"
-                        )?;
-                        eprintln!("failed to solve: {svc}: exit code 1");
-                        return Ok(17);
-                    }
-                    step += 1;
-                    writeln!(
-                        out,
-                        "#{step} naming to docker.io/library/{project}-{svc}:latest (revision {short}) done"
-                    )?;
-                    out.flush()?;
-                }
-            }
-            let store = Store::open(root)?;
-            let mut st = store.load();
-            let unhealthy = cwd.join("HEALTH_FAIL").exists();
-            for (svc, hc) in &services {
-                let name = container_name(svc);
-                let mut labels = BTreeMap::new();
-                labels.insert("com.docker.compose.project".into(), project.clone());
-                labels.insert("com.docker.compose.service".into(), svc.clone());
-                labels.insert("org.opencontainers.image.revision".into(), sha.clone());
-                let old = st.containers.iter().find(|c| c.name == name).cloned();
-                let restarts = 0;
-                // Built services get a project image; pulled ones keep theirs.
-                let image = match (&old, build) {
-                    (Some(o), false) => o.image.clone(),
-                    _ => format!("{project}-{svc}"),
-                };
-                st.containers.retain(|c| c.name != name);
-                st.containers.push(SimContainer {
-                    id: short_id(&format!("{name}:{sha}")),
-                    name: name.clone(),
-                    image,
-                    project: project.clone(),
-                    service: svc.clone(),
-                    state: "running".into(),
-                    exit_code: 0,
-                    healthcheck: *hc,
-                    target_health: if unhealthy { "unhealthy" } else { "healthy" }.into(),
-                    restarts,
-                    started_epoch: now,
-                    created_epoch: now,
-                    cpu_centi: 20 + (short_id(&name).len() as u32 * 13) % 300,
-                    mem_mib: 60 + (name.len() as u32 * 11) % 200,
-                    labels,
-                    mem_limit_mib: old.as_ref().map_or(0, |o| o.mem_limit_mib),
-                    cpu_limit_milli: old.as_ref().map_or(0, |o| o.cpu_limit_milli),
-                    ports: old.as_ref().map_or(String::new(), |o| o.ports.clone()),
-                });
-                writeln!(out, " Container {name}  Recreated")?;
-                writeln!(out, " Container {name}  Started")?;
-                out.flush()?;
-            }
-            st.containers.sort_by(|a, b| a.name.cmp(&b.name));
-            store.save(&st)?;
-            Ok(0)
-        }
+        "up" => compose_up(root, rest, &project, &container_name, out),
         "ps" => {
             let st = Store::open(root)?.load();
             let services_only = rest.iter().any(|a| a == "--services");
@@ -724,66 +638,7 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             }
             Ok(0)
         }
-        "exec" => {
-            let svc = pos.get(1).cloned().unwrap_or_default();
-            let cmd: Vec<&str> = pos.iter().skip(2).map(String::as_str).collect();
-            let store = Store::open(root)?;
-            let mut st = store.load();
-            if !st
-                .containers
-                .iter()
-                .any(|c| c.project == project && c.service == svc && c.state == "running")
-            {
-                eprintln!("service \"{svc}\" is not running");
-                return Ok(1);
-            }
-            if cmd.starts_with(&["alembic", "upgrade"]) {
-                let mut files: Vec<String> = std::fs::read_dir(cwd.join("migrations"))
-                    .map(|rd| {
-                        rd.filter_map(|e| e.ok())
-                            .map(|e| e.file_name().to_string_lossy().into_owned())
-                            .filter(|n| n.ends_with(".sql"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                files.sort();
-                writeln!(
-                    out,
-                    "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl."
-                )?;
-                let applied = st.migrations.entry(project.clone()).or_default();
-                let mut prev = applied.last().cloned().unwrap_or_else(|| "base".into());
-                for f in files {
-                    if applied.contains(&f) {
-                        continue;
-                    }
-                    std::thread::sleep(delay());
-                    writeln!(
-                        out,
-                        "INFO  [alembic.runtime.migration] Running upgrade {prev} -> {f}"
-                    )?;
-                    out.flush()?;
-                    if cwd.join("migrations/FAIL").exists() {
-                        writeln!(
-                            out,
-                            "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.DuplicateColumn) column already exists"
-                        )?;
-                        store.save(&st)?;
-                        return Ok(1);
-                    }
-                    applied.push(f.clone());
-                    prev = f;
-                }
-                store.save(&st)?;
-                return Ok(0);
-            }
-            writeln!(
-                out,
-                "(simulated) {} ran in {app}-{svc}-{env}",
-                cmd.join(" ")
-            )?;
-            Ok(0)
-        }
+        "exec" => compose_exec(root, &pos, &project, out),
         "stop" | "start" => {
             let store = Store::open(root)?;
             let mut st = store.load();
@@ -817,6 +672,168 @@ fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             Ok(1)
         }
     }
+}
+
+/// `docker compose -p PROJECT up [--build]`: builds (when asked) and
+/// recreates each service of the compose file in the working directory.
+fn compose_up(
+    root: &Path,
+    rest: &[String],
+    project: &str,
+    container_name: &dyn Fn(&str) -> String,
+    out: &mut impl Write,
+) -> Res {
+    let cwd = std::env::current_dir()?;
+    let now = now_epoch();
+    let file = flag_value(rest, &["-f", "--file"]).unwrap_or_else(|| "docker-compose.yml".into());
+    let text = std::fs::read_to_string(cwd.join(&file))
+        .map_err(|e| format!("no {file} in {}: {e}", cwd.display()))?;
+    let services = compose_services(&text);
+    let sha = git_head(&cwd);
+    let short = &sha[..sha.len().min(7)];
+    let build = rest.iter().any(|a| a == "--build");
+    let d = delay();
+    let mut step = 0;
+    if build {
+        for (svc, _) in &services {
+            for line in [
+                format!("[{svc} internal] load build definition from Dockerfile"),
+                format!("[{svc} 1/4] FROM docker.io/library/python:3.12-slim"),
+                format!("[{svc} 2/4] COPY requirements.txt ."),
+                format!("[{svc} 3/4] RUN pip install --no-cache-dir -r requirements.txt"),
+                format!("[{svc} 4/4] COPY . ."),
+            ] {
+                step += 1;
+                writeln!(out, "#{step} {line}")?;
+                out.flush()?;
+                std::thread::sleep(d);
+            }
+            if cwd.join("BUILD_FAIL").exists() {
+                writeln!(
+                    out,
+                    "#{step} ERROR: process \"/bin/sh -c pip install\" did not complete successfully: exit code: 1"
+                )?;
+                eprintln!("failed to solve: {svc}: exit code 1");
+                return Ok(17);
+            }
+            step += 1;
+            writeln!(
+                out,
+                "#{step} naming to docker.io/library/{project}-{svc}:latest (revision {short}) done"
+            )?;
+            out.flush()?;
+        }
+    }
+    let store = Store::open(root)?;
+    let mut st = store.load();
+    let unhealthy = cwd.join("HEALTH_FAIL").exists();
+    for (svc, hc) in &services {
+        let name = container_name(svc);
+        let mut labels = BTreeMap::new();
+        labels.insert("com.docker.compose.project".into(), project.to_string());
+        labels.insert("com.docker.compose.service".into(), svc.clone());
+        labels.insert("org.opencontainers.image.revision".into(), sha.clone());
+        let old = st.containers.iter().find(|c| c.name == name).cloned();
+        let restarts = 0;
+        // Built services get a project image; pulled ones keep theirs.
+        let image = match (&old, build) {
+            (Some(o), false) => o.image.clone(),
+            _ => format!("{project}-{svc}"),
+        };
+        st.containers.retain(|c| c.name != name);
+        st.containers.push(SimContainer {
+            id: short_id(&format!("{name}:{sha}")),
+            name: name.clone(),
+            image,
+            project: project.to_string(),
+            service: svc.clone(),
+            state: "running".into(),
+            exit_code: 0,
+            healthcheck: *hc,
+            target_health: if unhealthy { "unhealthy" } else { "healthy" }.into(),
+            restarts,
+            started_epoch: now,
+            created_epoch: now,
+            cpu_centi: 20 + (short_id(&name).len() as u32 * 13) % 300,
+            mem_mib: 60 + (name.len() as u32 * 11) % 200,
+            labels,
+            mem_limit_mib: old.as_ref().map_or(0, |o| o.mem_limit_mib),
+            cpu_limit_milli: old.as_ref().map_or(0, |o| o.cpu_limit_milli),
+            ports: old.as_ref().map_or(String::new(), |o| o.ports.clone()),
+        });
+        writeln!(out, " Container {name}  Recreated")?;
+        writeln!(out, " Container {name}  Started")?;
+        out.flush()?;
+    }
+    st.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    store.save(&st)?;
+    Ok(0)
+}
+
+/// `docker compose -p PROJECT exec SERVICE CMD…`: alembic upgrades apply
+/// the checkout's migrations (`migrations/FAIL` fails one); anything else
+/// is said to have run.
+fn compose_exec(root: &Path, pos: &[String], project: &str, out: &mut impl Write) -> Res {
+    let cwd = std::env::current_dir()?;
+    let (app, env) = project.rsplit_once('-').unwrap_or((project, ""));
+    let svc = pos.get(1).cloned().unwrap_or_default();
+    let cmd: Vec<&str> = pos.iter().skip(2).map(String::as_str).collect();
+    let store = Store::open(root)?;
+    let mut st = store.load();
+    if !st
+        .containers
+        .iter()
+        .any(|c| c.project == project && c.service == svc && c.state == "running")
+    {
+        eprintln!("service \"{svc}\" is not running");
+        return Ok(1);
+    }
+    if cmd.starts_with(&["alembic", "upgrade"]) {
+        let mut files: Vec<String> = std::fs::read_dir(cwd.join("migrations"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".sql"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        writeln!(
+            out,
+            "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl."
+        )?;
+        let applied = st.migrations.entry(project.to_string()).or_default();
+        let mut prev = applied.last().cloned().unwrap_or_else(|| "base".into());
+        for f in files {
+            if applied.contains(&f) {
+                continue;
+            }
+            std::thread::sleep(delay());
+            writeln!(
+                out,
+                "INFO  [alembic.runtime.migration] Running upgrade {prev} -> {f}"
+            )?;
+            out.flush()?;
+            if cwd.join("migrations/FAIL").exists() {
+                writeln!(
+                    out,
+                    "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.DuplicateColumn) column already exists"
+                )?;
+                store.save(&st)?;
+                return Ok(1);
+            }
+            applied.push(f.clone());
+            prev = f;
+        }
+        store.save(&st)?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "(simulated) {} ran in {app}-{svc}-{env}",
+        cmd.join(" ")
+    )?;
+    Ok(0)
 }
 
 #[cfg(test)]

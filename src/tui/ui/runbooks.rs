@@ -313,12 +313,82 @@ fn rollback_range(script: &str) -> Option<(usize, usize)> {
 
 pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &Theme) {
     let run = &p.run;
-    let host = app.host_names().get(&run.host).cloned().unwrap_or_default();
     let border = if run.production {
         theme.production
     } else {
         theme.accent
     };
+    let mut lines = preview_head(app, run, theme);
+    // The plan in words, above the script, packed to the popup's width.
+    let room = usize::from(area.width.saturating_sub(6 + 2 + 22)).max(20);
+    let mut first = true;
+    for (what, items) in run.plan.items() {
+        for (j, text) in pack(&items, crate::runbook::Plan::separator(what), room)
+            .into_iter()
+            .enumerate()
+        {
+            lines.push(Line::from(vec![
+                label(if first { "plan" } else { "" }, theme),
+                Span::styled(
+                    format!("{:<12}", if j == 0 { what } else { "" }),
+                    Style::default().fg(theme.muted),
+                ),
+                Span::raw(text),
+            ]));
+            first = false;
+        }
+    }
+    lines.push(Line::from(vec![
+        label("digest", theme),
+        Span::styled(
+            format!("sha256 {}", &run.digest[..run.digest.len().min(16)]),
+            Style::default().fg(theme.muted),
+        ),
+    ]));
+    match &run.confirm_with {
+        Some(name) => lines.push(Line::from(vec![
+            label("confirm", theme),
+            Span::raw(format!(
+                "{}: type {name} then Enter: ",
+                if run.danger == Danger::Destructive {
+                    "destructive"
+                } else {
+                    "production"
+                }
+            )),
+            super::dialogs::typed_span(&p.typed, name, theme),
+        ])),
+        None => lines.push(Line::from(vec![
+            label("confirm", theme),
+            Span::raw(format!("{}; Esc aborts", run.guard_text())),
+        ])),
+    }
+    lines.push(Line::styled(
+        if run.procedure.is_some() {
+            "─── the procedure: the cloud calls opsdeck makes, the script parts it sends to their instance ───"
+        } else {
+            "─── the script sent to the host (run detached, output streamed) ───"
+        },
+        Style::default().fg(theme.muted),
+    ));
+    let script_lines = script_shown(&run.script, theme);
+    lines.extend(script_lines.into_iter().skip(p.scroll as usize));
+    let r = centered(
+        area,
+        area.width.saturating_sub(6).max(40),
+        area.height.saturating_sub(4).max(10),
+    );
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(popup("preview", border, theme)),
+        r,
+    );
+}
+
+/// The preview's first lines: the runbook, its target, its danger, its
+/// parameters.
+fn preview_head(app: &App, run: &crate::runbook::RenderedRun, theme: &Theme) -> Vec<Line<'static>> {
+    let host = app.host_names().get(&run.host).cloned().unwrap_or_default();
     let mut lines = vec![
         Line::from(vec![
             label("runbook", theme),
@@ -378,62 +448,16 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
             Span::raw(text.join("  ")),
         ]));
     }
-    // The plan in words, above the script, packed to the popup's width.
-    let room = usize::from(area.width.saturating_sub(6 + 2 + 22)).max(20);
-    let mut first = true;
-    for (what, items) in run.plan.items() {
-        for (j, text) in pack(&items, crate::runbook::Plan::separator(what), room)
-            .into_iter()
-            .enumerate()
-        {
-            lines.push(Line::from(vec![
-                label(if first { "plan" } else { "" }, theme),
-                Span::styled(
-                    format!("{:<12}", if j == 0 { what } else { "" }),
-                    Style::default().fg(theme.muted),
-                ),
-                Span::raw(text),
-            ]));
-            first = false;
-        }
-    }
-    lines.push(Line::from(vec![
-        label("digest", theme),
-        Span::styled(
-            format!("sha256 {}", &run.digest[..run.digest.len().min(16)]),
-            Style::default().fg(theme.muted),
-        ),
-    ]));
-    match &run.confirm_with {
-        Some(name) => lines.push(Line::from(vec![
-            label("confirm", theme),
-            Span::raw(format!(
-                "{}: type {name} then Enter: ",
-                if run.danger == Danger::Destructive {
-                    "destructive"
-                } else {
-                    "production"
-                }
-            )),
-            super::dialogs::typed_span(&p.typed, name, theme),
-        ])),
-        None => lines.push(Line::from(vec![
-            label("confirm", theme),
-            Span::raw(format!("{}; Esc aborts", run.guard_text())),
-        ])),
-    }
-    lines.push(Line::styled(
-        if run.procedure.is_some() {
-            "─── the procedure: the cloud calls opsdeck makes, the script parts it sends to their instance ───"
-        } else {
-            "─── the script sent to the host (run detached, output streamed) ───"
-        },
-        Style::default().fg(theme.muted),
-    ));
-    let fold = prelude_range(&run.script);
-    let rollback = rollback_range(&run.script);
+    lines
+}
+
+/// The script as the preview shows it: the prelude and the rollback
+/// runbook's script folded to a line each.
+fn script_shown(script: &str, theme: &Theme) -> Vec<Line<'static>> {
+    let fold = prelude_range(script);
+    let rollback = rollback_range(script);
     let mut script_lines: Vec<Line> = Vec::new();
-    for (i, l) in run.script.lines().enumerate() {
+    for (i, l) in script.lines().enumerate() {
         if let Some((a, b)) = fold {
             if i == a {
                 script_lines.push(Line::styled(
@@ -464,17 +488,7 @@ pub fn draw_preview(f: &mut Frame, area: Rect, app: &App, p: &Preview, theme: &T
         }
         script_lines.push(Line::raw(l.to_string()));
     }
-    lines.extend(script_lines.into_iter().skip(p.scroll as usize));
-    let r = centered(
-        area,
-        area.width.saturating_sub(6).max(40),
-        area.height.saturating_sub(4).max(10),
-    );
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).block(popup("preview", border, theme)),
-        r,
-    );
+    script_lines
 }
 
 /// `items` joined by `sep` into lines of at most `width` characters (an

@@ -153,11 +153,29 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
         addresses: Vec::new(),
     };
     std::fs::create_dir_all(dir)?;
-    let epoch = now.timestamp();
 
-    // The multi-tenant platform host.
-    let mt = dir.join("hosts").join(MT_HOST);
-    create_platform_repo(dir, &mt)?;
+    multi_tenant_host(&dir.join("hosts").join(MT_HOST), dir, now)?;
+    pmo_host(&dir.join("hosts").join(PMO_HOST), now)?;
+    enssol_host(&dir.join("hosts").join(ENSSOL_HOST), now)?;
+    // The MAP system's host.
+    map::create(&dir.join("hosts").join(MAP_HOST), now)?;
+
+    // Hosts that exist but cannot be reached still get a directory.
+    for h in [STOPPED_HOST, OFFLINE_HOST] {
+        std::fs::create_dir_all(dir.join("hosts").join(h))?;
+    }
+    recovery_content(dir, &estate)?;
+    machines::seed(dir, &mut estate, now).map_err(std::io::Error::other)?;
+    save(dir, &estate)?;
+    Ok(estate)
+}
+
+/// The multi-tenant platform host: the platform's nginx, PostgreSQL and
+/// certbot, each app's staging and production, their deploy records and a
+/// week of nightly backups (the newest production filter-ical one cut short).
+fn multi_tenant_host(mt: &Path, dir: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+    let epoch = now.timestamp();
+    create_platform_repo(dir, mt)?;
     write(
         &mt.join("opt/platform/platform/.env"),
         "POSTGRES_PASSWORD=sandbox-not-a-secret\n",
@@ -196,7 +214,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
         false,
     ));
     for app in APPS {
-        create_app_repo(dir, &mt, app)?;
+        create_app_repo(dir, mt, app)?;
         let checkout = mt.join("opt/apps").join(app);
         let sha = head(&checkout);
         let prev = {
@@ -241,7 +259,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
         }
     }
     sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
-    save_state(&mt, &sim)?;
+    save_state(mt, &sim)?;
     let databases = [
         "filter_ical_production",
         "filter_ical_staging",
@@ -263,9 +281,13 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
             gzip_file(&file, &sim_dump(db), corrupt)?;
         }
     }
+    Ok(())
+}
 
-    // The PMO host: API, web and PostgreSQL on 5434 in docker.
-    let pmo = dir.join("hosts").join(PMO_HOST);
+/// The PMO host: API, web and PostgreSQL on 5434 in docker.
+fn pmo_host(pmo: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+    let epoch = now.timestamp();
+    let day = 86_400;
     let mut pmo_sim = SimState::default();
     pmo_sim.containers.push(container(
         "pmo-api",
@@ -306,7 +328,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
     worker.restarts = 14;
     pmo_sim.containers.push(worker);
     pmo_sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
-    save_state(&pmo, &pmo_sim)?;
+    save_state(pmo, &pmo_sim)?;
     write(
         &pmo.join("app/.env"),
         "DATABASE_URL=postgresql://app:app@localhost:5434/app\n",
@@ -328,9 +350,11 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
             false,
         )?;
     }
+    Ok(())
+}
 
-    // The Enssol host: Django + SQLite, no docker.
-    let ens = dir.join("hosts").join(ENSSOL_HOST);
+/// The Enssol host: Django + SQLite, no docker.
+fn enssol_host(ens: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
     write(
         &ens.join("opt/enssol/db.sqlite3"),
         "SQLite format 3\0 (sandbox stand-in)\n",
@@ -349,18 +373,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
             false,
         )?;
     }
-
-    // The MAP system's host.
-    map::create(&dir.join("hosts").join(MAP_HOST), now)?;
-
-    // Hosts that exist but cannot be reached still get a directory.
-    for h in [STOPPED_HOST, OFFLINE_HOST] {
-        std::fs::create_dir_all(dir.join("hosts").join(h))?;
-    }
-    recovery_content(dir, &estate)?;
-    machines::seed(dir, &mut estate, now).map_err(std::io::Error::other)?;
-    save(dir, &estate)?;
-    Ok(estate)
+    Ok(())
 }
 
 /// The sandbox's `estate.json`: where it is (the one place that knows).
