@@ -8,6 +8,11 @@
 
 use chrono::{DateTime, Utc};
 
+message_error!(
+    /// Why a pinned clock's time cannot be read.
+    ClockError
+);
+
 /// The environment variable that pins the clock.
 pub const ENV: &str = "OPSDECK_NOW";
 
@@ -18,7 +23,7 @@ pub fn now() -> DateTime<Utc> {
 
 /// The pinned instant: `Ok(None)` when `OPSDECK_NOW` is unset or empty, an
 /// error naming the variable when it is set to something that is no time.
-pub fn pinned() -> Result<Option<DateTime<Utc>>, String> {
+pub fn pinned() -> Result<Option<DateTime<Utc>>, ClockError> {
     match std::env::var(ENV) {
         Ok(v) if !v.trim().is_empty() => parse(&v).map(Some),
         _ => Ok(None),
@@ -26,16 +31,18 @@ pub fn pinned() -> Result<Option<DateTime<Utc>>, String> {
 }
 
 /// RFC 3339 (`2026-03-02T10:00:00Z`) or whole seconds since 1970.
-pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse(s: &str) -> Result<DateTime<Utc>, ClockError> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<i64>() {
-        return DateTime::from_timestamp(secs, 0).ok_or_else(|| format!("{ENV}={s}: out of range"));
+        return DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| format!("{ENV}={s}: out of range"))
+            .map_err(Into::into);
     }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
             format!("{ENV}={s:?}: {e}; write an RFC 3339 time (2026-03-02T10:00:00Z) or seconds since 1970")
-        })
+        }).map_err(Into::into)
 }
 
 #[cfg(test)]

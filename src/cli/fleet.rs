@@ -116,7 +116,11 @@ pub async fn run_on_tag(
     let engine = tokio::spawn(fleet::run(p.transport.clone(), req, tx, cancel_rx));
     let names = output_names(runs);
     let cancelled = follow(p, &id, at, &names, args.json, rx, cancel_tx).await?;
-    let report = match engine.await.map_err(|e| e.to_string()).and_then(|r| r) {
+    let report = match engine
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(Into::into))
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("opsdeck: the fleet run failed: {e}");

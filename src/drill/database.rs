@@ -33,7 +33,7 @@ fn is_backup_of(file: &str, db: &str) -> bool {
 }
 
 /// Move the host's backups of `db` aside; how many.
-pub(super) fn set_aside(mt: &Path, db: &str) -> Result<usize, String> {
+pub(super) fn set_aside(mt: &Path, db: &str) -> Result<usize, super::DrillError> {
     let (dir, aside) = (backup_dir(mt), aside_dir(mt));
     let mut n = 0;
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -53,7 +53,7 @@ pub(super) fn set_aside(mt: &Path, db: &str) -> Result<usize, String> {
 
 /// Bring back what a database drill set aside (the sandbox's own files win
 /// over a drill file of the same name); how many.
-pub(super) fn put_back(mt: &Path) -> Result<usize, String> {
+pub(super) fn put_back(mt: &Path) -> Result<usize, super::DrillError> {
     let (dir, aside) = (backup_dir(mt), aside_dir(mt));
     let Ok(entries) = std::fs::read_dir(&aside) else {
         return Ok(0);
@@ -70,7 +70,7 @@ pub(super) fn put_back(mt: &Path) -> Result<usize, String> {
 }
 
 /// The drill's database, created afresh with a little data; its fingerprint.
-fn seed_drill_db(pg: &PgTarget) -> Result<String, String> {
+fn seed_drill_db(pg: &PgTarget) -> Result<String, super::DrillError> {
     let db = DRILL_DB;
     pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"))?;
     pg.psql("postgres", &format!("CREATE DATABASE {db}"))?;
@@ -85,7 +85,7 @@ fn seed_drill_db(pg: &PgTarget) -> Result<String, String> {
 }
 
 /// pg_dump | gzip of the drill's database into `path`.
-fn dump_to(pg: &PgTarget, path: &Path) -> Result<(), String> {
+fn dump_to(pg: &PgTarget, path: &Path) -> Result<(), super::DrillError> {
     let st = Command::new("bash")
         .args([
             "-c",
@@ -101,7 +101,7 @@ fn dump_to(pg: &PgTarget, path: &Path) -> Result<(), String> {
     if st.success() {
         Ok(())
     } else {
-        Err(format!("pg_dump into {} failed", path.display()))
+        Err(format!("pg_dump into {} failed", path.display()).into())
     }
 }
 
@@ -113,7 +113,7 @@ pub(super) fn lost_database(
     pg: &PgTarget,
     now: DateTime<Utc>,
     facts: &mut BTreeMap<String, String>,
-) -> Result<String, String> {
+) -> Result<String, super::DrillError> {
     let db = DRILL_DB;
     let good = seed_drill_db(pg)?;
     let at = now - Duration::hours(3);
@@ -169,7 +169,7 @@ pub(super) fn corrupt_latest_backup(
     pg: &PgTarget,
     now: DateTime<Utc>,
     facts: &mut BTreeMap<String, String>,
-) -> Result<String, String> {
+) -> Result<String, super::DrillError> {
     let db = DRILL_DB;
     let good = seed_drill_db(pg)?;
     let dir = backup_dir(mt);

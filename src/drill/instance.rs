@@ -31,7 +31,7 @@ fn taken_at(key: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The newest backup of the PMO database in S3 (with content): its key.
-fn newest_s3_backup(sandbox: &Sandbox) -> Result<String, String> {
+fn newest_s3_backup(sandbox: &Sandbox) -> Result<String, super::DrillError> {
     let e = sandbox.estate().map_err(|e| e.to_string())?;
     let b = e
         .buckets
@@ -46,10 +46,14 @@ fn newest_s3_backup(sandbox: &Sandbox) -> Result<String, String> {
         .map(|o| o.key.clone())
         .max_by_key(|k| taken_at(k))
         .ok_or_else(|| format!("no backup of {DB} in s3://{BUCKET}"))
+        .map_err(Into::into)
 }
 
 /// The fingerprint of a backup's data: restored into a scratch database.
-fn fingerprint_of_backup(pg: &PgTarget, file: &std::path::Path) -> Result<String, String> {
+fn fingerprint_of_backup(
+    pg: &PgTarget,
+    file: &std::path::Path,
+) -> Result<String, super::DrillError> {
     let scratch = "opsdeck_drill_expected";
     pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {scratch}"))?;
     pg.psql("postgres", &format!("CREATE DATABASE {scratch}"))?;
@@ -68,7 +72,7 @@ fn fingerprint_of_backup(pg: &PgTarget, file: &std::path::Path) -> Result<String
     let fp = if st.success() {
         pg.fingerprint(scratch)
     } else {
-        Err(format!("{} does not restore", file.display()))
+        Err(format!("{} does not restore", file.display()).into())
     };
     pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {scratch}"))?;
     fp
@@ -78,12 +82,12 @@ fn fingerprint_of_backup(pg: &PgTarget, file: &std::path::Path) -> Result<String
 pub(super) fn start(
     sandbox: &Sandbox,
     facts: &mut BTreeMap<String, String>,
-) -> Result<String, String> {
+) -> Result<String, super::DrillError> {
     if !sandbox.real_databases() {
         return Err(format!(
             "this drill recovers the PMO host's real database and this sandbox's are simulated: install the PostgreSQL server ({}) and run `opsdeck sandbox reset`",
             crate::provider::sandbox::pg_real::INSTALL_HINT
-        ));
+        ).into());
     }
     let mut e = sandbox.estate().map_err(|e| e.to_string())?;
     if !e.images.iter().any(|m| {
@@ -92,7 +96,8 @@ pub(super) fn start(
     }) {
         return Err(format!(
             "{LOST} has no image to recover from: run snapshot-instance on it first"
-        ));
+        )
+        .into());
     }
     let pg = PgTarget::sandbox(&sandbox.dir, "pmo")?;
     let key = newest_s3_backup(sandbox)?;
@@ -131,7 +136,7 @@ pub(super) fn verify(
     a: &Active,
     steps: &[Entry],
     checks: &mut Vec<Check>,
-) -> Result<(Option<String>, Option<i64>), String> {
+) -> Result<(Option<String>, Option<i64>), super::DrillError> {
     let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
     let before = fact("instances_before");
     let e = sandbox.estate().map_err(|e| e.to_string())?;
@@ -199,7 +204,7 @@ pub(super) fn verify(
         ),
     );
     let pg = PgTarget::from_fact(&sandbox.dir, &fact("pg"))?;
-    let now_fp = pg.fingerprint(DB).unwrap_or_else(|e| e);
+    let now_fp = pg.fingerprint(DB).unwrap_or_else(|e| e.to_string());
     let same = now_fp == fact("good_fingerprint");
     check(
         checks,

@@ -21,6 +21,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+message_error!(
+    /// Why a drill cannot start, stop or be verified, as the operator reads it.
+    DrillError; from crate::provider::sandbox::pg_real::PgError
+);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// A release whose migration fails: the deploy must roll back by itself.
@@ -95,12 +100,13 @@ pub fn start(
     scenario: Scenario,
     pg: Option<&PgTarget>,
     now: DateTime<Utc>,
-) -> Result<Active, String> {
+) -> Result<Active, DrillError> {
     if let Some(a) = active(j) {
         return Err(format!(
             "drill {} ({}) is still running: verify it first (opsdeck drill verify)",
             a.id, a.scenario
-        ));
+        )
+        .into());
     }
     let mt = sandbox.host_root(estate::MT_HOST);
     let mut facts = BTreeMap::new();
@@ -158,7 +164,7 @@ pub fn start(
                     return Err(format!(
                         "this drill restores a real database and this sandbox's are simulated: install the PostgreSQL server ({}) and run `opsdeck sandbox reset`, or give a PostgreSQL to use, --pg HOST:PORT (superuser postgres, trust or .pgpass)",
                         crate::provider::sandbox::pg_real::INSTALL_HINT
-                    ));
+                    ).into());
                 }
             };
             // The drilled database's backups are the drill's own while it
@@ -197,7 +203,7 @@ pub fn start(
 /// End the running drill without verifying it: the sandbox's backups that
 /// a database drill set aside come back; the fault itself stays (reset the
 /// sandbox to undo it). Nothing is journaled: no recovery was verified.
-pub fn stop(sandbox: &Sandbox, j: &Journal) -> Result<Active, String> {
+pub fn stop(sandbox: &Sandbox, j: &Journal) -> Result<Active, DrillError> {
     let a = active(j).ok_or("no drill is running")?;
     put_back(&sandbox.host_root(estate::MT_HOST))?;
     std::fs::remove_file(active_path(j)).map_err(|e| e.to_string())?;
@@ -246,12 +252,12 @@ fn check_data(
     what: &str,
     good: &str,
     checks: &mut Vec<Check>,
-) -> Result<(), String> {
+) -> Result<(), DrillError> {
     let Some(pgs) = a.facts.get("pg") else {
         return Ok(());
     };
     let pg = PgTarget::from_fact(&sandbox.dir, pgs)?;
-    let now_fp = pg.fingerprint(db).unwrap_or_else(|e| e);
+    let now_fp = pg.fingerprint(db).unwrap_or_else(|e| e.to_string());
     let same = Some(&now_fp) == a.facts.get("good_fingerprint");
     check(
         checks,
@@ -277,7 +283,7 @@ fn rpo_of_good_backup(a: &Active) -> Option<i64> {
 /// RPO it gave.
 type Evidence = (Option<String>, Option<i64>);
 
-pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Report, String> {
+pub fn verify(sandbox: &Sandbox, j: &Journal, now: DateTime<Utc>) -> Result<Report, DrillError> {
     let a = active(j).ok_or("no drill is running (opsdeck drill start SCENARIO)")?;
     let scenario = Scenario::parse(&a.scenario).ok_or("unknown scenario in the active drill")?;
     let steps = steps_since(j, a.started_at);
@@ -332,7 +338,7 @@ fn verify_failed_migration(
     a: &Active,
     steps: &[Entry],
     checks: &mut Vec<Check>,
-) -> Result<Evidence, String> {
+) -> Result<Evidence, DrillError> {
     let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
     let mt = sandbox.host_root(estate::MT_HOST);
     let project = "gabs-massage-staging";
@@ -387,7 +393,7 @@ fn verify_crash_loop(
     a: &Active,
     steps: &[Entry],
     checks: &mut Vec<Check>,
-) -> Result<Evidence, String> {
+) -> Result<Evidence, DrillError> {
     let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
     let mt = sandbox.host_root(estate::MT_HOST);
     let name = fact("container");
@@ -435,7 +441,7 @@ fn verify_lost_database(
     a: &Active,
     steps: &[Entry],
     checks: &mut Vec<Check>,
-) -> Result<Evidence, String> {
+) -> Result<Evidence, DrillError> {
     let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
     let mut backup_used = None;
     let mut rpo = None;
@@ -474,7 +480,7 @@ fn verify_corrupt_latest_backup(
     a: &Active,
     steps: &[Entry],
     checks: &mut Vec<Check>,
-) -> Result<Evidence, String> {
+) -> Result<Evidence, DrillError> {
     let fact = |k: &str| a.facts.get(k).cloned().unwrap_or_default();
     let mut backup_used = None;
     let mut rpo = None;

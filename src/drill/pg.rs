@@ -14,7 +14,7 @@ pub struct PgTarget {
 
 impl PgTarget {
     /// `HOST:PORT`.
-    pub fn parse(s: &str) -> Result<PgTarget, String> {
+    pub fn parse(s: &str) -> Result<PgTarget, super::DrillError> {
         let (h, p) = s
             .rsplit_once(':')
             .ok_or_else(|| format!("{s:?}: write HOST:PORT"))?;
@@ -24,7 +24,7 @@ impl PgTarget {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         {
-            return Err(format!("{h:?} is not a host name"));
+            return Err(format!("{h:?} is not a host name").into());
         }
         Ok(PgTarget {
             host: h.into(),
@@ -34,7 +34,10 @@ impl PgTarget {
     }
 
     /// The sandbox's own server `name`, started if it is idle.
-    pub fn sandbox(sandbox: &std::path::Path, name: &'static str) -> Result<PgTarget, String> {
+    pub fn sandbox(
+        sandbox: &std::path::Path,
+        name: &'static str,
+    ) -> Result<PgTarget, super::DrillError> {
         let ep = crate::provider::sandbox::pg_real::ensure(sandbox, name)?;
         Ok(PgTarget {
             host: "127.0.0.1".into(),
@@ -65,7 +68,10 @@ impl PgTarget {
     }
 
     /// The server a drill recorded with [`PgTarget::fact`].
-    pub(super) fn from_fact(sandbox: &std::path::Path, fact: &str) -> Result<PgTarget, String> {
+    pub(super) fn from_fact(
+        sandbox: &std::path::Path,
+        fact: &str,
+    ) -> Result<PgTarget, super::DrillError> {
         match fact.strip_prefix("sandbox:") {
             Some(name) => {
                 let s = crate::provider::sandbox::pg_real::SERVERS
@@ -77,7 +83,7 @@ impl PgTarget {
             None => PgTarget::parse(fact),
         }
     }
-    pub(super) fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+    pub(super) fn psql(&self, db: &str, sql: &str) -> Result<String, super::DrillError> {
         let out = Command::new("psql")
             .args([
                 "-X",
@@ -107,12 +113,13 @@ impl PgTarget {
                 self.host,
                 self.port,
                 String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            )
+            .into());
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
     /// Row counts and md5 of every table's rows: equal fingerprints, equal data.
-    pub fn fingerprint(&self, db: &str) -> Result<String, String> {
+    pub fn fingerprint(&self, db: &str) -> Result<String, super::DrillError> {
         let tables = self.psql(
             db,
             "SELECT string_agg(quote_ident(table_name), ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",

@@ -25,6 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+message_error!(
+    /// Why a fleet's targets or script cannot be made.
+    FleetError
+);
+
 /// Which instances a fleet run aims at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Targets {
@@ -34,13 +39,13 @@ pub enum Targets {
 
 impl Targets {
     /// `i-1,i-2` or `tag:Key=Value`.
-    pub fn parse(s: &str) -> Result<Targets, String> {
+    pub fn parse(s: &str) -> Result<Targets, FleetError> {
         if let Some(rest) = s.strip_prefix("tag:") {
             let (k, v) = rest
                 .split_once('=')
                 .ok_or_else(|| format!("{s:?}: write tag:Key=Value"))?;
             if k.is_empty() {
-                return Err(format!("{s:?}: the tag key is empty"));
+                return Err(format!("{s:?}: the tag key is empty").into());
             }
             return Ok(Targets::Tag {
                 key: k.into(),
@@ -56,20 +61,21 @@ impl Targets {
         if ids.is_empty() || ids.iter().any(|i| !i.starts_with("i-")) {
             return Err(format!(
                 "{s:?}: expected instance ids (i-…, comma separated) or tag:Key=Value"
-            ));
+            )
+            .into());
         }
         Ok(Targets::Ids(ids))
     }
 
     /// The instances selected, in inventory order; unknown ids are reported.
-    pub fn select<'a>(&self, inventory: &'a [Instance]) -> Result<Vec<&'a Instance>, String> {
+    pub fn select<'a>(&self, inventory: &'a [Instance]) -> Result<Vec<&'a Instance>, FleetError> {
         match self {
             Targets::Ids(ids) => {
                 if let Some(missing) = ids
                     .iter()
                     .find(|id| !inventory.iter().any(|i| &i.id == *id))
                 {
-                    return Err(format!("instance {missing} is not in this context"));
+                    return Err(format!("instance {missing} is not in this context").into());
                 }
                 Ok(inventory.iter().filter(|i| ids.contains(&i.id)).collect())
             }
@@ -189,7 +195,7 @@ fn is_assignment(line: &str) -> Option<&str> {
 /// One script for every target: where the targets' scripts differ, in
 /// assignments, a `case` on the instance id sets each target's values;
 /// differing comments are dropped. Anything else differing is refused.
-pub fn neutral_script(targets: &[FleetTarget]) -> Result<String, String> {
+pub fn neutral_script(targets: &[FleetTarget]) -> Result<String, FleetError> {
     let first = targets.first().ok_or("no target")?;
     let lines: Vec<Vec<&str>> = targets.iter().map(|t| t.script.lines().collect()).collect();
     let n = lines[0].len();
@@ -221,7 +227,8 @@ pub fn neutral_script(targets: &[FleetTarget]) -> Result<String, String> {
         return Err(format!(
             "the targets' scripts differ beyond their parameters (line {})",
             i + 1
-        ));
+        )
+        .into());
     }
     if let Some(at) = table_at {
         let mut case = String::from("case \"${AWS_SSM_INSTANCE_ID:-}\" in\n");
@@ -340,12 +347,12 @@ pub async fn run(
     req: FleetRequest,
     events: mpsc::UnboundedSender<FleetEvent>,
     mut cancel: watch::Receiver<bool>,
-) -> Result<FleetReport, String> {
+) -> Result<FleetReport, FleetError> {
     let fleet = transport
         .fleet()
         .ok_or_else(|| format!("the {} transport cannot run fleets", transport.name()))?;
     let protocol = RunProtocol::new(transport.clone());
-    let script = fleet_script(&req.run, &neutral_script(&req.targets)?);
+    let script = fleet_script(&req.run, &neutral_script(&req.targets).map_err(|e| e.0)?);
     let total = req.targets.len();
     let budget = req.max_errors.of(total);
     let mut report = FleetReport::default();

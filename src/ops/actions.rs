@@ -214,6 +214,11 @@ impl Change {
 /// Tells apart the changes one process journals in the same second.
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+message_error!(
+    /// Why a change was refused or failed, as the operator reads it.
+    ActionError
+);
+
 /// A change whose start is journaled: [`end`] journals its outcome.
 pub struct Begun {
     id: String,
@@ -232,7 +237,7 @@ impl Begun {
 
 /// Journal the start of `change` (who, when, target, the call); a change
 /// whose start cannot be journaled must not be made.
-pub fn begin(p: &Providers, change: &Change, production: bool) -> Result<Begun, String> {
+pub fn begin(p: &Providers, change: &Change, production: bool) -> Result<Begun, ActionError> {
     begin_as(p, change, production, None)
 }
 
@@ -243,7 +248,7 @@ pub fn begin_as(
     change: &Change,
     production: bool,
     id: Option<String>,
-) -> Result<Begun, String> {
+) -> Result<Begun, ActionError> {
     let about = change.about();
     let started_at = crate::clock::now();
     let id = id.unwrap_or_else(|| {
@@ -297,7 +302,11 @@ pub fn begin_as(
 
 /// Journal, make and journal the outcome of `change`. The answer is what
 /// it did in words, or why it failed.
-pub async fn perform(p: &Providers, change: &Change, production: bool) -> Result<String, String> {
+pub async fn perform(
+    p: &Providers,
+    change: &Change,
+    production: bool,
+) -> Result<String, ActionError> {
     let begun = begin(p, change, production)?;
 
     let result = match change {
@@ -349,7 +358,7 @@ pub fn end(
     begun: Begun,
     result: Result<String, String>,
     exit_code: Option<i32>,
-) -> Result<String, String> {
+) -> Result<String, ActionError> {
     let Begun {
         id,
         about,
@@ -381,10 +390,10 @@ pub fn end(
         crate::store::journal::write_private(&p.journal.output_path(&id), output.as_bytes())
             .and_then(|()| p.journal.append(&Record::Finish(finish)));
     match (result, written) {
-        (r, Ok(())) => r,
-        (Ok(detail), Err(e)) => Err(format!(
-            "{detail}, but its outcome could not be journaled: {e}"
-        )),
-        (Err(e), Err(_)) => Err(e),
+        (r, Ok(())) => r.map_err(ActionError),
+        (Ok(detail), Err(e)) => {
+            Err(format!("{detail}, but its outcome could not be journaled: {e}").into())
+        }
+        (Err(e), Err(_)) => Err(ActionError(e)),
     }
 }

@@ -14,6 +14,11 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+message_error!(
+    /// Why a fleet run is not sent (its script, or the operator's consent).
+    FleetRefused
+);
+
 /// What a fleet run will do, before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetPlan {
@@ -50,9 +55,12 @@ impl FleetPlan {
 
     /// The one script every target receives (its preview), when the
     /// targets' scripts differ only in their values.
-    pub fn script(&self, run_id: &str) -> Result<String, String> {
+    pub fn script(&self, run_id: &str) -> Result<String, FleetRefused> {
         let t = targets(&self.runs);
-        Ok(fleet::fleet_script(run_id, &fleet::neutral_script(&t)?))
+        Ok(fleet::fleet_script(
+            run_id,
+            &fleet::neutral_script(&t).map_err(|e| FleetRefused(e.0))?,
+        ))
     }
 }
 
@@ -139,18 +147,19 @@ pub fn plan(
 /// The operator's agreement: `agreed` for a change (the console's Enter,
 /// the CLI's `--yes`), and the typed [`FleetPlan::confirm_with`] when there
 /// is one.
-pub fn consent(plan: &FleetPlan, agreed: bool, typed: Option<&str>) -> Result<(), String> {
+pub fn consent(plan: &FleetPlan, agreed: bool, typed: Option<&str>) -> Result<(), FleetRefused> {
     if plan.danger != Danger::Read && !agreed {
         return Err(format!(
             "`{}` is a {} runbook: it needs your agreement",
             plan.runbook,
             plan.danger.label()
-        ));
+        )
+        .into());
     }
     match &plan.confirm_with {
-        Some(want) if typed != Some(want.as_str()) => Err(format!(
-            "production or destructive targets: type {want} to run it"
-        )),
+        Some(want) if typed != Some(want.as_str()) => {
+            Err(format!("production or destructive targets: type {want} to run it").into())
+        }
         _ => Ok(()),
     }
 }

@@ -13,6 +13,11 @@ use crate::runbook::spec::TargetKind;
 use crate::runbook::{self, Choices, Target};
 use std::collections::BTreeMap;
 
+message_error!(
+    /// Why a target cannot be found (or is ambiguous), and what to write.
+    Unresolved
+);
+
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
     pub instances: Vec<Instance>,
@@ -160,7 +165,7 @@ impl Inventory {
     /// in a palette): a tenant's project, an instance's id or unique Name,
     /// `CONTAINER[@INSTANCE]`, a backup's file name or path or S3 URL,
     /// `DATABASE[@INSTANCE]`. Ambiguity is an error that says what to write.
-    pub fn resolve(&self, kind: TargetKind, value: &str) -> Result<Target, String> {
+    pub fn resolve(&self, kind: TargetKind, value: &str) -> Result<Target, Unresolved> {
         match kind {
             TargetKind::Tenant => self
                 .tenants
@@ -169,7 +174,7 @@ impl Inventory {
                 .map(|t| self.tenant_target(t))
                 .ok_or_else(|| {
                     let known: Vec<String> = self.tenants.iter().map(Tenant::project).collect();
-                    format!("no tenant {value:?} (known: {})", known.join(", "))
+                    Unresolved(format!("no tenant {value:?} (known: {})", known.join(", ")))
                 }),
             TargetKind::Instance => {
                 let matches: Vec<_> = self
@@ -179,11 +184,12 @@ impl Inventory {
                     .collect();
                 match matches.as_slice() {
                     [i] => Ok(self.instance_target(i)),
-                    [] => Err(format!("no instance with id or Name {value:?}")),
+                    [] => Err(format!("no instance with id or Name {value:?}").into()),
                     _ => Err(format!(
                         "{} instances are named {value:?}: use the instance id",
                         matches.len()
-                    )),
+                    )
+                    .into()),
                 }
             }
             TargetKind::Container => {
@@ -198,10 +204,10 @@ impl Inventory {
                     .collect();
                 match matches.as_slice() {
                     [c] => Ok(self.container_target(c)),
-                    [] => Err(format!("no container {value:?} on the configured hosts")),
-                    _ => Err(format!(
-                        "{value:?} runs on several hosts: write NAME@INSTANCE-ID"
-                    )),
+                    [] => Err(format!("no container {value:?} on the configured hosts").into()),
+                    _ => Err(
+                        format!("{value:?} runs on several hosts: write NAME@INSTANCE-ID").into(),
+                    ),
                 }
             }
             TargetKind::Backup => {
@@ -220,9 +226,11 @@ impl Inventory {
                                     || b.path.ends_with(&tail))
                         })
                     });
-                found
-                    .map(|b| self.backup_target(b))
-                    .ok_or_else(|| format!("no backup {value:?} on the configured hosts or in S3"))
+                found.map(|b| self.backup_target(b)).ok_or_else(|| {
+                    Unresolved(format!(
+                        "no backup {value:?} on the configured hosts or in S3"
+                    ))
+                })
             }
             TargetKind::Database => {
                 let (db, host) = match value.split_once('@') {
@@ -251,12 +259,12 @@ impl Inventory {
                     (None, []) => {
                         return Err(format!(
                             "no database {db:?} known on the configured hosts (write NAME@INSTANCE-ID)"
-                        ));
+                        ).into());
                     }
                     (None, _) => {
-                        return Err(format!(
-                            "{db:?} is on several hosts: write {db}@INSTANCE-ID"
-                        ));
+                        return Err(
+                            format!("{db:?} is on several hosts: write {db}@INSTANCE-ID").into(),
+                        );
                     }
                 };
                 Ok(self.database_target(&host, db))
@@ -329,7 +337,7 @@ pub async fn read_snapshots(
             Ok(s) => {
                 snaps.insert(h.clone(), s);
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     (snaps, errors)

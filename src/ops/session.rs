@@ -48,7 +48,7 @@ pub fn open(
     p: &Providers,
     instance: &Instance,
     container: Option<&str>,
-) -> Result<(SessionSpec, Change), String> {
+) -> Result<(SessionSpec, Change), SessionError> {
     let spec = p
         .cloud
         .session(instance, container)
@@ -70,7 +70,7 @@ pub fn run(
     spec: &SessionSpec,
     change: &Change,
     production: bool,
-) -> Result<(i32, String), String> {
+) -> Result<(i32, String), SessionError> {
     let begun = actions::begin(p, change, production)?;
     match session::run(spec) {
         Ok(c) => {
@@ -82,9 +82,14 @@ pub fn run(
             )?;
             Ok((c, text))
         }
-        Err(e) => actions::end(p, begun, Err(e), None).map(|t| (-1, t)),
+        Err(e) => Ok(actions::end(p, begun, Err(e.to_string()), None).map(|t| (-1, t))?),
     }
 }
+
+message_error!(
+    /// Why a session or a forward cannot open, or how it failed.
+    SessionError; from crate::ops::actions::ActionError, crate::provider::session::SessionError
+);
 
 /// Where a forward to a database goes, as its `[[database]]` entry says:
 /// its container (the sandbox finds its server by it) and `pg_host` /
@@ -98,12 +103,12 @@ pub struct Destination {
 }
 
 /// The destination of a forward to `database` (no IO); a SQLite file has none.
-pub fn destination(config: &Config, database: &str) -> Result<Destination, String> {
+pub fn destination(config: &Config, database: &str) -> Result<Destination, SessionError> {
     let d = config.database(database);
     if d.and_then(|d| d.via.as_deref()) == Some("sqlite") {
         return Err(format!(
             "{database} is a SQLite file on the host: there is no server to forward to (a shell reaches it)"
-        ));
+        ).into());
     }
     Ok(Destination {
         database: database.to_string(),
@@ -122,7 +127,7 @@ pub fn plan_forward(
     instance: &Instance,
     dest: &Destination,
     local_port: Option<u16>,
-) -> Result<(SessionSpec, Change), String> {
+) -> Result<(SessionSpec, Change), SessionError> {
     let to = ForwardTo {
         database: dest.database.clone(),
         container: dest.container.clone(),
@@ -163,7 +168,7 @@ pub async fn run_forward(
     title: &str,
     mut on_line: impl FnMut(String) + Send,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<ForwardEnd, String> {
+) -> Result<ForwardEnd, SessionError> {
     use tokio::io::AsyncBufReadExt;
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -177,7 +182,9 @@ pub async fn run_forward(
         Ok(c) => c,
         Err(e) => {
             let why = format!("cannot start {}: {e}", spec.program);
-            return actions::end(p, begun, Err(why.clone()), None).and(Err(why));
+            return Err(actions::end(p, begun, Err(why.clone()), None)
+                .err()
+                .map_or(SessionError(why), SessionError::from));
         }
     };
     on_line(spec.banner.clone());
@@ -222,7 +229,7 @@ pub async fn run_forward(
         ForwardEnd::Exited(c) => (Err(format!("{title} stopped (exit {c})")), Some(*c)),
     };
     match actions::end(p, begun, result, code) {
-        Err(e) if e.contains("could not be journaled") => Err(e),
+        Err(e) if e.0.contains("could not be journaled") => Err(e.into()),
         _ => Ok(end),
     }
 }

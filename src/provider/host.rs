@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+message_error!(
+    /// Why a host's snapshot cannot be read.
+    SnapshotError
+);
+
 /// Everything one refresh learns about one host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostSnapshot {
@@ -63,7 +68,7 @@ impl HostInventory {
         Self { transport }
     }
 
-    pub async fn snapshot(&self, host: &str) -> Result<HostSnapshot, String> {
+    pub async fn snapshot(&self, host: &str) -> Result<HostSnapshot, SnapshotError> {
         let out = self
             .transport
             .exec(host, SNAPSHOT_SCRIPT, Duration::from_secs(30))
@@ -74,7 +79,8 @@ impl HostInventory {
                 "reading containers and backups on {host}: incomplete answer (exit {}): {}",
                 out.exit_code,
                 out.stderr.trim()
-            ));
+            )
+            .into());
         }
         Ok(parse_snapshot(host, &out.stdout))
     }

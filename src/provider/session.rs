@@ -5,6 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+message_error!(
+    /// Why a session (shell, forward, login) cannot start, or how it failed.
+    SessionError
+);
+
 /// A program to hand the terminal to, and what it is in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSpec {
@@ -35,14 +40,12 @@ pub fn on_path(program: &str) -> bool {
 
 /// The AWS CLI (and for sessions the Session Manager plugin) on PATH, or
 /// what to install.
-fn need_aws(plugin: bool) -> Result<(), String> {
+fn need_aws(plugin: bool) -> Result<(), SessionError> {
     if !on_path("aws") {
-        return Err(format!("no `aws` on PATH: {INSTALL_CLI}"));
+        return Err(format!("no `aws` on PATH: {INSTALL_CLI}").into());
     }
     if plugin && !on_path("session-manager-plugin") {
-        return Err(format!(
-            "no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}"
-        ));
+        return Err(format!("no `session-manager-plugin` on PATH: {INSTALL_PLUGIN}").into());
     }
     Ok(())
 }
@@ -72,7 +75,7 @@ pub fn aws_shell(
     region: &str,
     profile: Option<&str>,
     container: Option<&str>,
-) -> Result<SessionSpec, String> {
+) -> Result<SessionSpec, SessionError> {
     need_aws(true)?;
     let mut args: Vec<String> = [
         "ssm",
@@ -90,7 +93,7 @@ pub fn aws_shell(
     let what = match container {
         Some(c) => {
             if !valid_container(c) {
-                return Err(format!("{c:?} is not a container name"));
+                return Err(format!("{c:?} is not a container name").into());
             }
             let params = serde_json::json!({ "command": [container_command(c)] });
             args.extend([
@@ -129,11 +132,11 @@ pub fn sandbox_shell(
     root: &Path,
     bin: &Path,
     container: Option<&str>,
-) -> Result<SessionSpec, String> {
+) -> Result<SessionSpec, SessionError> {
     if let Some(c) = container
         && !valid_container(c)
     {
-        return Err(format!("{c:?} is not a container name"));
+        return Err(format!("{c:?} is not a container name").into());
     }
     let path = format!(
         "{}:{}",
@@ -184,7 +187,7 @@ pub fn aws_forward(
     region: &str,
     profile: Option<&str>,
     to: &ForwardTo,
-) -> Result<SessionSpec, String> {
+) -> Result<SessionSpec, SessionError> {
     need_aws(true)?;
     let args = forward_args(instance, region, profile, to);
     Ok(SessionSpec {
@@ -233,16 +236,16 @@ fn forward_args(
 }
 
 /// A free port on this machine's loopback.
-pub fn free_local_port() -> Result<u16, String> {
+pub fn free_local_port() -> Result<u16, SessionError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free local port: {e}"))
+        .map_err(|e| SessionError(format!("no free local port: {e}")))
 }
 
 /// `aws sso login --profile PROFILE` in this terminal (it prints a code
 /// and opens, or names, the browser page that takes it).
-pub fn aws_login(profile: &str) -> Result<SessionSpec, String> {
+pub fn aws_login(profile: &str) -> Result<SessionSpec, SessionError> {
     need_aws(false)?;
     let args = vec![
         "sso".into(),
@@ -287,7 +290,7 @@ fn reclaim_terminal() {
 /// Run a session in this terminal to its end: its exit code, or how it died.
 /// A Ctrl-C meant for the session does not end opsdeck (a handler is in
 /// place while it runs), and the terminal is taken back however it ends.
-pub fn run(spec: &SessionSpec) -> Result<i32, String> {
+pub fn run(spec: &SessionSpec) -> Result<i32, SessionError> {
     eprintln!("{}", spec.banner);
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let _in = rt.enter();
@@ -311,7 +314,8 @@ pub fn run(spec: &SessionSpec) -> Result<i32, String> {
                 "{} ended by signal {}",
                 spec.program,
                 status.signal().unwrap_or(0)
-            ))
+            )
+            .into())
         }
     }
 }

@@ -25,7 +25,7 @@ pub enum ArgType {
 }
 
 impl ArgType {
-    pub fn check(self, v: &str) -> Result<(), String> {
+    pub fn check(self, v: &str) -> Result<(), super::params::Invalid> {
         let id = |prefix: &str| {
             v.strip_prefix(prefix).is_some_and(|h| {
                 (8..=17).contains(&h.len())
@@ -58,7 +58,7 @@ impl ArgType {
         if ok {
             Ok(())
         } else {
-            Err(format!("{v:?} is not {}", self.expect()))
+            Err(format!("{v:?} is not {}", self.expect()).into())
         }
     }
     pub fn expect(self) -> &'static str {

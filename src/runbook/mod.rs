@@ -614,7 +614,7 @@ pub fn resolve(
         };
         let v = params::validate(p, &raw, choices).map_err(|why| ParamError::Invalid {
             name: p.name().into(),
-            why,
+            why: why.to_string(),
         })?;
         out.push((p.name().to_string(), v));
     }

@@ -82,8 +82,13 @@ const MAX_LINE: usize = 256;
 /// Longest multi-line text (a query, an ad-hoc command).
 const MAX_TEXT: usize = 64 * 1024;
 
+message_error!(
+    /// Why a parameter's value is refused.
+    Invalid
+);
+
 /// Seconds from `90`, `90s`, `5m`, `2h`, `1d`, `1h30m`.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
+pub fn parse_duration(s: &str) -> Result<i64, Invalid> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());
@@ -103,7 +108,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             'm' => 60,
             'h' => 3600,
             'd' => 86_400,
-            _ => return Err(format!("{s:?} is not a duration (like 30s, 5m, 1h30m)")),
+            _ => return Err(format!("{s:?} is not a duration (like 30s, 5m, 1h30m)").into()),
         };
         let n: i64 = num
             .parse()
@@ -114,7 +119,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         num.clear();
     }
     if !num.is_empty() {
-        return Err(format!("{s:?}: a number without a unit at the end"));
+        return Err(format!("{s:?}: a number without a unit at the end").into());
     }
     Ok(total)
 }
@@ -135,7 +140,7 @@ pub fn offered(p: &ParamSpec, choices: &Choices) -> Vec<String> {
 }
 
 /// Check `raw` against the parameter's type; the canonical value or why not.
-pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, String> {
+pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, Invalid> {
     if raw.contains('\0') {
         return Err("contains a NUL byte".into());
     }
@@ -145,12 +150,12 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
     });
     let n = raw.chars().count();
     if n > limit {
-        return Err(format!("longer than {limit} characters ({n})"));
+        return Err(format!("longer than {limit} characters ({n})").into());
     }
     if p.kind != ParamType::Text
         && let Some(c) = raw.chars().find(|c| c.is_control())
     {
-        return Err(format!("control character {c:?} is not allowed"));
+        return Err(format!("control character {c:?} is not allowed").into());
     }
     match p.kind {
         ParamType::Choice => {
@@ -174,19 +179,20 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
                     .from
                     .map(|s| format!("{s:?}").to_lowercase())
                     .unwrap_or_default();
-                return Err(format!("no {src} are known yet (inventory not loaded)"));
+                return Err(format!("no {src} are known yet (inventory not loaded)").into());
             }
             let shown: Vec<&str> = opts.iter().take(8).copied().collect();
             Err(format!(
                 "{raw:?} is not one of: {}{}",
                 shown.join(", "),
                 if opts.len() > 8 { ", …" } else { "" }
-            ))
+            )
+            .into())
         }
         ParamType::Bool => match raw.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok("true".into()),
             "false" | "no" | "off" | "0" => Ok("false".into()),
-            _ => Err(format!("{raw:?} is not true or false")),
+            _ => Err(format!("{raw:?} is not true or false").into()),
         },
         ParamType::Int => {
             let t = raw.trim();
@@ -222,8 +228,8 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
                 Ok(raw.to_string())
             } else {
                 Err(match &p.expect {
-                    Some(words) => format!("{raw:?}: expected {words}"),
-                    None => format!("{raw:?} does not match the pattern {pat}"),
+                    Some(words) => format!("{raw:?}: expected {words}").into(),
+                    None => format!("{raw:?} does not match the pattern {pat}").into(),
                 })
             }
         }
@@ -234,7 +240,7 @@ pub fn validate(p: &ParamSpec, raw: &str, choices: &Choices) -> Result<String, S
                 .chars()
                 .find(|c| c.is_control() && *c != '\n' && *c != '\t')
             {
-                return Err(format!("control character {c:?} is not allowed"));
+                return Err(format!("control character {c:?} is not allowed").into());
             }
             if raw.trim().is_empty() {
                 return Err("must not be empty".into());
@@ -290,6 +296,7 @@ mod tests {
         assert!(
             validate(&p, "1", &none)
                 .unwrap_err()
+                .0
                 .contains("pattern ^[a-z]+$")
         );
         let p = spec("name = 'lines'\ntype = 'int'\nmin = 1\nmax = 10000");
@@ -304,6 +311,7 @@ mod tests {
         assert!(
             validate(&p, "12a", &none)
                 .unwrap_err()
+                .0
                 .contains("not a whole number")
         );
     }

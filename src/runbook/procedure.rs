@@ -126,7 +126,7 @@ pub(super) fn procedure_for(
 pub fn check_arg(step: &str, arg: &str, ty: ArgType, v: &str) -> Result<(), ParamError> {
     ty.check(v).map_err(|why| ParamError::Invalid {
         name: format!("{arg} (step `{step}`)"),
-        why,
+        why: why.to_string(),
     })
 }
 

@@ -200,7 +200,9 @@ fn shell(
     let (spec, change) = crate::ops::session::open(&providers, instance, container)?;
     tokio::task::block_in_place(|| {
         handover(terminal, pause, signals, || {
-            crate::ops::session::run(&providers, &spec, &change, production).map(|(_, text)| text)
+            crate::ops::session::run(&providers, &spec, &change, production)
+                .map(|(_, text)| text)
+                .map_err(String::from)
         })
     })
 }

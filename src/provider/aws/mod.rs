@@ -22,6 +22,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+message_error!(
+    /// Why the AWS context cannot be connected (credentials, region, endpoint).
+    ConnectError
+);
+
 pub struct AwsCloud {
     label: String,
     /// The context's profile, handed to `aws ssm start-session`.
@@ -309,7 +314,7 @@ const SETUP_HINT: &str = "set AWS_PROFILE (or `profile` in the context), or AWS_
 
 /// Open a context: load the credential chain, check it with
 /// sts:GetCallerIdentity, and make the per-region clients.
-pub async fn connect(ctx: &ContextConfig) -> Result<AwsEstate, String> {
+pub async fn connect(ctx: &ContextConfig) -> Result<AwsEstate, ConnectError> {
     connect_with(ctx, Overrides::default()).await
 }
 
@@ -332,7 +337,7 @@ pub fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
         .build_https()
 }
 
-pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstate, String> {
+pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstate, ConnectError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(url) = &ov.endpoint_url {
         loader = loader.endpoint_url(url);
@@ -370,14 +375,15 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
                 return Err(format!(
                     "context {:?}: no AWS credentials found (looked in the environment, profiles incl. SSO, web identity, container and instance metadata); {SETUP_HINT}",
                     ctx.name
-                ));
+                ).into());
             }
             Err(e) => {
                 return Err(format!(
                     "context {:?}: AWS credentials are not usable ({}); {SETUP_HINT}",
                     ctx.name,
                     one_line(&aws_sdk_sts::error::DisplayErrorContext(&e).to_string())
-                ));
+                )
+                .into());
             }
         }
     }

@@ -495,11 +495,12 @@ impl CloudInventory for SandboxCloud {
     ) -> ProviderResult<String> {
         self.change(format!("CreateImage of {instance}"), |dir, e| {
             machines::create_image(dir, e, region, instance, name, crate::clock::now())
+                .map_err(Into::into)
         })
     }
     async fn delete_image(&self, region: &str, id: &str) -> ProviderResult<Vec<String>> {
         self.change(format!("DeregisterImage {id}"), |dir, e| {
-            machines::delete_image(dir, e, region, id)
+            machines::delete_image(dir, e, region, id).map_err(Into::into)
         })
     }
     async fn launch_config(&self, region: &str, instance: &str) -> ProviderResult<LaunchLike> {
@@ -524,7 +525,7 @@ impl CloudInventory for SandboxCloud {
         name: &str,
     ) -> ProviderResult<String> {
         self.change(format!("RunInstances of {image}"), |dir, e| {
-            machines::launch(dir, e, region, image, like, name)
+            machines::launch(dir, e, region, image, like, name).map_err(Into::into)
         })
     }
     async fn addresses(&self, region: &str) -> ProviderResult<Vec<Address>> {
@@ -539,7 +540,7 @@ impl CloudInventory for SandboxCloud {
     }
     async fn terminate(&self, region: &str, instance: &str) -> ProviderResult<String> {
         self.change(format!("TerminateInstances {instance}"), |_, e| {
-            machines::terminate(e, region, instance)
+            machines::terminate(e, region, instance).map_err(Into::into)
         })
     }
     async fn associate_address(
@@ -549,7 +550,7 @@ impl CloudInventory for SandboxCloud {
         instance: &str,
     ) -> ProviderResult<()> {
         self.change(format!("AssociateAddress {allocation}"), |_, e| {
-            machines::associate(e, region, allocation, instance)
+            machines::associate(e, region, allocation, instance).map_err(Into::into)
         })
     }
 

@@ -20,6 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+message_error!(
+    /// What a sandbox PostgreSQL server could not do.
+    PgError
+);
+
 /// What to install for real databases (the header and README say it).
 pub const INSTALL_HINT: &str = "apt install postgresql";
 
@@ -277,10 +282,12 @@ fn load(sandbox: &Path, server: &str) -> Option<Cluster> {
     serde_json::from_str(&text).ok()
 }
 
-fn save(sandbox: &Path, server: &str, c: &Cluster) -> Result<(), String> {
+fn save(sandbox: &Path, server: &str, c: &Cluster) -> Result<(), PgError> {
     let p = cluster_file(sandbox, server);
     let text = serde_json::to_vec_pretty(c).map_err(|e| e.to_string())?;
-    std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))
+    std::fs::write(&p, text)
+        .map_err(|e| format!("{}: {e}", p.display()))
+        .map_err(Into::into)
 }
 
 /// Whether this sandbox's databases are real (it was built with them).
@@ -310,16 +317,13 @@ pub fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
+fn run(cmd: &mut Command, what: &str) -> Result<String, PgError> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("{what}: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(format!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim()).into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -342,7 +346,7 @@ impl Endpoint {
     }
 
     /// psql as the superuser; its trimmed output.
-    pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String, PgError> {
         let mut c = Command::new(self.bindir.join("psql"));
         c.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U"])
             .args(["postgres", "-d", db, "-c", sql])
@@ -351,7 +355,7 @@ impl Endpoint {
     }
 
     /// pg_dump of `db` as the backup runbooks take it.
-    pub fn dump(&self, db: &str) -> Result<Vec<u8>, String> {
+    pub fn dump(&self, db: &str) -> Result<Vec<u8>, PgError> {
         let out = Command::new(self.bindir.join("pg_dump"))
             .args(["-U", "postgres", "-d", db, "--no-owner", "--no-privileges"])
             .envs(self.client_env())
@@ -362,7 +366,8 @@ impl Endpoint {
             return Err(format!(
                 "pg_dump {db}: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            )
+            .into());
         }
         Ok(out.stdout)
     }
@@ -385,11 +390,12 @@ fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-fn free_port() -> Result<u16, String> {
+fn free_port() -> Result<u16, PgError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free loopback port: {e}"))
+        .map_err(Into::into)
 }
 
 fn port_free(port: u16) -> bool {
@@ -397,7 +403,7 @@ fn port_free(port: u16) -> bool {
 }
 
 /// A lock on one server's directory while it is started or stopped.
-fn lock(sandbox: &Path, server: &str) -> Result<std::fs::File, String> {
+fn lock(sandbox: &Path, server: &str) -> Result<std::fs::File, PgError> {
     let p = server_dir(sandbox, server).join("lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -411,7 +417,7 @@ fn lock(sandbox: &Path, server: &str) -> Result<std::fs::File, String> {
 
 /// The server, started if it is not running; marks it used (the idle
 /// watcher counts from here).
-pub fn ensure(sandbox: &Path, server: &str) -> Result<Endpoint, String> {
+pub fn ensure(sandbox: &Path, server: &str) -> Result<Endpoint, PgError> {
     let c = load(sandbox, server).ok_or_else(|| {
         format!(
             "this sandbox's {server} PostgreSQL is simulated (built without the server binaries)"
@@ -462,7 +468,7 @@ fn mark_used(sandbox: &Path, server: &str) {
     let _ = std::fs::write(server_dir(sandbox, server).join("used"), b"");
 }
 
-fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, String> {
+fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, PgError> {
     let dir = server_dir(sandbox, server);
     mark_used(sandbox, server);
     if !port_free(c.port) {
@@ -497,7 +503,7 @@ fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, Strin
         .status()
         .map_err(|e| format!("starting PostgreSQL ({server}): {e}"))?;
     if !st.success() {
-        return Err(format!("starting PostgreSQL ({server}) failed: {st}"));
+        return Err(format!("starting PostgreSQL ({server}) failed: {st}").into());
     }
     let t = Instant::now();
     loop {
@@ -518,7 +524,8 @@ fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, Strin
                 "PostgreSQL ({server}) did not become ready in 30 s; its log ({}) ends with: {}",
                 log_path.display(),
                 tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            ));
+            )
+            .into());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -528,7 +535,7 @@ fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, Strin
 /// (a client running is a use), or as soon as the sandbox no longer owns
 /// it (deleted, or rebuilt in the same place); then it removes a data dir
 /// made outside the sandbox.
-fn watch(sandbox: &Path, server: &str, pid: u32, c: &Cluster) -> Result<(), String> {
+fn watch(sandbox: &Path, server: &str, pid: u32, c: &Cluster) -> Result<(), PgError> {
     const SCRIPT: &str = r#"
 pid=$1 used=$2 idle=$3 cluster=$4 data=$5 outside=$6 busy=$7
 # The sandbox still owns this server while its cluster file names the data.
@@ -565,7 +572,7 @@ if [ -n "$outside" ] && ! owned; then rm -rf -- "$outside"; fi
 }
 
 /// Stop every running server of the sandbox; the names of those stopped.
-pub fn stop_all(sandbox: &Path) -> Result<Vec<&'static str>, String> {
+pub fn stop_all(sandbox: &Path) -> Result<Vec<&'static str>, PgError> {
     let mut stopped = Vec::new();
     for s in SERVERS {
         let Some(c) = load(sandbox, s.name) else {
@@ -595,7 +602,7 @@ pub fn stop_all(sandbox: &Path) -> Result<Vec<&'static str>, String> {
 }
 
 /// Stop the servers and delete their data (the sandbox is being removed).
-pub fn remove_all(sandbox: &Path) -> Result<(), String> {
+pub fn remove_all(sandbox: &Path) -> Result<(), PgError> {
     stop_all(sandbox)?;
     for s in SERVERS {
         if let Some(dir) = load(sandbox, s.name).and_then(|c| c.outside) {
@@ -612,7 +619,7 @@ pub fn create(
     s: &Server,
     bindir: &Path,
     now: DateTime<Utc>,
-) -> Result<Endpoint, String> {
+) -> Result<Endpoint, PgError> {
     let dir = server_dir(sandbox, s.name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let _lock = lock(sandbox, s.name)?;
@@ -620,7 +627,12 @@ pub fn create(
 }
 
 /// A new cluster for `s`: initdb, start, seed (the caller holds the lock).
-fn init(sandbox: &Path, s: &Server, bindir: &Path, now: DateTime<Utc>) -> Result<Endpoint, String> {
+fn init(
+    sandbox: &Path,
+    s: &Server,
+    bindir: &Path,
+    now: DateTime<Utc>,
+) -> Result<Endpoint, PgError> {
     let (data, outside) = data_dir(sandbox, s.name)?;
     let mut c = as_server_user(&bindir.join("initdb"));
     c.arg("-D").arg(&data).args([
@@ -650,7 +662,7 @@ fn init(sandbox: &Path, s: &Server, bindir: &Path, now: DateTime<Utc>) -> Result
 
 /// Where a new cluster's data goes: in the sandbox, or (as root, for
 /// `nobody`) in a fresh private directory of the temp dir.
-fn data_dir(sandbox: &Path, server: &str) -> Result<(PathBuf, Option<PathBuf>), String> {
+fn data_dir(sandbox: &Path, server: &str) -> Result<(PathBuf, Option<PathBuf>), PgError> {
     if !is_root() {
         return Ok((server_dir(sandbox, server).join("data"), None));
     }

@@ -58,7 +58,9 @@ impl Checks<'_> {
         let choices = self.inv.choices(&f.target);
         for field in &mut f.fields {
             if let Some(p) = spec.param(&field.name) {
-                field.error = runbook::params::validate(p, &field.value, &choices).err();
+                field.error = runbook::params::validate(p, &field.value, &choices)
+                    .err()
+                    .map(|e| e.0);
             }
         }
     }

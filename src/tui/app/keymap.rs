@@ -5,6 +5,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+message_error!(
+    /// Why a keymap cannot be read: the key or action it names.
+    KeymapError
+);
+
 pub const DEFAULT_KEYMAP: &str = include_str!("keymap.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -196,7 +201,7 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
-    pub fn parse(s: &str) -> Result<KeySpec, String> {
+    pub fn parse(s: &str) -> Result<KeySpec, KeymapError> {
         let mut mods = KeyModifiers::NONE;
         let mut rest = s;
         loop {
@@ -225,7 +230,7 @@ impl KeySpec {
             "pagedown" => KeyCode::PageDown,
             "space" => KeyCode::Char(' '),
             one if one.chars().count() == 1 => KeyCode::Char(one.chars().next().unwrap_or(' ')),
-            other => return Err(format!("unknown key `{other}`")),
+            other => return Err(format!("unknown key `{other}`").into()),
         };
         Ok(KeySpec { code, mods })
     }
@@ -284,7 +289,7 @@ impl Keymap {
     }
 
     /// Apply a keymap file's bindings over the current ones.
-    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+    pub fn apply(&mut self, text: &str) -> Result<(), KeymapError> {
         let table: HashMap<String, Action> = toml::from_str(text).map_err(|e| e.to_string())?;
         for (key, action) in table {
             let spec = KeySpec::parse(&key)?;

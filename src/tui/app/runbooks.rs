@@ -262,7 +262,7 @@ impl App {
                     cursor: 0,
                 };
                 f.cursor = f.value.chars().count();
-                f.error = params::validate(p, &f.value, &choices).err();
+                f.error = params::validate(p, &f.value, &choices).err().map(|e| e.0);
                 f
             })
             .collect();

@@ -52,6 +52,7 @@ pub(super) fn start_drill(p: Providers, tx: Tx, name: String) {
             )),
             (Some(sb), Some(sc)) => {
                 crate::drill::start(sb, &p.journal, sc, None, crate::clock::now())
+                    .map_err(String::from)
             }
         };
         let _ = tx.send(Msg::DrillStarted(result.map(Box::new)));
@@ -62,7 +63,9 @@ pub(super) fn verify_drill(p: Providers, tx: Tx) {
     tokio::task::spawn_blocking(move || {
         let result = match &p.sandbox {
             None => Err("drills run on the sandbox only".to_string()),
-            Some(sb) => crate::drill::verify(sb, &p.journal, crate::clock::now()),
+            Some(sb) => {
+                crate::drill::verify(sb, &p.journal, crate::clock::now()).map_err(String::from)
+            }
         };
         let _ = tx.send(Msg::DrillVerified(result.map(Box::new)));
     });

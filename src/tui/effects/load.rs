@@ -24,7 +24,10 @@ pub(super) fn snapshot(p: Providers, tx: Tx, host: String) {
         let result = HostInventory::new(p.transport.clone())
             .snapshot(&host)
             .await;
-        let _ = tx.send(Msg::Snapshot { host, result });
+        let _ = tx.send(Msg::Snapshot {
+            host,
+            result: result.map_err(Into::into),
+        });
     });
 }
 

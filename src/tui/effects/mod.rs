@@ -100,7 +100,9 @@ impl EffectsRunner {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let title = change.title();
-            let result = crate::ops::actions::perform(&p, &change, production).await;
+            let result = crate::ops::actions::perform(&p, &change, production)
+                .await
+                .map_err(String::from);
             let _ = tx.send(Msg::ActionDone {
                 title,
                 result,

@@ -160,7 +160,7 @@ impl EffectsRunner {
             }
             let why = match engine.await {
                 Ok(Ok(_)) => return,
-                Ok(Err(e)) => e,
+                Ok(Err(e)) => e.0,
                 Err(e) => e.to_string(),
             };
             tracing::error!(run = %id, "fleet run failed: {why}");

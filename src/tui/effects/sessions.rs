@@ -57,14 +57,14 @@ impl EffectsRunner {
             };
             let (spec, change) = match planned {
                 Ok(Ok(x)) => x,
-                Ok(Err(e)) => return fail(e),
+                Ok(Err(e)) => return fail(e.to_string()),
                 Err(e) => return fail(e.to_string()),
             };
             let title = change.title();
             let begun =
                 match crate::ops::actions::begin_as(&p, &change, production, Some(id.clone())) {
                     Ok(b) => b,
-                    Err(e) => return fail(e),
+                    Err(e) => return fail(e.to_string()),
                 };
             let _ = tx.send(Msg::ForwardStarted {
                 id: id.clone(),
@@ -102,7 +102,10 @@ impl EffectsRunner {
                     run: id,
                     exit_code: c,
                 },
-                Err(error) => RunEvent::Failed { run: id, error },
+                Err(error) => RunEvent::Failed {
+                    run: id,
+                    error: error.to_string(),
+                },
             });
         });
     }

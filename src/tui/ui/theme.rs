@@ -8,6 +8,11 @@ use std::str::FromStr;
 
 pub use crate::config::themes::{DARK, LIGHT, builtin};
 
+message_error!(
+    /// Why a theme cannot be read (the file and what is wrong).
+    ThemeError
+);
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
@@ -52,7 +57,7 @@ pub struct Theme {
 }
 
 impl Theme {
-    pub fn parse(text: &str, source: &str) -> Result<Theme, String> {
+    pub fn parse(text: &str, source: &str) -> Result<Theme, ThemeError> {
         let f: ThemeFile = toml::from_str(text).map_err(|e| format!("theme {source}: {e}"))?;
         let c = |field: &str, v: &str| {
             Color::from_str(v)
@@ -80,7 +85,7 @@ impl Theme {
     }
 
     /// A built-in theme by name, or a theme file by path.
-    pub fn load(name_or_path: &str) -> Result<Theme, String> {
+    pub fn load(name_or_path: &str) -> Result<Theme, ThemeError> {
         match builtin(name_or_path) {
             Some(text) => Theme::parse(text, name_or_path),
             None => {

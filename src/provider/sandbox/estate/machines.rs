@@ -12,6 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+message_error!(
+    /// Why a sandbox machine, image or address change cannot be made.
+    MachineError
+);
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimImage {
     pub region: String,
@@ -52,7 +57,7 @@ pub fn origin_host(root: &Path) -> String {
 }
 
 /// `cp -a FROM TO` (a host tree keeps its modes, links and git repos).
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+fn copy_tree(from: &Path, to: &Path) -> Result<(), MachineError> {
     if let Some(d) = to.parent() {
         std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
     }
@@ -69,7 +74,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
             "copying {}: {}",
             from.display(),
             String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        )
+        .into())
     }
 }
 
@@ -115,19 +121,17 @@ pub fn create_image(
     instance: &str,
     name: &str,
     at: DateTime<Utc>,
-) -> Result<String, String> {
+) -> Result<String, MachineError> {
     let i = estate
         .instances
         .iter()
         .find(|i| i.id == instance && i.region == region)
         .ok_or_else(|| format!("InvalidInstanceID.NotFound: {instance} in {region}"))?;
     if i.state == crate::domain::InstanceState::Terminated {
-        return Err(format!("IncorrectState: {instance} is terminated"));
+        return Err(format!("IncorrectState: {instance} is terminated").into());
     }
     if estate.images.iter().any(|m| m.image.name == name) {
-        return Err(format!(
-            "InvalidAMIName.Duplicate: an image named {name} exists"
-        ));
+        return Err(format!("InvalidAMIName.Duplicate: an image named {name} exists").into());
     }
     let id = format!(
         "ami-{}",
@@ -157,7 +161,7 @@ pub fn delete_image(
     estate: &mut Estate,
     region: &str,
     id: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, MachineError> {
     let at = estate
         .images
         .iter()
@@ -178,7 +182,7 @@ pub fn launch(
     image: &str,
     like: &LaunchLike,
     name: &str,
-) -> Result<String, String> {
+) -> Result<String, MachineError> {
     let m = estate
         .images
         .iter()
@@ -191,7 +195,7 @@ pub fn launch(
     );
     let root = dir.join("hosts").join(&id);
     if root.exists() {
-        return Err(format!("the sandbox already has a host {id}"));
+        return Err(format!("the sandbox already has a host {id}").into());
     }
     copy_tree(&image_dir(dir, image), &root)?;
     let source = m
@@ -229,15 +233,13 @@ pub fn associate(
     region: &str,
     allocation: &str,
     instance: &str,
-) -> Result<(), String> {
+) -> Result<(), MachineError> {
     if !estate
         .instances
         .iter()
         .any(|i| i.id == instance && i.region == region)
     {
-        return Err(format!(
-            "InvalidInstanceID.NotFound: {instance} in {region}"
-        ));
+        return Err(format!("InvalidInstanceID.NotFound: {instance} in {region}").into());
     }
     let a = estate
         .addresses
@@ -260,7 +262,7 @@ pub fn associate(
 /// The estate's first images and Elastic IPs: last month's image of the
 /// PMO host (its tree as built) and its Elastic IP; the platform host's
 /// Elastic IP. `dir`'s host trees must exist.
-pub fn seed(dir: &Path, estate: &mut Estate, now: DateTime<Utc>) -> Result<(), String> {
+pub fn seed(dir: &Path, estate: &mut Estate, now: DateTime<Utc>) -> Result<(), MachineError> {
     let at = now - chrono::Duration::days(9);
     let name = format!("opsdeck-{PMO_HOST}-{}", at.format("%Y%m%d-%H%M%S"));
     create_image(dir, estate, "us-east-1", PMO_HOST, &name, at)?;
@@ -282,7 +284,11 @@ pub fn seed(dir: &Path, estate: &mut Estate, now: DateTime<Utc>) -> Result<(), S
 
 /// Terminate `instance`: gone for good (its tree stays, unreachable); an
 /// Elastic IP on it is disassociated, as EC2 does.
-pub fn terminate(estate: &mut Estate, region: &str, instance: &str) -> Result<String, String> {
+pub fn terminate(
+    estate: &mut Estate,
+    region: &str,
+    instance: &str,
+) -> Result<String, MachineError> {
     let i = estate
         .instances
         .iter_mut()
