@@ -178,7 +178,7 @@ key_tables = ["events"]
         };
         child.kill().unwrap();
         child.wait().unwrap();
-        id
+        id.into()
     }
 
     /// The newest run's id, its journaled output and the job's log on the host.
@@ -191,7 +191,7 @@ key_tables = ["events"]
         let host =
             std::fs::read_to_string(self.root().join(format!("var/lib/opsdeck/jobs/{id}.log")))
                 .unwrap();
-        (id, journaled, host)
+        (id.into(), journaled, host)
     }
 }
 

@@ -336,7 +336,7 @@ pub fn history(
         let mut t = rows::history_table(&owned, &names);
         t.headers.insert(0, "RUN");
         for (row, e) in t.rows.iter_mut().zip(&owned) {
-            row.cells.insert(0, e.start.run.clone());
+            row.cells.insert(0, e.start.run.clone().into());
         }
         crate::cli::ls::table(out, &t)?;
     }

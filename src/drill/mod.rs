@@ -348,7 +348,7 @@ fn verify_failed_migration(
         "the release was deployed",
         deploy.is_some(),
         deploy
-            .map(|e| e.start.run.clone())
+            .map(|e| e.start.run.to_string())
             .unwrap_or("no deploy of gabs-massage-staging since the alarm".into()),
     );
     let rolled = deploy
@@ -381,7 +381,7 @@ fn verify_failed_migration(
         "the operator verified the tenant's health afterwards",
         health_after.is_some(),
         health_after
-            .map(|e| e.start.run.clone())
+            .map(|e| e.start.run.to_string())
             .unwrap_or("no successful health run after the deploy".into()),
     );
     Ok((None, None))
@@ -403,7 +403,7 @@ fn verify_crash_loop(
         "the operator read the container's logs",
         looked.is_some(),
         looked
-            .map(|e| e.start.run.clone())
+            .map(|e| e.start.run.to_string())
             .unwrap_or("no logs run".into()),
     );
     let fixed = steps.iter().find(|e| {
@@ -455,7 +455,7 @@ fn verify_lost_database(
         "the S3 copy was restored (the host has none)",
         restore.is_some(),
         restore
-            .map(|e| e.start.run.clone())
+            .map(|e| e.start.run.to_string())
             .unwrap_or(format!("no successful restore-database of {good}")),
     );
     let url = format!("s3://cohuron-backups/postgres/{good}");
@@ -495,7 +495,7 @@ fn verify_corrupt_latest_backup(
         "the corrupt latest backup was validated and failed",
         v_bad.is_some(),
         v_bad
-            .map(|e| e.start.run.clone())
+            .map(|e| e.start.run.to_string())
             .unwrap_or(format!("no failed validate-backup of {corrupt}")),
     );
     let restore = steps

@@ -14,7 +14,7 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub at: DateTime<Utc>,
-    pub run: String,
+    pub run: crate::jobs::names::RunId,
     pub runbook: String,
     pub target: String,
     #[serde(default)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-pub type RunId = String;
+pub use crate::jobs::names::RunId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
@@ -375,7 +375,7 @@ fn emit(
         written = text.len() as u64;
     }
     let _ = events.send(RunEvent::Output {
-        run: run.to_string(),
+        run: run.to_string().into(),
         text,
     });
     written

@@ -102,7 +102,7 @@ pub struct FleetTarget {
 #[derive(Debug, Clone)]
 pub struct FleetRequest {
     /// The fleet's run id; each target's job is `<run>-<instance>`.
-    pub run: String,
+    pub run: crate::jobs::names::RunId,
     pub targets: Vec<FleetTarget>,
     /// The tag that selected exactly `targets`, if one did: then one command
     /// by tag goes to all of them (within one region), not batches of 50.

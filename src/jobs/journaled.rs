@@ -6,6 +6,7 @@
 //! headless `run` and tests share it.
 
 use crate::jobs::engine::{RunEvent, RunHandle, RunRequest, spawn_run};
+use crate::jobs::names::RunId;
 use crate::jobs::protocol::RunProtocol;
 use crate::runbook::RenderedRun;
 use crate::store::journal::{Entry, Finished, Journal, Operator, Record, RunOutcome, Started};
@@ -211,7 +212,7 @@ pub fn result_line(text: &str) -> Option<String> {
 
 fn record_finish(
     journal: Journal,
-    id: String,
+    id: RunId,
     started: DateTime<Utc>,
     reattached: bool,
     mut rx: mpsc::UnboundedReceiver<RunEvent>,

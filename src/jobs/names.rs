@@ -18,8 +18,8 @@ pub fn valid_job_id(id: &str) -> bool {
 }
 
 /// The job of fleet run `run` on `host`.
-pub fn target_job(run: &str, host: &str) -> String {
-    format!("{run}-{host}")
+pub fn target_job(run: &str, host: &str) -> RunId {
+    RunId(format!("{run}-{host}"))
 }
 
 /// Kill job `job`'s whole process group; it ends with exit code 143. The
@@ -85,5 +85,135 @@ impl Limit {
             Limit::Count(n) => n,
             Limit::Percent(p) => (total * usize::from(p)).div_ceil(100),
         }
+    }
+}
+
+/// A run's id: the same text on the host (its job directory), in the
+/// journal and on screen. Nothing reads a run's kind or target from it.
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for RunId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for RunId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for RunId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for RunId {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl From<String> for RunId {
+    fn from(s: String) -> RunId {
+        RunId(s)
+    }
+}
+
+impl From<&str> for RunId {
+    fn from(s: &str) -> RunId {
+        RunId(s.to_string())
+    }
+}
+
+impl From<&String> for RunId {
+    fn from(s: &String) -> RunId {
+        RunId(s.clone())
+    }
+}
+
+impl From<RunId> for String {
+    fn from(id: RunId) -> String {
+        id.0
+    }
+}
+
+impl PartialEq<str> for RunId {
+    fn eq(&self, o: &str) -> bool {
+        self.0 == o
+    }
+}
+
+impl PartialEq<&str> for RunId {
+    fn eq(&self, o: &&str) -> bool {
+        self.0 == *o
+    }
+}
+
+impl PartialEq<String> for RunId {
+    fn eq(&self, o: &String) -> bool {
+        &self.0 == o
+    }
+}
+
+impl PartialEq<RunId> for str {
+    fn eq(&self, o: &RunId) -> bool {
+        self == o.0
+    }
+}
+
+impl PartialEq<RunId> for &str {
+    fn eq(&self, o: &RunId) -> bool {
+        *self == o.0
+    }
+}
+
+impl PartialEq<RunId> for String {
+    fn eq(&self, o: &RunId) -> bool {
+        *self == o.0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A run id is its text in the journal: journals written before the
+    /// type existed read the same.
+    #[test]
+    fn a_run_id_is_a_plain_string_in_json() {
+        let id: RunId = serde_json::from_str("\"20260302-100000-deploy-1\"").unwrap();
+        assert_eq!(id, "20260302-100000-deploy-1");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"20260302-100000-deploy-1\""
+        );
+        assert_eq!(target_job(&id, "i-0abc"), "20260302-100000-deploy-1-i-0abc");
     }
 }

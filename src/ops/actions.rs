@@ -221,7 +221,7 @@ message_error!(
 
 /// A change whose start is journaled: [`end`] journals its outcome.
 pub struct Begun {
-    id: String,
+    id: crate::jobs::names::RunId,
     about: About,
     started_at: chrono::DateTime<chrono::Utc>,
     /// Held until the end is recorded: a record nobody holds after its
@@ -261,7 +261,7 @@ pub fn begin_as(
         .into_string()
     });
     let start = Started {
-        run: id.clone(),
+        run: id.clone().into(),
         at: started_at,
         operator: p.operator.clone(),
         runbook: about.name.into(),
@@ -293,7 +293,7 @@ pub fn begin_as(
         })?;
     tracing::info!(action = %about.title, call = %about.call, "change");
     Ok(Begun {
-        id,
+        id: id.into(),
         about,
         started_at,
         _follow: follow,

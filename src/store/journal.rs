@@ -44,7 +44,7 @@ impl Operator {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Started {
-    pub run: String,
+    pub run: crate::jobs::names::RunId,
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub operator: Operator,
@@ -68,7 +68,7 @@ pub struct Started {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finished {
-    pub run: String,
+    pub run: crate::jobs::names::RunId,
     pub at: DateTime<Utc>,
     pub status: RunOutcome,
     pub exit_code: Option<i32>,

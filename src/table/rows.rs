@@ -429,7 +429,7 @@ pub fn history_table(
                 .map(|f| format!("{:.1}s", f.duration_ms as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into());
             Row {
-                key: s.run.clone(),
+                key: s.run.clone().into(),
                 tone,
                 cells: vec![
                     s.at.format("%Y-%m-%d %H:%M:%S").to_string(),

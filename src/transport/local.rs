@@ -164,7 +164,7 @@ impl Transport for LocalTransport {
 struct LocalCommand {
     order: Vec<String>,
     state: BTreeMap<String, (InvocationState, String)>,
-    run: String,
+    run: crate::jobs::names::RunId,
     cancelled: bool,
     finished: bool,
 }

@@ -70,7 +70,7 @@ pub trait Transport: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct FleetSend {
     /// The fleet's run id (each target's job is `<run>-<instance>`).
-    pub run: String,
+    pub run: crate::jobs::names::RunId,
     pub hosts: Vec<String>,
     /// Send by tag instead (SSM's Targets `tag:KEY` = VALUE): one command
     /// for all of `hosts`, however many. Only when the tag selects exactly

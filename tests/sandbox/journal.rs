@@ -40,7 +40,7 @@ fn deploy_killed_mid_build(d: &std::path::Path, journal: &Journal, delay_ms: u32
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    id
+    id.into()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,7 +169,7 @@ impl Out {
                 .ok()
         });
         Out {
-            run: run.to_string(),
+            run: run.to_string().into(),
             log,
             events,
         }
@@ -373,7 +373,7 @@ impl Runner {
         let handle = spawn_run(
             self.protocol.clone(),
             RunRequest {
-                run: job.to_string(),
+                run: job.to_string().into(),
                 host: host.to_string(),
                 script,
                 local_log: None,

@@ -90,7 +90,7 @@ impl App {
         }
         let id = crate::ops::RunId::new(self.now, &run.runbook, &tag).into_string();
         self.runs.all.push(RunView {
-            id: id.clone(),
+            id: id.clone().into(),
             kind: RunKind::Runbook,
             title: run.title.clone(),
             runbook: run.runbook.clone(),
@@ -101,7 +101,7 @@ impl App {
             status: RunStatus::Starting,
             output: OutputBuffer::default(),
         });
-        self.nav.pane.show(id.clone(), true);
+        self.nav.pane.show(id.clone().into(), true);
         self.rebuild(Screen::Runs);
         // Esc goes back where the operator started it from.
         self.nav.back.clear();
@@ -112,7 +112,7 @@ impl App {
         });
         self.screen = Screen::RunOutput;
         vec![Effect::StartRun {
-            id,
+            id: id.into(),
             run: Box::new(run),
         }]
     }

@@ -286,7 +286,7 @@ impl App {
             confirm_with: plan.confirm_with.clone(),
             typed: confirm::Typed::default(),
             effect: Effect::StartFleet {
-                id,
+                id: id.into(),
                 plan: Box::new(plan),
             },
         });
@@ -417,7 +417,7 @@ impl App {
             return vec![];
         }
         vec![Effect::FollowTarget {
-            id: key.to_string(),
+            id: key.to_string().into(),
             host,
         }]
     }

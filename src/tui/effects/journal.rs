@@ -3,6 +3,7 @@
 //! are read on a blocking thread: the console answers keys meanwhile.
 
 use super::{Providers, Tx, fail};
+use crate::jobs::engine::RunId;
 use crate::tui::app::Msg;
 
 pub(super) fn history(p: Providers, tx: Tx) {
@@ -16,7 +17,7 @@ pub(super) fn history(p: Providers, tx: Tx) {
     });
 }
 
-pub(super) fn past_output(p: Providers, tx: Tx, id: String) {
+pub(super) fn past_output(p: Providers, tx: Tx, id: RunId) {
     tokio::task::spawn_blocking(move || {
         let (entries, _) = p.journal.entries();
         match entries.into_iter().find(|e| e.start.run == id) {

@@ -7,7 +7,7 @@ mod load;
 mod runs;
 mod sessions;
 
-use crate::jobs::engine::{RunEvent, RunHandle};
+use crate::jobs::engine::{RunEvent, RunHandle, RunId};
 use crate::ops::actions::Change;
 use crate::tui::app::{Effect, Msg};
 use std::collections::HashMap;
@@ -65,13 +65,13 @@ pub struct EffectsRunner {
     tx: UnboundedSender<Msg>,
     run_tx: UnboundedSender<RunEvent>,
     /// Runs and procedures this console drives (cancel goes to them).
-    handles: HashMap<String, RunHandle>,
+    handles: HashMap<RunId, RunHandle>,
     /// Port forwards: they live in this process and end with the console.
     /// Their own map, filled by [`Effect::StartForward`] alone, so nothing
     /// but a forward is ever stopped on quit.
-    forwards: HashMap<String, RunHandle>,
+    forwards: HashMap<RunId, RunHandle>,
     /// Fleet runs in flight: their cancel switch (CancelCommand).
-    fleets: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    fleets: HashMap<RunId, tokio::sync::watch::Sender<bool>>,
 }
 
 impl EffectsRunner {

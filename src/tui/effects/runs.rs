@@ -3,7 +3,7 @@
 //! live, cancelling.
 
 use super::{EffectsRunner, Providers, not_journaled};
-use crate::jobs::engine::RunEvent;
+use crate::jobs::engine::{RunEvent, RunId};
 use crate::jobs::protocol::RunProtocol;
 use crate::tui::app::Msg;
 use tokio::sync::mpsc::UnboundedSender;
@@ -11,12 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 impl EffectsRunner {
     /// Journal the run's start, then drive it; its events come back as
     /// messages.
-    pub(super) fn start_run(
-        &mut self,
-        p: &Providers,
-        id: String,
-        run: crate::runbook::RenderedRun,
-    ) {
+    pub(super) fn start_run(&mut self, p: &Providers, id: RunId, run: crate::runbook::RenderedRun) {
         match crate::jobs::journaled::launch(
             RunProtocol::new(p.transport.clone()),
             Some(p.cloud.clone()),
@@ -99,7 +94,7 @@ impl EffectsRunner {
     pub(super) fn start_fleet(
         &mut self,
         p: &Providers,
-        id: String,
+        id: RunId,
         plan: crate::ops::fleet::FleetPlan,
     ) {
         use crate::jobs::fleet::{FleetEvent, TargetEnd};
@@ -176,7 +171,7 @@ impl EffectsRunner {
     /// opened). SSM may not have started it yet: wait for its job (a minute
     /// at most), then tail it from the start. Not kept: it ends with the
     /// job (cancelling is the fleet's).
-    pub(super) fn follow_target(&self, p: &Providers, id: String, host: String) {
+    pub(super) fn follow_target(&self, p: &Providers, id: RunId, host: String) {
         let protocol = RunProtocol::new(p.transport.clone());
         let run_tx = self.run_tx.clone();
         tokio::spawn(async move {
@@ -214,7 +209,7 @@ impl EffectsRunner {
 
     /// Cancel a run this console drives, or one it only knows of (its job
     /// is killed on its host through the run protocol).
-    pub(super) fn cancel_run(&self, p: &Providers, id: String, host: String) {
+    pub(super) fn cancel_run(&self, p: &Providers, id: RunId, host: String) {
         tracing::info!(run = %id, "cancel requested");
         if let Some(h) = self.handles.get(&id).or_else(|| self.forwards.get(&id)) {
             h.cancel();

@@ -2,7 +2,7 @@
 //! forwards (up until ended from Runs or the console quits).
 
 use super::{EffectsRunner, Providers, fail};
-use crate::jobs::engine::{RunEvent, RunHandle};
+use crate::jobs::engine::{RunEvent, RunHandle, RunId};
 use crate::tui::app::Msg;
 
 impl EffectsRunner {
@@ -34,7 +34,7 @@ impl EffectsRunner {
     pub(super) fn start_forward(
         &mut self,
         p: Providers,
-        id: String,
+        id: RunId,
         instance: Box<crate::domain::Instance>,
         dest: crate::ops::session::Destination,
         local_port: Option<u16>,
@@ -61,11 +61,15 @@ impl EffectsRunner {
                 Err(e) => return fail(e.to_string()),
             };
             let title = change.title();
-            let begun =
-                match crate::ops::actions::begin_as(&p, &change, production, Some(id.clone())) {
-                    Ok(b) => b,
-                    Err(e) => return fail(e.to_string()),
-                };
+            let begun = match crate::ops::actions::begin_as(
+                &p,
+                &change,
+                production,
+                Some(id.clone().into()),
+            ) {
+                Ok(b) => b,
+                Err(e) => return fail(e.to_string()),
+            };
             let _ = tx.send(Msg::ForwardStarted {
                 id: id.clone(),
                 title: title.clone(),

@@ -32,7 +32,7 @@ impl View for History {
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
         // Read on a blocking task; the spinner turns until it is here.
         app.runs.actions_in_flight += 1;
-        vec![Effect::OpenPastOutput(key)]
+        vec![Effect::OpenPastOutput(key.into())]
     }
 }
 

@@ -237,7 +237,7 @@ impl App {
             "it stays up until ended from Runs (Ctrl-C on its row)".into(),
         ];
         let effect = Effect::StartForward {
-            id,
+            id: id.into(),
             instance: Box::new(i),
             dest,
             local_port,

@@ -27,13 +27,13 @@ impl View for Runs {
 
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
         let fx = app.follow_fleet_target(&key);
-        app.nav.pane.show(key, true);
+        app.nav.pane.show(key.into(), true);
         app.go(Screen::RunOutput, true);
         fx
     }
 
     fn run(&self, app: &App) -> Option<RunId> {
-        app.selected_key()
+        app.selected_key().map(Into::into)
     }
 }
 
@@ -49,7 +49,7 @@ fn runs_table(app: &App) -> TableData {
             .iter()
             .rev()
             .map(|r| Row {
-                key: r.id.clone(),
+                key: r.id.clone().into(),
                 tone: match r.status {
                     RunStatus::Succeeded => Tone::Good,
                     RunStatus::Starting | RunStatus::Running => Tone::Normal,
@@ -57,7 +57,7 @@ fn runs_table(app: &App) -> TableData {
                     _ => Tone::Bad,
                 },
                 cells: vec![
-                    r.id.clone(),
+                    r.id.clone().into(),
                     r.title.clone(),
                     names
                         .get(&r.host)
