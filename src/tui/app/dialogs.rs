@@ -393,7 +393,7 @@ impl App {
             Mode::Detail { fields, .. } => detail_key(
                 fields.len(),
                 &mut self.nav.detail_scroll,
-                self.keymap.action(&key),
+                self.keymap.action_in(keymap::Section::Detail, &key),
             ),
             Mode::Picker(p) => p.key(key),
             Mode::Form(f) => f.key(key, &checks),

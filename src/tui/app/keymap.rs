@@ -269,9 +269,43 @@ impl KeySpec {
     }
 }
 
+/// Where a key is read: a keymap file's section. A key a section does
+/// not bind means what it means on the screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// Every screen (a file's keys outside any section go here too).
+    Screens,
+    /// The run output pane: moving scrolls lines of output.
+    Output,
+    /// A detail popup: moving scrolls it; any other key closes it.
+    Detail,
+}
+
+impl Section {
+    pub const ALL: [Section; 3] = [Section::Screens, Section::Output, Section::Detail];
+
+    /// Its name in a keymap file: `[screens]`, `[output]`, `[detail]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Screens => "screens",
+            Section::Output => "output",
+            Section::Detail => "detail",
+        }
+    }
+
+    /// What help says of it.
+    pub fn about(self) -> &'static str {
+        match self {
+            Section::Screens => "every screen",
+            Section::Output => "the run output pane: moving scrolls lines of output",
+            Section::Detail => "a detail: moving scrolls it, any other key closes it",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    bindings: HashMap<KeySpec, Action>,
+    bindings: HashMap<(Section, KeySpec), Action>,
 }
 
 impl Keymap {
@@ -288,32 +322,83 @@ impl Keymap {
         k
     }
 
-    /// Apply a keymap file's bindings over the current ones.
+    /// Apply a keymap file's bindings over the current ones: `key =
+    /// "action"` at the top (every screen) or in a `[section]`.
     pub fn apply(&mut self, text: &str) -> Result<(), KeymapError> {
-        let table: HashMap<String, Action> = toml::from_str(text).map_err(|e| e.to_string())?;
-        for (key, action) in table {
-            let spec = KeySpec::parse(&key)?;
-            if action == Action::None {
-                self.bindings.remove(&spec);
-            } else {
-                self.bindings.insert(spec, action);
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (name, value) in table {
+            match value {
+                toml::Value::Table(keys) => {
+                    let section = Section::ALL
+                        .into_iter()
+                        .find(|s| s.name() == name)
+                        .ok_or_else(|| {
+                            format!(
+                                "unknown section [{name}] (known: {})",
+                                Section::ALL.map(Section::name).join(", ")
+                            )
+                        })?;
+                    for (key, value) in keys {
+                        self.bind(section, &key, value)?;
+                    }
+                }
+                value => self.bind(Section::Screens, &name, value)?,
             }
         }
         Ok(())
     }
 
-    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
-        self.bindings.get(&KeySpec::from_event(ev)).copied()
+    fn bind(&mut self, section: Section, key: &str, value: toml::Value) -> Result<(), KeymapError> {
+        let spec = KeySpec::parse(key)?;
+        let action: Action = match value {
+            toml::Value::String(s) => s.parse().map_err(|e| format!("key `{key}`: {e}"))?,
+            other => {
+                return Err(format!("key `{key}`: an action name in quotes, not {other}").into());
+            }
+        };
+        if action == Action::None {
+            self.bindings.remove(&(section, spec));
+        } else {
+            self.bindings.insert((section, spec), action);
+        }
+        Ok(())
     }
 
-    /// The keys bound to `action`, shortest label first.
+    /// What `ev` means on the screens.
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        self.action_in(Section::Screens, ev)
+    }
+
+    /// What `ev` means in `section` (else what it means on the screens).
+    pub fn action_in(&self, section: Section, ev: &KeyEvent) -> Option<Action> {
+        let spec = KeySpec::from_event(ev);
+        self.bindings
+            .get(&(section, spec.clone()))
+            .or_else(|| self.bindings.get(&(Section::Screens, spec)))
+            .copied()
+    }
+
+    /// The keys bound to `action` on the screens, shortest label first.
     pub fn keys_for(&self, action: Action) -> Vec<String> {
+        self.keys_in(Section::Screens, action)
+    }
+
+    /// The keys bound to `action` in `section` (its own, and the screens'
+    /// it leaves as they are), shortest label first.
+    pub fn keys_in(&self, section: Section, action: Action) -> Vec<String> {
         let mut keys: Vec<String> = self
             .bindings
             .iter()
-            .filter(|(_, a)| **a == action)
-            .map(|(k, _)| k.label())
+            .filter(|((s, k), a)| {
+                **a == action
+                    && (*s == section
+                        || (*s == Section::Screens
+                            && !self.bindings.contains_key(&(section, k.clone()))))
+            })
+            .map(|((_, k), _)| k.label())
             .collect();
+        keys.sort();
+        keys.dedup();
         // Named keys (Enter, Esc) read best in hints; then the shortest.
         let named =
             |k: &String| k.chars().count() > 1 && k.chars().all(|c| c.is_ascii_alphabetic());
@@ -343,6 +428,31 @@ mod tests {
         assert_eq!(k.action(&x), Some(Action::Deploy));
         assert!(k.apply("ctrl-nope = \"quit\"").is_err());
         assert!(k.apply("z = \"explode\"").is_err());
+    }
+
+    #[test]
+    fn a_section_binds_its_mode_and_falls_back_to_the_screens() {
+        let mut k = Keymap::builtin();
+        let space = KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE);
+        let j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert_eq!(k.action(&space), Some(Action::Mark));
+        assert_eq!(k.action_in(Section::Output, &space), Some(Action::PageDown));
+        assert_eq!(k.action_in(Section::Output, &j), Some(Action::Down));
+        k.apply("[output]\nj = \"page_down\"").unwrap();
+        assert_eq!(k.action_in(Section::Output, &j), Some(Action::PageDown));
+        assert_eq!(k.action(&j), Some(Action::Down), "the screens keep j");
+        assert!(
+            k.keys_in(Section::Output, Action::PageDown)
+                .contains(&"j".to_string())
+        );
+        assert!(
+            !k.keys_in(Section::Output, Action::Down)
+                .contains(&"j".to_string())
+        );
+        let e = k.apply("[outptu]\nj = \"down\"").unwrap_err();
+        assert!(e.contains("unknown section [outptu]"), "{e}");
+        let e = k.apply("[output]\nj = 3").unwrap_err();
+        assert!(e.contains("key `j`"), "{e}");
     }
 
     #[test]

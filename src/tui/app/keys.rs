@@ -63,7 +63,7 @@ impl App {
     }
 
     pub(super) fn on_normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Some(action) = self.keymap.action(&key) else {
+        let Some(action) = self.keymap.action_in(self.screen.view().keys(), &key) else {
             return vec![];
         };
         if let Some(fx) = self.screen.view().key(self, action) {

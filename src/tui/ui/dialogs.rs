@@ -12,6 +12,20 @@ pub(super) fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         Line::raw(""),
     ];
+    let section = app.screen.view().keys();
+    if section != crate::tui::app::keymap::Section::Screens {
+        lines.insert(
+            1,
+            Line::styled(
+                format!(
+                    "keys of {} ([{}] in keymap.toml)",
+                    section.about(),
+                    section.name()
+                ),
+                Style::default().fg(theme.muted),
+            ),
+        );
+    }
     let mut actions: Vec<Action> = app.screen.actions().to_vec();
     actions.extend([
         Action::Up,
@@ -32,7 +46,7 @@ pub(super) fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             continue;
         }
         seen.push(a);
-        let keys = app.keymap.keys_for(a).join(" ");
+        let keys = app.keymap.keys_in(section, a).join(" ");
         lines.push(Line::from(vec![
             Span::styled(format!("{keys:>14}  "), Style::default().fg(theme.accent)),
             Span::raw(a.describe()),

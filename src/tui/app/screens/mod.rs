@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::runbook::Target;
+use keymap::Section;
 
 // Parts several screens share (not screens themselves).
 pub mod inventory;
@@ -98,6 +99,11 @@ pub trait View: Sync {
     /// the context itself being production.
     fn production(&self, _app: &App) -> bool {
         false
+    }
+
+    /// The keymap section its keys are read in.
+    fn keys(&self) -> Section {
+        Section::Screens
     }
 
     /// Keys of its own, before the keymap's meaning for every screen

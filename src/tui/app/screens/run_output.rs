@@ -102,6 +102,10 @@ impl View for RunOutput {
             .is_some_and(|r| r.production)
     }
 
+    fn keys(&self) -> Section {
+        Section::Output
+    }
+
     fn key(&self, app: &mut App, action: Action) -> Option<Vec<Effect>> {
         app.on_output_key(action)
     }
