@@ -51,6 +51,7 @@ fn containers_on(n: usize, hosts: usize) -> Vec<Container> {
             mem_bytes: Some((i as u64 % 512) * 1024 * 1024),
             labels: BTreeMap::new(),
             ports: String::new(),
+            image_id: String::new(),
         })
         .collect()
 }

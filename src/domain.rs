@@ -152,6 +152,10 @@ pub struct Container {
     /// Published ports, as docker shows them (`0.0.0.0:8080->8000/tcp`).
     #[serde(default)]
     pub ports: String,
+    /// The id of the image it was created from (`docker inspect`'s
+    /// `Image`, `sha256:…`; empty when docker did not say).
+    #[serde(default)]
+    pub image_id: String,
 }
 
 impl Container {

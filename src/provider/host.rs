@@ -103,6 +103,9 @@ struct PsRow {
 #[serde(rename_all = "PascalCase")]
 struct InspectRow {
     name: String,
+    /// The image id the container was created from.
+    #[serde(default)]
+    image: String,
     #[serde(default)]
     restart_count: u32,
     state: InspectState,
@@ -231,6 +234,7 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
             mem_bytes: mem,
             labels,
             ports: r.ports,
+            image_id: ins.map(|i| i.image.clone()).unwrap_or_default(),
         });
     }
     snap.containers.sort_by(|a, b| a.name.cmp(&b.name));

@@ -49,6 +49,22 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
         Some(before.as_str())
     );
 
+    let image_of = |h: &Harness, name: &str| {
+        h.app
+            .estate
+            .inv
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.image_id.clone())
+            .unwrap()
+    };
+    let images_before: Vec<String> = [
+        "filter-ical-backend-staging",
+        "filter-ical-frontend-staging",
+    ]
+    .map(|n| image_of(&h, n))
+    .into();
     select_tenant(&mut h, "filter-ical-staging");
     h.keys("d");
     assert!(
@@ -75,9 +91,10 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     assert!(out.iter().any(|l| l.contains(&deployed)), "{out:#?}");
     assert_eq!(out.last().copied(), Some("==> opsdeck result: succeeded"));
     assert!(
-        out.iter()
-            .any(|l| *l == format!("    filter-ical-backend-staging runs {}", &origin[..12])),
-        "the post-check saw the new revision: {out:#?}"
+        out.iter().any(|l| l
+            .starts_with("    filter-ical-backend-staging runs filter-ical-staging-backend ")
+            && l.ends_with(&format!(", built from {}", &origin[..12]))),
+        "the post-check saw the image built from the new revision: {out:#?}"
     );
 
     // The host moved, the containers were rebuilt from the new SHA, the deploy is recorded.
@@ -94,21 +111,27 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
             .unwrap()
             .ends_with(&format!("{before} {origin} deploy"))
     );
-    for name in [
+    // Each container was recreated from the image this deploy built, and
+    // no label says so (the seeds' builds set none).
+    for (name, old) in [
         "filter-ical-backend-staging",
         "filter-ical-frontend-staging",
-    ] {
+    ]
+    .iter()
+    .zip(&images_before)
+    {
         let c = h
             .app
             .estate
             .inv
             .containers
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| c.name == *name)
             .unwrap();
-        assert_eq!(
-            c.labels.get("org.opencontainers.image.revision"),
-            Some(&origin),
+        assert!(c.image_id.starts_with("sha256:"), "{name}: {}", c.image_id);
+        assert_ne!(&c.image_id, old, "{name} runs a new image");
+        assert!(
+            !c.labels.contains_key("org.opencontainers.image.revision"),
             "{name}"
         );
     }
@@ -128,11 +151,59 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     assert_eq!(f.result.as_deref(), Some("succeeded"));
 }
 
+/// The deploy proves the new code runs without a label the seeds' builds
+/// never set: a container compose left on its old image fails the
+/// post-check, and the deploy rolls itself back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_left_on_its_old_image_fails_the_deploy_and_it_rolls_back() {
+    let mut h = Harness::loaded().await;
+    let checkout = h.host_root().join("opt/apps/filter-ical");
+    let before = git_head(&checkout);
+    for c in &h.app.estate.inv.containers {
+        assert!(
+            !c.labels.contains_key("org.opencontainers.image.revision"),
+            "{}: the sandbox sets a label no seed sets",
+            c.name
+        );
+    }
+    // A release whose `up` builds the images but leaves the containers.
+    h.sandbox
+        .push_release(
+            "filter-ical",
+            "chore: compose tweak",
+            &[("NO_RECREATE", "")],
+        )
+        .unwrap();
+    select_tenant(&mut h, "filter-ical-staging");
+    h.keys("d");
+    h.key(KeyCode::Enter);
+    h.settle().await;
+    let run = h.app.runs.all.last().unwrap();
+    let out: Vec<&str> = run.output.iter().collect();
+    assert!(matches!(run.status, RunStatus::Failed(_)), "{out:#?}");
+    for needle in [
+        "filter-ical-backend-staging was not recreated: it runs image ",
+        "==> rolled back automatically: `rollback` succeeded",
+    ] {
+        assert!(out.iter().any(|l| l.contains(needle)), "{needle}\n{out:#?}");
+    }
+    assert_eq!(git_head(&checkout), before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_failing_health_is_rolled_back_automatically() {
     let mut h = Harness::loaded().await;
     let checkout = h.host_root().join("opt/apps/gabs-massage");
     let before = git_head(&checkout);
+    let image_before = h
+        .app
+        .estate
+        .inv
+        .containers
+        .iter()
+        .find(|c| c.name == "gabs-massage-backend-staging")
+        .map(|c| c.image_id.clone())
+        .unwrap();
     // A developer pushes a release whose containers never get healthy.
     let bad = h
         .sandbox
@@ -181,10 +252,8 @@ async fn a_release_failing_health_is_rolled_back_automatically() {
         .iter()
         .find(|c| c.name == "gabs-massage-backend-staging")
         .unwrap();
-    assert_eq!(
-        c.labels.get("org.opencontainers.image.revision"),
-        Some(&before)
-    );
+    // Rebuilt from the revision before: the image it ran before.
+    assert_eq!(c.image_id, image_before);
     assert_eq!(c.health, "healthy");
     assert!(
         !h.host_root()

@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use super::sim_state::{
     SimContainer, SimState, docker_duration, load_state, now_epoch, save_state, short_id, sim_dump,
 };
-use super::sim_state::{Store, flag_value, positional};
+use super::sim_state::{Store, flag_value, image_id, positional};
 
 fn delay() -> Duration {
     let ms = std::env::var("OPSDECK_SIM_DELAY_MS")
@@ -116,6 +116,32 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
                 } else {
                     writeln!(out, "{}\t{}\t{}\t{}", c.id, c.image, c.status(now), c.name)?;
                 }
+            }
+            Ok(0)
+        }
+        "image" if rest.first().is_some_and(|s| s == "inspect") => {
+            // `docker image inspect [--format F] NAME…`: an image built here
+            // or one its containers were pulled from.
+            let st = Store::open(root)?.load();
+            let fmt = flag_value(rest, &["--format", "-f"]);
+            let names = positional(&rest[1..], &["--format", "-f"]);
+            let mut found = Vec::new();
+            for n in &names {
+                let known =
+                    st.images.contains_key(n) || st.containers.iter().any(|c| &c.image == n);
+                if !known {
+                    eprintln!("Error response from daemon: No such image: {n}");
+                    return Ok(1);
+                }
+                found.push(json!({"Id": st.image_id(n), "RepoTags": [n]}));
+            }
+            match fmt {
+                Some(f) => {
+                    for v in &found {
+                        writeln!(out, "{}", render_template(&f, v))?;
+                    }
+                }
+                None => writeln!(out, "{}", serde_json::to_string_pretty(&found)?)?,
             }
             Ok(0)
         }
@@ -690,7 +716,6 @@ fn compose_up(
         .map_err(|e| format!("no {file} in {}: {e}", cwd.display()))?;
     let services = compose_services(&text);
     let sha = git_head(&cwd);
-    let short = &sha[..sha.len().min(7)];
     let build = rest.iter().any(|a| a == "--build");
     let d = delay();
     let mut step = 0;
@@ -719,20 +744,35 @@ fn compose_up(
             step += 1;
             writeln!(
                 out,
-                "#{step} naming to docker.io/library/{project}-{svc}:latest (revision {short}) done"
+                "#{step} naming to docker.io/library/{project}-{svc}:latest done"
             )?;
             out.flush()?;
         }
     }
     let store = Store::open(root)?;
     let mut st = store.load();
+    if build {
+        // What was built gets the id of the code it was built from.
+        for (svc, _) in &services {
+            let image = format!("{project}-{svc}");
+            let id = image_id(&image, &sha);
+            st.images.insert(image, id);
+        }
+    }
     let unhealthy = cwd.join("HEALTH_FAIL").exists();
+    // A checkout with NO_RECREATE: the images are built, the containers
+    // stay as they were (what a deploy must notice).
+    let keep = cwd.join("NO_RECREATE").exists();
     for (svc, hc) in &services {
         let name = container_name(svc);
+        if keep && st.containers.iter().any(|c| c.name == name) {
+            writeln!(out, " Container {name}  Running")?;
+            continue;
+        }
+        // Compose's own labels only: what the seeds' builds set.
         let mut labels = BTreeMap::new();
         labels.insert("com.docker.compose.project".into(), project.to_string());
         labels.insert("com.docker.compose.service".into(), svc.clone());
-        labels.insert("org.opencontainers.image.revision".into(), sha.clone());
         let old = st.containers.iter().find(|c| c.name == name).cloned();
         let restarts = 0;
         // Built services get a project image; pulled ones keep theirs.
@@ -741,7 +781,9 @@ fn compose_up(
             _ => format!("{project}-{svc}"),
         };
         st.containers.retain(|c| c.name != name);
+        let image_id = st.image_id(&image);
         st.containers.push(SimContainer {
+            image_id,
             id: short_id(&format!("{name}:{sha}")),
             name: name.clone(),
             image,

@@ -17,6 +17,32 @@ pub struct SimState {
     /// The RabbitMQ broker's queues on this host (the MAP host's).
     #[serde(default)]
     pub queues: Vec<SimQueue>,
+    /// Local images: name → id. A build gives its image the id of what it
+    /// was built from (the same code, the same id, as docker's cache
+    /// does); an image not listed was pulled, its id from its name.
+    #[serde(default)]
+    pub images: BTreeMap<String, String>,
+}
+
+impl SimState {
+    /// The id image `name` has on this host now.
+    pub fn image_id(&self, name: &str) -> String {
+        self.images
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| image_id(name, ""))
+    }
+}
+
+/// An image id as docker shows it (`sha256:` and hex), from the image's
+/// name and what it was built from.
+pub fn image_id(name: &str, built_from: &str) -> String {
+    let seed = format!("{name}@{built_from}");
+    format!(
+        "sha256:{}{}",
+        short_id(&seed),
+        short_id(&format!("{seed}#"))
+    )
 }
 
 /// One queue of the simulated broker. Its consumers are the running
@@ -67,6 +93,10 @@ pub struct SimContainer {
     /// Published ports as `docker ps` shows them: `0.0.0.0:8080->8000/tcp`.
     #[serde(default)]
     pub ports: String,
+    /// The id of the image it was created from (`docker inspect`'s
+    /// `Image`): a rebuilt image it was not recreated from has another.
+    #[serde(default)]
+    pub image_id: String,
 }
 
 pub fn short_id(seed: &str) -> String {
@@ -170,9 +200,19 @@ impl SimContainer {
         if self.healthcheck {
             state["Health"] = json!({"Status": self.health(now)});
         }
+        let created = chrono::DateTime::from_timestamp(self.created_epoch, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let image_id = if self.image_id.is_empty() {
+            image_id(&self.image, "")
+        } else {
+            self.image_id.clone()
+        };
         json!({
             "Id": self.id,
             "Name": format!("/{}", self.name),
+            "Image": image_id,
+            "Created": created,
             "RestartCount": self.restarts,
             "State": state,
             "Config": {"Image": self.image, "Labels": self.labels},

@@ -19,7 +19,7 @@ pub use map::{MAP_APPS, MAP_BROKER, MAP_DATABASES, MAP_PLATFORM, MAP_POSTGRES};
 pub use repos::app_services;
 pub(crate) use repos::{git, head};
 
-use super::sim_state::{SimContainer, SimState, save_state, short_id, sim_dump};
+use super::sim_state::{SimContainer, SimState, image_id, save_state, short_id, sim_dump};
 use crate::domain::Instance;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use repos::{create_app_repo, create_platform_repo};
@@ -122,6 +122,8 @@ fn container(
         service.to_string(),
     );
     SimContainer {
+        // Pulled, or built before the sandbox's history: an id from its name.
+        image_id: image_id(image, ""),
         id: short_id(name),
         name: name.into(),
         image: image.into(),
@@ -245,8 +247,11 @@ fn multi_tenant_host(mt: &Path, dir: &Path, now: DateTime<Utc>) -> std::io::Resu
                     deployed_secs,
                     true,
                 );
-                c.labels
-                    .insert("org.opencontainers.image.revision".into(), sha.clone());
+                // Built from the checkout at its deployed revision; the
+                // build sets no labels of its own (the seeds' builds don't).
+                let image = format!("{project}-{svc}");
+                c.image_id = image_id(&image, &sha);
+                sim.images.insert(image, c.image_id.clone());
                 sim.containers.push(c);
             }
             sim.migrations.insert(
