@@ -724,3 +724,87 @@ fn backup_all_backs_up_every_database_of_a_server_each_with_its_own_file() {
     assert!(alpha_files >= 1);
     assert_eq!(rep["kept.alpha_app"], alpha_files.to_string(), "{rep}");
 }
+
+/// The Enssol host as its document describes it: a real SQLite database,
+/// daily backups inside its 24 h RPO; backed up and validated as shipped,
+/// with nothing but the database named (its `[[database]]` says the rest).
+#[test]
+fn the_enssol_host_backs_up_and_validates_as_shipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (code, out, err) = run_cli(d, &["ls", "backups", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let db = host_root(d, ENSSOL_HOST).join("opt/enssol/db.sqlite3");
+    let sql = |q: &str| {
+        let o = std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg(q)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(sql("PRAGMA integrity_check"), "ok");
+    assert_eq!(sql("SELECT count(*) FROM obligations_obligation"), "600");
+    assert!(
+        sql("SELECT count(*) FROM django_migrations")
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    // Daily backups: the newest inside the document's 24 h.
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut ens: Vec<&serde_json::Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["database"] == "enssol")
+        .collect();
+    assert_eq!(ens.len(), 2, "the host keeps two days of daily backups");
+    ens.sort_by_key(|b| b["taken_at"].as_str().unwrap().to_string());
+    let newest = ens.last().unwrap();
+    let taken: chrono::DateTime<chrono::Utc> =
+        newest["taken_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        common::fixed_now() - taken < chrono::Duration::hours(24),
+        "{taken}"
+    );
+    let name = newest["path"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // The newest shipped backup validates.
+    let target = format!("backup={name}");
+    let (code, out, err) = run_cli(
+        d,
+        &[
+            "run",
+            "validate-backup",
+            &target,
+            "--yes",
+            "--confirm",
+            "enssol",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    // Django's migrations, the sites, the obligations and SQLite's own
+    // sqlite_sequence (AUTOINCREMENT keeps it).
+    assert_eq!(last_report(d, "tables"), "4");
+    // And a backup now works as configured.
+    let (code, out, err) = run_cli(
+        d,
+        &[
+            "run",
+            "backup",
+            "database=enssol",
+            "--yes",
+            "--confirm",
+            "enssol",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(last_report(d, "file").starts_with("enssol_"), "{out}");
+}

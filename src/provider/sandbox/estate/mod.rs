@@ -86,8 +86,12 @@ pub(super) fn write(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn gzip_file(path: &Path, text: &str, corrupt: bool) -> std::io::Result<()> {
+    gzip_bytes(path, text.as_bytes(), corrupt)
+}
+
+fn gzip_bytes(path: &Path, data: &[u8], corrupt: bool) -> std::io::Result<()> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(text.as_bytes())?;
+    enc.write_all(data)?;
     let mut bytes = enc.finish()?;
     if corrupt {
         // A truncated upload: the gzip trailer and half the stream are gone.
@@ -358,25 +362,75 @@ fn pmo_host(pmo: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The Enssol host: Django + SQLite, no docker.
+/// The Enssol host, as its document describes it: nginx → gunicorn →
+/// Django on the host (no docker), SQLite, daily database backups, an
+/// RPO of 24 h. The document names no paths: the database is
+/// `/opt/enssol/db.sqlite3`, a real SQLite file with Django's migrations
+/// table and the app's tables; the backups are daily copies of it (04:30),
+/// gzipped, in `/opt/backups/sqlite`: the host keeps the last two days
+/// (the document ships them to S3 for 30 days; the sandbox's S3 does not
+/// hold Enssol's). Without the `sqlite3`
+/// program the sandbox still comes up, with a stand-in file that the
+/// backup's pre-check refuses as not a database.
 fn enssol_host(ens: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
-    write(
-        &ens.join("opt/enssol/db.sqlite3"),
-        "SQLite format 3\0 (sandbox stand-in)\n",
-    )?;
-    for d in [1, 8] {
+    let db = ens.join("opt/enssol/db.sqlite3");
+    if let Err(e) = sqlite_db(&db, ENSSOL_SQL) {
+        tracing::warn!("sandbox: Enssol's SQLite database is a stand-in: {e}");
+        write(&db, "SQLite format 3\0 (sandbox stand-in: no sqlite3)\n")?;
+    }
+    let bytes = std::fs::read(&db)?;
+    for d in 0..2 {
         let at = Utc.from_utc_datetime(
             &(now - Duration::days(d))
                 .date_naive()
                 .and_hms_opt(4, 30, 0)
                 .unwrap_or_default(),
         );
-        gzip_file(
+        if at > now {
+            continue;
+        }
+        gzip_bytes(
             &ens.join("opt/backups/sqlite")
                 .join(format!("enssol_{}.sqlite3.gz", at.format("%Y%m%d_%H%M%S"))),
-            "SQLite format 3 (sandbox)\n",
+            &bytes,
             false,
         )?;
+    }
+    Ok(())
+}
+
+/// Enssol's database: Django's migrations and the app's sites and
+/// obligations (fixed dates: the same file every time).
+const ENSSOL_SQL: &str = "
+CREATE TABLE django_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, app varchar(255) NOT NULL, name varchar(255) NOT NULL, applied datetime NOT NULL);
+INSERT INTO django_migrations (app, name, applied) VALUES
+  ('contenttypes', '0001_initial', '2025-11-03 09:00:00'),
+  ('auth', '0001_initial', '2025-11-03 09:00:01'),
+  ('obligations', '0001_initial', '2025-11-03 09:00:02'),
+  ('obligations', '0002_obligation_status', '2026-01-20 14:10:00');
+CREATE TABLE obligations_site (id INTEGER PRIMARY KEY AUTOINCREMENT, name varchar(200) NOT NULL, state varchar(3) NOT NULL);
+CREATE TABLE obligations_obligation (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id integer NOT NULL REFERENCES obligations_site (id), title varchar(200) NOT NULL, due_on date NOT NULL, status varchar(10) NOT NULL);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+  INSERT INTO obligations_site (name, state) SELECT 'Site ' || i, CASE i % 3 WHEN 0 THEN 'NSW' WHEN 1 THEN 'VIC' ELSE 'QLD' END FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+  INSERT INTO obligations_obligation (site_id, title, due_on, status)
+  SELECT 1 + i % 40, 'Obligation ' || i, date('2026-01-01', '+' || i || ' days'),
+         CASE i % 3 WHEN 0 THEN 'open' WHEN 1 THEN 'done' ELSE 'overdue' END FROM n;
+";
+
+/// A new SQLite database at `path` made by `sql` (with the `sqlite3`
+/// program, as the host has it).
+fn sqlite_db(path: &Path, sql: &str) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let out = Command::new("sqlite3").arg(path).arg(sql).output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!(
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(())
 }
