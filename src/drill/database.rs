@@ -89,12 +89,13 @@ fn dump_to(pg: &PgTarget, path: &Path) -> Result<(), super::DrillError> {
     let st = Command::new("bash")
         .args([
             "-c",
-            "set -o pipefail; pg_dump -h \"$1\" -p \"$2\" -U postgres -d \"$3\" --no-owner --no-privileges | gzip -c > \"$4\"",
+            "set -o pipefail; pg_dump -h \"$1\" -p \"$2\" -U \"$5\" -d \"$3\" --no-owner --no-privileges | gzip -c > \"$4\"",
             "dump",
             &pg.host,
             &pg.port.to_string(),
             DRILL_DB,
             &path.display().to_string(),
+            &pg.user,
         ])
         .status()
         .map_err(|e| e.to_string())?;

@@ -60,12 +60,13 @@ fn fingerprint_of_backup(
     let st = Command::new("bash")
         .args([
             "-c",
-            "set -o pipefail; gunzip -c \"$4\" | psql -X -q -v ON_ERROR_STOP=1 -h \"$1\" -p \"$2\" -U postgres -d \"$3\" >/dev/null",
+            "set -o pipefail; gunzip -c \"$4\" | psql -X -q -v ON_ERROR_STOP=1 -h \"$1\" -p \"$2\" -U \"$5\" -d \"$3\" >/dev/null",
             "restore",
             &pg.host,
             &pg.port.to_string(),
             scratch,
             &file.display().to_string(),
+            &pg.user,
         ])
         .status()
         .map_err(|e| e.to_string())?;

@@ -10,6 +10,8 @@ pub struct PgTarget {
     pub port: u16,
     /// The sandbox's own server behind this address, when it is one.
     pub sandbox_server: Option<&'static str>,
+    /// The role psql connects as (the server's superuser).
+    pub user: String,
 }
 
 impl PgTarget {
@@ -30,6 +32,7 @@ impl PgTarget {
             host: h.into(),
             port,
             sandbox_server: None,
+            user: "postgres".into(),
         })
     }
 
@@ -43,6 +46,7 @@ impl PgTarget {
             host: "127.0.0.1".into(),
             port: ep.port,
             sandbox_server: Some(name),
+            user: ep.user,
         })
     }
 
@@ -99,7 +103,7 @@ impl PgTarget {
                 "-p",
                 &self.port.to_string(),
                 "-U",
-                "postgres",
+                &self.user,
                 "-d",
                 db,
                 "-c",

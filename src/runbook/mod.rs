@@ -561,10 +561,10 @@ pub fn with_config_defaults(
             put(k, v);
         }
     }
-    // A run on an instance: what its `[[host]]` entry says about it.
-    if target.kind == TargetKind::Instance
-        && let Some(h) = config.hosts.iter().find(|h| h.instance == target.host)
-    {
+    // A run on a host (an instance, or a tenant, container, backup or
+    // database there): what its `[[host]]` entry says, after the
+    // database's own entry.
+    if let Some(h) = config.hosts.iter().find(|h| h.instance == target.host) {
         for (k, v) in h.params() {
             put(k, v);
         }

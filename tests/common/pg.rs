@@ -179,7 +179,11 @@ pub fn docker_psql(
         .args(["exec", container, "psql", "-X", "-q", "-A", "-t"])
         .args([
             "-U",
-            "postgres",
+            // The server's superuser (the platform's is platform_admin).
+            pg_real::SERVERS
+                .iter()
+                .find(|s| s.container == container)
+                .map_or("postgres", |s| s.superuser),
             "-d",
             db,
             "-v",

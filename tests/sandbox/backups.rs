@@ -80,7 +80,14 @@ fn backup_lose_restore_on_real_postgresql_and_validation() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let port = format!("pg_port={}", pg.port);
-    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    // This test's own server has the `postgres` role; the host's pg_user is
+    // its platform server's (platform_admin).
+    let tcp = [
+        "via=tcp",
+        "pg_host=127.0.0.1",
+        port.as_str(),
+        "pg_user=postgres",
+    ];
     let run = |args: &[&str]| {
         let mut a: Vec<&str> = args.to_vec();
         a.extend(tcp);
@@ -527,7 +534,14 @@ fn restore_and_validation_hold_for_a_database_unlike_our_fixtures() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let port = format!("pg_port={}", pg.port);
-    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    // This test's own server has the `postgres` role; the host's pg_user is
+    // its platform server's (platform_admin).
+    let tcp = [
+        "via=tcp",
+        "pg_host=127.0.0.1",
+        port.as_str(),
+        "pg_user=postgres",
+    ];
     let run = |args: &[&str]| {
         let mut a: Vec<&str> = args.to_vec();
         a.extend(tcp);
@@ -609,6 +623,9 @@ fn backup_all_backs_up_every_database_of_a_server_each_with_its_own_file() {
             "via=tcp",
             "pg_host=127.0.0.1",
             port.as_str(),
+            // This test's own server has the `postgres` role (the host's
+            // pg_user is its platform server's, platform_admin).
+            "pg_user=postgres",
             "--yes",
             // A production host: the change is confirmed by its name.
             "--confirm",

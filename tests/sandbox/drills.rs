@@ -216,7 +216,14 @@ fn corrupt_latest_backup_drill_on_real_postgresql() {
     );
     assert!(out.contains("lost its events table"), "{out}");
     let port = format!("pg_port={}", pg.port);
-    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    // This test's own server has the `postgres` role; the host's pg_user is
+    // its platform server's (platform_admin).
+    let tcp = [
+        "via=tcp",
+        "pg_host=127.0.0.1",
+        port.as_str(),
+        "pg_user=postgres",
+    ];
     let (good, v) = play_corrupt_latest_backup(&tcp, d, common::fixed_now());
     assert_eq!(v["passed"], true, "{v:#}");
     assert_eq!(v["backup_used"], good.as_str());
@@ -238,7 +245,14 @@ fn corrupt_latest_backup_drill_passes_at_every_hour() {
     let pg = Pg::start();
     let pgarg = format!("127.0.0.1:{}", pg.port);
     let port = format!("pg_port={}", pg.port);
-    let tcp = ["via=tcp", "pg_host=127.0.0.1", port.as_str()];
+    // This test's own server has the `postgres` role; the host's pg_user is
+    // its platform server's (platform_admin).
+    let tcp = [
+        "via=tcp",
+        "pg_host=127.0.0.1",
+        port.as_str(),
+        "pg_user=postgres",
+    ];
     for hm in ["00:30", "02:30", "03:30", "12:00", "23:30"] {
         let now: DateTime<Utc> = format!("2026-11-22T{hm}:00Z").parse().unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -332,6 +346,8 @@ fn lost_database_drill_restores_from_s3() {
             "via=tcp",
             "pg_host=127.0.0.1",
             &port,
+            // This test's own server has the `postgres` role.
+            "pg_user=postgres",
             "--yes",
             "--confirm",
             "filter_ical_staging",

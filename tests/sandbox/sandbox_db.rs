@@ -264,3 +264,39 @@ fn a_deleted_sandbox_leaves_no_server_running() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// The platform's PostgreSQL as the multi-tenant document creates it
+/// (`POSTGRES_USER: platform_admin`): there is no `postgres` role, and
+/// `query` reaches a tenant's database as the host's `pg_user` says.
+#[test]
+fn the_platform_server_has_platform_admin_and_no_postgres_role() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let _db = common::real_db_sandbox(d);
+    let (code, out, err) = run_cli(
+        d,
+        &[
+            "run",
+            "query",
+            "tenant=filter-ical-staging",
+            "sql=SELECT current_user, count(*) FROM events",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("platform_admin"), "{out}");
+    let (code, out, err) = run_cli(
+        d,
+        &[
+            "run",
+            "query",
+            "tenant=filter-ical-staging",
+            "sql=SELECT 1",
+            "pg_user=postgres",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        format!("{out}{err}").contains("role \"postgres\" does not exist"),
+        "{out}{err}"
+    );
+}

@@ -57,6 +57,8 @@ pub struct Server {
     pub name: &'static str,
     pub host: &'static str,
     pub container: &'static str,
+    /// The superuser the server is created with (its `POSTGRES_USER`).
+    pub superuser: &'static str,
     /// The databases it holds and the seed that fills each.
     pub databases: &'static [(&'static str, Seed)],
 }
@@ -102,6 +104,7 @@ const MAP: Server = Server {
     name: "map",
     host: estate::MAP_HOST,
     container: estate::MAP_POSTGRES,
+    superuser: "postgres",
     databases: &[
         (
             "auth_db",
@@ -173,6 +176,7 @@ const PMO: Server = Server {
     name: "pmo",
     host: estate::PMO_HOST,
     container: "pmo-postgres",
+    superuser: "postgres",
     databases: &[(
         "app",
         Seed::Pmo {
@@ -186,6 +190,9 @@ const PLATFORM: Server = Server {
     name: "platform",
     host: estate::MT_HOST,
     container: "postgres-platform",
+    // The multi-tenant document: `POSTGRES_USER: platform_admin`; there is
+    // no `postgres` role on this server.
+    superuser: "platform_admin",
     databases: &[
         (
             "filter_ical_production",
@@ -328,19 +335,30 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, PgError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The superuser of the server named `server`.
+fn superuser(server: &str) -> &'static str {
+    SERVERS
+        .iter()
+        .find(|s| s.name == server)
+        .map_or("postgres", |s| s.superuser)
+}
+
 /// A running server: where to reach it.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub port: u16,
     pub bindir: PathBuf,
+    /// The server's superuser.
+    pub user: String,
 }
 
 impl Endpoint {
     /// Environment for a client of this server (psql, pg_dump…).
-    pub fn client_env(&self) -> [(&'static str, String); 3] {
+    pub fn client_env(&self) -> [(&'static str, String); 4] {
         [
             ("PGHOST", "127.0.0.1".into()),
             ("PGPORT", self.port.to_string()),
+            ("PGUSER", self.user.clone()),
             ("PGCONNECT_TIMEOUT", "10".into()),
         ]
     }
@@ -349,7 +367,7 @@ impl Endpoint {
     pub fn psql(&self, db: &str, sql: &str) -> Result<String, PgError> {
         let mut c = Command::new(self.bindir.join("psql"));
         c.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U"])
-            .args(["postgres", "-d", db, "-c", sql])
+            .args([self.user.as_str(), "-d", db, "-c", sql])
             .envs(self.client_env());
         run(&mut c, &format!("psql on {db}")).map(|s| s.trim().to_string())
     }
@@ -357,7 +375,14 @@ impl Endpoint {
     /// pg_dump of `db` as the backup runbooks take it.
     pub fn dump(&self, db: &str) -> Result<Vec<u8>, PgError> {
         let out = Command::new(self.bindir.join("pg_dump"))
-            .args(["-U", "postgres", "-d", db, "--no-owner", "--no-privileges"])
+            .args([
+                "-U",
+                self.user.as_str(),
+                "-d",
+                db,
+                "--no-owner",
+                "--no-privileges",
+            ])
             .envs(self.client_env())
             .stdin(Stdio::null())
             .output()
@@ -432,6 +457,7 @@ pub fn ensure(sandbox: &Path, server: &str) -> Result<Endpoint, PgError> {
         return Ok(Endpoint {
             port,
             bindir: c.bindir,
+            user: superuser(server).into(),
         });
     }
     if !c.data.join("PG_VERSION").exists() {
@@ -515,6 +541,7 @@ fn start(sandbox: &Path, server: &str, mut c: Cluster) -> Result<Endpoint, PgErr
             return Ok(Endpoint {
                 port,
                 bindir: c.bindir,
+                user: superuser(server).into(),
             });
         }
         if t.elapsed() > Duration::from_secs(30) {
@@ -637,7 +664,7 @@ fn init(
     let mut c = as_server_user(&bindir.join("initdb"));
     c.arg("-D").arg(&data).args([
         "-U",
-        "postgres",
+        s.superuser,
         "--auth=trust",
         "-E",
         "UTF8",
