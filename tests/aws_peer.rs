@@ -68,6 +68,8 @@ regions = ["{region}"]
 instance = "{id}"
 apps = ["paiss", "filter-ical", "gabs-massage"]
 envs = ["staging", "production"]
+# The platform's PostgreSQL role, as its document creates it.
+pg_user = "platform_admin"
 
 [[app]]
 name = "paiss"
