@@ -73,6 +73,38 @@ pub fn render_template(tpl: &str, v: &Value) -> String {
 
 type Res = Result<i32, Box<dyn std::error::Error>>;
 
+/// `docker image inspect [--format F] NAME…`: an image built here or one
+/// its containers were pulled from.
+fn image_inspect(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
+    let st = Store::open(root)?.load();
+    let fmt = flag_value(rest, &["--format", "-f"]);
+    let names = positional(&rest[1..], &["--format", "-f"]);
+    let mut found = Vec::new();
+    for n in &names {
+        let known = st.images.contains_key(n) || st.containers.iter().any(|c| &c.image == n);
+        if !known {
+            eprintln!("Error response from daemon: No such image: {n}");
+            return Ok(1);
+        }
+        found.push(json!({"Id": st.image_id(n), "RepoTags": [n]}));
+    }
+    print_inspected(out, fmt.as_deref(), &found)
+}
+
+/// What `inspect` found, as docker prints it: each through `--format`, or
+/// all as a JSON array.
+fn print_inspected(out: &mut impl Write, fmt: Option<&str>, found: &[Value]) -> Res {
+    match fmt {
+        Some(f) => {
+            for v in found {
+                writeln!(out, "{}", render_template(f, v))?;
+            }
+        }
+        None => writeln!(out, "{}", serde_json::to_string_pretty(found)?)?,
+    }
+    Ok(0)
+}
+
 /// What a queue holds once its consumer has caught up.
 const DRAINED: u64 = 2;
 
@@ -119,32 +151,7 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             }
             Ok(0)
         }
-        "image" if rest.first().is_some_and(|s| s == "inspect") => {
-            // `docker image inspect [--format F] NAME…`: an image built here
-            // or one its containers were pulled from.
-            let st = Store::open(root)?.load();
-            let fmt = flag_value(rest, &["--format", "-f"]);
-            let names = positional(&rest[1..], &["--format", "-f"]);
-            let mut found = Vec::new();
-            for n in &names {
-                let known =
-                    st.images.contains_key(n) || st.containers.iter().any(|c| &c.image == n);
-                if !known {
-                    eprintln!("Error response from daemon: No such image: {n}");
-                    return Ok(1);
-                }
-                found.push(json!({"Id": st.image_id(n), "RepoTags": [n]}));
-            }
-            match fmt {
-                Some(f) => {
-                    for v in &found {
-                        writeln!(out, "{}", render_template(&f, v))?;
-                    }
-                }
-                None => writeln!(out, "{}", serde_json::to_string_pretty(&found)?)?,
-            }
-            Ok(0)
-        }
+        "image" if rest.first().is_some_and(|s| s == "inspect") => image_inspect(root, rest, out),
         "inspect" => {
             let st = Store::open(root)?.load();
             let fmt = flag_value(rest, &["--format", "-f"]);
@@ -159,15 +166,7 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
                     }
                 }
             }
-            match fmt {
-                Some(f) => {
-                    for v in &found {
-                        writeln!(out, "{}", render_template(&f, v))?;
-                    }
-                }
-                None => writeln!(out, "{}", serde_json::to_string_pretty(&found)?)?,
-            }
-            Ok(0)
+            print_inspected(out, fmt.as_deref(), &found)
         }
         "stats" => {
             let st = Store::open(root)?.load();
