@@ -141,9 +141,18 @@ pub struct DatabaseConfig {
     pub pg_user: Option<String>,
     #[serde(default)]
     pub sqlite_path: Option<String>,
-    /// The host's backup directory.
+    /// The host's backup directory (where `backup` writes; always scanned).
     #[serde(default)]
     pub dir: Option<String>,
+    /// Host paths of this database's backups made outside opsdeck, as its
+    /// document makes them (PMO: `/app/backup.sql`); a file name may hold
+    /// `{stamp}` (YYYYmmdd_HHMMSS), else the file's time is when it was taken.
+    #[serde(default)]
+    pub backup_paths: Vec<String>,
+    /// An S3 key in `[backups] bucket` that each backup overwrites (PMO:
+    /// `db/latest.sql.gz`): its versions are this database's backups.
+    #[serde(default)]
+    pub s3_latest: Option<String>,
     /// Tables that must not be empty in a restored backup.
     #[serde(default)]
     pub key_tables: Vec<String>,
@@ -208,6 +217,25 @@ impl Config {
     }
     pub fn database(&self, name: &str) -> Option<&DatabaseConfig> {
         self.databases.iter().find(|d| d.name == name)
+    }
+    /// Where the estate's backups are and how their names read.
+    pub fn layouts(&self) -> crate::provider::layout::Layouts {
+        use crate::provider::layout::{Layouts, Rule};
+        Layouts::new(
+            self.databases
+                .iter()
+                .filter_map(|d| d.dir.clone())
+                .collect(),
+            self.databases
+                .iter()
+                .filter(|d| !d.backup_paths.is_empty() || d.s3_latest.is_some())
+                .map(|d| Rule {
+                    database: d.name.clone(),
+                    paths: d.backup_paths.clone(),
+                    s3_latest: d.s3_latest.clone(),
+                })
+                .collect(),
+        )
     }
     /// The RPO of a database: its own, else `[backups] rpo_hours`.
     pub fn rpo_hours(&self, database: &str) -> u32 {
@@ -351,6 +379,44 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
         }
     }
     for d in &cfg.databases {
+        for p in d.dir.iter().chain(&d.backup_paths) {
+            let field = if Some(p) == d.dir.as_ref() {
+                "dir"
+            } else {
+                "backup_paths"
+            };
+            if !crate::provider::layout::safe_path(p) || (field == "dir" && p.contains('{')) {
+                return Err(err(
+                    field,
+                    p,
+                    format!(
+                        "database `{}`: `{p}` is not an absolute path of letters, digits, `.`, `_`, `-` and `/`{}",
+                        d.name,
+                        if field == "dir" {
+                            ""
+                        } else {
+                            " (the file name may hold {stamp})"
+                        }
+                    ),
+                ));
+            }
+        }
+        if let Some(k) = &d.s3_latest
+            && (k.is_empty()
+                || k.starts_with('/')
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)))
+        {
+            return Err(err(
+                "s3_latest",
+                k,
+                format!(
+                    "database `{}`: `{k}` is not an S3 key of letters, digits, `/`, `.`, `_` and `-`",
+                    d.name
+                ),
+            ));
+        }
         if let Some(v) = &d.via
             && !matches!(v.as_str(), "docker" | "tcp" | "sqlite")
         {

@@ -210,6 +210,48 @@ pub enum BackupLocation {
     S3,
 }
 
+/// How a backup's bytes are stored, as the restore and validate runbooks
+/// read them (`format` in their scripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupFormat {
+    /// pg_dump's plain SQL, gzipped (`.sql.gz`).
+    #[default]
+    SqlGz,
+    /// pg_dump's plain SQL (`.sql`), as PMO's manual backups are.
+    Sql,
+    /// An SQLite database file, gzipped (`.sqlite3.gz`, `.gz`).
+    SqliteGz,
+    /// Something opsdeck cannot restore (custom-format dumps, archives…).
+    Unknown,
+}
+
+impl BackupFormat {
+    /// Its name in runbook scripts: `sql.gz`, `sql`, `sqlite3.gz`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupFormat::SqlGz => "sql.gz",
+            BackupFormat::Sql => "sql",
+            BackupFormat::SqliteGz => "sqlite3.gz",
+            BackupFormat::Unknown => "unknown",
+        }
+    }
+
+    /// The format a file name says.
+    pub fn of(file: &str) -> BackupFormat {
+        let f = file.to_ascii_lowercase();
+        if f.ends_with(".sql.gz") {
+            BackupFormat::SqlGz
+        } else if f.ends_with(".sql") {
+            BackupFormat::Sql
+        } else if f.ends_with(".sqlite3.gz") || f.ends_with(".db.gz") {
+            BackupFormat::SqliteGz
+        } else {
+            BackupFormat::Unknown
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backup {
     pub database: String,
@@ -219,6 +261,14 @@ pub struct Backup {
     pub path: String,
     pub taken_at: DateTime<Utc>,
     pub size: u64,
+    pub format: BackupFormat,
+    /// The S3 version, for a backup kept as a version of a `latest` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Why no layout explains this file (then `database` is empty and
+    /// nothing restores it); shown, never dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrecognised: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -162,6 +162,7 @@ pub async fn open(
             Ok(est) => {
                 let mut config = user.clone();
                 config.read_only = read_only;
+                let layouts = config.layouts();
                 return Ok(Session {
                     contexts,
                     fell_back: false,
@@ -186,6 +187,7 @@ pub async fn open(
                             Some(est.identity.clone()),
                         ),
                         download_dir: download_dir(),
+                        layouts,
                         sandbox: None,
                     },
                     sandbox: None,
@@ -243,6 +245,7 @@ fn open_sandbox(
     let cloud = Arc::new(SandboxCloud::new(sandbox.clone()));
     let transport = Arc::new(sandbox.transport(&BTreeMap::new()));
     let operator = crate::store::journal::Operator::local(&ctx.name, None);
+    let layouts = config.layouts();
     Ok(Session {
         contexts: vec![],
         fell_back: false,
@@ -255,6 +258,7 @@ fn open_sandbox(
             journal: crate::store::journal::Journal::new(&dirs.state),
             operator,
             download_dir: download_dir(),
+            layouts,
             sandbox: Some(sandbox.clone()),
         },
         sandbox: Some(sandbox),

@@ -264,7 +264,7 @@ fn file_of(b: &Backup) -> &str {
 fn backups(s: &Signals, items: &mut Vec<Item>) {
     let checks = crate::store::journal::validation_results(s.journal);
     let mut newest: BTreeMap<&str, &Backup> = BTreeMap::new();
-    for b in &s.inv.backups {
+    for b in s.inv.backups.iter().filter(|b| b.unrecognised.is_none()) {
         let slot = newest.entry(&b.database).or_insert(b);
         // The host's copy wins over S3's at the same time (it can be validated there).
         if b.taken_at > slot.taken_at || (b.taken_at == slot.taken_at && b.origin.starts_with("i-"))

@@ -7,7 +7,8 @@
 
 use crate::config::Config;
 use crate::domain::{Backup, BackupLocation, Container, Instance, ObjectEntry, Tenant};
-use crate::provider::host::{HostInventory, HostSnapshot, parse_backup_name};
+use crate::provider::host::{HostInventory, HostSnapshot};
+use crate::provider::layout::{BackupFormat, Layouts, Reading};
 use crate::provider::{ObjectStore, ProviderResult};
 use crate::runbook::spec::TargetKind;
 use crate::runbook::{self, Choices, Target};
@@ -211,7 +212,12 @@ impl Inventory {
                 }
             }
             TargetKind::Backup => {
-                // A host's file first; `s3://bucket/key` (or the key) for one in S3.
+                // A host's file first; `s3://bucket/key` (or the key) for one in
+                // S3, `?versionId=ID` for an older version of a `latest` key.
+                let (value, version) = match value.split_once("?versionId=") {
+                    Some((v, id)) => (v, Some(id)),
+                    None => (value, None),
+                };
                 let tail = format!("/{value}");
                 let found = self
                     .backups
@@ -221,16 +227,24 @@ impl Inventory {
                     .or_else(|| {
                         self.backups.iter().find(|b| {
                             b.origin.starts_with("s3://")
+                                && b.version_id.as_deref() == version
                                 && (format!("{}/{}", b.origin, b.path) == value
                                     || b.path == value
                                     || b.path.ends_with(&tail))
                         })
                     });
-                found.map(|b| self.backup_target(b)).ok_or_else(|| {
-                    Unresolved(format!(
+                match found {
+                    Some(b) if b.unrecognised.is_some() => Err(format!(
+                        "{value:?} is not a backup opsdeck can read: {} (name it in a [[database]]'s backup_paths or s3_latest)",
+                        b.unrecognised.as_deref().unwrap_or_default()
+                    )
+                    .into()),
+                    Some(b) => Ok(self.backup_target(b)),
+                    None => Err(format!(
                         "no backup {value:?} on the configured hosts or in S3"
-                    ))
-                })
+                    )
+                    .into()),
+                }
             }
             TargetKind::Database => {
                 let (db, host) = match value.split_once('@') {
@@ -295,11 +309,14 @@ impl Inventory {
                 .backups
                 .iter()
                 .map(|b| {
-                    let typed = if b.origin.starts_with("s3://") {
+                    let mut typed = if b.origin.starts_with("s3://") {
                         format!("{}/{}", b.origin, b.path)
                     } else {
                         b.path.clone()
                     };
+                    if let Some(v) = &b.version_id {
+                        typed = format!("{typed}?versionId={v}");
+                    }
                     (typed, self.backup_target(b))
                 })
                 .collect(),
@@ -307,7 +324,7 @@ impl Inventory {
                 let mut dbs: Vec<(String, String)> = self
                     .backups
                     .iter()
-                    .filter(|b| b.origin.starts_with("i-"))
+                    .filter(|b| b.origin.starts_with("i-") && b.unrecognised.is_none())
                     .map(|b| (b.database.clone(), b.origin.clone()))
                     .chain(
                         self.tenants
@@ -343,29 +360,76 @@ pub async fn read_snapshots(
     (snaps, errors)
 }
 
-/// The backups kept in S3 under `bucket/prefix`.
+/// The backups kept in S3: the objects under `bucket/prefix`, named by
+/// `layouts` (what none explains is listed with the reason), and the
+/// versions of each database's `latest` key.
 pub async fn s3_backups(
     store: &dyn ObjectStore,
     bucket: &str,
     prefix: &str,
+    layouts: &Layouts,
 ) -> ProviderResult<Vec<Backup>> {
-    let entries = store.list(bucket, prefix).await?;
-    Ok(entries
+    let latest: Vec<(&str, &str)> = layouts
+        .rules
+        .iter()
+        .filter_map(|r| Some((r.database.as_str(), r.s3_latest.as_deref()?)))
+        .collect();
+    let origin = format!("s3://{bucket}");
+    let backup = |key: String, size, at, version_id| {
+        let (database, taken_at, format, unrecognised) = match layouts.read(&key) {
+            Reading::Backup {
+                database,
+                at: named,
+                format,
+            } => (database, named.unwrap_or(at), format, None),
+            Reading::Unrecognised(why) => (String::new(), at, BackupFormat::of(&key), Some(why)),
+        };
+        Backup {
+            database,
+            location: BackupLocation::S3,
+            origin: origin.clone(),
+            path: key,
+            taken_at,
+            size,
+            format,
+            version_id,
+            unrecognised,
+        }
+    };
+    let mut out: Vec<Backup> = store
+        .list(bucket, prefix)
+        .await?
         .into_iter()
         .filter_map(|e| match e {
-            ObjectEntry::Object { key, size, .. } => {
-                parse_backup_name(&key).map(|(db, at)| Backup {
-                    database: db,
-                    location: BackupLocation::S3,
-                    origin: format!("s3://{bucket}"),
-                    path: key,
-                    taken_at: at,
-                    size,
-                })
+            ObjectEntry::Object {
+                key,
+                size,
+                last_modified,
+                ..
+            } if !latest.iter().any(|(_, k)| *k == key) => {
+                Some(backup(key, size, last_modified, None))
             }
-            ObjectEntry::Prefix(_) | ObjectEntry::Deleted { .. } => None,
+            ObjectEntry::Object { .. } | ObjectEntry::Prefix(_) | ObjectEntry::Deleted { .. } => {
+                None
+            }
         })
-        .collect())
+        .collect();
+    for (_, key) in latest {
+        let versions = match store.versions(bucket, key).await {
+            Ok(v) => v,
+            Err(e) if e.kind == crate::provider::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for v in versions {
+            if v.is_delete_marker {
+                continue;
+            }
+            // The current version is the key itself; older ones are named by id.
+            let id = (!v.is_latest).then_some(v.version_id);
+            out.push(backup(v.key, v.size, v.last_modified, id));
+        }
+    }
+    Ok(out)
 }
 
 fn derive_tenants(

@@ -36,6 +36,8 @@ pub struct Providers {
     pub operator: crate::store::journal::Operator,
     /// Where downloads go (the user's download directory, else the current one).
     pub download_dir: PathBuf,
+    /// How the hosts' and S3's backups are found and named (the config's).
+    pub layouts: crate::provider::layout::Layouts,
     /// The sandbox, when this context is one (drills run there only).
     pub sandbox: Option<crate::provider::sandbox::Sandbox>,
 }
@@ -53,7 +55,10 @@ pub async fn load_inventory(
     let mut warnings = Vec::new();
     let snapshots = if facts {
         let hosts = Inventory::fact_hosts(config, &instances);
-        let reader = crate::provider::host::HostInventory::new(p.transport.clone());
+        let reader = crate::provider::host::HostInventory::with_layouts(
+            p.transport.clone(),
+            p.layouts.clone(),
+        );
         let (snaps, errors) = inventory::read_snapshots(&reader, &hosts).await;
         warnings.extend(errors);
         snaps
@@ -61,13 +66,17 @@ pub async fn load_inventory(
         BTreeMap::new()
     };
     let s3 = match &config.backups.bucket {
-        Some(b) => match inventory::s3_backups(p.store.as_ref(), b, &config.backups.prefix).await {
-            Ok(v) => v,
-            Err(e) => {
-                warnings.push(format!("S3 backups: {e}"));
-                vec![]
+        Some(b) => {
+            match inventory::s3_backups(p.store.as_ref(), b, &config.backups.prefix, &p.layouts)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    warnings.push(format!("S3 backups: {e}"));
+                    vec![]
+                }
             }
-        },
+        }
         None => vec![],
     };
     Ok((

@@ -4,8 +4,10 @@
 //! one command per host.
 
 use crate::domain::{Backup, BackupLocation, Container, DeployRecord};
+pub use crate::provider::layout::parse_backup_name;
+use crate::provider::layout::{BackupFormat, Layouts, Reading};
 use crate::transport::Transport;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,8 +45,12 @@ else
   echo '@@nodocker'
 fi
 echo '@@backups'
-for f in "$R"/opt/backups/postgres/*.sql.gz "$R"/opt/backups/sqlite/*.gz; do
-  [ -f "$f" ] && printf '%s %s\n' "$(stat -c %s "$f")" "${f#"$R"}"
+BACKUP_DIRS="${BACKUP_DIRS:-/opt/backups/postgres /opt/backups/sqlite}"
+for d in $BACKUP_DIRS; do
+  for f in "$R$d"/*; do
+    case "$f" in *.gz|*.sql|*.dump|*.bak) ;; *) continue ;; esac
+    [ -f "$f" ] && printf '%s %s %s\n' "$(stat -c %s "$f")" "$(stat -c %Y "$f")" "${f#"$R"}"
+  done
 done
 echo '@@deploys'
 for f in "$R"/var/lib/opsdeck/deploys/*; do
@@ -61,17 +67,33 @@ echo '@@end'
 
 pub struct HostInventory {
     transport: Arc<dyn Transport>,
+    layouts: Layouts,
 }
 
 impl HostInventory {
+    /// Reads hosts with the default backup layouts.
     pub fn new(transport: Arc<dyn Transport>) -> Self {
-        Self { transport }
+        Self::with_layouts(transport, Layouts::default())
+    }
+
+    /// Reads hosts scanning `layouts`' directories and naming their files by it.
+    pub fn with_layouts(transport: Arc<dyn Transport>, layouts: Layouts) -> Self {
+        Self { transport, layouts }
+    }
+
+    /// The script one refresh runs: the backup directories first (each
+    /// checked safe by [`Layouts::new`]), then [`SNAPSHOT_SCRIPT`].
+    pub fn script(&self) -> String {
+        format!(
+            "BACKUP_DIRS='{}'\n{SNAPSHOT_SCRIPT}",
+            self.layouts.dirs.join(" ")
+        )
     }
 
     pub async fn snapshot(&self, host: &str) -> Result<HostSnapshot, SnapshotError> {
         let out = self
             .transport
-            .exec(host, SNAPSHOT_SCRIPT, Duration::from_secs(30))
+            .exec(host, &self.script(), Duration::from_secs(30))
             .await
             .map_err(|e| format!("reading containers and backups on {host}: {e}"))?;
         if !out.stdout.contains("@@end") {
@@ -82,7 +104,7 @@ impl HostInventory {
             )
             .into());
         }
-        Ok(parse_snapshot(host, &out.stdout))
+        Ok(parse_snapshot_with(host, &out.stdout, &self.layouts))
     }
 }
 
@@ -163,18 +185,6 @@ pub fn parse_mem(s: &str) -> Option<u64> {
     Some((n * mult) as u64)
 }
 
-/// Parse `filter_ical_production_20251011_020000.sql.gz` → (db, taken at).
-pub fn parse_backup_name(file: &str) -> Option<(String, DateTime<Utc>)> {
-    let base = file.rsplit('/').next()?;
-    let stem = base.split('.').next()?;
-    let mut parts = stem.rsplitn(3, '_');
-    let time = parts.next()?;
-    let date = parts.next()?;
-    let db = parts.next()?;
-    let at = NaiveDateTime::parse_from_str(&format!("{date}{time}"), "%Y%m%d%H%M%S").ok()?;
-    Some((db.to_string(), Utc.from_utc_datetime(&at)))
-}
-
 fn health_from_status(status: &str) -> String {
     for h in ["unhealthy", "healthy", "health: starting"] {
         if status.contains(h) {
@@ -184,7 +194,44 @@ fn health_from_status(status: &str) -> String {
     "-".to_string()
 }
 
+/// A snapshot's answer read with the default backup layouts.
 pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
+    parse_snapshot_with(host, stdout, &Layouts::default())
+}
+
+/// One backup line (`SIZE MTIME PATH`) as a backup: named by `layouts`,
+/// listed with the reason when nothing explains it.
+fn host_backup(host: &str, line: &str, layouts: &Layouts) -> Option<Backup> {
+    let mut f = line.splitn(3, ' ');
+    let size = f.next()?.parse().unwrap_or(0);
+    let mtime = f.next()?.parse::<i64>().ok();
+    let path = f.next()?;
+    let written = mtime
+        .and_then(|m| Utc.timestamp_opt(m, 0).single())
+        .unwrap_or_default();
+    let (database, taken_at, format, unrecognised) = match layouts.read(path) {
+        Reading::Backup {
+            database,
+            at,
+            format,
+        } => (database, at.unwrap_or(written), format, None),
+        Reading::Unrecognised(why) => (String::new(), written, BackupFormat::of(path), Some(why)),
+    };
+    Some(Backup {
+        database,
+        location: BackupLocation::Host,
+        origin: host.to_string(),
+        path: path.to_string(),
+        taken_at,
+        size,
+        format,
+        version_id: None,
+        unrecognised,
+    })
+}
+
+/// A snapshot's answer, its backups named by `layouts`.
+pub fn parse_snapshot_with(host: &str, stdout: &str, layouts: &Layouts) -> HostSnapshot {
     let secs = sections(stdout);
     let mut snap = HostSnapshot {
         host: host.to_string(),
@@ -238,21 +285,12 @@ pub fn parse_snapshot(host: &str, stdout: &str) -> HostSnapshot {
         });
     }
     snap.containers.sort_by(|a, b| a.name.cmp(&b.name));
-    for line in secs.get("backups").into_iter().flatten() {
-        let Some((size, path)) = line.split_once(' ') else {
-            continue;
-        };
-        if let Some((db, at)) = parse_backup_name(path) {
-            snap.backups.push(Backup {
-                database: db,
-                location: BackupLocation::Host,
-                origin: host.to_string(),
-                path: path.to_string(),
-                taken_at: at,
-                size: size.parse().unwrap_or(0),
-            });
-        }
-    }
+    snap.backups = secs
+        .get("backups")
+        .into_iter()
+        .flatten()
+        .filter_map(|line| host_backup(host, line, layouts))
+        .collect();
     let mut current: Option<String> = None;
     for line in secs.get("deploys").into_iter().flatten() {
         if let Some(name) = line.strip_prefix("F ") {
@@ -311,11 +349,20 @@ mod tests {
 
     #[test]
     fn a_host_without_docker_still_reports_backups() {
-        let out = "@@ps\n@@nodocker\n@@backups\n120 /opt/backups/sqlite/db_20260101_020000.sqlite3.gz\n@@deploys\n@@end\n";
+        let out = "@@ps\n@@nodocker\n@@backups\n120 1767225600 /opt/backups/sqlite/db_20260101_020000.sqlite3.gz\n7 1767225600 /opt/backups/sqlite/notes.gz\n@@deploys\n@@end\n";
         let s = parse_snapshot("h", out);
         assert!(!s.has_docker);
-        assert_eq!(s.backups.len(), 1);
+        assert_eq!(s.backups.len(), 2);
         assert_eq!(s.backups[0].database, "db");
+        assert_eq!(s.backups[0].format, BackupFormat::SqliteGz);
+        assert!(s.backups[1].database.is_empty());
+        assert!(
+            s.backups[1]
+                .unrecognised
+                .as_deref()
+                .unwrap_or("")
+                .contains("no database")
+        );
     }
 
     #[test]

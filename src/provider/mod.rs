@@ -9,6 +9,7 @@
 
 pub mod aws;
 pub mod host;
+pub mod layout;
 pub mod machines;
 pub mod sandbox;
 pub mod session;

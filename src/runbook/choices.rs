@@ -67,7 +67,12 @@ pub fn choices(
             tenants
                 .iter()
                 .filter_map(|t| t.database.clone())
-                .chain(backups.iter().map(|b| b.database.clone()))
+                .chain(
+                    backups
+                        .iter()
+                        .filter(|b| b.unrecognised.is_none())
+                        .map(|b| b.database.clone()),
+                )
                 .collect(),
         ),
     );

@@ -169,7 +169,10 @@ impl Target {
         project: &str,
         db_host: Option<&str>,
     ) -> Target {
-        let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+        let mut file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
+        if let Some(v) = &b.version_id {
+            file = format!("{file} (version {v})");
+        }
         let (host, path) = if b.origin.starts_with("s3://") {
             (
                 db_host.unwrap_or(&b.origin).to_string(),
@@ -188,6 +191,11 @@ impl Target {
                 ("backup".into(), path),
                 ("database".into(), b.database.clone()),
                 ("project".into(), project.to_string()),
+                ("format".into(), b.format.as_str().to_string()),
+                (
+                    "version_id".into(),
+                    b.version_id.clone().unwrap_or_default(),
+                ),
             ],
         }
     }

@@ -35,17 +35,44 @@ db_dump() {
     *) say "db_dump: via=$via is not PostgreSQL"; return 2 ;;
   esac
 }
-# fetch_backup PATH-OR-S3-URL: a local file holding the backup (S3 ones are
-# downloaded to the host first, with the instance's role); prints its path.
+# fetch_backup PATH-OR-S3-URL [VERSION-ID]: a local file holding the backup
+# (S3 ones are downloaded to the host first, with the instance's role; an
+# older version of a `latest` key by its id); prints its path.
 fetch_backup() {
   case "$1" in
     s3://*)
-      local d="$root/var/lib/opsdeck/fetched"
+      local d="$root/var/lib/opsdeck/fetched" rest=${1#s3://} f
       mkdir -p "$d"
-      aws s3 cp "$1" "$d/${1##*/}" >&2 || return 1
-      printf '%s' "$d/${1##*/}" ;;
+      if [ -n "${2:-}" ]; then
+        f="$d/${2}_${1##*/}"
+        aws s3api get-object --bucket "${rest%%/*}" --key "${rest#*/}" --version-id "$2" "$f" >/dev/null || return 1
+      else
+        f="$d/${1##*/}"
+        aws s3 cp "$1" "$f" >&2 || return 1
+      fi
+      printf '%s' "$f" ;;
     *) printf '%s' "$root$1" ;;
   esac
+}
+# check_backup FILE: FILE is whole in the backup's format ($format: sql.gz,
+# sql, sqlite3.gz); says what it found, or why not (and fails).
+check_backup() {
+  local err
+  case "${format:-sql.gz}" in
+    sql.gz|sqlite3.gz)
+      if ! err=$(gzip -t "$1" 2>&1); then say "not a valid gzip file: ${err##*: }"; return 1; fi
+      say "$(stat -c %s "$1") bytes, gzip intact" ;;
+    sql)
+      if ! head -c 65536 "$1" | grep -q -E '^(-- PostgreSQL database dump|CREATE |SET |COPY |INSERT |BEGIN)'; then
+        say "not a plain SQL dump: no pg_dump header, CREATE, SET, COPY or INSERT near its start"; return 1
+      fi
+      say "$(stat -c %s "$1") bytes of plain SQL" ;;
+    *) say "format ${format}: opsdeck restores .sql.gz, .sql and .sqlite3.gz"; return 1 ;;
+  esac
+}
+# backup_bytes FILE: the backup's content (gunzipped unless it is plain SQL).
+backup_bytes() {
+  if [ "${format:-sql.gz}" = sql ]; then cat "$1"; else gunzip -c "$1"; fi
 }
 # need_free_mib DIR MIB: fails (saying how much there is) when DIR on the
 # host has less than MIB free; creates DIR.

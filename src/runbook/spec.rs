@@ -52,7 +52,7 @@ impl TargetKind {
             TargetKind::Tenant => &["app", "env", "project", "database"],
             TargetKind::Instance => &["instance"],
             TargetKind::Container => &["container", "project", "service"],
-            TargetKind::Backup => &["backup", "database", "project"],
+            TargetKind::Backup => &["backup", "database", "project", "format", "version_id"],
             TargetKind::Database => &["database", "project"],
         }
     }

@@ -14,9 +14,23 @@ pub fn container_key(c: &Container) -> String {
     format!("{}/{}", c.host, c.name)
 }
 
-/// A backup row's key: `ORIGIN:PATH` (host id or `s3://bucket`).
+/// A backup row's key: `ORIGIN:PATH` (host id or `s3://bucket`), with
+/// `?versionId=ID` for an older version of a `latest` key.
 pub fn backup_key(b: &Backup) -> String {
-    format!("{}:{}", b.origin, b.path)
+    match &b.version_id {
+        Some(v) => format!("{}:{}?versionId={v}", b.origin, b.path),
+        None => format!("{}:{}", b.origin, b.path),
+    }
+}
+
+/// A backup's file as a row shows it: an older version of a `latest`
+/// key is named with its version (`latest.sql.gz ~3HL4kqtJ`).
+fn backup_file(b: &Backup) -> String {
+    let file = b.path.rsplit('/').next().unwrap_or(&b.path);
+    match &b.version_id {
+        Some(v) => format!("{file} ~{}", v.chars().take(8).collect::<String>()),
+        None => file.to_string(),
+    }
 }
 
 fn short(sha: &str) -> String {
@@ -334,7 +348,7 @@ pub fn backups_table(
 ) -> TableData {
     // Newest per database decides whether the RPO is met.
     let mut newest: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
-    for b in items {
+    for b in items.iter().filter(|b| b.unrecognised.is_none()) {
         let e = newest.entry(&b.database).or_insert(b.taken_at);
         if b.taken_at > *e {
             *e = b.taken_at;
@@ -367,10 +381,15 @@ pub fn backups_table(
                     .get(b.database.as_str())
                     .is_some_and(|n| (now - *n).num_hours() >= i64::from(rpo_hours(&b.database)));
                 let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_string();
-                let check = checks.get(&file).cloned().unwrap_or_else(|| "-".into());
+                let check = match &b.unrecognised {
+                    Some(why) => format!("unrecognised: {why}"),
+                    None => checks.get(&file).cloned().unwrap_or_else(|| "-".into()),
+                };
                 Row {
                     key: backup_key(b),
-                    tone: if check.starts_with("FAILED") {
+                    tone: if b.unrecognised.is_some() {
+                        Tone::Warn
+                    } else if check.starts_with("FAILED") {
                         Tone::Bad
                     } else if breach {
                         Tone::Warn
@@ -378,7 +397,11 @@ pub fn backups_table(
                         Tone::Normal
                     },
                     cells: vec![
-                        b.database.clone(),
+                        if b.database.is_empty() {
+                            "?".into()
+                        } else {
+                            b.database.clone()
+                        },
                         match b.location {
                             BackupLocation::Host
                                 if in_s3.contains(&(b.database.clone(), file.clone())) =>
@@ -399,7 +422,7 @@ pub fn backups_table(
                             if breach { " >RPO" } else { "" }
                         ),
                         human_size(b.size),
-                        file,
+                        backup_file(b),
                         check,
                     ],
                 }

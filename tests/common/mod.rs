@@ -77,6 +77,9 @@ pub fn providers(sandbox: &Sandbox, env: &BTreeMap<String, String>, state: &Path
         journal: opsdeck::store::journal::Journal::new(state),
         operator: opsdeck::store::journal::Operator::local("sandbox", None),
         download_dir: state.join("downloads"),
+        layouts: config::parse(SANDBOX_CONFIG, "sandbox.toml")
+            .unwrap()
+            .layouts(),
         sandbox: Some(sandbox.clone()),
     }
 }

@@ -51,7 +51,7 @@ const MT_SNAPSHOT: &str = r#"@@ps
 [{"Name":"/filter-ical-backend-staging","RestartCount":2,"State":{"Health":{"Status":"healthy"}}}]
 @@stats
 @@backups
-500 /opt/backups/postgres/filter_ical_staging_20260301_020000.sql.gz
+500 1772330400 /opt/backups/postgres/filter_ical_staging_20260301_020000.sql.gz
 @@deploys
 F filter-ical-staging
 1772400000 aaaaaaaaaaaa bbbbbbbbbbbbbbbb

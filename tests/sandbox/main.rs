@@ -20,6 +20,7 @@ mod drills;
 mod fleet;
 mod hostile;
 mod journal;
+mod layouts;
 mod library;
 mod map_host;
 mod one_path;

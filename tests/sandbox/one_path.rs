@@ -30,6 +30,10 @@ fn typed(t: &Target) -> String {
         K::Tenant => t.label.clone(),
         K::Instance => var("instance"),
         K::Container => format!("{}@{}", t.label, t.host),
+        // An older version of a `latest` key is typed with its id.
+        K::Backup if !var("version_id").is_empty() => {
+            format!("{}?versionId={}", var("backup"), var("version_id"))
+        }
         K::Backup => var("backup"),
         K::Database => format!("{}@{}", t.label, t.host),
     }

@@ -75,7 +75,12 @@ async fn every_screen_renders_the_sandbox_estate() {
 
     goto(&mut h, "backups");
     let s = snap(&h);
-    assert!(s.contains("filter_ical_production") && s.contains("s3"));
+    // PMO's backups first (by database): its document's plain dump and
+    // the versions of its daily latest key among opsdeck's own.
+    assert!(
+        s.contains("backup.sql") && s.contains("latest.sql.gz ~") && s.contains("s3"),
+        "{s}"
+    );
     insta::assert_snapshot!("backups", s);
 
     goto(&mut h, "buckets");

@@ -9,7 +9,18 @@ use std::path::Path;
 /// sandbox estate's buckets: files missing there or of another size are
 /// uploaded (a new version), like the real command.
 pub(super) fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn std::error::Error>> {
-    let pos = positional(args, &["--exclude", "--include", "--region", "--profile"]);
+    let pos = positional(
+        args,
+        &[
+            "--exclude",
+            "--include",
+            "--region",
+            "--profile",
+            "--bucket",
+            "--key",
+            "--version-id",
+        ],
+    );
     let sandbox_dir = root
         .and_then(|r| r.parent()?.parent())
         .ok_or("not on a sandbox host")?
@@ -37,6 +48,11 @@ pub(super) fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn s
         println!("download: {src} to {dst}");
         return Ok(0);
     }
+    if pos.first().map(String::as_str) == Some("s3api")
+        && pos.get(1).map(String::as_str) == Some("get-object")
+    {
+        return get_object(&sandbox_dir, args);
+    }
     if pos.first().map(String::as_str) == Some("s3") && pos.get(1).map(String::as_str) == Some("ls")
     {
         return ls(&sandbox_dir, pos.get(2).map(String::as_str).unwrap_or(""));
@@ -45,7 +61,7 @@ pub(super) fn aws(root: Option<&Path>, args: &[String]) -> Result<i32, Box<dyn s
         || pos.get(1).map(String::as_str) != Some("sync")
     {
         eprintln!(
-            "aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX`, `aws s3 cp s3://… FILE` and `aws s3 ls s3://BUCKET/PREFIX` are simulated"
+            "aws (simulated): only `aws s3 sync DIR s3://BUCKET/PREFIX`, `aws s3 cp s3://… FILE`, `aws s3 ls s3://BUCKET/PREFIX` and `aws s3api get-object --bucket B --key K [--version-id V] FILE` are simulated"
         );
         return Ok(2);
     }
@@ -161,4 +177,66 @@ fn ls(sandbox_dir: &Path, url: &str) -> Result<i32, Box<dyn std::error::Error>> 
     }
     // The real command exits 1 when nothing matches.
     Ok(i32::from(!any))
+}
+
+/// `aws s3api get-object --bucket B --key K [--version-id V] FILE`: one
+/// version's bytes (the current one without `--version-id`), as the real
+/// command writes them; its JSON answer names the version.
+fn get_object(sandbox_dir: &Path, args: &[String]) -> Result<i32, Box<dyn std::error::Error>> {
+    let opt = |name: &str| args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone());
+    let pos = positional(
+        args,
+        &["--bucket", "--key", "--version-id", "--region", "--profile"],
+    );
+    let (Some(bucket), Some(key), Some(out)) = (opt("--bucket"), opt("--key"), pos.get(2)) else {
+        eprintln!(
+            "usage: aws s3api get-object --bucket BUCKET --key KEY [--version-id ID] OUTFILE"
+        );
+        return Ok(2);
+    };
+    let estate = super::estate::load(sandbox_dir)?;
+    let versions = estate
+        .buckets
+        .iter()
+        .find(|b| b.name == bucket)
+        .and_then(|b| b.objects.iter().find(|o| o.key == key))
+        .map(|o| o.versions.clone())
+        .unwrap_or_default();
+    let wanted = opt("--version-id");
+    let current = versions.last().map(|v| v.version_id.clone());
+    let Some(v) = versions
+        .iter()
+        .find(|v| {
+            wanted.as_ref().is_none_or(|w| *w == v.version_id)
+                && (wanted.is_some() || Some(&v.version_id) == current.as_ref())
+        })
+        .filter(|v| !v.delete_marker)
+    else {
+        eprintln!(
+            "An error occurred (NoSuchVersion) when calling the GetObject operation: The specified version does not exist."
+        );
+        return Ok(254);
+    };
+    let from = super::s3_version_content(sandbox_dir, &bucket, &key, &v.version_id)
+        .filter(|p| p.exists())
+        .or_else(|| {
+            (Some(&v.version_id) == current.as_ref())
+                .then(|| super::s3_content(sandbox_dir, &bucket, &key))
+                .flatten()
+        })
+        .filter(|p| p.exists());
+    let Some(from) = from else {
+        eprintln!(
+            "An error occurred (NoSuchKey) when calling the GetObject operation: the sandbox keeps no content for {key} version {}",
+            v.version_id
+        );
+        return Ok(254);
+    };
+    std::fs::copy(&from, out)?;
+    println!(
+        "{{\"ContentLength\": {}, \"VersionId\": \"{}\"}}",
+        std::fs::metadata(out)?.len(),
+        v.version_id
+    );
+    Ok(0)
 }

@@ -244,6 +244,25 @@ pub fn s3_content(sandbox_dir: &Path, bucket: &str, key: &str) -> Option<PathBuf
     Some(sandbox_dir.join("s3data").join(bucket).join(key))
 }
 
+/// Where the sandbox keeps one version's bytes of `s3://bucket/key`
+/// (versions of a `latest` key; the current one is [`s3_content`]).
+pub fn s3_version_content(
+    sandbox_dir: &Path,
+    bucket: &str,
+    key: &str,
+    version: &str,
+) -> Option<PathBuf> {
+    if !version
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return None;
+    }
+    let current = s3_content(sandbox_dir, bucket, key)?;
+    let rel = current.strip_prefix(sandbox_dir.join("s3data")).ok()?;
+    Some(sandbox_dir.join("s3versions").join(rel).join(version))
+}
+
 /// Keep `file` as the content of `s3://bucket/key` in the sandbox.
 pub fn s3_store(sandbox_dir: &Path, bucket: &str, key: &str, file: &Path) -> std::io::Result<()> {
     let to = s3_content(sandbox_dir, bucket, key)
@@ -280,8 +299,12 @@ fn real_databases(dir: &Path, bindir: &Path, now: DateTime<Utc>) -> Result<(), S
     for (db, gz) in &dumps {
         for b in &mut estate.buckets {
             for o in &mut b.objects {
-                if !backup_of(o.key.rsplit('/').next().unwrap_or(""), db) {
+                let latest = *db == "app" && o.key == estate::PMO_LATEST;
+                if !latest && !backup_of(o.key.rsplit('/').next().unwrap_or(""), db) {
                     continue;
+                }
+                if latest {
+                    estate::put_versions(dir, &b.name, o, gz).map_err(|e| e.to_string())?;
                 }
                 let to =
                     s3_content(dir, &b.name, &o.key).ok_or_else(|| format!("bad key {}", o.key))?;
@@ -332,6 +355,22 @@ fn real_server(
                 &gz[..gz.len() / 2]
             };
             std::fs::write(p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        if server.host == estate::PMO_HOST && *db == "app" {
+            // The document's manual backup is plain SQL; its time stays.
+            let manual = dir
+                .join("hosts")
+                .join(server.host)
+                .join(estate::PMO_MANUAL_BACKUP.trim_start_matches('/'));
+            let written = std::fs::metadata(&manual).and_then(|m| m.modified()).ok();
+            std::fs::write(&manual, ep.dump(db)?)
+                .map_err(|e| format!("{}: {e}", manual.display()))?;
+            if let Some(t) = written {
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&manual)
+                    .and_then(|f| f.set_modified(t));
+            }
         }
         dumps.push((*db, gz));
     }
@@ -768,11 +807,10 @@ impl ObjectStore for SandboxCloud {
 
     async fn versions(&self, bucket: &str, key: &str) -> ProviderResult<Vec<ObjectVersion>> {
         let b = self.bucket(bucket)?;
-        let o = b
-            .objects
-            .iter()
-            .find(|o| o.key == key)
-            .ok_or_else(|| ProviderError::new(format!("s3://{bucket}/{key}"), "NoSuchKey"))?;
+        let o =
+            b.objects.iter().find(|o| o.key == key).ok_or_else(|| {
+                ProviderError::not_found(format!("s3://{bucket}/{key}"), "NoSuchKey")
+            })?;
         let n = o.versions.len();
         Ok(o.versions
             .iter()

@@ -21,7 +21,7 @@ pub(super) fn instances(p: Providers, tx: Tx) {
 
 pub(super) fn snapshot(p: Providers, tx: Tx, host: String) {
     tokio::spawn(async move {
-        let result = HostInventory::new(p.transport.clone())
+        let result = HostInventory::with_layouts(p.transport.clone(), p.layouts.clone())
             .snapshot(&host)
             .await;
         let _ = tx.send(Msg::Snapshot {
@@ -80,7 +80,7 @@ pub(super) fn versions(p: Providers, tx: Tx, bucket: String, key: String) {
 
 pub(super) fn s3_backups(p: Providers, tx: Tx, bucket: String, prefix: String) {
     tokio::spawn(async move {
-        let r = super::s3_backups(p.store.as_ref(), &bucket, &prefix).await;
+        let r = super::s3_backups(p.store.as_ref(), &bucket, &prefix, &p.layouts).await;
         let _ = tx.send(Msg::S3Backups(r));
     });
 }

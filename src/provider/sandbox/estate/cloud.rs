@@ -184,6 +184,9 @@ fn version_id(seed: &str) -> String {
     format!("{}{}", short_id(seed), short_id(&format!("v:{seed}")))
 }
 
+/// PMO's daily backup key in `cohuron-backups`, as its document names it.
+pub const PMO_LATEST: &str = "db/latest.sql.gz";
+
 fn obj(key: &str, sizes: &[u64], base: DateTime<Utc>, delete_marker: bool) -> SimObject {
     let mut versions: Vec<SimVersion> = sizes
         .iter()
@@ -266,6 +269,8 @@ pub fn buckets(now: DateTime<Utc>) -> Vec<SimBucket> {
         obj("web/latest.tar.gz", &[3_550_120, 3_601_876], base, false),
         obj("web/v1.0.0.tar.gz", &[3_550_120], base, false),
     ];
+    // `postgres/app_*`: PMO backups opsdeck's own runbooks made and synced
+    // (`backup` + `sync-backups`); the document's are `db/latest.sql.gz`.
     let mut backups: Vec<SimObject> = (1..=5)
         .map(|d| {
             let day = now - Duration::days(d);
@@ -280,6 +285,29 @@ pub fn buckets(now: DateTime<Utc>) -> Vec<SimBucket> {
             )
         })
         .collect();
+    // The PMO document's own daily backup: `db/latest.sql.gz`, overwritten
+    // each day at 02:00 and kept by the bucket's versions (30 days; the
+    // last week here).
+    backups.push(SimObject {
+        key: PMO_LATEST.into(),
+        versions: (1..=7)
+            .rev()
+            .map(|d| {
+                let day = now - Duration::days(d);
+                SimVersion {
+                    version_id: version_id(&format!("{PMO_LATEST}#{d}")),
+                    size: 2_400_000 + d as u64 * 997,
+                    last_modified: day
+                        .date_naive()
+                        .and_hms_opt(2, 4, 0)
+                        .map(|t| Utc.from_utc_datetime(&t))
+                        .unwrap_or(day),
+                    delete_marker: false,
+                    storage_class: "STANDARD".into(),
+                }
+            })
+            .collect(),
+    });
     backups.sort_by(|x, y| x.key.cmp(&y.key));
     vec![
         SimBucket {

@@ -14,7 +14,7 @@ pub mod machines;
 mod map;
 mod repos;
 
-pub use cloud::{buckets, findings, instances, version_id_for};
+pub use cloud::{PMO_LATEST, buckets, findings, instances, version_id_for};
 pub use map::{MAP_APPS, MAP_BROKER, MAP_DATABASES, MAP_PLATFORM, MAP_POSTGRES};
 pub use repos::app_services;
 pub(crate) use repos::{git, head};
@@ -359,8 +359,24 @@ fn pmo_host(pmo: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
             false,
         )?;
     }
+    // The document's manual backup (`pg_dump … -d app > backup.sql`, run
+    // from the app's directory): plain SQL, no time in its name, so the
+    // file's time says when it was taken.
+    let manual = pmo.join(PMO_MANUAL_BACKUP.trim_start_matches('/'));
+    write(&manual, &sim_dump("app"))?;
+    let taken = now - Duration::hours(30);
+    std::fs::File::options()
+        .write(true)
+        .open(&manual)?
+        .set_modified(
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(taken.timestamp().max(0).unsigned_abs()),
+        )?;
     Ok(())
 }
+
+/// PMO's manual backup on its host, where its document's command writes it.
+pub const PMO_MANUAL_BACKUP: &str = "/app/backup.sql";
 
 /// The Enssol host, as its document describes it: nginx → gunicorn →
 /// Django on the host (no docker), SQLite, daily database backups, an
@@ -482,13 +498,35 @@ fn recovery_content(dir: &Path, estate: &Estate) -> std::io::Result<()> {
                     Ok(bytes) => put(&b.name, &o.key, &bytes)?,
                     Err(e) => tracing::warn!("sandbox artifact {}: {e}", o.key),
                 }
-            } else if b.name == "cohuron-backups" && o.key.starts_with("postgres/app_") {
+            } else if b.name == "cohuron-backups"
+                && (o.key.starts_with("postgres/app_") || o.key == cloud::PMO_LATEST)
+            {
                 let tmp = dir.join("tmp-backup.gz");
                 gzip_file(&tmp, &sim_dump("app"), false)?;
-                put(&b.name, &o.key, &std::fs::read(&tmp)?)?;
+                let bytes = std::fs::read(&tmp)?;
                 std::fs::remove_file(tmp)?;
+                put(&b.name, &o.key, &bytes)?;
+                put_versions(dir, &b.name, o, &bytes)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Every version of `o` holds `bytes` (a `latest` key's history).
+pub(crate) fn put_versions(
+    dir: &Path,
+    bucket: &str,
+    o: &SimObject,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    for v in o.versions.iter().filter(|v| !v.delete_marker) {
+        let to = crate::provider::sandbox::s3_version_content(dir, bucket, &o.key, &v.version_id)
+            .ok_or_else(|| std::io::Error::other(format!("bad key {}", o.key)))?;
+        if let Some(d) = to.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::write(to, bytes)?;
     }
     Ok(())
 }

@@ -45,6 +45,7 @@ impl View for Backups {
         inv.backups
             .iter()
             .find(|b| views::backup_key(b) == key || b.path == key)
+            .filter(|b| b.unrecognised.is_none())
             .map(|b| inv.backup_target(b))
     }
 }

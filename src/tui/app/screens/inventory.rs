@@ -78,15 +78,26 @@ impl App {
             .iter()
             .find(|b| views::backup_key(b) == key)
         {
+            let mut fields = vec![
+                ("database".into(), b.database.clone()),
+                ("origin".into(), b.origin.clone()),
+                ("path".into(), b.path.clone()),
+                ("taken at".into(), b.taken_at.to_rfc3339()),
+                ("size".into(), format!("{} bytes", b.size)),
+                ("format".into(), b.format.as_str().to_string()),
+            ];
+            if let Some(v) = &b.version_id {
+                fields.push(("version".into(), v.clone()));
+            }
+            if let Some(why) = &b.unrecognised {
+                fields.push(("unrecognised".into(), why.clone()));
+            }
             self.mode = Mode::Detail {
-                title: format!("backup of {}", b.database),
-                fields: vec![
-                    ("database".into(), b.database.clone()),
-                    ("origin".into(), b.origin.clone()),
-                    ("path".into(), b.path.clone()),
-                    ("taken at".into(), b.taken_at.to_rfc3339()),
-                    ("size".into(), format!("{} bytes", b.size)),
-                ],
+                title: match &b.unrecognised {
+                    Some(_) => format!("unrecognised file {}", b.path),
+                    None => format!("backup of {}", b.database),
+                },
+                fields,
             };
         }
         vec![]
