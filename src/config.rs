@@ -86,11 +86,38 @@ pub struct AppConfig {
     /// Database name template, `{env}` replaced by the environment.
     #[serde(default)]
     pub database: Option<String>,
+    /// How a deploy migrates its schema: `alembic` (the multi-tenant
+    /// backends), `django` (`python manage.py migrate`, the MAP services),
+    /// `none`, or a command run in `migrate_service`.
+    #[serde(default)]
+    pub migrate: Option<String>,
+    /// The compose service the migration runs in (default `backend`).
+    #[serde(default)]
+    pub migrate_service: Option<String>,
+    /// A URL the deploy's last check GETs (`{env}` replaced), e.g. the
+    /// document's `https://filter-ical.de/health`.
+    #[serde(default)]
+    pub health_url: Option<String>,
 }
 
 impl AppConfig {
     pub fn database_for(&self, env: &str) -> Option<String> {
         self.database.as_ref().map(|d| d.replace("{env}", env))
+    }
+
+    /// Runbook parameter values this entry provides to runs on its tenants.
+    pub fn params(&self, env: &str) -> Vec<(&'static str, String)> {
+        [
+            ("migrate", self.migrate.clone()),
+            ("migrate_service", self.migrate_service.clone()),
+            (
+                "health_url",
+                self.health_url.as_ref().map(|u| u.replace("{env}", env)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
     }
 }
 

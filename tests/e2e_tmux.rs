@@ -59,7 +59,7 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
     let final_screen = loop {
         let s = tmux.screen();
         if s.contains("running")
-            && s.contains("==> [2/5] docker compose")
+            && s.contains("==> [2/6] docker compose")
             && !s.contains("deployed filter-ical-staging")
         {
             streamed_while_running.get_or_insert(s.clone());
@@ -75,7 +75,7 @@ fn deploy_from_the_console_streams_live_and_the_terminal_is_restored() {
     };
     let during = streamed_while_running.expect("saw streamed lines while the deploy was running");
     assert!(
-        during.contains("#1 [backend internal]") || during.contains("==> [1/5] git pull"),
+        during.contains("#1 [backend internal]") || during.contains("==> [1/6] git pull"),
         "{during}"
     );
     assert!(final_screen.contains("exit 0"), "{final_screen}");

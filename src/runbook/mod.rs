@@ -564,6 +564,20 @@ pub fn with_config_defaults(
             out.insert(k.to_string(), v);
         }
     };
+    let var = |name: &str| {
+        target
+            .vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
+    // A tenant's app: how it migrates and where its health answers.
+    if let Some(a) = config.app(var("app")) {
+        for (k, v) in a.params(var("env")) {
+            put(k, v);
+        }
+    }
     if let Some(d) = config.database(db) {
         for (k, v) in d.params() {
             put(k, v);

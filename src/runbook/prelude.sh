@@ -14,6 +14,14 @@ data_kept() {
   say "$*"
   if [ -n "${OPSDECK_KEPT:-}" ]; then printf '%s\n' "$*" >> "$OPSDECK_KEPT"; fi
 }
+# compose ARGS…: docker compose (v2), else docker-compose (v1) where only it
+# is installed (the multi-tenant document's scripts call docker-compose).
+compose() {
+  if docker compose version >/dev/null 2>&1; then docker compose "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then docker-compose "$@"
+  else say "neither docker compose (v2) nor docker-compose (v1) is installed"; return 127
+  fi
+}
 # report KEY VALUE: a figure the journal keeps with the run (row counts, sizes…).
 report() { printf '==> opsdeck report: %s=%s\n' "$1" "$2"; }
 # Databases: `via` is docker (psql in $pg_container), tcp ($pg_host:$pg_port)
@@ -148,7 +156,7 @@ wait_project_healthy() {
   local project=$1 deadline=$((SECONDS + ${2:-${OPSDECK_HEALTH_TIMEOUT:-60}})) c h bad waiting names
   while :; do
     bad=0; waiting=0
-    names=$(docker compose -p "$project" ps --format '{{.Name}}')
+    names=$(compose -p "$project" ps --format '{{.Name}}')
     if [ -z "$names" ]; then say "no containers in $project"; return 20; fi
     for c in $names; do
       h=$(docker inspect --format '{{.State.Health.Status}}' "$c" 2>/dev/null || echo missing)

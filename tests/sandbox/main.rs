@@ -12,6 +12,7 @@ mod common;
 
 mod actions;
 mod app_update;
+mod apps;
 mod attention;
 mod backups;
 mod cli;

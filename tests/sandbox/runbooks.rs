@@ -78,7 +78,7 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     let run = h.app.runs.all.last().unwrap();
     let out: Vec<&str> = run.output.iter().collect();
     assert_eq!(run.status, RunStatus::Succeeded, "{out:#?}");
-    assert!(out.iter().any(|l| l.starts_with("==> [1/5] git pull")));
+    assert!(out.iter().any(|l| l.starts_with("==> [1/6] git pull")));
     assert!(
         out.iter()
             .any(|l| l.contains("Running upgrade") || l.contains("alembic"))
@@ -144,7 +144,19 @@ async fn deploy_moves_the_sha_rebuilds_and_records_it() {
     let e = entries.iter().find(|e| e.start.run == run.id).unwrap();
     assert_eq!(e.start.runbook, "deploy");
     assert_eq!(e.start.target, "filter-ical-staging");
-    assert_eq!(e.start.params, [("migrations".into(), "true".into())]);
+    // Every parameter as sent: the app's [[app]] entry filled migrate and health_url.
+    assert_eq!(
+        e.start.params,
+        [
+            ("migrations".into(), "true".into()),
+            ("migrate".into(), "alembic".into()),
+            ("migrate_service".into(), "backend".into()),
+            (
+                "health_url".into(),
+                "https://filter-ical-staging.example.com/health".into()
+            ),
+        ]
+    );
     assert_eq!(e.start.digest.len(), 64);
     let f = e.finish.as_ref().unwrap();
     assert_eq!((f.status.as_str(), f.exit_code), ("succeeded", Some(0)));

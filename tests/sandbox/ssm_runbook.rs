@@ -186,7 +186,7 @@ async fn a_deploy_runs_over_ssm_end_to_end_and_is_journaled() {
     };
     assert_eq!(code, 0, "{output}");
     assert!(
-        output.contains("==> [1/5] git pull origin main"),
+        output.contains("==> [1/6] git pull origin main"),
         "{output}"
     );
     assert!(

@@ -9,6 +9,10 @@
 //! the build fail, `HEALTH_FAIL` makes its containers unhealthy, and
 //! `migrations/FAIL` makes `alembic upgrade head` fail, `NO_RECREATE` makes
 //! `compose up` build the images but leave the containers (`compose.rs`).
+//!
+//! `docker compose` is v2; `docker-compose` (v1) is the same simulation. A
+//! host whose tree has `NO_COMPOSE_V2` has only v1, as the multi-tenant
+//! document's host does (its scripts call `docker-compose`).
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -109,6 +113,9 @@ fn print_inspected(out: &mut impl Write, fmt: Option<&str>, found: &[Value]) -> 
     }
     Ok(0)
 }
+
+/// A file in a host's tree: the host has no `docker compose` (v2) plugin.
+pub const NO_COMPOSE_V2: &str = "etc/opsdeck-sim/no-compose-v2";
 
 /// What a queue holds once its consumer has caught up.
 const DRAINED: u64 = 2;
@@ -245,7 +252,27 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             Ok(0)
         }
         "exec" => exec(root, rest, out),
-        "compose" => compose(root, rest, out),
+        // `docker compose` (v2); a host whose tree has NO_COMPOSE_V2 has
+        // only `docker-compose` (v1), as the multi-tenant document's does.
+        "compose" if root.join(NO_COMPOSE_V2).exists() => {
+            eprintln!("docker: 'compose' is not a docker command.\nSee 'docker --help'");
+            Ok(1)
+        }
+        "compose" | "compose-v1" if rest.first().map(String::as_str) == Some("version") => {
+            if cmd == "compose" {
+                writeln!(
+                    out,
+                    "Docker Compose version v2.29.1 (opsdeck sandbox simulation)"
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "docker-compose version 1.29.2, build 5becea4c (opsdeck sandbox simulation)"
+                )?;
+            }
+            Ok(0)
+        }
+        "compose" | "compose-v1" => compose(root, rest, out),
         other => {
             eprintln!("docker (simulated): '{other}' is not simulated");
             Ok(1)

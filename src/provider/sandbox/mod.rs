@@ -113,7 +113,7 @@ impl Sandbox {
             .into_owned();
         for (name, prefix) in [
             ("docker", ""),
-            ("docker-compose", "compose "),
+            ("docker-compose", "compose-v1 "),
             ("curl", "curl "),
             ("aws", "aws "),
         ] {
@@ -397,7 +397,11 @@ fn fix_origins(dir: &Path, old: &Path) -> std::io::Result<()> {
     let repos = estate::APPS
         .iter()
         .map(|app| (app.to_string(), mt.join("opt/apps").join(app)))
-        .chain([("platform".to_string(), mt.join("opt/platform"))]);
+        .chain([("platform".to_string(), mt.join("opt/platform"))])
+        .chain(estate::MAP_APPS.iter().map(|app| {
+            let map = dir.join("hosts").join(estate::MAP_HOST);
+            (app.to_string(), map.join("opt/apps").join(app))
+        }));
     for (app, checkout) in repos {
         let bare = dir.join("remotes").join(format!("{app}.git"));
         let src = dir.join("remotes").join(format!("{app}-src"));

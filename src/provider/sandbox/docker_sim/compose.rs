@@ -4,10 +4,21 @@
 
 use super::*;
 
-/// Service names of a compose file (two-space indented keys under `services:`),
-/// each with whether it declares a healthcheck.
-pub fn compose_services(text: &str) -> Vec<(String, bool)> {
-    let mut services: Vec<(String, bool)> = Vec::new();
+/// One service of a compose file, as the simulation reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ComposeService {
+    pub name: String,
+    pub healthcheck: bool,
+    /// `container_name:` (else compose's `{project}-{service}` naming).
+    pub container_name: Option<String>,
+    /// `image:`: a built image is tagged with it (else `{project}-{service}`).
+    pub image: Option<String>,
+}
+
+/// The services of a compose file (two-space indented keys under
+/// `services:`) with their healthcheck, container name and image.
+pub fn compose_spec(text: &str) -> Vec<ComposeService> {
+    let mut services: Vec<ComposeService> = Vec::new();
     let mut in_services = false;
     for line in text.lines() {
         if line.starts_with("services:") {
@@ -20,18 +31,38 @@ pub fn compose_services(text: &str) -> Vec<(String, bool)> {
         if !in_services {
             continue;
         }
+        let field = |key: &str| {
+            line.strip_prefix("    ")
+                .and_then(|l| l.strip_prefix(key))
+                .map(|v| v.trim().trim_matches('"').to_string())
+        };
         if let Some(name) = line.strip_prefix("  ")
             && !name.starts_with(' ')
             && let Some(name) = name.trim_end().strip_suffix(':')
         {
-            services.push((name.to_string(), false));
-        } else if line.trim_start().starts_with("healthcheck:")
-            && let Some(last) = services.last_mut()
-        {
-            last.1 = true;
+            services.push(ComposeService {
+                name: name.to_string(),
+                ..Default::default()
+            });
+        } else if let Some(last) = services.last_mut() {
+            if line.trim_start().starts_with("healthcheck:") {
+                last.healthcheck = true;
+            } else if let Some(v) = field("container_name:") {
+                last.container_name = Some(v);
+            } else if let Some(v) = field("image:") {
+                last.image = Some(v);
+            }
         }
     }
     services
+}
+
+/// Service names of a compose file, each with whether it declares a healthcheck.
+pub fn compose_services(text: &str) -> Vec<(String, bool)> {
+    compose_spec(text)
+        .into_iter()
+        .map(|s| (s.name, s.healthcheck))
+        .collect()
 }
 
 fn git_head(dir: &Path) -> String {
@@ -95,7 +126,7 @@ pub(super) fn compose(root: &Path, rest: &[String], out: &mut impl Write) -> Res
             }
             Ok(0)
         }
-        "exec" => compose_exec(root, &pos, &project, out),
+        "exec" => compose_exec(root, rest, &project, out),
         "stop" | "start" => {
             let store = Store::open(root)?;
             let mut st = store.load();
@@ -145,13 +176,19 @@ fn compose_up(
     let file = flag_value(rest, &["-f", "--file"]).unwrap_or_else(|| "docker-compose.yml".into());
     let text = std::fs::read_to_string(cwd.join(&file))
         .map_err(|e| format!("no {file} in {}: {e}", cwd.display()))?;
-    let services = compose_services(&text);
+    let services = compose_spec(&text);
     let sha = git_head(&cwd);
+    let image_of = |s: &ComposeService| {
+        s.image
+            .clone()
+            .unwrap_or_else(|| format!("{project}-{}", s.name))
+    };
     let build = rest.iter().any(|a| a == "--build");
     let d = delay();
     let mut step = 0;
     if build {
-        for (svc, _) in &services {
+        for spec in &services {
+            let svc = &spec.name;
             for line in [
                 format!("[{svc} internal] load build definition from Dockerfile"),
                 format!("[{svc} 1/4] FROM docker.io/library/python:3.12-slim"),
@@ -173,10 +210,13 @@ fn compose_up(
                 return Ok(17);
             }
             step += 1;
-            writeln!(
-                out,
-                "#{step} naming to docker.io/library/{project}-{svc}:latest done"
-            )?;
+            let tag = image_of(spec);
+            let tag = if tag.contains(':') {
+                tag
+            } else {
+                format!("{tag}:latest")
+            };
+            writeln!(out, "#{step} naming to docker.io/library/{tag} done")?;
             out.flush()?;
         }
     }
@@ -184,8 +224,8 @@ fn compose_up(
     let mut st = store.load();
     if build {
         // What was built gets the id of the code it was built from.
-        for (svc, _) in &services {
-            let image = format!("{project}-{svc}");
+        for spec in &services {
+            let image = image_of(spec);
             let id = image_id(&image, &sha);
             st.images.insert(image, id);
         }
@@ -194,8 +234,12 @@ fn compose_up(
     // A checkout with NO_RECREATE: the images are built, the containers
     // stay as they were (what a deploy must notice).
     let keep = cwd.join("NO_RECREATE").exists();
-    for (svc, hc) in &services {
-        let name = container_name(svc);
+    for spec in &services {
+        let (svc, hc) = (&spec.name, &spec.healthcheck);
+        let name = spec
+            .container_name
+            .clone()
+            .unwrap_or_else(|| container_name(svc));
         if keep && st.containers.iter().any(|c| c.name == name) {
             writeln!(out, " Container {name}  Running")?;
             continue;
@@ -209,7 +253,7 @@ fn compose_up(
         // Built services get a project image; pulled ones keep theirs.
         let image = match (&old, build) {
             (Some(o), false) => o.image.clone(),
-            _ => format!("{project}-{svc}"),
+            _ => image_of(spec),
         };
         st.containers.retain(|c| c.name != name);
         let image_id = st.image_id(&image);
@@ -243,23 +287,106 @@ fn compose_up(
     Ok(0)
 }
 
+/// What an image carries, as the documents describe their builds: the MAP
+/// services are Django (`manage.py` in the work dir), the multi-tenant
+/// backends carry alembic, frontends node; every image has a shell.
+fn image_tools(image: &str, service: &str) -> Vec<&'static str> {
+    let mut t = vec!["sh", "test", "cat", "ls", "env"];
+    if image.starts_with("mapactive/") {
+        t.extend(["python", "python3", "manage.py", "celery"]);
+    } else if service == "frontend" {
+        t.extend(["node", "npm"]);
+    } else {
+        t.extend(["python", "python3", "alembic"]);
+    }
+    t
+}
+
+/// `python manage.py migrate --noinput` in a Django service: the
+/// checkout's `migrations/*.py` are applied (`migrations/FAIL` fails).
+fn django_migrate(cwd: &Path, applied: &mut Vec<String>, out: &mut impl Write) -> Res {
+    let mut files: Vec<String> = std::fs::read_dir(cwd.join("migrations"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".py") && n != "__init__.py")
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    writeln!(
+        out,
+        "Operations to perform:\n  Apply all migrations: admin, auth, contenttypes, core, sessions"
+    )?;
+    writeln!(out, "Running migrations:")?;
+    files.retain(|f| !applied.contains(f));
+    if files.is_empty() {
+        writeln!(out, "  No migrations to apply.")?;
+    }
+    for f in files {
+        std::thread::sleep(delay());
+        if cwd.join("migrations/FAIL").exists() {
+            writeln!(out, "  Applying core.{}...", f.trim_end_matches(".py"))?;
+            writeln!(
+                out,
+                "django.db.utils.ProgrammingError: column \"status\" of relation \"core_ticket\" already exists"
+            )?;
+            return Ok(1);
+        }
+        writeln!(out, "  Applying core.{}... OK", f.trim_end_matches(".py"))?;
+        applied.push(f);
+    }
+    Ok(0)
+}
+
 /// `docker compose -p PROJECT exec SERVICE CMD…`: alembic upgrades apply
 /// the checkout's migrations (`migrations/FAIL` fails one); anything else
 /// is said to have run.
-fn compose_exec(root: &Path, pos: &[String], project: &str, out: &mut impl Write) -> Res {
+fn compose_exec(root: &Path, rest: &[String], project: &str, out: &mut impl Write) -> Res {
     let cwd = std::env::current_dir()?;
     let (app, env) = project.rsplit_once('-').unwrap_or((project, ""));
-    let svc = pos.get(1).cloned().unwrap_or_default();
-    let cmd: Vec<&str> = pos.iter().skip(2).map(String::as_str).collect();
+    // After `exec` and its flags: the service, then the command as given.
+    let mut after = rest
+        .iter()
+        .skip_while(|a| *a != "exec")
+        .skip(1)
+        .skip_while(|a| a.starts_with('-'));
+    let svc = after.next().cloned().unwrap_or_default();
+    let cmd: Vec<&str> = after.map(String::as_str).collect();
     let store = Store::open(root)?;
     let mut st = store.load();
-    if !st
+    let Some(image) = st
         .containers
         .iter()
-        .any(|c| c.project == project && c.service == svc && c.state == "running")
-    {
+        .find(|c| c.project == project && c.service == svc && c.state == "running")
+        .map(|c| c.image.clone())
+    else {
         eprintln!("service \"{svc}\" is not running");
         return Ok(1);
+    };
+    let tools = image_tools(&image, &svc);
+    match cmd.as_slice() {
+        ["test", "-f", file] => return Ok(i32::from(!tools.contains(file))),
+        ["sh", "-c", script, .., tool] if script.contains("command -v") => {
+            if tools.contains(tool) {
+                writeln!(out, "/usr/local/bin/{tool}")?;
+                return Ok(0);
+            }
+            return Ok(1);
+        }
+        [first, ..] if !tools.contains(first) => {
+            eprintln!(
+                "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{first}\": executable file not found in $PATH: unknown"
+            );
+            return Ok(126);
+        }
+        ["python", "manage.py", "migrate", ..] => {
+            let applied = st.migrations.entry(project.to_string()).or_default();
+            let rc = django_migrate(&cwd, applied, out)?;
+            store.save(&st)?;
+            return Ok(rc);
+        }
+        _ => {}
     }
     if cmd.starts_with(&["alembic", "upgrade"]) {
         let mut files: Vec<String> = std::fs::read_dir(cwd.join("migrations"))

@@ -67,8 +67,24 @@ const QUEUES: &[(&str, &str, u64)] = &[
     ("auth-sync-queue", "auth-worker", 0),
 ];
 
-/// Build the MAP host's tree under `root` as of `now`.
-pub(super) fn create(root: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+/// A MAP container's name: the system and the service without `-service`.
+fn container_of(system: &str, svc: &str) -> String {
+    format!("{system}-{}", svc.trim_end_matches("-service"))
+}
+
+/// Build the MAP host's tree under `root` as of `now`; its systems'
+/// repositories live in the sandbox directory `sandbox`.
+pub(super) fn create(sandbox: &Path, root: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+    // A checkout per system, as the plan deploys them (compose per system).
+    for system in MAP_APPS {
+        let services: Vec<(&str, String)> = SERVICES
+            .iter()
+            .filter(|(s, _, _)| *s == system)
+            .map(|(_, svc, _)| (*svc, container_of(system, svc)))
+            .collect();
+        let refs: Vec<(&str, &str)> = services.iter().map(|(s, c)| (*s, c.as_str())).collect();
+        super::repos::create_map_repo(sandbox, root, system, &refs)?;
+    }
     let epoch = now.timestamp();
     let day = 86_400;
     let mut sim = SimState::default();
@@ -107,7 +123,7 @@ pub(super) fn create(root: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
         let project = format!("{system}-production");
         let worker = port.is_empty();
         let mut c = container(
-            &format!("{system}-{}", svc.trim_end_matches("-service")),
+            &container_of(system, svc),
             &format!("mapactive/{}:2.4.1", svc.trim_end_matches("-service")),
             &project,
             svc,

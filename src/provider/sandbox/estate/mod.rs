@@ -164,7 +164,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
     pmo_host(&dir.join("hosts").join(PMO_HOST), now)?;
     enssol_host(&dir.join("hosts").join(ENSSOL_HOST), now)?;
     // The MAP system's host.
-    map::create(&dir.join("hosts").join(MAP_HOST), now)?;
+    map::create(dir, &dir.join("hosts").join(MAP_HOST), now)?;
 
     // Hosts that exist but cannot be reached still get a directory.
     for h in [STOPPED_HOST, OFFLINE_HOST] {
@@ -186,6 +186,8 @@ fn multi_tenant_host(mt: &Path, dir: &Path, now: DateTime<Utc>) -> std::io::Resu
         &mt.join("opt/platform/platform/.env"),
         "POSTGRES_PASSWORD=sandbox-not-a-secret\n",
     )?;
+    // The document's scripts call docker-compose (v1): the host has only it.
+    write(&mt.join(super::docker_sim::NO_COMPOSE_V2), "")?;
     let mut sim = SimState::default();
     let day = 86_400;
     sim.containers.push(container(

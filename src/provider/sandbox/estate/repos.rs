@@ -115,6 +115,24 @@ pub(super) fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> st
         git(&src, &["add", "-A"], date)?;
         git(&src, &["commit", "-q", "-m", msg], date)?;
     }
+    publish(
+        sandbox,
+        &src,
+        &bare,
+        &host_root.join("opt/apps").join(app),
+        d0,
+    )
+}
+
+/// `src`'s history as its bare origin `bare`, and the host's `checkout`
+/// of it one commit behind (so a deploy moves a real SHA).
+fn publish(
+    sandbox: &Path,
+    src: &Path,
+    bare: &Path,
+    checkout: &Path,
+    d0: &str,
+) -> std::io::Result<()> {
     git(
         sandbox,
         &[
@@ -127,14 +145,13 @@ pub(super) fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> st
         d0,
     )?;
     git(
-        &src,
+        src,
         &["remote", "add", "origin", &bare.display().to_string()],
         d0,
     )?;
-    let checkout = host_root.join("opt/apps").join(app);
-    std::fs::create_dir_all(checkout.parent().unwrap_or(host_root))?;
+    std::fs::create_dir_all(checkout.parent().unwrap_or(sandbox))?;
     git(
-        host_root,
+        sandbox,
         &[
             "clone",
             "-q",
@@ -143,8 +160,71 @@ pub(super) fn create_app_repo(sandbox: &Path, host_root: &Path, app: &str) -> st
         ],
         d0,
     )?;
-    git(&checkout, &["reset", "-q", "--hard", "HEAD~1"], d0)?;
-    Ok(())
+    git(checkout, &["reset", "-q", "--hard", "HEAD~1"], d0)
+}
+
+/// A MAP system's repository (`/opt/apps/{system}` on the MAP host): a
+/// compose file naming the plan's containers and images (Django services
+/// with a healthcheck, Celery workers without), `manage.py` and Django
+/// migrations; the checkout one commit behind.
+pub(super) fn create_map_repo(
+    sandbox: &Path,
+    host_root: &Path,
+    system: &str,
+    services: &[(&str, &str)],
+) -> std::io::Result<()> {
+    let src = sandbox.join("remotes").join(format!("{system}-src"));
+    let bare = sandbox.join("remotes").join(format!("{system}.git"));
+    std::fs::create_dir_all(&src)?;
+    let d0 = "2026-01-07T09:00:00Z";
+    git(&src, &["init", "-q", "-b", "main"], d0)?;
+    let mut compose =
+        format!("# {system}: docker compose project {system}-production\nservices:\n");
+    for (svc, container) in services {
+        let short = svc.trim_end_matches("-service");
+        compose.push_str(&format!(
+            "  {svc}:\n    build: ./{short}\n    image: mapactive/{short}:2.4.1\n    container_name: {container}\n    env_file: /opt/map/.env\n    volumes: [\"media_files:/app/media\"]\n"
+        ));
+        if !svc.ends_with("-worker") {
+            compose.push_str("    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:8000/health/\"]\n");
+        }
+    }
+    compose.push_str("volumes:\n  media_files:\n    external: true\n");
+    write(&src.join("docker-compose.yml"), &compose)?;
+    write(
+        &src.join("manage.py"),
+        "#!/usr/bin/env python\n# Django's command-line utility\n",
+    )?;
+    write(&src.join("migrations/__init__.py"), "")?;
+    write(
+        &src.join("migrations/0001_initial.py"),
+        "# Django migration: initial\n",
+    )?;
+    git(&src, &["add", "-A"], d0)?;
+    git(&src, &["commit", "-q", "-m", "initial import"], d0)?;
+    let d1 = "2026-02-16T10:30:00Z";
+    write(
+        &src.join("migrations/0002_ticket_status.py"),
+        "# Django migration: ticket status\n",
+    )?;
+    git(&src, &["add", "-A"], d1)?;
+    git(
+        &src,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "tickets: a status field (migration 0002)",
+        ],
+        d1,
+    )?;
+    publish(
+        sandbox,
+        &src,
+        &bare,
+        &host_root.join("opt/apps").join(system),
+        d0,
+    )
 }
 
 /// `/opt/platform` (deploy-platform.sh's checkout): nginx, postgres and
@@ -185,35 +265,7 @@ pub(super) fn create_platform_repo(sandbox: &Path, host_root: &Path) -> std::io:
         ],
         d1,
     )?;
-    git(
-        sandbox,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &src.display().to_string(),
-            &bare.display().to_string(),
-        ],
-        d0,
-    )?;
-    git(
-        &src,
-        &["remote", "add", "origin", &bare.display().to_string()],
-        d0,
-    )?;
-    let checkout = host_root.join("opt/platform");
-    std::fs::create_dir_all(host_root.join("opt"))?;
-    git(
-        host_root,
-        &[
-            "clone",
-            "-q",
-            &bare.display().to_string(),
-            &checkout.display().to_string(),
-        ],
-        d0,
-    )?;
-    git(&checkout, &["reset", "-q", "--hard", "HEAD~1"], d0)
+    publish(sandbox, &src, &bare, &host_root.join("opt/platform"), d0)
 }
 
 pub(crate) fn head(dir: &Path) -> String {
