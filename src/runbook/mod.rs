@@ -275,6 +275,15 @@ const BUILTIN: &[(&str, &str)] = &[
         "deploy-platform.toml",
         include_str!("library/deploy-platform.toml"),
     ),
+    (
+        "rollback-platform.toml",
+        include_str!("library/rollback-platform.toml"),
+    ),
+    ("renew-certs.toml", include_str!("library/renew-certs.toml")),
+    (
+        "docker-cleanup.toml",
+        include_str!("library/docker-cleanup.toml"),
+    ),
     ("restart.toml", include_str!("library/restart.toml")),
     ("logs.toml", include_str!("library/logs.toml")),
     ("health.toml", include_str!("library/health.toml")),

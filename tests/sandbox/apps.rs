@@ -217,3 +217,21 @@ fn a_health_url_that_does_not_answer_rolls_the_deploy_back() {
     assert!(out.contains("rolled back automatically"), "{out}");
     assert_eq!(git_head(&checkout), before, "back where it was");
 }
+
+#[test]
+fn a_rollback_says_the_next_deploy_would_bring_the_commit_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    sandbox(d);
+    let (code, out, err) = run_cli(d, &["run", "deploy", "tenant=filter-ical-staging", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run_cli(
+        d,
+        &["run", "rollback", "tenant=filter-ical-staging", "--yes"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("revert it there (git revert), or the next deploy brings it back"),
+        "{out}"
+    );
+}

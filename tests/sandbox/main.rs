@@ -25,6 +25,7 @@ mod layouts;
 mod library;
 mod map_host;
 mod one_path;
+mod platform;
 mod recovery;
 mod runbooks;
 mod runproto;

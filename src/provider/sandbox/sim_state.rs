@@ -22,6 +22,30 @@ pub struct SimState {
     /// does); an image not listed was pulled, its id from its name.
     #[serde(default)]
     pub images: BTreeMap<String, String>,
+    /// Let's Encrypt certificates certbot manages on this host.
+    #[serde(default)]
+    pub certs: Vec<SimCert>,
+    /// When nginx last (re)loaded its configuration and certificates.
+    #[serde(default)]
+    pub nginx_loaded_epoch: i64,
+    /// Image ids no tag points at any more (what a rebuild leaves), with
+    /// their size in MiB: what `docker image prune` removes.
+    #[serde(default)]
+    pub dangling: Vec<(String, u64)>,
+    /// The build cache, in MiB: what `docker builder prune` removes.
+    #[serde(default)]
+    pub build_cache_mib: u64,
+}
+
+/// One certificate: its name, the domains it covers, when it expires.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimCert {
+    pub name: String,
+    pub domains: Vec<String>,
+    pub expires_epoch: i64,
+    /// When it was last issued or renewed.
+    #[serde(default)]
+    pub issued_epoch: i64,
 }
 
 impl SimState {

@@ -227,7 +227,13 @@ fn compose_up(
         for spec in &services {
             let image = image_of(spec);
             let id = image_id(&image, &sha);
-            st.images.insert(image, id);
+            // The image it replaces is left dangling, its layers cached.
+            if let Some(old) = st.images.insert(image, id.clone())
+                && old != id
+            {
+                st.dangling.push((old, 412));
+            }
+            st.build_cache_mib += 96;
         }
     }
     let unhealthy = cwd.join("HEALTH_FAIL").exists();

@@ -270,6 +270,31 @@ fn multi_tenant_host(mt: &Path, dir: &Path, now: DateTime<Utc>) -> std::io::Resu
         }
     }
     sim.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    // The document's one certificate: gabs-massage's name, every app's
+    // domain as a SAN (so its renewal failing fails every app), issued 78
+    // days ago: 12 days left, inside certbot's 30-day renewal window.
+    sim.certs = vec![super::sim_state::SimCert {
+        name: "gabs-massage.example.com".into(),
+        domains: vec![
+            "gabs-massage.example.com".into(),
+            "filter-ical.example.com".into(),
+            "paiss.example.com".into(),
+        ],
+        expires_epoch: epoch + 12 * day,
+        issued_epoch: epoch - 78 * day,
+    }];
+    sim.nginx_loaded_epoch = epoch - 12 * day;
+    // Images are built on the server (the document's deploy.sh): old
+    // builds and their cache pile up on its 30 GB disk.
+    sim.dangling = (0..9)
+        .map(|i| {
+            (
+                super::sim_state::image_id("filter-ical-production-backend", &format!("old-{i}")),
+                412,
+            )
+        })
+        .collect();
+    sim.build_cache_mib = 2_310;
     save_state(mt, &sim)?;
     let databases = [
         "filter_ical_production",
