@@ -281,6 +281,14 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("renew-certs.toml", include_str!("library/renew-certs.toml")),
     (
+        "deploy-artifact.toml",
+        include_str!("library/deploy-artifact.toml"),
+    ),
+    (
+        "rollback-artifact.toml",
+        include_str!("library/rollback-artifact.toml"),
+    ),
+    (
         "docker-cleanup.toml",
         include_str!("library/docker-cleanup.toml"),
     ),

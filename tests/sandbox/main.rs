@@ -26,6 +26,7 @@ mod library;
 mod map_host;
 mod one_path;
 mod platform;
+mod pmo;
 mod recovery;
 mod runbooks;
 mod runproto;

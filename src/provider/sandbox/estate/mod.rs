@@ -369,6 +369,16 @@ fn pmo_host(pmo: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
         &pmo.join("app/.env"),
         "DATABASE_URL=postgresql://app:app@localhost:5434/app\n",
     )?;
+    // The code the document deploys: each artifact unpacked in /app, and
+    // the deploy.sh its workflow runs there (`cd /app && ./deploy.sh`).
+    for part in ["api", "web"] {
+        write(&pmo.join("app").join(part).join("VERSION"), &format!("{part}/v1.0.0.tar.gz\n"))?;
+    }
+    write(&pmo.join("app/deploy.sh"), PMO_DEPLOY_SH)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(pmo.join("app/deploy.sh"), std::fs::Permissions::from_mode(0o755))?;
+    }
     for d in 0..3 {
         let at = Utc.from_utc_datetime(
             &(now - Duration::days(d))
@@ -401,6 +411,19 @@ fn pmo_host(pmo: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
         )?;
     Ok(())
 }
+
+/// PMO's `/app/deploy.sh`: (re)start the API, the web app and the worker on
+/// the code unpacked in /app (the document names the script, not its body).
+const PMO_DEPLOY_SH: &str = r#"#!/usr/bin/env bash
+# cohuron PMO: run the code unpacked in /app/api and /app/web.
+set -euo pipefail
+cd "$(dirname "$0")"
+for part in api web; do
+  if [ ! -s "$part/VERSION" ]; then echo "deploy.sh: no $part/VERSION: unpack its artifact first" >&2; exit 1; fi
+done
+docker restart pmo-api pmo-web >/dev/null
+echo "deploy.sh: pmo-api and pmo-web restarted on $(head -n 1 api/VERSION) and $(head -n 1 web/VERSION)"
+"#;
 
 /// PMO's manual backup on its host, where its document's command writes it.
 pub const PMO_MANUAL_BACKUP: &str = "/app/backup.sql";
@@ -524,6 +547,24 @@ fn recovery_content(dir: &Path, estate: &Estate) -> std::io::Result<()> {
                 match artifact(dir, part, &o.key, v.last_modified.timestamp()) {
                     Ok(bytes) => put(&b.name, &o.key, &bytes)?,
                     Err(e) => tracing::warn!("sandbox artifact {}: {e}", o.key),
+                }
+                // Each older build of the key is a version of its own (a
+                // rollback deploys one): its VERSION names it.
+                for old in o.versions.iter().rev().skip(1).filter(|v| !v.delete_marker) {
+                    let name = format!("{} {}", o.key, old.version_id);
+                    if let Ok(bytes) = artifact(dir, part, &name, old.last_modified.timestamp())
+                        && let Some(to) = crate::provider::sandbox::s3_version_content(
+                            dir,
+                            &b.name,
+                            &o.key,
+                            &old.version_id,
+                        )
+                    {
+                        if let Some(d) = to.parent() {
+                            std::fs::create_dir_all(d)?;
+                        }
+                        std::fs::write(to, bytes)?;
+                    }
                 }
             } else if b.name == "cohuron-backups"
                 && (o.key.starts_with("postgres/app_") || o.key == cloud::PMO_LATEST)
