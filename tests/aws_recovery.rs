@@ -271,7 +271,7 @@ prefix = "postgres/"
     // Over SSM on the new instance: code, database, health.
     assert!(out.contains("==> opsdeck report: code_restored=2"), "{out}");
     assert!(
-        out.contains("==> opsdeck report: backup=app_20260301_020000.sql.gz"),
+        out.contains("==> opsdeck report: backup=db/latest.sql.gz"),
         "{out}"
     );
     assert!(out.contains("==> opsdeck report: tables=5"), "{out}");

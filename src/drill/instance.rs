@@ -22,12 +22,34 @@ pub(super) const RTO_HOURS: i64 = 4;
 pub(super) const RPO_HOURS: i64 = 24;
 
 /// When a backup `…/{db}_YYYYmmdd_HHMMSS.sql.gz` was taken.
-fn taken_at(key: &str) -> Option<DateTime<Utc>> {
+fn stamped_at(key: &str) -> Option<DateTime<Utc>> {
     let name = key.rsplit('/').next()?;
     let ts = name.strip_prefix(DB)?.strip_prefix('_')?.get(..15)?;
     NaiveDateTime::parse_from_str(ts, "%Y%m%d_%H%M%S")
         .ok()
         .map(|t| t.and_utc())
+}
+
+/// When the backup at `key` in the backup bucket was taken: its name's
+/// time, or (the PMO document's `db/latest.sql.gz`) when its current
+/// version was written.
+fn taken_at(e: &estate::Estate, key: &str) -> Option<DateTime<Utc>> {
+    stamped_at(key).or_else(|| {
+        (key == estate::PMO_LATEST)
+            .then(|| {
+                e.buckets
+                    .iter()
+                    .find(|b| b.name == BUCKET)?
+                    .objects
+                    .iter()
+                    .find(|o| o.key == key)?
+                    .versions
+                    .last()
+                    .filter(|v| !v.delete_marker)
+                    .map(|v| v.last_modified)
+            })
+            .flatten()
+    })
 }
 
 /// The newest backup of the PMO database in S3 (with content): its key.
@@ -41,10 +63,10 @@ fn newest_s3_backup(sandbox: &Sandbox) -> Result<String, super::DrillError> {
     b.objects
         .iter()
         .filter(|o| o.versions.last().is_some_and(|v| !v.delete_marker))
-        .filter(|o| taken_at(&o.key).is_some())
+        .filter(|o| taken_at(&e, &o.key).is_some())
         .filter(|o| s3_content(&sandbox.dir, BUCKET, &o.key).is_some_and(|p| p.exists()))
         .map(|o| o.key.clone())
-        .max_by_key(|k| taken_at(k))
+        .max_by_key(|k| taken_at(&e, k))
         .ok_or_else(|| format!("no backup of {DB} in s3://{BUCKET}"))
         .map_err(Into::into)
 }
@@ -104,7 +126,7 @@ pub(super) fn start(
     let key = newest_s3_backup(sandbox)?;
     let file = s3_content(&sandbox.dir, BUCKET, &key).ok_or("bad backup key")?;
     let expected = fingerprint_of_backup(&pg, &file)?;
-    let at = taken_at(&key).ok_or("bad backup name")?;
+    let at = taken_at(&e, &key).ok_or("bad backup name")?;
     // The volume is gone, and the database on it.
     pg.psql(
         "postgres",
@@ -234,11 +256,19 @@ pub(super) fn verify(
                 .unwrap_or_default()
         };
         let b = r.finish.as_ref()?.report.get("backup")?.clone();
-        Some(format!("s3://{}/{}{b}", param("bucket"), param("prefix")))
+        // The key as it reported it (with its prefix; older runs: the name).
+        Some(if b.contains('/') {
+            (format!("s3://{}/{b}", param("bucket")), b)
+        } else {
+            let key = format!("{}{b}", param("prefix"));
+            (format!("s3://{}/{key}", param("bucket")), key)
+        })
     });
+    let e = sandbox.estate().map_err(|e| e.to_string())?;
     let rpo = used
-        .as_deref()
-        .and_then(taken_at)
+        .as_ref()
+        .and_then(|(_, key)| taken_at(&e, key))
         .map(|at| (a.started_at - at).num_seconds());
+    let used = used.map(|(url, _)| url);
     Ok((used, rpo))
 }

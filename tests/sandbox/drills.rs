@@ -472,11 +472,12 @@ fn instance_lost_drill_recovers_the_pmo_host_on_a_new_instance() {
         ]
     );
     assert_eq!(v["rto_seconds"], 32 * 60);
-    // The newest S3 copy is from 02:00 the day before the 10:00 fault.
-    assert_eq!(v["rpo_seconds"], 32 * 3600);
+    // The newest S3 copy is the document's db/latest.sql.gz, written at
+    // 02:04 the day before the 10:00 fault.
+    assert_eq!(v["rpo_seconds"], 31 * 3600 + 56 * 60);
     assert_eq!(
         v["backup_used"],
-        "s3://cohuron-backups/postgres/app_20260301_020000.sql.gz"
+        "s3://cohuron-backups/db/latest.sql.gz"
     );
     let md = ok(d, &["drill", "report"]);
     assert!(
@@ -486,7 +487,7 @@ fn instance_lost_drill_recovers_the_pmo_host_on_a_new_instance() {
         "{md}"
     );
     assert!(
-        md.contains("32h 00m — EXCEEDS the PMO document's 24h 00m by 8h 00m"),
+        md.contains("31h 56m — EXCEEDS the PMO document's 24h 00m by 7h 56m"),
         "{md}"
     );
 }

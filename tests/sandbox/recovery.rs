@@ -245,22 +245,27 @@ fn recover_instance_brings_the_lost_pmo_host_back_on_a_new_instance() {
         out.contains("==> opsdeck report: dns_change=none: the Elastic IP moved with the service"),
         "{out}"
     );
-    // The code came from the code bucket; the database from S3's newest backup.
+    // The code came from the code bucket into /app and runs (deploy.sh);
+    // the database from the document's db/latest.sql.gz.
     let root = sandbox(home).join("hosts").join(&new_id);
     assert_eq!(
-        std::fs::read_to_string(root.join("opt/app/api/VERSION")).unwrap(),
+        std::fs::read_to_string(root.join("app/api/VERSION")).unwrap(),
         "api/latest.tar.gz\n"
+    );
+    assert!(
+        out.contains("deploy.sh: pmo-api and pmo-web restarted on api/latest.tar.gz and web/latest.tar.gz"),
+        "{out}"
     );
     assert!(
         out.contains(&format!("{PMO_HOST} is stopped: nothing to stop")),
         "{out}"
     );
     assert!(
-        out.contains("==> opsdeck report: backup=app_20260301_020000.sql.gz"),
+        out.contains("==> opsdeck report: backup=db/latest.sql.gz"),
         "{out}"
     );
     assert!(
-        out.contains("==> opsdeck report: backup_age_hours=32"),
+        out.contains("==> opsdeck report: backup_age_hours=31"),
         "{out}"
     );
     assert!(
@@ -444,7 +449,7 @@ fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
 
     // Ctrl-C while a script part runs on the new instance.
     let mut child = slow_recovery(home, &out);
-    wait_for(&out, "==> [7/8] health check");
+    wait_for(&out, "==> [8/9] health check");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -487,7 +492,7 @@ fn ctrl_c_stops_a_procedure_and_a_killed_one_is_closed_as_lost() {
     // ran in it); the next opsdeck closes it as lost and says why.
     lose(home, &new_id);
     let mut child = slow_recovery(home, &out);
-    wait_for(&out, "==> [7/8] health check");
+    wait_for(&out, "==> [8/9] health check");
     child.kill().unwrap();
     child.wait().unwrap();
     let (code, _, err) = run_cli(home, &["attach"]);

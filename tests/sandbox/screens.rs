@@ -810,7 +810,7 @@ async fn a_procedure_is_previewed_and_followed_in_the_console() {
     let out: Vec<String> = r.output.iter().map(str::to_string).collect();
     let out = out.join("\n");
     assert!(
-        out.contains("==> [2/8] launch a new instance like it"),
+        out.contains("==> [2/9] launch a new instance like it"),
         "{out}"
     );
     assert!(out.contains("==> opsdeck result: succeeded"), "{out}");
