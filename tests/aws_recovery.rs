@@ -39,8 +39,12 @@ subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["Subnet
 sg = ec2.create_security_group(GroupName="pmo-api", Description="api 4000, web 5173", VpcId=vpc)["GroupId"]
 tags = [{"Key": "Name", "Value": "cohuron-pmo-api"}, {"Key": "Project", "Value": "cohuron-pmo"},
         {"Key": "Environment", "Value": "production"}]
+ec2.create_key_pair(KeyName="cohuron-pmo-key")
 i = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium",
                       SubnetId=subnet, SecurityGroupIds=[sg], IamInstanceProfile={"Arn": arn},
+                      KeyName="cohuron-pmo-key", MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+                      BlockDeviceMappings=[{"DeviceName": "/dev/sda1",
+                                            "Ebs": {"VolumeSize": 30, "VolumeType": "gp3", "Encrypted": True}}],
                       TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])["Instances"][0]["InstanceId"]
 eip = ec2.allocate_address(Domain="vpc")
 ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=i)
@@ -257,6 +261,30 @@ prefix = "postgres/"
             .and_then(|t| t.value())
             .map(str::to_string)
     };
+    // Nothing that protects the host is lost: key pair, IMDSv2, the volume.
+    assert_eq!(new.key_name(), Some("cohuron-pmo-key"));
+    assert_eq!(
+        new.metadata_options()
+            .and_then(|m| m.http_tokens())
+            .map(|t| t.as_str()),
+        Some("required")
+    );
+    let vol_id = new
+        .block_device_mappings()
+        .iter()
+        .find(|b| b.device_name() == Some("/dev/sda1"))
+        .and_then(|b| b.ebs()?.volume_id())
+        .unwrap()
+        .to_string();
+    let vols = ec2
+        .describe_volumes()
+        .volume_ids(&vol_id)
+        .send()
+        .await
+        .unwrap();
+    let vol = &vols.volumes()[0];
+    assert_eq!(vol.volume_type().map(|t| t.as_str()), Some("gp3"));
+    assert_eq!((vol.size(), vol.encrypted()), (Some(30), Some(true)));
     assert_eq!(tag("Name").as_deref(), Some("cohuron-pmo-api-recovered"));
     assert_eq!(tag("Project").as_deref(), Some("cohuron-pmo"));
     assert_eq!(tag("Environment").as_deref(), Some("production"));

@@ -114,6 +114,77 @@ pub struct LaunchLike {
     /// The IAM instance profile's ARN.
     pub iam_profile: Option<String>,
     pub tags: std::collections::BTreeMap<String, String>,
+    /// The key pair (Enssol's `enssol-prod-ap-southeast-2-key`).
+    #[serde(default)]
+    pub key_name: Option<String>,
+    /// The metadata options: a recovery must not turn IMDSv2 off.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// The EBS volumes by device: type, size, encryption.
+    #[serde(default)]
+    pub volumes: Vec<VolumeLike>,
+}
+
+/// An instance's metadata options, as RunInstances takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Metadata {
+    /// `required` (IMDSv2 only) or `optional`.
+    pub http_tokens: Option<String>,
+    /// `enabled` or `disabled`.
+    pub http_endpoint: Option<String>,
+    pub hop_limit: Option<i32>,
+    /// `enabled`: tags readable from the metadata service.
+    pub instance_tags: Option<String>,
+}
+
+/// One EBS volume of an instance, as its replacement gets it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct VolumeLike {
+    pub device: String,
+    pub volume_type: String,
+    pub size_gib: i32,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub iops: Option<i32>,
+    pub throughput: Option<i32>,
+}
+
+impl LaunchLike {
+    /// What is copied besides type, network and tags, in words.
+    pub fn extras(&self) -> String {
+        let vols: Vec<String> = self
+            .volumes
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {} {} GiB{}",
+                    v.device,
+                    v.volume_type,
+                    v.size_gib,
+                    if v.encrypted {
+                        " encrypted"
+                    } else {
+                        " unencrypted"
+                    }
+                )
+            })
+            .collect();
+        // ("HttpTokens=…" would be masked as a secret in the output.)
+        let imds = match self.metadata.http_tokens.as_deref() {
+            Some("required") => "IMDSv2 required",
+            Some("optional") => "IMDSv1 allowed",
+            _ => "IMDS as the account's default",
+        };
+        format!(
+            "key pair {}, metadata {imds}, volumes {}",
+            self.key_name.as_deref().unwrap_or("none"),
+            if vols.is_empty() {
+                "as the image has them".to_string()
+            } else {
+                vols.join(", ")
+            }
+        )
+    }
 }
 
 /// `name` with `suffix` (the Name of a recovered instance).

@@ -186,7 +186,7 @@ impl Action {
                 a("instance")
             ),
             Action::LaunchLike => format!(
-                "ec2 DescribeInstances InstanceIds=[{like}]; RunInstances ImageId={} MinCount=1 MaxCount=1 with {like}'s InstanceType, SubnetId, SecurityGroupIds, IamInstanceProfile and tags (Name + {}); DescribeInstances until running; ssm DescribeInstanceInformation until Online",
+                "ec2 DescribeInstances InstanceIds=[{like}]; RunInstances ImageId={} MinCount=1 MaxCount=1 with {like}'s InstanceType, SubnetId, SecurityGroupIds, IamInstanceProfile, KeyName, MetadataOptions, BlockDeviceMappings (volume type, size, encryption) and tags (Name + {}); DescribeInstances until running; ssm DescribeInstanceInformation until Online",
                 a("image"),
                 a("suffix"),
                 like = a("like"),

@@ -475,10 +475,7 @@ fn instance_lost_drill_recovers_the_pmo_host_on_a_new_instance() {
     // The newest S3 copy is the document's db/latest.sql.gz, written at
     // 02:04 the day before the 10:00 fault.
     assert_eq!(v["rpo_seconds"], 31 * 3600 + 56 * 60);
-    assert_eq!(
-        v["backup_used"],
-        "s3://cohuron-backups/db/latest.sql.gz"
-    );
+    assert_eq!(v["backup_used"], "s3://cohuron-backups/db/latest.sql.gz");
     let md = ok(d, &["drill", "report"]);
     assert!(
         md.contains(

@@ -27,7 +27,12 @@ fn run(d: &Path, runbook: &str, extra: &[&str]) -> (i32, String) {
 }
 
 fn version_file(sb: &Path, part: &str) -> String {
-    let p = sb.join("hosts").join(PMO_HOST).join("app").join(part).join("VERSION");
+    let p = sb
+        .join("hosts")
+        .join(PMO_HOST)
+        .join("app")
+        .join(part)
+        .join("VERSION");
     std::fs::read_to_string(p).unwrap().trim().to_string()
 }
 
@@ -41,7 +46,12 @@ fn versions(sb: &Path, key: &str) -> Vec<String> {
         .iter()
         .find(|b| b["name"] == CODE)
         .unwrap();
-    let o = bucket["objects"].as_array().unwrap().iter().find(|o| o["key"] == key).unwrap();
+    let o = bucket["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == key)
+        .unwrap();
     o["versions"]
         .as_array()
         .unwrap()
@@ -55,34 +65,67 @@ fn the_code_artifact_deploys_into_app_and_runs_through_deploy_sh() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let sb = sandbox(d);
-    assert_eq!(version_file(&sb, "api"), "api/v1.0.0.tar.gz", "what runs as shipped");
+    assert_eq!(
+        version_file(&sb, "api"),
+        "api/v1.0.0.tar.gz",
+        "what runs as shipped"
+    );
     let api = versions(&sb, "api/latest.tar.gz");
 
     let (code, out) = run(d, "deploy-artifact", &[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("s3://{CODE}/api/latest.tar.gz version {}", api[2])), "{out}");
     assert!(
-        out.contains("deploy.sh: pmo-api and pmo-web restarted on api/latest.tar.gz and web/latest.tar.gz"),
+        out.contains(&format!("s3://{CODE}/api/latest.tar.gz version {}", api[2])),
         "{out}"
     );
-    assert!(out.contains(r#"GET http://localhost:4000/api/health: {"status":"ok""#), "{out}");
+    assert!(
+        out.contains(
+            "deploy.sh: pmo-api and pmo-web restarted on api/latest.tar.gz and web/latest.tar.gz"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"GET http://localhost:4000/api/health: {"status":"ok""#),
+        "{out}"
+    );
     assert_eq!(version_file(&sb, "api"), "api/latest.tar.gz");
     let record = std::fs::read_to_string(
-        sb.join("hosts").join(PMO_HOST).join("var/lib/opsdeck/deploys/code-api"),
+        sb.join("hosts")
+            .join(PMO_HOST)
+            .join("var/lib/opsdeck/deploys/code-api"),
     )
     .unwrap();
-    assert!(record.trim_end().ends_with(&format!("unknown {} deploy", api[2])), "{record}");
+    assert!(
+        record
+            .trim_end()
+            .ends_with(&format!("unknown {} deploy", api[2])),
+        "{record}"
+    );
 
     // An older build, by its version id.
-    let (code, out) = run(d, "rollback-artifact", &["artifacts=api/latest.tar.gz", &format!("to={}", api[0])]);
+    let (code, out) = run(
+        d,
+        "rollback-artifact",
+        &["artifacts=api/latest.tar.gz", &format!("to={}", api[0])],
+    );
     assert_eq!(code, 0, "{out}");
-    assert_eq!(version_file(&sb, "api"), format!("api/latest.tar.gz {}", api[0]));
-    assert_eq!(version_file(&sb, "web"), "web/latest.tar.gz", "the web app untouched");
+    assert_eq!(
+        version_file(&sb, "api"),
+        format!("api/latest.tar.gz {}", api[0])
+    );
+    assert_eq!(
+        version_file(&sb, "web"),
+        "web/latest.tar.gz",
+        "the web app untouched"
+    );
 
     // Two artifacts and one version id: refused before anything changes.
     let (code, out) = run(d, "rollback-artifact", &[&format!("to={}", api[0])]);
     assert_ne!(code, 0);
-    assert!(out.contains("a version id names one build: give one artifact"), "{out}");
+    assert!(
+        out.contains("a version id names one build: give one artifact"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -106,14 +149,26 @@ fn a_broken_build_returns_to_the_code_that_ran() {
     assert!(st.success());
     let (code, out) = run(d, "deploy-artifact", &[]);
     assert_ne!(code, 0, "{out}");
-    assert!(out.contains("deploy.sh: no api/VERSION: unpack its artifact first"), "{out}");
+    assert!(
+        out.contains("deploy.sh: no api/VERSION: unpack its artifact first"),
+        "{out}"
+    );
     assert!(out.contains("==> FAILED: run the deploy script"), "{out}");
-    assert!(out.contains("rolled back automatically: `rollback-artifact` succeeded"), "{out}");
-    assert!(out.contains("/app/api: the code that ran before is back (api/v1.0.0.tar.gz)"), "{out}");
+    assert!(
+        out.contains("rolled back automatically: `rollback-artifact` succeeded"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/app/api: the code that ran before is back (api/v1.0.0.tar.gz)"),
+        "{out}"
+    );
     assert_eq!(version_file(&sb, "api"), "api/v1.0.0.tar.gz");
     assert_eq!(version_file(&sb, "web"), "web/v1.0.0.tar.gz");
     assert!(
-        !sb.join("hosts").join(PMO_HOST).join("var/lib/opsdeck/deploys/.code.inflight").exists(),
+        !sb.join("hosts")
+            .join(PMO_HOST)
+            .join("var/lib/opsdeck/deploys/.code.inflight")
+            .exists(),
         "the rollback closed the deploy"
     );
 }

@@ -18,6 +18,12 @@ fn sandbox(home: &Path) -> std::path::PathBuf {
     home.join("data/opsdeck/sandbox")
 }
 
+/// The sandbox's estate.json as JSON.
+fn estate_json(home: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(sandbox(home).join("estate.json")).unwrap())
+        .unwrap()
+}
+
 /// The estate's images of `instance`, oldest first: (id, name).
 fn images(home: &Path, instance: &str) -> Vec<(String, String)> {
     let e = estate::load(&sandbox(home)).unwrap();
@@ -238,6 +244,15 @@ fn recover_instance_brings_the_lost_pmo_host_back_on_a_new_instance() {
     assert_eq!(new["region"], old["region"]);
     assert_eq!(new["tags"]["Project"], "cohuron-pmo");
     assert_eq!(new["tags"]["Environment"], "production");
+    // Launched keeping what protects it: key pair, metadata options, volume.
+    assert!(
+        out.contains("and key pair cohuron-pmo-key, metadata IMDSv1 allowed, volumes /dev/sda1 gp3 30 GiB encrypted"),
+        "{out}"
+    );
+    let launched = &estate_json(home)["launched"][new_id.as_str()];
+    assert_eq!(launched["key_name"], "cohuron-pmo-key");
+    assert_eq!(launched["metadata"]["http_tokens"], "optional");
+    assert_eq!(launched["volumes"][0]["encrypted"], true);
     // The Elastic IP moved: no DNS change needed.
     assert_eq!(new["public_ip"], "100.28.36.248");
     assert!(old["public_ip"].is_null(), "{old}");
@@ -253,7 +268,9 @@ fn recover_instance_brings_the_lost_pmo_host_back_on_a_new_instance() {
         "api/latest.tar.gz\n"
     );
     assert!(
-        out.contains("deploy.sh: pmo-api and pmo-web restarted on api/latest.tar.gz and web/latest.tar.gz"),
+        out.contains(
+            "deploy.sh: pmo-api and pmo-web restarted on api/latest.tar.gz and web/latest.tar.gz"
+        ),
         "{out}"
     );
     assert!(

@@ -1,5 +1,6 @@
 //! `launch-like`: RunInstances of an image with another instance's type,
-//! subnet, security groups, instance profile and tags (Name suffixed),
+//! subnet, security groups, instance profile, tags (Name suffixed), key
+//! pair, metadata options and EBS volumes (type, size, encryption),
 //! then wait until it runs with its SSM agent online. Gives
 //! `new_instance`.
 
@@ -30,6 +31,7 @@ impl Runner {
             },
             like.iam_profile.as_deref().unwrap_or("no instance profile")
         ));
+        self.say(&format!("and {}", like.extras()));
         let id = self
             .cloud
             .launch(region, &arg(args, "image"), &like, &name)

@@ -145,7 +145,62 @@ pub async fn launch_config(c: &RegionClients, instance: &str) -> ProviderResult<
         .ok_or_else(|| {
             ProviderError::not_found(format!("instance {instance}"), "InvalidInstanceID.NotFound")
         })?;
+    // The volumes' type, size and encryption (the image keeps only snapshots).
+    let ids: Vec<(String, String)> = i
+        .block_device_mappings()
+        .iter()
+        .filter_map(|b| {
+            Some((
+                b.device_name()?.to_string(),
+                b.ebs()?.volume_id()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut volumes = Vec::new();
+    if !ids.is_empty() {
+        let vols = c
+            .ec2
+            .describe_volumes()
+            .set_volume_ids(Some(ids.iter().map(|(_, v)| v.clone()).collect()))
+            .send()
+            .await
+            .map_err(err(format!(
+                "describing {instance}'s volumes in {}",
+                c.region
+            )))?;
+        for (device, id) in &ids {
+            if let Some(v) = vols
+                .volumes()
+                .iter()
+                .find(|v| v.volume_id() == Some(id.as_str()))
+            {
+                volumes.push(crate::provider::machines::VolumeLike {
+                    device: device.clone(),
+                    volume_type: v
+                        .volume_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    size_gib: v.size().unwrap_or_default(),
+                    encrypted: v.encrypted().unwrap_or(false),
+                    kms_key_id: v.kms_key_id().map(str::to_string),
+                    iops: v.iops(),
+                    throughput: v.throughput(),
+                });
+            }
+        }
+    }
+    let metadata = i
+        .metadata_options()
+        .map(|m| crate::provider::machines::Metadata {
+            http_tokens: m.http_tokens().map(|t| t.as_str().to_string()),
+            http_endpoint: m.http_endpoint().map(|t| t.as_str().to_string()),
+            hop_limit: m.http_put_response_hop_limit(),
+            instance_tags: m.instance_metadata_tags().map(|t| t.as_str().to_string()),
+        });
     Ok(LaunchLike {
+        key_name: i.key_name().map(str::to_string),
+        metadata: metadata.unwrap_or_default(),
+        volumes,
         instance_type: i
             .instance_type()
             .map(|t| t.as_str().to_string())
@@ -201,6 +256,51 @@ pub async fn launch(
     }
     if let Some(arn) = &like.iam_profile {
         req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build());
+    }
+    if let Some(k) = &like.key_name {
+        req = req.key_name(k);
+    }
+    let m = &like.metadata;
+    if m != &crate::provider::machines::Metadata::default() {
+        use aws_sdk_ec2::types::{
+            HttpTokensState, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
+            InstanceMetadataTagsState,
+        };
+        req = req.metadata_options(
+            InstanceMetadataOptionsRequest::builder()
+                .set_http_tokens(m.http_tokens.as_deref().map(HttpTokensState::from))
+                .set_http_endpoint(
+                    m.http_endpoint
+                        .as_deref()
+                        .map(InstanceMetadataEndpointState::from),
+                )
+                .set_http_put_response_hop_limit(m.hop_limit)
+                .set_instance_metadata_tags(
+                    m.instance_tags
+                        .as_deref()
+                        .map(InstanceMetadataTagsState::from),
+                )
+                .build(),
+        );
+    }
+    for v in &like.volumes {
+        use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice, VolumeType};
+        req = req.block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name(&v.device)
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .volume_type(VolumeType::from(v.volume_type.as_str()))
+                        .volume_size(v.size_gib)
+                        .encrypted(v.encrypted)
+                        .set_kms_key_id(v.kms_key_id.clone())
+                        .set_iops(v.iops)
+                        .set_throughput(v.throughput)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        );
     }
     let out = req
         .send()

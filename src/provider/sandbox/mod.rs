@@ -547,12 +547,11 @@ impl CloudInventory for SandboxCloud {
         })
     }
     async fn launch_config(&self, region: &str, instance: &str) -> ProviderResult<LaunchLike> {
-        self.sandbox
-            .estate()?
-            .instances
+        let e = self.sandbox.estate()?;
+        e.instances
             .iter()
             .find(|i| i.id == instance && i.region == region)
-            .map(machines::launch_config)
+            .map(|i| machines::launch_config(&e, i))
             .ok_or_else(|| {
                 ProviderError::not_found(
                     format!("instance {instance}"),

@@ -81,7 +81,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), MachineError> {
 
 /// How a sandbox instance is configured: its type and tags, and the
 /// subnet, security groups and instance profile of its project.
-pub fn launch_config(i: &Instance) -> LaunchLike {
+pub fn launch_config(estate: &Estate, i: &Instance) -> LaunchLike {
+    // An instance launched here is configured as it was launched.
+    if let Some(l) = estate.launched.get(&i.id) {
+        return l.clone();
+    }
     let project = i.tags.get("Project").cloned().unwrap_or_default();
     let (subnet, sg, profile) = match project.as_str() {
         "cohuron-pmo" => (
@@ -100,12 +104,44 @@ pub fn launch_config(i: &Instance) -> LaunchLike {
         // Security group ids are hex: derive one from the label.
         format!("sg-{}", &short_id(s)[..12])
     };
+    // As the documents create them: PMO's 30 GB gp3 root (IMDSv1 left
+    // optional, a finding), Enssol's 8 GiB standard unencrypted volume with
+    // IMDSv2 required and its key pair.
+    let (key, tokens, volume) = match project.as_str() {
+        "cohuron-pmo" => (
+            Some("cohuron-pmo-key"),
+            "optional",
+            ("/dev/sda1", "gp3", 30, true),
+        ),
+        "enssol" => (
+            Some("enssol-prod-ap-southeast-2-key"),
+            "required",
+            ("/dev/sda1", "standard", 8, false),
+        ),
+        _ => (None, "required", ("/dev/xvda", "gp3", 30, true)),
+    };
     LaunchLike {
         instance_type: i.instance_type.clone(),
         subnet: Some(subnet.to_string()),
         security_groups: vec![hexish(sg)],
         iam_profile: profile.map(str::to_string),
         tags: i.tags.clone(),
+        key_name: key.map(str::to_string),
+        metadata: crate::provider::machines::Metadata {
+            http_tokens: Some(tokens.into()),
+            http_endpoint: Some("enabled".into()),
+            hop_limit: None,
+            instance_tags: None,
+        },
+        volumes: vec![crate::provider::machines::VolumeLike {
+            device: volume.0.into(),
+            volume_type: volume.1.into(),
+            size_gib: volume.2,
+            encrypted: volume.3,
+            kms_key_id: None,
+            iops: None,
+            throughput: None,
+        }],
     }
 }
 
@@ -206,6 +242,7 @@ pub fn launch(
     let n = estate.instances.len();
     let mut tags = like.tags.clone();
     tags.insert("Name".into(), name.to_string());
+    estate.launched.insert(id.clone(), like.clone());
     estate.instances.push(Instance {
         id: id.clone(),
         name: name.to_string(),

@@ -49,6 +49,10 @@ pub struct Estate {
     pub images: Vec<machines::SimImage>,
     #[serde(default)]
     pub addresses: Vec<machines::SimAddress>,
+    /// How each instance launched in the sandbox was launched (key pair,
+    /// metadata options, volumes): what a later launch-like copies.
+    #[serde(default)]
+    pub launched: std::collections::BTreeMap<String, crate::provider::machines::LaunchLike>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +161,7 @@ pub fn create(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Estate> {
         buckets: buckets(now),
         images: Vec::new(),
         addresses: Vec::new(),
+        launched: std::collections::BTreeMap::new(),
     };
     std::fs::create_dir_all(dir)?;
 
@@ -372,12 +377,18 @@ fn pmo_host(pmo: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
     // The code the document deploys: each artifact unpacked in /app, and
     // the deploy.sh its workflow runs there (`cd /app && ./deploy.sh`).
     for part in ["api", "web"] {
-        write(&pmo.join("app").join(part).join("VERSION"), &format!("{part}/v1.0.0.tar.gz\n"))?;
+        write(
+            &pmo.join("app").join(part).join("VERSION"),
+            &format!("{part}/v1.0.0.tar.gz\n"),
+        )?;
     }
     write(&pmo.join("app/deploy.sh"), PMO_DEPLOY_SH)?;
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(pmo.join("app/deploy.sh"), std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(
+            pmo.join("app/deploy.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )?;
     }
     for d in 0..3 {
         let at = Utc.from_utc_datetime(
