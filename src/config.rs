@@ -59,6 +59,13 @@ pub struct HostConfig {
     /// The host's RabbitMQ container (`queue-depth`'s `broker`).
     #[serde(default)]
     pub broker: Option<String>,
+    /// Services the host runs under systemd rather than docker (Enssol:
+    /// nginx, gunicorn): what `service-health` checks.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Where the host's app answers (`service-health`, `service-restart`).
+    #[serde(default)]
+    pub health_url: Option<String>,
 }
 
 impl HostConfig {
@@ -68,6 +75,11 @@ impl HostConfig {
             ("pg_container", &self.pg_container),
             ("pg_user", &self.pg_user),
             ("broker", &self.broker),
+            ("health_url", &self.health_url),
+            (
+                "services",
+                &(!self.services.is_empty()).then(|| self.services.join(",")),
+            ),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))

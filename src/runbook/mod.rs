@@ -293,6 +293,18 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("library/docker-cleanup.toml"),
     ),
     ("restart.toml", include_str!("library/restart.toml")),
+    (
+        "service-health.toml",
+        include_str!("library/service-health.toml"),
+    ),
+    (
+        "service-restart.toml",
+        include_str!("library/service-restart.toml"),
+    ),
+    (
+        "service-logs.toml",
+        include_str!("library/service-logs.toml"),
+    ),
     ("logs.toml", include_str!("library/logs.toml")),
     ("health.toml", include_str!("library/health.toml")),
     ("api-health.toml", include_str!("library/api-health.toml")),

@@ -18,6 +18,7 @@ mod backups;
 mod cli;
 mod config_errors;
 mod drills;
+mod enssol;
 mod fleet;
 mod hostile;
 mod journal;

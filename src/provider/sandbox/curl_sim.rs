@@ -60,6 +60,24 @@ pub(super) fn curl(root: Option<&Path>, args: &[String]) -> i32 {
                 }
                 _ => Some((404, r#"{"error":"not found"}"#.into())),
             }
+        } else if host_id == super::estate::ENSSOL_HOST
+            && matches!(hostport, "localhost" | "127.0.0.1" | "app.enssol.com.au")
+        {
+            // nginx answers; behind it gunicorn's socket.
+            let up = |u: &str| {
+                root.and_then(|r| super::systemd_sim::unit(r, u))
+                    .is_some_and(|u| u.state == "active")
+            };
+            if !up("nginx") {
+                None
+            } else if !up("gunicorn") {
+                Some((
+                    502,
+                    "<html><head><title>502 Bad Gateway</title></head></html>".into(),
+                ))
+            } else {
+                Some((200, r#"{"status":"ok","app":"enssol"}"#.into()))
+            }
         } else if let Some(sub) = hostport.strip_suffix(".example.com") {
             let project = if sub.ends_with("-staging") || sub.ends_with("-production") {
                 sub.to_string()

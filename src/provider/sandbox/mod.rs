@@ -9,6 +9,7 @@ pub mod docker_sim;
 pub mod estate;
 pub mod pg_real;
 pub mod sim_state;
+mod systemd_sim;
 
 use crate::domain::{Bucket, Instance, ObjectEntry, ObjectVersion};
 use crate::provider::machines::{Address, Image, LaunchLike};
@@ -116,6 +117,8 @@ impl Sandbox {
             ("docker-compose", "compose-v1 "),
             ("curl", "curl "),
             ("aws", "aws "),
+            ("systemctl", "systemctl "),
+            ("journalctl", "journalctl "),
         ] {
             let text = format!(
                 "#!/bin/sh\n# opsdeck sandbox: simulated docker (no engine runs here)\nexec {exe_q} __docker-sim {prefix}\"$@\"\n"
@@ -849,6 +852,24 @@ pub fn fake_binary_main(args: &[String]) -> i32 {
                 1
             }
         };
+    }
+    // Host services (systemd) on sandbox hosts.
+    if let Some(cmd @ ("systemctl" | "journalctl")) = args.first().map(String::as_str) {
+        let Some(root) = std::env::var_os("OPSDECK_ROOT").map(PathBuf::from) else {
+            eprintln!("{cmd} (simulated): OPSDECK_ROOT is not set (only sandbox hosts have it)");
+            return 1;
+        };
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        let r = if cmd == "systemctl" {
+            systemd_sim::systemctl(&root, &args[1..], &mut out)
+        } else {
+            systemd_sim::journalctl(&root, &args[1..], &mut out)
+        };
+        return r.unwrap_or_else(|e| {
+            eprintln!("{cmd} (simulated): {e}");
+            1
+        });
     }
     if std::env::var_os("OPSDECK_SIM_NO_DOCKER").is_some() {
         eprintln!("bash: docker: command not found");

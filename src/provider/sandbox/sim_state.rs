@@ -35,6 +35,23 @@ pub struct SimState {
     /// The build cache, in MiB: what `docker builder prune` removes.
     #[serde(default)]
     pub build_cache_mib: u64,
+    /// Services the host runs under systemd (Enssol's nginx and gunicorn).
+    #[serde(default)]
+    pub units: Vec<SimUnit>,
+}
+
+/// A systemd service on a sandbox host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimUnit {
+    /// Without `.service`.
+    pub name: String,
+    pub description: String,
+    /// What it runs (ExecStart).
+    pub exec: String,
+    /// active, inactive or failed.
+    pub state: String,
+    pub since_epoch: i64,
+    pub restarts: u32,
 }
 
 /// One certificate: its name, the domains it covers, when it expires.

@@ -450,6 +450,32 @@ pub const PMO_MANUAL_BACKUP: &str = "/app/backup.sql";
 /// program the sandbox still comes up, with a stand-in file that the
 /// backup's pre-check refuses as not a database.
 fn enssol_host(ens: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+    // ALB → nginx → gunicorn → Django, on the host under systemd (no docker).
+    let since = now.timestamp() - 20 * 86_400;
+    let unit = |name: &str, description: &str, exec: &str| super::sim_state::SimUnit {
+        name: name.into(),
+        description: description.into(),
+        exec: exec.into(),
+        state: "active".into(),
+        since_epoch: since,
+        restarts: 0,
+    };
+    let sim = SimState {
+        units: vec![
+            unit(
+                "nginx",
+                "A high performance web server and a reverse proxy server",
+                "/usr/sbin/nginx -g 'daemon on; master_process on;'",
+            ),
+            unit(
+                "gunicorn",
+                "gunicorn daemon for the Enssol Django app",
+                "/opt/enssol/venv/bin/gunicorn --workers 3 --bind unix:/run/gunicorn.sock obligations.wsgi:application",
+            ),
+        ],
+        ..SimState::default()
+    };
+    save_state(ens, &sim)?;
     let db = ens.join("opt/enssol/db.sqlite3");
     if let Err(e) = sqlite_db(&db, ENSSOL_SQL) {
         tracing::warn!("sandbox: Enssol's SQLite database is a stand-in: {e}");
