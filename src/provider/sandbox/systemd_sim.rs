@@ -157,7 +157,7 @@ pub(super) fn journalctl(root: &Path, args: &[String], out: &mut impl Write) -> 
         u.description
     )];
     match (u.name.as_str(), u.state.as_str()) {
-        ("gunicorn", "failed") | ("gunicorn", _) if fail && u.state == "failed" => {
+        ("gunicorn", "failed") if fail => {
             lines.push(format!("{} {host} gunicorn[2211]: ModuleNotFoundError: No module named 'obligations.settings_prod'", stamp(u.since_epoch)));
             lines.push(format!("{} {host} systemd[1]: gunicorn.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", stamp(u.since_epoch)));
             lines.push(format!(
