@@ -671,6 +671,22 @@ async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
             "deploy-platform",
             &["instance=INSTANCE", "--confirm", "NAME"],
         ),
+        (
+            "rollback-platform",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
+        ("renew-certs", &["instance=INSTANCE", "--confirm", "NAME"]),
+        ("docker-cleanup", &["instance=INSTANCE", "--confirm", "NAME"]),
+        // The multi-tenant host has no /app and no host services: these
+        // end at their pre-checks (or find nothing) the same on both sides.
+        ("deploy-artifact", &["instance=INSTANCE", "--confirm", "NAME"]),
+        ("rollback-artifact", &["instance=INSTANCE", "--confirm", "NAME"]),
+        ("service-health", &["instance=INSTANCE"]),
+        ("service-logs", &["instance=INSTANCE", "unit=nginx"]),
+        (
+            "service-restart",
+            &["instance=INSTANCE", "unit=gunicorn", "--confirm", "NAME"],
+        ),
         ("backup", &["database=filter_ical_staging"]),
         ("backup-all", &["instance=INSTANCE", "--confirm", "NAME"]),
         (

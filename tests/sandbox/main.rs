@@ -27,6 +27,7 @@ mod library;
 mod map_host;
 mod one_path;
 mod platform;
+mod procedures;
 mod pmo;
 mod recovery;
 mod runbooks;
