@@ -676,11 +676,20 @@ async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
             &["instance=INSTANCE", "--confirm", "NAME"],
         ),
         ("renew-certs", &["instance=INSTANCE", "--confirm", "NAME"]),
-        ("docker-cleanup", &["instance=INSTANCE", "--confirm", "NAME"]),
+        (
+            "docker-cleanup",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
         // The multi-tenant host has no /app and no host services: these
         // end at their pre-checks (or find nothing) the same on both sides.
-        ("deploy-artifact", &["instance=INSTANCE", "--confirm", "NAME"]),
-        ("rollback-artifact", &["instance=INSTANCE", "--confirm", "NAME"]),
+        (
+            "deploy-artifact",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
+        (
+            "rollback-artifact",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
         ("service-health", &["instance=INSTANCE"]),
         ("service-logs", &["instance=INSTANCE", "unit=nginx"]),
         (

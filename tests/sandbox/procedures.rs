@@ -149,7 +149,9 @@ fn the_procedures_map_names_real_runbooks_and_tests_and_counts_right() {
         let want = summary.get(seed).cloned().unwrap_or_default();
         let got = vec![c[0], c[1], c[2], c[3], c.iter().sum()];
         if want != got {
-            problems.push(format!("summary of {seed}: says {want:?}, the rows {got:?}"));
+            problems.push(format!(
+                "summary of {seed}: says {want:?}, the rows {got:?}"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -194,7 +196,9 @@ fn seeds_dir() -> Option<PathBuf> {
 #[test]
 fn each_rows_lines_exist_in_its_document_when_the_seeds_are_here() {
     let Some(dir) = seeds_dir() else {
-        eprintln!("the seed documents are not beside the repository: only the map itself is checked");
+        eprintln!(
+            "the seed documents are not beside the repository: only the map itself is checked"
+        );
         return;
     };
     let file = |seed: &str| match seed {
@@ -211,7 +215,10 @@ fn each_rows_lines_exist_in_its_document_when_the_seeds_are_here() {
         let n = doc.lines().count();
         for l in cited_lines(&r.procedure) {
             if l > n {
-                problems.push(format!("{} {}: line {l} is past the end ({n} lines)", r.seed, r.n));
+                problems.push(format!(
+                    "{} {}: line {l} is past the end ({n} lines)",
+                    r.seed, r.n
+                ));
             }
         }
     }
