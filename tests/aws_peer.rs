@@ -691,6 +691,12 @@ async fn every_builtin_runbook_ends_over_ssm_as_it_ends_on_the_sandbox() {
             &["instance=INSTANCE", "--confirm", "NAME"],
         ),
         ("service-health", &["instance=INSTANCE"]),
+        ("gateway-health", &["instance=INSTANCE"]),
+        ("backup-volume", &["instance=INSTANCE", "--confirm", "NAME"]),
+        (
+            "restore-volume",
+            &["instance=INSTANCE", "--confirm", "NAME"],
+        ),
         ("service-logs", &["instance=INSTANCE", "unit=nginx"]),
         (
             "service-restart",

@@ -294,6 +294,18 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("restart.toml", include_str!("library/restart.toml")),
     (
+        "gateway-health.toml",
+        include_str!("library/gateway-health.toml"),
+    ),
+    (
+        "backup-volume.toml",
+        include_str!("library/backup-volume.toml"),
+    ),
+    (
+        "restore-volume.toml",
+        include_str!("library/restore-volume.toml"),
+    ),
+    (
         "service-health.toml",
         include_str!("library/service-health.toml"),
     ),

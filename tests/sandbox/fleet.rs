@@ -380,7 +380,7 @@ fn a_fleet_target_left_by_a_killed_opsdeck_is_attached() {
     let id = loop {
         if let Some(u) = journal.unfinished("sandbox").first() {
             let log = root.join(format!("var/lib/opsdeck/jobs/{}.log", u.start.run));
-            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("==> [2/4]")) {
+            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains("==> [2/5]")) {
                 break u.start.run.clone();
             }
         }

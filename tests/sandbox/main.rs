@@ -26,6 +26,7 @@ mod journal;
 mod layouts;
 mod library;
 mod map_host;
+mod map_ops;
 mod one_path;
 mod platform;
 mod pmo;

@@ -60,6 +60,12 @@ pub(super) fn curl(root: Option<&Path>, args: &[String]) -> i32 {
                 }
                 _ => Some((404, r#"{"error":"not found"}"#.into())),
             }
+        } else if host_id == super::estate::MAP_HOST
+            && let Some(port) = hostport
+                .strip_prefix("localhost:")
+                .or_else(|| hostport.strip_prefix("127.0.0.1:"))
+        {
+            map_answer(root, port, path, now)
         } else if host_id == super::estate::ENSSOL_HOST
             && matches!(hostport, "localhost" | "127.0.0.1" | "app.enssol.com.au")
         {
@@ -121,4 +127,51 @@ pub(super) fn curl(root: Option<&Path>, args: &[String]) -> i32 {
         print!("{}", w.replace("%{http_code}", &code.to_string()));
     }
     0
+}
+
+/// The MAP host: Kong's proxy on 8080, and each service on
+/// the port the plan's appendix publishes it at (`/health/`): 200 when its
+/// container runs healthy, 503 when it runs unhealthy, refused when stopped.
+fn map_answer(root: Option<&Path>, port: &str, path: &str, now: i64) -> Option<(u16, String)> {
+    let st = root
+        .and_then(|r| Store::open(r).ok())
+        .map(|s| s.load())
+        .unwrap_or_default();
+    let running = |name: &str| {
+        st.containers
+            .iter()
+            .any(|c| c.name == name && c.state == "running")
+    };
+    // Kong's proxy (8080; its admin API is disabled in production, as the
+    // plan's appendix says): it answers for itself when no route matches.
+    if port == "8080" {
+        if !running("map-kong") {
+            return None;
+        }
+        return Some((
+            404,
+            r#"{"message":"no Route matched with those values"}"#.into(),
+        ));
+    }
+    let c = st.containers.iter().find(|c| {
+        c.ports
+            .split(", ")
+            .any(|p| p.starts_with(&format!("0.0.0.0:{port}->")))
+    })?;
+    if c.state != "running" {
+        return None;
+    }
+    if !path.starts_with("/health") {
+        return Some((404, "Not Found".into()));
+    }
+    Some(match c.health(now).as_str() {
+        "healthy" | "" => (
+            200,
+            format!(r#"{{"status":"ok","service":"{}"}}"#, c.service),
+        ),
+        h => (
+            503,
+            format!(r#"{{"status":"{h}","service":"{}"}}"#, c.service),
+        ),
+    })
 }

@@ -138,6 +138,9 @@ pub struct SimContainer {
     /// `Image`): a rebuilt image it was not recreated from has another.
     #[serde(default)]
     pub image_id: String,
+    /// Named volumes it mounts (MAP's `media_files`).
+    #[serde(default)]
+    pub volumes: Vec<String>,
 }
 
 pub fn short_id(seed: &str) -> String {
@@ -260,8 +263,28 @@ impl SimContainer {
             "HostConfig": {
                 "Memory": self.mem_limit_mib * 1024 * 1024,
                 "NanoCpus": self.cpu_limit_milli * 1_000_000,
+                // Kept while the container is stopped, as docker keeps it.
+                "PortBindings": self.port_bindings(),
             },
         })
+    }
+}
+
+impl SimContainer {
+    /// `ports` ("0.0.0.0:1001->8000/tcp, …") as docker's PortBindings.
+    fn port_bindings(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        for p in self.ports.split(", ").filter(|p| !p.is_empty()) {
+            let Some((host, inner)) = p.split_once("->") else {
+                continue;
+            };
+            let (ip, port) = host.rsplit_once(':').unwrap_or(("0.0.0.0", host));
+            let e = m.entry(inner.to_string()).or_insert_with(|| json!([]));
+            if let Some(a) = e.as_array_mut() {
+                a.push(json!({"HostIp": ip, "HostPort": port}));
+            }
+        }
+        Value::Object(m)
     }
 }
 

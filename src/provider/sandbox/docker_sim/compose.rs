@@ -13,6 +13,8 @@ pub struct ComposeService {
     pub container_name: Option<String>,
     /// `image:`: a built image is tagged with it (else `{project}-{service}`).
     pub image: Option<String>,
+    /// Named volumes of `volumes: ["NAME:/path", …]`.
+    pub volumes: Vec<String>,
 }
 
 /// The services of a compose file (two-space indented keys under
@@ -51,6 +53,14 @@ pub fn compose_spec(text: &str) -> Vec<ComposeService> {
                 last.container_name = Some(v);
             } else if let Some(v) = field("image:") {
                 last.image = Some(v);
+            } else if let Some(v) = field("volumes:") {
+                last.volumes = v
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(',')
+                    .filter_map(|m| m.trim().trim_matches('"').split_once(':'))
+                    .map(|(name, _)| name.to_string())
+                    .filter(|n| !n.starts_with('.') && !n.starts_with('/'))
+                    .collect();
             }
         }
     }
@@ -283,6 +293,7 @@ fn compose_up(
             mem_limit_mib: old.as_ref().map_or(0, |o| o.mem_limit_mib),
             cpu_limit_milli: old.as_ref().map_or(0, |o| o.cpu_limit_milli),
             ports: old.as_ref().map_or(String::new(), |o| o.ports.clone()),
+            volumes: spec.volumes.clone(),
         });
         writeln!(out, " Container {name}  Recreated")?;
         writeln!(out, " Container {name}  Started")?;

@@ -25,6 +25,9 @@ pub const MAP_DATABASES: [&str; 9] = [
     "budgetpro_auth",
 ];
 
+/// Where docker keeps the `media_files` volume on the MAP host.
+pub const MEDIA_DIR: &str = "var/lib/docker/volumes/media_files/_data";
+
 /// The infrastructure's compose project: gateway, database, broker.
 pub const MAP_PLATFORM: &str = "map-platform";
 pub const MAP_POSTGRES: &str = "map-postgres";
@@ -132,6 +135,7 @@ pub(super) fn create(sandbox: &Path, root: &Path, now: DateTime<Utc>) -> std::io
             !worker,
         );
         c.ports = port.to_string();
+        c.volumes = vec!["media_files".into()];
         if *svc == "notification-worker" {
             // Stopped three hours ago and nobody noticed: its queues grow.
             c.state = "exited".into();
@@ -150,6 +154,23 @@ pub(super) fn create(sandbox: &Path, root: &Path, now: DateTime<Utc>) -> std::io
         })
         .collect();
     save_state(root, &sim)?;
+    // The uploads: ticket attachments and asset images in media_files.
+    let media = root.join(MEDIA_DIR);
+    for (path, text) in [
+        (
+            "tickets/2026/02/T-10231/invoice.pdf",
+            "%PDF-1.4 ticket attachment\n",
+        ),
+        (
+            "tickets/2026/02/T-10244/screenshot.png",
+            "PNG ticket screenshot\n",
+        ),
+        ("assets/laptops/AST-0042.jpg", "JPEG asset photo\n"),
+        ("assets/laptops/AST-0043.jpg", "JPEG asset photo\n"),
+        ("avatars/u-1001.png", "PNG avatar\n"),
+    ] {
+        super::write(&media.join(path), text)?;
+    }
     super::write(
         &root.join("opt/map/.env"),
         "DJANGO_CELERY_BROKER_URL=amqp://map:sandbox-not-a-secret@rabbitmq:5672//\n",

@@ -150,6 +150,7 @@ fn container(
         mem_limit_mib: 0,
         cpu_limit_milli: 0,
         ports: String::new(),
+        volumes: Vec::new(),
     }
 }
 
