@@ -248,6 +248,32 @@ pub struct Config {
     pub backups: BackupsConfig,
     #[serde(default, rename = "database")]
     pub databases: Vec<DatabaseConfig>,
+    #[serde(default, rename = "schedule")]
+    pub schedules: Vec<ScheduleConfig>,
+}
+
+/// A recurring run (the documents' nightly backup, certbot every 12 h, the
+/// monthly image): a runbook, its target as `opsdeck run` names it, when.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub name: String,
+    pub runbook: String,
+    /// `KIND=VALUE` as on the command line (`database=app`, `instance=i-…`).
+    pub target: String,
+    /// Daily at this UTC time, `HH:MM`.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// Or every this long (`12h`, `30m`, `7d`).
+    #[serde(default)]
+    pub every: Option<String>,
+    /// Parameter values, as `KEY=VALUE` on the command line.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// The target's name, typed once here: the consent a production or
+    /// destructive run needs (a schedule runs with nobody at the keyboard).
+    #[serde(default)]
+    pub confirm: Option<String>,
 }
 
 impl Config {
@@ -463,6 +489,34 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
                 "via",
                 v,
                 format!("database `{}`: via must be docker, tcp or sqlite", d.name),
+            ));
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for sc in &cfg.schedules {
+        if !names.insert(sc.name.as_str()) {
+            return Err(err(
+                "name",
+                &sc.name,
+                format!("schedule `{}` is defined twice", sc.name),
+            ));
+        }
+        if let Err(why) = crate::ops::schedule::When::of(sc) {
+            let (field, needle) = match (&sc.at, &sc.every) {
+                (Some(a), _) => ("at", a.as_str()),
+                (None, Some(e)) => ("every", e.as_str()),
+                (None, None) => ("name", sc.name.as_str()),
+            };
+            return Err(err(field, needle, format!("schedule `{}`: {why}", sc.name)));
+        }
+        if !sc.target.contains('=') {
+            return Err(err(
+                "target",
+                &sc.target,
+                format!(
+                    "schedule `{}`: target is KIND=VALUE (e.g. database=app, instance=i-…)",
+                    sc.name
+                ),
             ));
         }
     }

@@ -153,6 +153,17 @@ enum Command {
         #[command(subcommand)]
         action: RunbookAction,
     },
+    /// The recurring runs of the config's [[schedule]]s: each one's last run
+    /// and next time (exit 1 when one failed or was missed); `run-due`
+    /// starts those due, journaled as schedule:NAME (call it from cron or a
+    /// systemd timer on a machine that is always up).
+    Schedule {
+        #[command(subcommand)]
+        action: Option<ScheduleAction>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The sandbox's simulated docker CLI (put on sandbox hosts' PATH).
     #[command(name = "__docker-sim", hide = true)]
     DockerSim {
@@ -195,6 +206,14 @@ enum DrillAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ScheduleAction {
+    /// Each schedule, its last run, its next time (the default).
+    List,
+    /// Start every schedule that is due now.
+    RunDue,
 }
 
 #[derive(Subcommand, Debug)]
@@ -355,6 +374,9 @@ fn real_main(mut cli: Cli) -> anyhow::Result<u8> {
                     json,
                     stream,
                 }) => ls_command(cx, kind, &target, json, stream),
+                Some(Command::Schedule { action, json }) => {
+                    schedule_command(cx, &library, action, json)
+                }
                 _ => console(cx, &cli, &dirs, &exe, now, library),
             }
         }
@@ -487,6 +509,31 @@ fn run_command(
         library,
         args,
     ))
+}
+
+fn schedule_command(
+    cx: Opened,
+    library: &opsdeck::runbook::Library,
+    action: Option<ScheduleAction>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let s = &cx.session;
+    match action.unwrap_or(ScheduleAction::List) {
+        ScheduleAction::List => {
+            let mut out = std::io::stdout().lock();
+            cli::schedule::list(&s.providers, &s.config, json, &mut out)
+        }
+        ScheduleAction::RunDue => {
+            cx.refuse_fallback()?;
+            cx.rt.block_on(cli::schedule::run_due(
+                &s.providers,
+                &s.config,
+                library,
+                s.ctx.read_only || s.config.read_only,
+                s.ctx.production,
+            ))
+        }
+    }
 }
 
 fn ls_command(

@@ -7,3 +7,4 @@ pub mod forward;
 pub mod headless;
 pub mod ls;
 pub mod run;
+pub mod schedule;

@@ -125,10 +125,17 @@ pub async fn run(
     if let Err(why) = ops::consent(&rendered, args.yes, args.confirm.as_deref()) {
         return refuse(headless_consent_text(&rendered, &why));
     }
+    // One process may start several runs (`schedule run-due`): each its own id.
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let id = ops::RunId::new(
         crate::clock::now(),
         &rendered.runbook,
-        &format!("h{:04x}", std::process::id() & 0xffff),
+        &if n == 0 {
+            format!("h{:04x}", std::process::id() & 0xffff)
+        } else {
+            format!("h{:04x}{n}", std::process::id() & 0xffff)
+        },
     )
     .into_string();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

@@ -108,7 +108,7 @@ pub const RUNS_LOOKBACK_HOURS: i64 = 24;
 
 /// The order of kinds within a severity: what stops service first, then
 /// what risks data, then what only weakens the estate.
-const KIND_ORDER: [&str; 14] = [
+const KIND_ORDER: [&str; 16] = [
     "crash-loop",
     "unhealthy",
     "run",
@@ -117,6 +117,8 @@ const KIND_ORDER: [&str; 14] = [
     "queue",
     "certificate",
     "agent-offline",
+    "schedule-failed",
+    "schedule-missed",
     "stopped-host",
     "stopped-container",
     "drill",
@@ -142,6 +144,7 @@ pub fn gather(s: &Signals) -> Vec<Item> {
     certificates(s, &mut items);
     queues(s, &mut items);
     runs(s, &mut items);
+    schedules(s, &mut items);
     posture(s.findings, &mut items);
     buckets(s, &mut items);
     if let Some(d) = s.drill {
@@ -470,6 +473,48 @@ fn runs(s: &Signals, items: &mut Vec<Item>) {
             since: Some(f.at),
             fix: kind.map(|k| Fix::new(runbook, k, target)),
         });
+    }
+}
+
+/// A schedule whose last run failed (critical), or that has not run since
+/// a time it was due (missed: its runner is not running).
+fn schedules(s: &Signals, items: &mut Vec<Item>) {
+    use crate::ops::schedule::{self, State};
+    for st in schedule::statuses(s.config, s.journal, s.now) {
+        let fix = st
+            .target
+            .split_once('=')
+            .and_then(|(k, v)| TargetKind::parse(k).map(|kind| Fix::new(&st.runbook, kind, v)));
+        match st.state {
+            State::Failed => items.push(Item {
+                severity: Severity::Critical,
+                kind: "schedule-failed",
+                subject: st.name.clone(),
+                what: format!(
+                    "its last run ({} {}, {}) {}",
+                    st.runbook,
+                    st.target,
+                    st.last_run.clone().unwrap_or_default(),
+                    st.last_status.clone().unwrap_or_default()
+                ),
+                since: st.last_at,
+                fix,
+            }),
+            State::Missed => items.push(Item {
+                severity: Severity::Warning,
+                kind: "schedule-missed",
+                subject: st.name.clone(),
+                what: format!(
+                    "{} did not run at {} ({}): is `opsdeck schedule run-due` being called?",
+                    st.runbook,
+                    st.due_at.format("%Y-%m-%d %H:%M"),
+                    st.when
+                ),
+                since: Some(st.due_at),
+                fix,
+            }),
+            State::Ok | State::Due | State::NeverRun => {}
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod attention;
 pub mod fleet;
 pub mod inventory;
+pub mod schedule;
 pub mod session;
 
 pub use inventory::Inventory;

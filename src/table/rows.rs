@@ -591,3 +591,36 @@ pub fn attention_table(v: &[crate::ops::attention::Item], now: DateTime<Utc>) ->
             .collect(),
     )
 }
+
+/// The schedules: each one's runbook, target, when, last run and state.
+pub fn schedules_table(items: &[crate::ops::schedule::Status]) -> TableData {
+    use crate::ops::schedule::State;
+    TableData {
+        headers: vec![
+            "SCHEDULE", "RUNBOOK", "TARGET", "WHEN", "LAST RUN", "RESULT", "NEXT", "STATE",
+        ],
+        rows: items
+            .iter()
+            .map(|s| Row {
+                key: s.name.clone(),
+                tone: match s.state {
+                    State::Failed => Tone::Bad,
+                    State::Missed | State::Due => Tone::Warn,
+                    State::Ok | State::NeverRun => Tone::Normal,
+                },
+                cells: vec![
+                    s.name.clone(),
+                    s.runbook.clone(),
+                    s.target.clone(),
+                    s.when.clone(),
+                    s.last_at
+                        .map_or("never".into(), |a| a.format("%Y-%m-%d %H:%M").to_string()),
+                    s.last_status.clone().unwrap_or_else(|| "-".into()),
+                    s.next_at.format("%Y-%m-%d %H:%M").to_string(),
+                    s.state.label().to_string(),
+                ],
+            })
+            .collect(),
+        ..Default::default()
+    }
+}

@@ -35,6 +35,7 @@ mod recovery;
 mod runbooks;
 mod runproto;
 mod sandbox_db;
+mod schedules;
 mod screens;
 mod shell;
 mod ssm_mock;

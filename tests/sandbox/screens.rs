@@ -92,6 +92,16 @@ async fn every_screen_renders_the_sandbox_estate() {
     insta::assert_snapshot!("buckets", s);
     screenshot(&h, "buckets");
 
+    goto(&mut h, "schedules");
+    let s = snap(&h);
+    assert!(
+        s.contains("pmo-daily-backup") && s.contains("daily 02:00 UTC") && s.contains("never run"),
+        "{s}"
+    );
+    insta::assert_snapshot!("schedules", s);
+    screenshot(&h, "schedules");
+    goto(&mut h, "buckets");
+
     // Drill down: bucket → prefixes → a key → its versions and delete marker.
     h.key(KeyCode::Enter);
     h.settle().await;

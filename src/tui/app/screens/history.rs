@@ -40,7 +40,9 @@ impl App {
     pub(in crate::tui::app) fn on_history(&mut self, entries: Vec<crate::store::journal::Entry>) {
         self.estate.history.ready(entries);
         self.rebuild(Screen::History);
-        // The Backups screen shows each backup's last validation.
+        // The Backups screen shows each backup's last validation, the
+        // Schedules screen each schedule's last run.
         self.rebuild(Screen::Backups);
+        self.rebuild(Screen::Schedules);
     }
 }
