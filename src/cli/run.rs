@@ -125,19 +125,7 @@ pub async fn run(
     if let Err(why) = ops::consent(&rendered, args.yes, args.confirm.as_deref()) {
         return refuse(headless_consent_text(&rendered, &why));
     }
-    // One process may start several runs (`schedule run-due`): each its own id.
-    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let id = ops::RunId::new(
-        crate::clock::now(),
-        &rendered.runbook,
-        &if n == 0 {
-            format!("h{:04x}", std::process::id() & 0xffff)
-        } else {
-            format!("h{:04x}{n}", std::process::id() & 0xffff)
-        },
-    )
-    .into_string();
+    let id = new_run_id(&rendered.runbook);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = match crate::jobs::journaled::launch(
         crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
@@ -196,6 +184,20 @@ pub async fn run(
         );
     }
     Ok(code)
+}
+
+/// A new run's id. One process may start several runs (`schedule
+/// run-due`): each gets its own.
+fn new_run_id(runbook: &str) -> String {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id() & 0xffff;
+    let suffix = if n == 0 {
+        format!("h{pid:04x}")
+    } else {
+        format!("h{pid:04x}{n}")
+    };
+    ops::RunId::new(crate::clock::now(), runbook, &suffix).into_string()
 }
 
 /// `--dry-run`: the rendered run (JSON with `--json`) and whether the

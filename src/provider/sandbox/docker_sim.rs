@@ -26,8 +26,12 @@ pub use super::sim_state::{
 use super::sim_state::{Store, flag_value, image_id, positional};
 
 mod compose;
+mod disk;
+mod platform;
 use compose::compose;
 pub use compose::compose_services;
+use disk::{disk, volume};
+use platform::{certbot, nginx};
 
 fn delay() -> Duration {
     let ms = std::env::var("OPSDECK_SIM_DELAY_MS")
@@ -206,47 +210,7 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             }
             Ok(0)
         }
-        "stop" | "start" => {
-            let store = Store::open(root)?;
-            let mut st = store.load();
-            for n in positional(rest, &["-t", "--time"]) {
-                let Some(c) = st.containers.iter_mut().find(|c| c.name == n || c.id == n) else {
-                    eprintln!("Error response from daemon: No such container: {n}");
-                    return Ok(1);
-                };
-                if cmd == "stop" {
-                    c.state = "exited".into();
-                    c.exit_code = 0;
-                } else {
-                    c.state = "running".into();
-                    c.started_epoch = now;
-                }
-                writeln!(out, "{n}")?;
-            }
-            store.save(&st)?;
-            Ok(0)
-        }
-        "restart" => {
-            let store = Store::open(root)?;
-            let mut st = store.load();
-            for n in positional(rest, &["-t", "--time"]) {
-                let Some(c) = st.containers.iter_mut().find(|c| c.name == n || c.id == n) else {
-                    eprintln!("Error response from daemon: No such container: {n}");
-                    return Ok(1);
-                };
-                c.restarts += 1;
-                c.state = "running".into();
-                c.started_epoch = now;
-                let service = c.service.clone();
-                // A worker back at work drains what piled up without it.
-                for q in st.queues.iter_mut().filter(|q| q.consumer == service) {
-                    q.messages = q.messages.min(DRAINED);
-                }
-                writeln!(out, "{n}")?;
-            }
-            store.save(&st)?;
-            Ok(0)
-        }
+        "stop" | "start" | "restart" => lifecycle(root, cmd, rest, now, out),
         "logs" => {
             let st = Store::open(root)?.load();
             let tail: usize = flag_value(rest, &["--tail", "-n"])
@@ -306,6 +270,37 @@ pub(super) fn run(root: &Path, args: &[String], out: &mut impl Write) -> Res {
             Ok(1)
         }
     }
+}
+
+/// `docker stop|start|restart NAME…`: a restarted worker drains what piled
+/// up in its queues without it.
+fn lifecycle(root: &Path, cmd: &str, rest: &[String], now: i64, out: &mut impl Write) -> Res {
+    let store = Store::open(root)?;
+    let mut st = store.load();
+    for n in positional(rest, &["-t", "--time"]) {
+        let Some(c) = st.containers.iter_mut().find(|c| c.name == n || c.id == n) else {
+            eprintln!("Error response from daemon: No such container: {n}");
+            return Ok(1);
+        };
+        if cmd == "stop" {
+            c.state = "exited".into();
+            c.exit_code = 0;
+        } else {
+            c.restarts += u32::from(cmd == "restart");
+            c.state = "running".into();
+            c.started_epoch = now;
+            if cmd == "restart" {
+                // A worker back at work drains what piled up without it.
+                let service = c.service.clone();
+                for q in st.queues.iter_mut().filter(|q| q.consumer == service) {
+                    q.messages = q.messages.min(DRAINED);
+                }
+            }
+        }
+        writeln!(out, "{n}")?;
+    }
+    store.save(&st)?;
+    Ok(0)
 }
 
 /// One container's `docker stats` fields, as `--format '{{json .}}'` gives them.
@@ -548,344 +543,6 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
         }
         None => Ok(0),
     }
-}
-
-/// `docker volume ls` and `docker volume inspect [--format …] NAME`: the
-/// named volumes the host's containers mount, kept under
-/// /var/lib/docker/volumes/NAME/_data as docker keeps them.
-fn volume(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
-    let st = Store::open(root)?.load();
-    let mut names: Vec<&str> = st
-        .containers
-        .iter()
-        .flat_map(|c| c.volumes.iter().map(String::as_str))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    match rest.first().map(String::as_str) {
-        Some("ls") => {
-            writeln!(out, "DRIVER    VOLUME NAME")?;
-            for n in names {
-                writeln!(out, "local     {n}")?;
-            }
-            Ok(0)
-        }
-        Some("inspect") => {
-            let fmt = flag_value(rest, &["--format", "-f"]);
-            let wanted = positional(rest, &["--format", "-f"]);
-            let mut found = Vec::new();
-            for n in wanted.iter().skip(1) {
-                if !names.contains(&n.as_str()) {
-                    eprintln!("Error response from daemon: get {n}: no such volume");
-                    return Ok(1);
-                }
-                found.push(json!({
-                    "Name": n,
-                    "Driver": "local",
-                    "Mountpoint": format!("/var/lib/docker/volumes/{n}/_data"),
-                }));
-            }
-            print_inspected(out, fmt.as_deref(), &found)
-        }
-        _ => {
-            eprintln!("docker volume (simulated): only ls and inspect");
-            Ok(1)
-        }
-    }
-}
-
-/// Docker's disk: `system df`, `image prune -f` (dangling images),
-/// `builder prune -f` (the build cache), each saying what it reclaimed.
-fn disk(root: &Path, cmd: &str, rest: &[String], out: &mut impl Write) -> Res {
-    let store = Store::open(root)?;
-    let mut st = store.load();
-    let human = |mib: u64| {
-        if mib >= 1024 {
-            format!("{:.2}GB", mib as f64 / 1024.0)
-        } else {
-            format!("{mib}MB")
-        }
-    };
-    let sub = rest.first().map(String::as_str).unwrap_or("");
-    let forced = rest.iter().any(|a| a == "-f" || a == "--force");
-    match (cmd, sub) {
-        ("system", "df") => {
-            let dangling: u64 = st.dangling.iter().map(|d| d.1).sum();
-            let images = st.images.len() as u64 + st.dangling.len() as u64;
-            writeln!(
-                out,
-                "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"
-            )?;
-            writeln!(
-                out,
-                "Images          {images:<9} {:<9} {:<9} {}",
-                st.images.len(),
-                human(st.images.len() as u64 * 412 + dangling),
-                human(dangling)
-            )?;
-            writeln!(
-                out,
-                "Containers      {:<9} {:<9} {:<9} 0B",
-                st.containers.len(),
-                st.containers
-                    .iter()
-                    .filter(|c| c.state == "running")
-                    .count(),
-                human(st.containers.len() as u64 * 2)
-            )?;
-            writeln!(
-                out,
-                "Build Cache     {:<9} 0         {:<9} {}",
-                st.build_cache_mib / 96,
-                human(st.build_cache_mib),
-                human(st.build_cache_mib)
-            )?;
-            Ok(0)
-        }
-        (_, "prune") if !forced => {
-            eprintln!(
-                "WARNING! This will remove data. Are you sure you want to continue? [y/N] (simulated: pass -f)"
-            );
-            Ok(1)
-        }
-        ("image", "prune") => {
-            let freed: u64 = st.dangling.iter().map(|d| d.1).sum();
-            if !st.dangling.is_empty() {
-                writeln!(out, "Deleted Images:")?;
-            }
-            for (id, _) in st.dangling.drain(..) {
-                writeln!(out, "deleted: {id}")?;
-            }
-            writeln!(out, "\nTotal reclaimed space: {}", human(freed))?;
-            store.save(&st)?;
-            Ok(0)
-        }
-        ("builder", "prune") => {
-            let freed = std::mem::take(&mut st.build_cache_mib);
-            writeln!(out, "Total:\t{}", human(freed))?;
-            store.save(&st)?;
-            Ok(0)
-        }
-        _ => {
-            eprintln!("docker (simulated): '{cmd} {sub}' is not simulated");
-            Ok(1)
-        }
-    }
-}
-
-/// `certbot certificates | renew [--dry-run] [--force-renewal]` in the
-/// certbot container: certificates with under 30 days left are renewed
-/// for 90 (a host tree with `etc/opsdeck-sim/CERTBOT_FAIL` fails the
-/// challenge, as an unreachable /.well-known would).
-fn certbot(root: &Path, cmd: &[String], out: &mut impl Write) -> Res {
-    let store = Store::open(root)?;
-    let mut st = store.load();
-    let now = now_epoch();
-    let sub = cmd.get(1).map(String::as_str).unwrap_or("");
-    let dashes = "- - - - - - - - - - - - - - - - - - - - - - - - - - - -";
-    writeln!(
-        out,
-        "Saving debug log to /var/log/letsencrypt/letsencrypt.log\n"
-    )?;
-    match sub {
-        "certificates" => {
-            writeln!(out, "{dashes}\nFound the following certs:")?;
-            for c in &st.certs {
-                let days = (c.expires_epoch - now).div_euclid(86_400);
-                let expiry = chrono::DateTime::from_timestamp(c.expires_epoch, 0)
-                    .unwrap_or_default()
-                    .format("%Y-%m-%d %H:%M:%S+00:00");
-                let valid = if days < 0 {
-                    "INVALID: EXPIRED".to_string()
-                } else {
-                    format!("VALID: {days} days")
-                };
-                writeln!(out, "  Certificate Name: {}", c.name)?;
-                writeln!(out, "    Domains: {}", c.domains.join(" "))?;
-                writeln!(out, "    Expiry Date: {expiry} ({valid})")?;
-                writeln!(
-                    out,
-                    "    Certificate Path: /etc/letsencrypt/live/{}/fullchain.pem",
-                    c.name
-                )?;
-            }
-            writeln!(out, "{dashes}")?;
-            Ok(0)
-        }
-        "renew" => {
-            let dry = cmd.iter().any(|a| a == "--dry-run");
-            let force = cmd.iter().any(|a| a == "--force-renewal");
-            let fail = root.join("etc/opsdeck-sim/CERTBOT_FAIL").exists();
-            let mut renewed = Vec::new();
-            let mut failed = Vec::new();
-            for c in &mut st.certs {
-                writeln!(
-                    out,
-                    "{dashes}\nProcessing /etc/letsencrypt/renewal/{}.conf\n{dashes}",
-                    c.name
-                )?;
-                if !dry && !force && c.expires_epoch - now > 30 * 86_400 {
-                    writeln!(out, "Certificate not yet due for renewal")?;
-                    continue;
-                }
-                let more = c.domains.len().saturating_sub(1);
-                writeln!(
-                    out,
-                    "{} an existing certificate for {}{}",
-                    if dry {
-                        "Simulating renewal of"
-                    } else {
-                        "Renewing"
-                    },
-                    c.name,
-                    if more > 0 {
-                        format!(" and {more} more domains")
-                    } else {
-                        String::new()
-                    }
-                )?;
-                if fail {
-                    writeln!(
-                        out,
-                        "Certbot failed to authenticate some domains (authenticator: webroot).\n  Domain: {}\n  Type:   connection\n  Detail: Timeout during connect (likely firewall problem)",
-                        c.name
-                    )?;
-                    failed.push(c.name.clone());
-                    continue;
-                }
-                if !dry {
-                    c.expires_epoch = now + 90 * 86_400;
-                    c.issued_epoch = now;
-                }
-                renewed.push(format!(
-                    "/etc/letsencrypt/live/{}/fullchain.pem (success)",
-                    c.name
-                ));
-            }
-            store.save(&st)?;
-            writeln!(out, "\n{dashes}")?;
-            if !failed.is_empty() {
-                writeln!(
-                    out,
-                    "All renewals failed. The following certificates could not be renewed:"
-                )?;
-                for f in &failed {
-                    writeln!(out, "  /etc/letsencrypt/live/{f}/fullchain.pem (failure)")?;
-                }
-                writeln!(
-                    out,
-                    "{dashes}\n{} renew failure(s), 0 parse failure(s)",
-                    failed.len()
-                )?;
-                return Ok(1);
-            }
-            if renewed.is_empty() {
-                writeln!(out, "No renewals were attempted.")?;
-            } else {
-                writeln!(
-                    out,
-                    "Congratulations, all {}renewals succeeded:",
-                    if dry { "simulated " } else { "" }
-                )?;
-                for r in &renewed {
-                    writeln!(out, "  {r}")?;
-                }
-            }
-            writeln!(out, "{dashes}")?;
-            Ok(0)
-        }
-        other => {
-            eprintln!("certbot (simulated): '{other}' is not simulated (certificates, renew)");
-            Ok(2)
-        }
-    }
-}
-
-/// `nginx -t` checks the platform's configuration as mounted from the
-/// checkout (`/opt/platform/platform/nginx/**/*.conf`: braces balanced,
-/// each directive ended by `;`); `nginx -s reload` loads it and the
-/// certificates, refusing (and keeping the old) when it does not parse.
-fn nginx(root: &Path, cmd: &[String], out: &mut impl Write) -> Res {
-    let conf = root.join("opt/platform/platform/nginx");
-    let problem = nginx_problem(&conf);
-    match cmd.get(1..).unwrap_or_default() {
-        [t] if t == "-t" => match problem {
-            Some(p) => {
-                eprintln!(
-                    "nginx: [emerg] {p}\nnginx: configuration file /etc/nginx/nginx.conf test failed"
-                );
-                Ok(1)
-            }
-            None => {
-                eprintln!(
-                    "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\nnginx: configuration file /etc/nginx/nginx.conf test is successful"
-                );
-                Ok(0)
-            }
-        },
-        [s, r] if s == "-s" && r == "reload" => {
-            if let Some(p) = problem {
-                eprintln!("nginx: [emerg] {p}");
-                return Ok(1);
-            }
-            let store = Store::open(root)?;
-            let mut st = store.load();
-            st.nginx_loaded_epoch = now_epoch();
-            store.save(&st)?;
-            let _ = out;
-            Ok(0)
-        }
-        _ => {
-            eprintln!("nginx (simulated): only `nginx -t` and `nginx -s reload`");
-            Ok(2)
-        }
-    }
-}
-
-/// What `nginx -t` would say is wrong in the `.conf` files under `dir`.
-fn nginx_problem(dir: &Path) -> Option<String> {
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "conf") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let shown = format!("/etc/nginx/{}", f.strip_prefix(dir).unwrap_or(&f).display());
-        let mut depth = 0i32;
-        for (i, line) in text.lines().enumerate() {
-            let l = line.split('#').next().unwrap_or("").trim();
-            if l.is_empty() {
-                continue;
-            }
-            depth += l.matches('{').count() as i32 - l.matches('}').count() as i32;
-            if depth < 0 {
-                return Some(format!("unexpected \"}}\" in {shown}:{}", i + 1));
-            }
-            if !(l.ends_with(';') || l.ends_with('{') || l.ends_with('}')) {
-                return Some(format!(
-                    "directive \"{}\" is not terminated by \";\" in {shown}:{}",
-                    l.split_whitespace().next().unwrap_or(l),
-                    i + 1
-                ));
-            }
-        }
-        if depth > 0 {
-            return Some(format!(
-                "unexpected end of file, expecting \"}}\" in {shown}:{}",
-                text.lines().count()
-            ));
-        }
-    }
-    None
 }
 
 /// The PostgreSQL client tools a database container answers for real.
