@@ -71,7 +71,8 @@ check_backup() {
       if ! err=$(gzip -t "$1" 2>&1); then say "not a valid gzip file: ${err##*: }"; return 1; fi
       say "$(stat -c %s "$1") bytes, gzip intact" ;;
     sql)
-      if ! head -c 65536 "$1" | grep -q -E '^(-- PostgreSQL database dump|CREATE |SET |COPY |INSERT |BEGIN)'; then
+      # Not `| grep -q`: under pipefail its early exit fails head with SIGPIPE.
+      if ! grep -q -E '^(-- PostgreSQL database dump|CREATE |SET |COPY |INSERT |BEGIN)' < <(head -c 65536 "$1"); then
         say "not a plain SQL dump: no pg_dump header, CREATE, SET, COPY or INSERT near its start"; return 1
       fi
       say "$(stat -c %s "$1") bytes of plain SQL" ;;
