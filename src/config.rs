@@ -396,6 +396,9 @@ pub fn locate(text: &str, field: &str, needle: &str) -> (usize, usize) {
     (1, 1)
 }
 
+/// A semantic error at `field`'s line (where `needle` is its value).
+type Err<'a> = &'a dyn Fn(&str, &str, String) -> ConfigError;
+
 fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
     let err = |field: &str, needle: &str, message: String| {
         let (line, column) = locate(text, field, needle);
@@ -443,6 +446,23 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             }
         }
     }
+    validate_databases(cfg, &err)?;
+    validate_schedules(cfg, &err)?;
+    if let Some(t) = &cfg.theme
+        && themes::builtin(t).is_none()
+        && !t.ends_with(".toml")
+    {
+        return Err(err(
+            "theme",
+            t,
+            format!("unknown theme `{t}` (built in: dark, light; or a path to a .toml file)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Each `[[database]]`: safe paths, a key S3 takes, a known `via`.
+fn validate_databases(cfg: &Config, err: Err) -> Result<(), ConfigError> {
     for d in &cfg.databases {
         for p in d.dir.iter().chain(&d.backup_paths) {
             let field = if Some(p) == d.dir.as_ref() {
@@ -492,6 +512,11 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Each `[[schedule]]`: a unique name, a time that reads, a target.
+fn validate_schedules(cfg: &Config, err: Err) -> Result<(), ConfigError> {
     let mut names = std::collections::BTreeSet::new();
     for sc in &cfg.schedules {
         if !names.insert(sc.name.as_str()) {
@@ -501,7 +526,7 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
                 format!("schedule `{}` is defined twice", sc.name),
             ));
         }
-        if let Err(why) = crate::ops::schedule::When::of(sc) {
+        if let Err(why) = crate::when::When::parse(sc.at.as_deref(), sc.every.as_deref()) {
             let (field, needle) = match (&sc.at, &sc.every) {
                 (Some(a), _) => ("at", a.as_str()),
                 (None, Some(e)) => ("every", e.as_str()),
@@ -519,16 +544,6 @@ fn validate(cfg: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
                 ),
             ));
         }
-    }
-    if let Some(t) = &cfg.theme
-        && themes::builtin(t).is_none()
-        && !t.ends_with(".toml")
-    {
-        return Err(err(
-            "theme",
-            t,
-            format!("unknown theme `{t}` (built in: dark, light; or a path to a .toml file)"),
-        ));
     }
     Ok(())
 }

@@ -67,3 +67,4 @@ pub mod store;
 pub mod table;
 pub mod transport;
 pub mod tui;
+pub mod when;

@@ -8,113 +8,14 @@
 
 use crate::config::{Config, ScheduleConfig};
 use crate::store::journal::Entry;
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 /// How long after a due time a schedule may still start before it counts
 /// as missed.
 pub const GRACE_MINUTES: i64 = 60;
 
-/// When a schedule is due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    /// Every day at this UTC time.
-    Daily(NaiveTime),
-    /// Every this long, counted from midnight UTC of 1970.
-    Every(Duration),
-}
-
-impl When {
-    /// The schedule's `at` or `every`, or why neither reads.
-    pub fn of(s: &ScheduleConfig) -> Result<When, String> {
-        match (&s.at, &s.every) {
-            (Some(_), Some(_)) => Err("give `at` (daily) or `every`, not both".into()),
-            (Some(at), None) => NaiveTime::parse_from_str(at, "%H:%M")
-                .map(When::Daily)
-                .map_err(|_| format!("at = {at:?} is not a time HH:MM (UTC)")),
-            (None, Some(every)) => parse_every(every).map(When::Every),
-            (None, None) => {
-                Err("say when: `at = \"02:00\"` (daily, UTC) or `every = \"12h\"`".into())
-            }
-        }
-    }
-
-    /// The last time it was due at or before `now`.
-    pub fn last_due(self, now: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            When::Daily(t) => {
-                let today = Utc.from_utc_datetime(&now.date_naive().and_time(t));
-                if today <= now {
-                    today
-                } else {
-                    today - Duration::days(1)
-                }
-            }
-            When::Every(d) => {
-                let secs = d.num_seconds().max(60);
-                Utc.timestamp_opt(now.timestamp().div_euclid(secs) * secs, 0)
-                    .single()
-                    .unwrap_or(now)
-            }
-        }
-    }
-
-    /// The next time it is due after `now`.
-    pub fn next_due(self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.last_due(now) + self.period()
-    }
-
-    pub fn period(self) -> Duration {
-        match self {
-            When::Daily(_) => Duration::days(1),
-            When::Every(d) => d,
-        }
-    }
-
-    /// In words: `daily 02:00 UTC`, `every 12h`.
-    pub fn label(self) -> String {
-        match self {
-            When::Daily(t) => format!("daily {} UTC", t.format("%H:%M")),
-            When::Every(d) if d.num_days() > 0 && d.num_hours() % 24 == 0 => {
-                format!("every {}d", d.num_days())
-            }
-            When::Every(d) if d.num_hours() > 0 && d.num_minutes() % 60 == 0 => {
-                format!("every {}h", d.num_hours())
-            }
-            When::Every(d) => format!("every {}m", d.num_minutes()),
-        }
-    }
-
-    /// As SSM State Manager writes it (`cron(0 2 ? * * *)`, `rate(12 hours)`).
-    pub fn expression(self) -> String {
-        match self {
-            When::Daily(t) => format!("cron({} {} ? * * *)", t.format("%-M"), t.format("%-H")),
-            When::Every(d) if d.num_days() > 0 && d.num_hours() % 24 == 0 => {
-                format!("rate({} days)", d.num_days())
-            }
-            When::Every(d) if d.num_hours() > 0 && d.num_minutes() % 60 == 0 => {
-                format!("rate({} hours)", d.num_hours())
-            }
-            When::Every(d) => format!("rate({} minutes)", d.num_minutes()),
-        }
-    }
-}
-
-fn parse_every(s: &str) -> Result<Duration, String> {
-    let bad = || format!("every = {s:?} is not a period like 30m, 12h or 7d (at least 30m)");
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
-        _ => return Err(bad()),
-    };
-    if d < Duration::minutes(30) {
-        return Err(bad());
-    }
-    Ok(d)
-}
+pub use crate::when::When;
 
 /// Where a schedule stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -172,7 +73,7 @@ pub fn statuses(config: &Config, journal: &[Entry], now: DateTime<Utc>) -> Vec<S
         .schedules
         .iter()
         .filter_map(|s| {
-            let when = When::of(s).ok()?;
+            let when = When::parse(s.at.as_deref(), s.every.as_deref()).ok()?;
             let who = operator(&s.name);
             let last = journal
                 .iter()
@@ -237,6 +138,15 @@ pub fn due<'a>(
 mod tests {
     use super::*;
 
+    trait OfSchedule {
+        fn of_schedule(s: &ScheduleConfig) -> Result<When, String>;
+    }
+    impl OfSchedule for When {
+        fn of_schedule(s: &ScheduleConfig) -> Result<When, String> {
+            When::parse(s.at.as_deref(), s.every.as_deref())
+        }
+    }
+
     fn sc(at: Option<&str>, every: Option<&str>) -> ScheduleConfig {
         ScheduleConfig {
             name: "n".into(),
@@ -252,7 +162,7 @@ mod tests {
     #[test]
     fn times_and_expressions_read_as_state_manager_writes_them() {
         let now: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
-        let daily = When::of(&sc(Some("02:00"), None)).unwrap();
+        let daily = When::of_schedule(&sc(Some("02:00"), None)).unwrap();
         assert_eq!(
             daily.last_due(now).to_rfc3339(),
             "2026-03-02T02:00:00+00:00"
@@ -262,16 +172,16 @@ mod tests {
             "2026-03-03T02:00:00+00:00"
         );
         assert_eq!(daily.expression(), "cron(0 2 ? * * *)");
-        let twelve = When::of(&sc(None, Some("12h"))).unwrap();
+        let twelve = When::of_schedule(&sc(None, Some("12h"))).unwrap();
         assert_eq!(
             twelve.last_due(now).to_rfc3339(),
             "2026-03-02T00:00:00+00:00"
         );
         assert_eq!(twelve.expression(), "rate(12 hours)");
         assert_eq!(twelve.label(), "every 12h");
-        assert!(When::of(&sc(Some("25:00"), None)).is_err());
-        assert!(When::of(&sc(None, Some("5m"))).is_err());
-        assert!(When::of(&sc(Some("02:00"), Some("1d"))).is_err());
-        assert!(When::of(&sc(None, None)).is_err());
+        assert!(When::of_schedule(&sc(Some("25:00"), None)).is_err());
+        assert!(When::of_schedule(&sc(None, Some("5m"))).is_err());
+        assert!(When::of_schedule(&sc(Some("02:00"), Some("1d"))).is_err());
+        assert!(When::of_schedule(&sc(None, None)).is_err());
     }
 }

@@ -118,8 +118,7 @@ fn print_inspected(out: &mut impl Write, fmt: Option<&str>, found: &[Value]) -> 
     Ok(0)
 }
 
-/// A file in a host's tree: the host has no `docker compose` (v2) plugin.
-pub const NO_COMPOSE_V2: &str = "etc/opsdeck-sim/no-compose-v2";
+pub use super::sim_state::NO_COMPOSE_V2;
 
 /// What a queue holds once its consumer has caught up.
 const DRAINED: u64 = 2;

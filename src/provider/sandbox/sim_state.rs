@@ -40,6 +40,9 @@ pub struct SimState {
     pub units: Vec<SimUnit>,
 }
 
+/// A file in a host's tree: the host has no `docker compose` (v2) plugin.
+pub const NO_COMPOSE_V2: &str = "etc/opsdeck-sim/no-compose-v2";
+
 /// A systemd service on a sandbox host.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SimUnit {

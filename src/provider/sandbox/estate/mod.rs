@@ -193,7 +193,7 @@ fn multi_tenant_host(mt: &Path, dir: &Path, now: DateTime<Utc>) -> std::io::Resu
         "POSTGRES_PASSWORD=sandbox-not-a-secret\n",
     )?;
     // The document's scripts call docker-compose (v1): the host has only it.
-    write(&mt.join(super::docker_sim::NO_COMPOSE_V2), "")?;
+    write(&mt.join(super::sim_state::NO_COMPOSE_V2), "")?;
     let mut sim = SimState::default();
     let day = 86_400;
     sim.containers.push(container(
