@@ -16,6 +16,8 @@ mod common;
 mod moto;
 #[path = "support/peer_cli.rs"]
 mod peer_cli;
+#[path = "aws_peer/seeds.rs"]
+mod seeds;
 #[path = "support/tmux.rs"]
 mod tmux;
 
