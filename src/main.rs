@@ -91,6 +91,12 @@ enum Command {
         /// many failed, N or N% (SSM's MaxErrors).
         #[arg(long, value_name = "N|N%", default_value = "0")]
         max_errors: cli::fleet::Limit,
+        /// When another run holds the target (its lock on the host), wait
+        /// for it to end, at most DURATION (90, 5m, 1h; 30m when bare),
+        /// then start. Without it, such a run is refused at once (exit 3).
+        #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true,
+              default_missing_value = "30m", value_parser = wait_duration)]
+        wait: Option<std::time::Duration>,
     },
     /// A shell on an instance (its Name or id), or inside one of its
     /// containers: `aws ssm start-session` on AWS (needs the AWS CLI and the
@@ -353,6 +359,7 @@ fn real_main(mut cli: Cli) -> anyhow::Result<u8> {
                     json,
                     max_concurrency,
                     max_errors,
+                    wait,
                 }) => {
                     let args = cli::run::RunArgs {
                         runbook,
@@ -365,6 +372,7 @@ fn real_main(mut cli: Cli) -> anyhow::Result<u8> {
                         production_context: cx.session.ctx.production,
                         max_concurrency,
                         max_errors,
+                        wait,
                     };
                     run_command(cx, &library, args)
                 }
@@ -740,4 +748,12 @@ fn drill_command(session: &session::Session, action: &DrillAction) -> anyhow::Re
             Ok(0)
         }
     }
+}
+
+/// `--wait`'s DURATION: seconds, or 5m, 1h30m…
+fn wait_duration(s: &str) -> Result<std::time::Duration, String> {
+    opsdeck::runbook::params::parse_duration(s)
+        .map_err(|e| e.to_string())
+        .and_then(|n| u64::try_from(n).map_err(|_| format!("{s:?}: not a duration")))
+        .map(std::time::Duration::from_secs)
 }

@@ -31,6 +31,7 @@ pub mod exit {
             O::Cancelled => CANCELLED,
             O::DataKept => DATA_KEPT,
             O::Lost | O::Error => LOST,
+            O::Refused => REFUSED,
         }
     }
 }
@@ -47,6 +48,9 @@ pub struct RunArgs {
     /// Fleet runs: SSM's MaxConcurrency and MaxErrors (`N` or `N%`).
     pub max_concurrency: crate::jobs::fleet::Limit,
     pub max_errors: crate::jobs::fleet::Limit,
+    /// `--wait[=DURATION]`: queue behind a run holding the target's lock
+    /// for at most this long, then start; None refuses at once.
+    pub wait: Option<std::time::Duration>,
 }
 
 /// What the guards ask of a headless run, in the CLI's words.
@@ -81,6 +85,10 @@ pub(super) fn print_preview(out: &mut impl Write, run: &RenderedRun) -> std::io:
     for (what, names) in run.plan.parts() {
         writeln!(out, "# plan      {what}: {names}")?;
     }
+    if !run.locks.is_empty() {
+        let locks: Vec<String> = run.locks.iter().map(ToString::to_string).collect();
+        writeln!(out, "# locks     {} on {}", locks.join(", "), run.host)?;
+    }
     writeln!(out, "# sha256    {}", run.digest)?;
     writeln!(out, "{}", crate::store::mask::mask_text(&run.script))
 }
@@ -98,7 +106,7 @@ pub(super) fn not_prepared(e: &ops::PrepareError) -> u8 {
             eprintln!("opsdeck: {e}");
             exit::USAGE
         }
-        ops::PrepareError::Render(RenderError::NoRollback(_)) => {
+        ops::PrepareError::Render(RenderError::NoRollback(_) | RenderError::Lock(_)) => {
             eprintln!("opsdeck: refused: {e}");
             exit::REFUSED
         }

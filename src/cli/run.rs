@@ -125,15 +125,57 @@ pub async fn run(
     if let Err(why) = ops::consent(&rendered, args.yes, args.confirm.as_deref()) {
         return refuse(headless_consent_text(&rendered, &why));
     }
-    let id = new_run_id(&rendered.runbook);
+    let protocol = crate::jobs::protocol::RunProtocol::new(p.transport.clone());
+    let until = args.wait.map(|w| std::time::Instant::now() + w);
+    loop {
+        if let Some(until) = until
+            && let Err(code) = wait_for_locks(&protocol, p, &rendered, until).await
+        {
+            return Ok(code);
+        }
+        let id = new_run_id(&rendered.runbook);
+        let Some(ended) = start_and_follow(p, &protocol, &id, &rendered, args.json).await else {
+            return Ok(exit::USAGE);
+        };
+        // Another run took the lock between the wait and the start.
+        if ended.status == RunOutcome::Refused
+            && until.is_some_and(|u| std::time::Instant::now() < u)
+        {
+            eprintln!("opsdeck: {id} refused; waiting again");
+            continue;
+        }
+        report_end(p, &id, &rendered, &ended, args.json)?;
+        return Ok(ended.code);
+    }
+}
+
+/// How a run this command started ended.
+struct Ended {
+    code: u8,
+    status: RunOutcome,
+    exit_code: Option<i32>,
+    error: Option<String>,
+    output_tail: String,
+    report: BTreeMap<String, String>,
+}
+
+/// Start `rendered` as run `id`, journaled, and follow it to its end
+/// (None: the journal could not be written, nothing was sent).
+async fn start_and_follow(
+    p: &Providers,
+    protocol: &crate::jobs::protocol::RunProtocol,
+    id: &str,
+    rendered: &RenderedRun,
+    json: bool,
+) -> Option<Ended> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = match crate::jobs::journaled::launch(
-        crate::jobs::protocol::RunProtocol::new(p.transport.clone()),
+        protocol.clone(),
         Some(p.cloud.clone()),
         &p.journal,
         &p.operator,
-        &id,
-        &rendered,
+        id,
+        rendered,
         tx,
     ) {
         Ok(h) => h,
@@ -142,14 +184,80 @@ pub async fn run(
                 "opsdeck: not started: cannot write the journal in {}: {e}",
                 p.journal.root().display()
             );
-            return Ok(exit::USAGE);
+            return None;
         }
     };
     eprintln!("opsdeck: run {id} started ({})", rendered.title);
-    let (code, status, exit_code, error, output_tail, report) =
-        follow(&id, rx, &handle, args.json).await;
-    let result = crate::jobs::journaled::result_line(&output_tail);
-    if args.json {
+    let (code, status, exit_code, error, output_tail, report) = follow(id, rx, &handle, json).await;
+    Some(Ended {
+        code,
+        status,
+        exit_code,
+        error,
+        output_tail,
+        report,
+    })
+}
+
+/// `--wait`: until every lock of `rendered` is free on its host (asked
+/// every 2 s, taking none), saying who holds them; Err(exit code) when
+/// `until` passes first or the host cannot be asked.
+async fn wait_for_locks(
+    protocol: &crate::jobs::protocol::RunProtocol,
+    p: &Providers,
+    rendered: &RenderedRun,
+    until: std::time::Instant,
+) -> Result<(), u8> {
+    let Some(locks) =
+        crate::jobs::journaled::job_locks(rendered, "probe", &p.operator, crate::clock::now())
+    else {
+        return Ok(());
+    };
+    let mut said = String::new();
+    loop {
+        match protocol.probe_locks(&rendered.host, &locks).await {
+            Ok(()) => return Ok(()),
+            Err(crate::jobs::protocol::ProtocolError::Locked(l)) => {
+                let now = l.to_string();
+                if now != said {
+                    eprintln!("opsdeck: waiting: {now}");
+                    said = now;
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "opsdeck: not started: cannot ask {} for its locks: {e}",
+                    rendered.host
+                );
+                return Err(exit::LOST);
+            }
+        }
+        if std::time::Instant::now() >= until {
+            eprintln!("opsdeck: refused: still held after the --wait time: {said}");
+            return Err(exit::REFUSED);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
+/// The end of a run as the command prints it: a line on stderr, or the
+/// JSON summary on stdout.
+fn report_end(
+    p: &Providers,
+    id: &str,
+    rendered: &RenderedRun,
+    ended: &Ended,
+    json: bool,
+) -> anyhow::Result<()> {
+    let result = crate::jobs::journaled::result_line(&ended.output_tail);
+    let Ended {
+        status,
+        exit_code,
+        error,
+        report,
+        ..
+    } = ended;
+    if json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(
             &mut out,
@@ -164,12 +272,12 @@ pub async fn run(
                 "report": report,
                 "error": error,
                 "digest": rendered.digest,
-                "output": p.journal.output_path(&id),
+                "output": p.journal.output_path(id),
             }),
         )?;
         writeln!(out)?;
     } else {
-        let kept = (status == RunOutcome::DataKept).then_some(
+        let kept = (*status == RunOutcome::DataKept).then_some(
             ": a step failed; the data is kept, nothing was destroyed (see the output above)",
         );
         eprintln!(
@@ -178,12 +286,13 @@ pub async fn run(
                 .map(|c| format!(" (exit {c})"))
                 .unwrap_or_default(),
             error
+                .as_ref()
                 .map(|e| format!(": {e}"))
                 .or(kept.map(str::to_string))
                 .unwrap_or_default()
         );
     }
-    Ok(code)
+    Ok(())
 }
 
 /// A new run's id. One process may start several runs (`schedule

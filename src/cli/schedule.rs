@@ -67,6 +67,7 @@ pub async fn run_due(
             runbook: s.runbook.clone(),
             assignments,
             dry_run: false,
+            wait: None,
             yes: true,
             confirm: s.confirm.clone(),
             json: false,

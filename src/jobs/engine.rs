@@ -36,6 +36,11 @@ pub enum RunEvent {
         run: RunId,
         error: String,
     },
+    /// Not started: a lock it needs is held (nothing was written or run).
+    Refused {
+        run: RunId,
+        locked: crate::jobs::locks::Locked,
+    },
 }
 
 impl RunEvent {
@@ -45,7 +50,8 @@ impl RunEvent {
             | RunEvent::Output { run, .. }
             | RunEvent::Finished { run, .. }
             | RunEvent::Cancelled { run, .. }
-            | RunEvent::Failed { run, .. } => run,
+            | RunEvent::Failed { run, .. }
+            | RunEvent::Refused { run, .. } => run,
         }
     }
 }
@@ -64,6 +70,8 @@ pub struct RunRequest {
     /// then. A restarted console truncates the log to LOG_BYTES and resumes
     /// from OFFSET: no line lost, none twice.
     pub progress: Option<PathBuf>,
+    /// The locks the job holds for its whole life (taken at its start).
+    pub locks: Option<crate::jobs::locks::JobLocks>,
 }
 
 /// A running job: dropping it does not stop the job; `cancel` does.
@@ -147,11 +155,22 @@ async fn drive(
         local_log,
         resume_from,
         progress,
+        locks,
     } = req;
     let mut offset = match resume_from {
         Some(off) => off,
         None => {
-            let pid = protocol.start(&host, &run, &script).await?;
+            let pid = match protocol
+                .start_locked(&host, &run, &script, locks.as_ref())
+                .await
+            {
+                Ok(pid) => pid,
+                Err(ProtocolError::Locked(locked)) => {
+                    let _ = events.send(RunEvent::Refused { run, locked });
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             let _ = events.send(RunEvent::Started {
                 run: run.clone(),
                 host: host.clone(),

@@ -41,6 +41,9 @@ pub fn ending(ev: &RunEvent) -> Option<(RunOutcome, Option<i32>, Option<String>)
         RunEvent::Cancelled { exit_code, .. } => {
             Some((RunOutcome::Cancelled, Some(*exit_code), None))
         }
+        RunEvent::Refused { locked, .. } => {
+            Some((RunOutcome::Refused, None, Some(locked.to_string())))
+        }
         RunEvent::Failed { error, .. } => Some((
             if error.contains("without an exit code") {
                 RunOutcome::Lost
@@ -78,6 +81,28 @@ pub fn start_record(run: &RenderedRun, id: &str, operator: &Operator, at: DateTi
         },
         on_failure: run.on_failure.clone(),
     }))
+}
+
+/// What job `id` of `run` holds on its host, and the record it leaves
+/// beside its locks (None for a read runbook).
+pub fn job_locks(
+    run: &RenderedRun,
+    id: &str,
+    operator: &Operator,
+    at: DateTime<Utc>,
+) -> Option<crate::jobs::locks::JobLocks> {
+    (!run.locks.is_empty()).then(|| crate::jobs::locks::JobLocks {
+        keys: run.locks.clone(),
+        holder: crate::jobs::locks::Holder {
+            v: crate::jobs::locks::RECORD_VERSION,
+            run: id.to_string(),
+            who: operator.who.clone(),
+            identity: operator.identity.clone(),
+            runbook: run.runbook.clone(),
+            target: run.target.label.clone(),
+            since: at,
+        },
+    })
 }
 
 /// Start `run` as job `id`, journaled. Fails (and sends nothing) when the
@@ -130,6 +155,7 @@ pub fn launch(
                 local_log: Some(journal.output_path(id)),
                 resume_from: None,
                 progress: Some(journal.progress_path(id)),
+                locks: job_locks(run, id, operator, at),
             },
             tx,
         ),
@@ -195,6 +221,7 @@ pub fn reattach_with_output(
             local_log: Some(out),
             resume_from: Some(offset),
             progress: Some(journal.progress_path(&id)),
+            locks: None,
         },
         tx,
     );

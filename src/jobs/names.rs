@@ -7,6 +7,9 @@
 /// The job directory on a host (under `$OPSDECK_ROOT` on the sandbox).
 pub const JOBS_DIR: &str = "${OPSDECK_ROOT:-}/var/lib/opsdeck/jobs";
 
+/// The lock directory on a host (see `jobs::locks`).
+pub const LOCKS_DIR: &str = "${OPSDECK_ROOT:-}/var/lib/opsdeck/locks";
+
 /// A job id that can go into a shell snippet unquoted: letters, digits,
 /// `-` and `_`, at most 96.
 pub fn valid_job_id(id: &str) -> bool {
@@ -22,7 +25,8 @@ pub fn target_job(run: &str, host: &str) -> RunId {
     RunId(format!("{run}-{host}"))
 }
 
-/// Kill job `job`'s whole process group; it ends with exit code 143. The
+/// Kill job `job`'s whole process group; it ends with exit code 143, and
+/// its lock holder records go with it (the kernel has dropped its locks). The
 /// script says `OPSDECK-CANCEL done`, or `OPSDECK-CANCEL nojob` when there
 /// is no such job. `job` must be a [`valid_job_id`].
 pub fn cancel_script(job: &str) -> String {
@@ -35,6 +39,7 @@ kill -TERM -- "-$pid" 2>/dev/null || true
 i=0; while kill -0 -- "-$pid" 2>/dev/null && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
 kill -KILL -- "-$pid" 2>/dev/null || true
 if [ ! -f "$d/$id.exit" ]; then echo 143 > "$d/$id.exit.tmp"; mv "$d/$id.exit.tmp" "$d/$id.exit"; fi
+rm -f "{LOCKS_DIR}"/*."$id".holder
 echo "OPSDECK-CANCEL done"
 "#
     )

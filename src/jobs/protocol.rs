@@ -7,6 +7,8 @@
 //! * **tail** returns the log from a byte offset, base64-encoded so that byte
 //!   counts are exact over any transport, waiting on the host up to the
 //!   long-poll time for new bytes or the exit file.
+//! * **start** with locks takes them first (`jobs::locks`): a held lock
+//!   refuses the start before anything is written.
 //! * **cancel** kills the whole process group (TERM, then KILL) and records 143.
 //! * **list** enumerates the jobs on a host (for reattach after a crash).
 //!
@@ -18,7 +20,10 @@ use base64::Engine as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::jobs::locks::JobLocks;
+use crate::jobs::locks::{Locked, parse_refusal};
 pub use crate::jobs::names::JOBS_DIR;
+use crate::jobs::names::LOCKS_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
@@ -32,6 +37,8 @@ pub enum ProtocolError {
         job: String,
         message: String,
     },
+    #[error("refused: {0}")]
+    Locked(Locked),
     #[error("unexpected answer from {host}: {detail}")]
     Garbled { host: String, detail: String },
 }
@@ -113,21 +120,28 @@ impl RunProtocol {
         self.transport.poll_policy()
     }
 
-    /// The exact script `start` sends for `script` (shown in previews).
-    pub fn start_script(job: &str, script: &str) -> String {
+    /// The exact script `start` sends for `script` (shown in previews),
+    /// taking `locks` first when there are any.
+    pub fn start_script(job: &str, script: &str, locks: Option<&JobLocks>) -> String {
         let wrapped = base64_lines(script);
+        let take = locks.map(JobLocks::start_lines).unwrap_or_default();
+        let record = locks.map(JobLocks::record_lines).unwrap_or_default();
+        // The leader holds the locks (inherited from this script) until
+        // the job's end; the job itself runs with them closed, so nothing
+        // it leaves behind can keep them.
         format!(
             r#"set -eu
 d="{JOBS_DIR}"
 id='{job}'
 mkdir -p "$d"
 if [ -e "$d/$id.sh" ]; then echo "opsdeck: job $id already exists" >&2; exit 3; fi
-base64 -d > "$d/$id.sh.tmp" <<'OPSDECK_SCRIPT'
+fds=""; L="{LOCKS_DIR}"
+{take}base64 -d > "$d/$id.sh.tmp" <<'OPSDECK_SCRIPT'
 {wrapped}
 OPSDECK_SCRIPT
 mv "$d/$id.sh.tmp" "$d/$id.sh"
 : > "$d/$id.log"
-setsid -f bash -c 'echo $$ > "$1.pid.tmp"; mv "$1.pid.tmp" "$1.pid"; bash "$1.sh" > "$1.log" 2>&1 < /dev/null; echo $? > "$1.exit.tmp"; mv "$1.exit.tmp" "$1.exit"' opsdeck-job "$d/$id" < /dev/null > /dev/null 2>&1
+{record}setsid -f bash -c 'j=$1; L=$2; shift 2; echo $$ > "$j.pid.tmp"; mv "$j.pid.tmp" "$j.pid"; (for f in "$@"; do eval "exec $f>&-"; done; exec bash "$j.sh") >> "$j.log" 2>&1 < /dev/null; e=$?; rm -f "$L"/*."${{j##*/}}".holder; echo $e > "$j.exit.tmp"; mv "$j.exit.tmp" "$j.exit"' opsdeck-job "$d/$id" "$L" $fds < /dev/null > /dev/null 2>&1
 i=0
 while [ ! -s "$d/$id.pid" ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 printf 'OPSDECK-STARTED %s %s\n' "$id" "$(cat "$d/$id.pid" 2>/dev/null || echo 0)"
@@ -138,11 +152,29 @@ printf 'OPSDECK-STARTED %s %s\n' "$id" "$(cat "$d/$id.pid" 2>/dev/null || echo 0
     /// Launch `script` detached on `host` as job `job`. Returns the job's pid
     /// (which is also its process group id).
     pub async fn start(&self, host: &str, job: &str, script: &str) -> Result<u32, ProtocolError> {
+        self.start_locked(host, job, script, None).await
+    }
+
+    /// [`start`](Self::start), holding `locks` for the job's whole life:
+    /// refused with [`ProtocolError::Locked`] (nothing written, nothing
+    /// run) when one is held.
+    pub async fn start_locked(
+        &self,
+        host: &str,
+        job: &str,
+        script: &str,
+        locks: Option<&JobLocks>,
+    ) -> Result<u32, ProtocolError> {
         check_id(job)?;
         let out = self
             .transport
-            .exec(host, &Self::start_script(job, script), SHORT)
+            .exec(host, &Self::start_script(job, script, locks), SHORT)
             .await?;
+        if out.exit_code == 0
+            && let Some(locked) = parse_refusal(host, &out.stdout)
+        {
+            return Err(ProtocolError::Locked(locked));
+        }
         if out.exit_code != 0 {
             return Err(ProtocolError::Job {
                 host: host.into(),
@@ -175,6 +207,28 @@ printf 'OPSDECK-STARTED %s %s\n' "$id" "$(cat "$d/$id.pid" 2>/dev/null || echo 0
             });
         }
         Ok(pid)
+    }
+
+    /// Whether `locks` could all be taken on `host` now (takes none).
+    pub async fn probe_locks(&self, host: &str, locks: &JobLocks) -> Result<(), ProtocolError> {
+        let out = self
+            .transport
+            .exec(host, &locks.probe_script(), SHORT)
+            .await?;
+        if let Some(locked) = parse_refusal(host, &out.stdout) {
+            return Err(ProtocolError::Locked(locked));
+        }
+        if out.exit_code != 0 || !out.stdout.contains("OPSDECK-FREE") {
+            return Err(ProtocolError::Garbled {
+                host: host.into(),
+                detail: format!(
+                    "lock probe answered {:?} {:?}",
+                    out.stdout,
+                    out.stderr.trim()
+                ),
+            });
+        }
+        Ok(())
     }
 
     pub fn tail_script(job: &str, offset: u64, policy: &PollPolicy) -> String {

@@ -433,7 +433,9 @@ fn runs(s: &Signals, items: &mut Vec<Item>) {
             continue;
         }
         let (severity, what) = match f.status {
-            RunOutcome::Succeeded | RunOutcome::Cancelled => continue,
+            // A refused run never started: another run held its target
+            // (a missed schedule still shows as missed).
+            RunOutcome::Succeeded | RunOutcome::Cancelled | RunOutcome::Refused => continue,
             // A failed validation is the backup's item, a failed check of
             // certificates or queues their own items: not a run's.
             RunOutcome::Failed

@@ -8,6 +8,7 @@ mod builtin;
 mod choices;
 use builtin::BUILTIN;
 pub mod cloud;
+pub mod locks;
 pub mod params;
 pub mod procedure;
 pub mod spec;
@@ -387,6 +388,8 @@ pub struct RenderedRun {
     /// When the runbook has cloud steps: its parts in order (`script`
     /// is then their text, as previewed and journaled).
     pub procedure: Option<Procedure>,
+    /// What the run holds on its host from its start to its end.
+    pub locks: Vec<locks::LockKey>,
 }
 
 /// A run's plan in plain words: its pre-checks, steps and post-checks by
@@ -482,6 +485,8 @@ pub enum RenderError {
     },
     #[error("`{0}` names a rollback runbook that does not exist")]
     NoRollback(String),
+    #[error(transparent)]
+    Lock(#[from] locks::BadLockName),
 }
 
 /// Names that look like they hold a secret: their values are masked in
@@ -604,6 +609,7 @@ pub fn render(
     production: bool,
 ) -> Result<RenderedRun, RenderError> {
     let resolved = resolve(spec, target, values, choices)?;
+    let locks = locks::for_target(spec.danger, target)?;
     let procedure = if spec.has_cloud_steps() {
         Some(procedure_for(spec, target, &resolved)?)
     } else {
@@ -712,6 +718,7 @@ pub fn render(
         digest,
         plan,
         procedure,
+        locks,
     })
 }
 

@@ -23,8 +23,15 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// `OPSDECK_OPERATOR` names the operator when set (two operators on
+    /// one machine, a shared account); else the local user.
     pub fn local(context: &str, identity: Option<String>) -> Operator {
-        let who = std::env::var("USER")
+        let who = std::env::var("OPSDECK_OPERATOR")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| u.trim().to_string())
+            .map(Ok)
+            .unwrap_or_else(|| std::env::var("USER"))
             .or_else(|_| std::env::var("LOGNAME"))
             .ok()
             .filter(|u| !u.is_empty())
@@ -101,6 +108,8 @@ pub enum RunOutcome {
     Lost,
     /// The transport or the protocol gave up.
     Error,
+    /// Never started: a lock it needs is held by another run.
+    Refused,
 }
 
 impl RunOutcome {
@@ -112,6 +121,7 @@ impl RunOutcome {
             RunOutcome::DataKept => "failed-data-kept",
             RunOutcome::Lost => "lost",
             RunOutcome::Error => "error",
+            RunOutcome::Refused => "refused",
         }
     }
 }

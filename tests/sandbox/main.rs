@@ -25,6 +25,7 @@ mod hostile;
 mod journal;
 mod layouts;
 mod library;
+mod locks;
 mod map_host;
 mod map_ops;
 mod one_path;

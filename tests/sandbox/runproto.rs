@@ -145,6 +145,7 @@ async fn engine_streams_events_and_resumes_from_an_offset() {
             local_log: Some(log.clone()),
             resume_from: None,
             progress: None,
+            locks: None,
         },
         tx,
     );
@@ -188,6 +189,7 @@ async fn engine_streams_events_and_resumes_from_an_offset() {
             local_log: None,
             resume_from: Some("line 1 ✓\n".len() as u64),
             progress: None,
+            locks: None,
         },
         tx,
     );
@@ -264,6 +266,7 @@ async fn secrets_never_reach_the_pane_or_the_local_log() {
             local_log: Some(log.clone()),
             resume_from: None,
             progress: None,
+            locks: None,
         },
         tx,
     );

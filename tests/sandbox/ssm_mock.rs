@@ -319,6 +319,7 @@ async fn follow(protocol: RunProtocol) -> (String, Vec<(tokio::time::Instant, us
             local_log: None,
             resume_from: None,
             progress: None,
+            locks: None,
         },
         tx,
     );

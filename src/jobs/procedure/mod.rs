@@ -379,6 +379,7 @@ impl Runner {
                 local_log: None,
                 resume_from: None,
                 progress: None,
+                locks: None,
             },
             tx,
         );
@@ -418,6 +419,9 @@ impl Runner {
                 }
                 RunEvent::Cancelled { .. } => return Err(Stop::Cancelled),
                 RunEvent::Failed { error, .. } => return Err(format!("on {host}: {error}").into()),
+                RunEvent::Refused { locked, .. } => {
+                    return Err(format!("refused: {locked}").into());
+                }
             }
         }
     }

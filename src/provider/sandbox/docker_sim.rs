@@ -519,6 +519,8 @@ fn exec(root: &Path, rest: &[String], out: &mut impl Write) -> Res {
             Ok(0)
         }
         Some("pg_dump") => {
+            // A dump takes a while, as docker's steps do (OPSDECK_SIM_DELAY_MS).
+            std::thread::sleep(delay());
             write!(out, "{}", sim_dump(&db))?;
             Ok(0)
         }

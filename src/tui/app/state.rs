@@ -14,7 +14,8 @@ pub enum RunStatus {
     /// [`RunOutcome::DataKept`]: crate::store::journal::RunOutcome::DataKept
     DataKept,
     Cancelled(i32),
-    /// Refused before anything was sent (a fleet target the guard stopped).
+    /// Refused before anything was sent: a fleet target the guard
+    /// stopped, or a lock another run holds (why, naming the holder).
     Refused(String),
     /// A fleet target the fleet never sent to (it stopped after errors).
     NotStarted,
@@ -50,6 +51,7 @@ impl RunStatus {
             (O::Failed, Some(c)) => RunStatus::Failed(c),
             (O::DataKept, _) => RunStatus::DataKept,
             (O::Cancelled, Some(c)) => RunStatus::Cancelled(c),
+            (O::Refused, _) => RunStatus::Refused(error.unwrap_or_else(|| "refused".into())),
             (other, _) => RunStatus::Error(error.unwrap_or_else(|| other.to_string())),
         }
     }

@@ -387,7 +387,13 @@ impl App {
             } else {
                 Level::Error
             };
-            self.notify(level, format!("{title}: {}", status.label()));
+            // A refusal names the holder: the operator learns who, what and
+            // since when without opening the run.
+            let said = match &status {
+                RunStatus::Refused(why) => why.clone(),
+                other => other.label(),
+            };
+            self.notify(level, format!("{title}: {said}"));
             // What the run changed shows up on the next read of the host.
             self.estate
                 .snapshots

@@ -192,6 +192,7 @@ impl EffectsRunner {
                     local_log: None,
                     resume_from: Some(0),
                     progress: None,
+                    locks: None,
                 },
                 run_tx,
             );

@@ -1,0 +1,327 @@
+//! One change at a time per target, across operators: two opsdeck homes
+//! (each its own config, journal and identity) on one sandbox directory,
+//! driving the binary as two people on call would.
+
+// Tests may unwrap: a panic is a failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::common;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HOST: &str = "i-0a4f1c2e9b7d30001";
+const TENANT: &str = "tenant=filter-ical-staging";
+
+/// Two homes and the sandbox they share.
+struct Estate {
+    _tmp: tempfile::TempDir,
+    sandbox: PathBuf,
+    root: PathBuf,
+}
+
+impl Estate {
+    fn new() -> Estate {
+        let tmp = tempfile::tempdir().unwrap();
+        let sandbox = tmp.path().join("sandbox");
+        let root = tmp.path().to_path_buf();
+        let e = Estate {
+            _tmp: tmp,
+            sandbox,
+            root,
+        };
+        let (code, _, err) = e.run("alice", &["ls", "tenants"]);
+        assert_eq!(code, 0, "{err}");
+        e
+    }
+
+    /// `who`'s opsdeck: their own home, the shared sandbox; the
+    /// simulated docker slow enough that a deploy lasts a few seconds.
+    fn cmd(&self, who: &str, args: &[&str]) -> Command {
+        let mut c = common::cli(&self.root.join(who));
+        c.env("OPSDECK_OPERATOR", who)
+            .env("OPSDECK_SIM_DELAY_MS", "250")
+            .arg("--sandbox-dir")
+            .arg(&self.sandbox)
+            .args(args);
+        c
+    }
+
+    fn run(&self, who: &str, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(who, args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn spawn(&self, who: &str, args: &[&str]) -> Child {
+        self.spawn_slowed(who, args, 250)
+    }
+
+    /// With each simulated docker step taking `ms`.
+    fn spawn_slowed(&self, who: &str, args: &[&str], ms: u32) -> Child {
+        self.cmd(who, args)
+            .env("OPSDECK_SIM_DELAY_MS", ms.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn host_dir(&self, what: &str) -> PathBuf {
+        self.sandbox
+            .join("hosts")
+            .join(HOST)
+            .join("var/lib/opsdeck")
+            .join(what)
+    }
+
+    /// Waits until a run of `runbook` holds a lock on the host (its holder
+    /// record is there); the record's path.
+    fn held_by(&self, runbook: &str) -> PathBuf {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(dir) = std::fs::read_dir(self.host_dir("locks")) {
+                for f in dir.flatten() {
+                    let p = f.path();
+                    if p.extension().is_some_and(|x| x == "holder")
+                        && std::fs::read_to_string(&p)
+                            .is_ok_and(|t| t.contains(&format!("\"runbook\":\"{runbook}\"")))
+                    {
+                        return p;
+                    }
+                }
+            }
+            assert!(Instant::now() < until, "no run of {runbook} took a lock");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The last run in `who`'s journal.
+    fn last_run(&self, who: &str) -> serde_json::Value {
+        let (code, out, err) = self.run(who, &["history", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v.as_array().unwrap().first().cloned().unwrap()
+    }
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn run_id(record: &Path) -> String {
+    let text = std::fs::read_to_string(record).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["run"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn two_operators_on_one_tenant_one_deploys_the_other_is_refused_then_waits() {
+    let e = Estate::new();
+    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let record = e.held_by("deploy");
+    let alice_run = run_id(&record);
+    // Bob's rollback meets Alice's deploy: refused, nothing sent, naming her.
+    let (code, out, err) = e.run("bob", &["run", "rollback", TENANT, "--yes"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("project-filter-ical-staging")
+            && err.contains("held by alice")
+            && err.contains("`deploy` on filter-ical-staging")
+            && err.contains(&alice_run),
+        "{err}"
+    );
+    assert!(!out.contains("git"), "nothing of the rollback ran: {out}");
+    let refused = e.last_run("bob");
+    assert_eq!(refused["finish"]["status"], "refused", "{refused}");
+    // A read runbook runs beside the change, and never waits.
+    let (code, out, err) = e.run("bob", &["run", "health", TENANT]);
+    assert_ne!(code, 3, "{out}{err}");
+    assert!(!err.contains("held by"), "{err}");
+    // With --wait Bob queues behind Alice and runs once she is done.
+    let (code, out, err) = e.run("bob", &["run", "rollback", TENANT, "--yes", "--wait=2m"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("waiting: project-filter-ical-staging") && err.contains("held by alice"),
+        "{err}"
+    );
+    let (code, out) = finish(alice);
+    assert_eq!(code, 0, "Alice's deploy ran to its end undisturbed: {out}");
+    // Both ran, one after the other: Alice's job had ended before Bob's began.
+    let jobs = e.host_dir("jobs");
+    let bob_run = e.last_run("bob")["start"]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ended = std::fs::metadata(jobs.join(format!("{alice_run}.exit")))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let began = std::fs::metadata(jobs.join(format!("{bob_run}.sh")))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(
+        began >= ended,
+        "bob's rollback began before alice's deploy ended"
+    );
+    // Nothing is left behind: no holder record once the runs are over.
+    let left: Vec<_> = std::fs::read_dir(e.host_dir("locks"))
+        .unwrap()
+        .flatten()
+        .filter(|f| f.path().extension().is_some_and(|x| x == "holder"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_backup_and_a_restore_of_one_database_never_overlap() {
+    let e = Estate::new();
+    let (code, out, err) = e.run("alice", &["ls", "backups", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let backups: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let file = backups
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["database"] == "filter_ical_staging" && b["origin"] == HOST)
+        .filter_map(|b| b["path"].as_str())
+        .find(|p| p.ends_with(".sql.gz"))
+        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .expect("a host backup of filter_ical_staging");
+    let backup = format!("backup={file}");
+    // Alice backs the database up (the simulated dump slowed down, so it
+    // is still running while Bob tries).
+    let backup_db = ["run", "backup", "database=filter_ical_staging", "--yes"];
+    let alice = e.spawn_slowed("alice", &backup_db, 4000);
+    let record = e.held_by("backup");
+    let restore = [
+        "run",
+        "restore-database",
+        &backup,
+        "--yes",
+        "--confirm",
+        "filter_ical_staging",
+    ];
+    let (code, out, err) = e.run("bob", &restore);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("database-filter_ical_staging")
+            && err.contains("held by alice")
+            && err.contains("`backup` on filter_ical_staging")
+            && err.contains(&run_id(&record)),
+        "{err}"
+    );
+    assert!(
+        !out.contains("precheck"),
+        "nothing of the restore ran: {out}"
+    );
+    // Nor a validation of one of its backups beside the backup.
+    let (code, _, err) = e.run("bob", &["run", "validate-backup", &backup, "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    let (code, out) = finish(alice);
+    assert_eq!(code, 0, "{out}");
+    // Free again: Bob's own backup runs.
+    let (code, out, err) = e.run("bob", &backup_db);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_lock_left_by_a_killed_job_is_taken_over_and_said_so() {
+    let e = Estate::new();
+    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let record = e.held_by("deploy");
+    let alice_run = run_id(&record);
+    // kill -9 of the job's whole process group: no cleanup runs.
+    let pid_file = e.host_dir("jobs").join(format!("{alice_run}.pid"));
+    let until = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < until, "the job never reported its pid");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let st = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(record.exists(), "the killed job's record stays behind");
+    let (code, out, err) = e.run("bob", &["run", "rollback", TENANT, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let said = format!(
+        "took over a stale lock: project-filter-ical-staging was held by run {alice_run} (alice, deploy), which is no longer running"
+    );
+    assert!(out.contains(&said), "{out}");
+    // In the journal's copy of the output too.
+    let bob_run = e.last_run("bob")["start"]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, kept, _) = e.run("bob", &["history", &bob_run]);
+    assert!(kept.contains(&said), "{kept}");
+    assert!(!record.exists());
+    // Alice's opsdeck sees her job gone.
+    let (code, out) = finish(alice);
+    assert_eq!(code, 5, "{out}");
+}
+
+#[test]
+fn a_cancelled_run_frees_its_target_without_a_stale_record() {
+    let e = Estate::new();
+    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    e.held_by("deploy");
+    // As a person would: after the run has said it started.
+    std::thread::sleep(Duration::from_millis(700));
+    let st = Command::new("kill")
+        .args(["-INT", &alice.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (code, out) = finish(alice);
+    assert_eq!(code, 4, "{out}");
+    let (code, out, err) = e.run("bob", &["run", "rollback", TENANT, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("stale"), "{out}");
+}
+
+#[test]
+fn a_record_opsdeck_cannot_read_is_shown_and_never_taken_for_free() {
+    let e = Estate::new();
+    let locks = e.host_dir("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let garbage = locks.join("project-filter-ical-staging.someone-else.holder");
+    std::fs::write(&garbage, b"\x00\x07 not a lock record").unwrap();
+    let (code, out, err) = e.run("bob", &["run", "deploy", TENANT, "--yes"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("unreadable lock record (someone-else.holder")
+            && err.contains("not taken for free"),
+        "{err}"
+    );
+    assert!(garbage.exists(), "the record is left as it was");
+    std::fs::write(
+        &garbage,
+        br#"{"v":9,"run":"someone-else","who":"carol","holders":[]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = e.run("bob", &["run", "deploy", TENANT, "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("newer opsdeck (record v9)"), "{err}");
+    std::fs::remove_file(&garbage).unwrap();
+    let (code, out, err) = e.run("bob", &["run", "deploy", TENANT, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
