@@ -64,8 +64,9 @@ enum Command {
     },
     /// Run a runbook: RUNBOOK TARGET-KIND=NAME [PARAM=VALUE…]. Same guards as
     /// the console; output streams to stdout. Exit: 0 succeeded, 1 failed,
-    /// 2 usage, 3 refused (nothing sent), 4 cancelled, 5 lost, 6 failed with
-    /// the data kept (a restore that kept what it restored).
+    /// 2 usage, 3 refused (nothing run: a guard, or a lock another run
+    /// holds), 4 cancelled, 5 lost, 6 failed with the data kept (a restore
+    /// that kept what it restored).
     Run {
         /// The runbook's name (`opsdeck runbook list`).
         runbook: String,

@@ -12,6 +12,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "aws_peer/locks.rs"]
+mod locks;
 #[path = "support/moto.rs"]
 mod moto;
 #[path = "support/peer_cli.rs"]
