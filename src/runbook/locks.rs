@@ -102,14 +102,7 @@ pub fn for_target(danger: Danger, target: &Target) -> Result<Vec<LockKey>, BadLo
     if danger == Danger::Read {
         return Ok(Vec::new());
     }
-    let var = |k: &str| {
-        target
-            .vars
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
+    let var = |k: &str| target.var(k);
     let host = |m| LockKey::new("host", &target.host, m);
     let project = || LockKey::new("project", var("project"), X);
     let destructive = danger == Danger::Destructive;

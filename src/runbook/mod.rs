@@ -109,6 +109,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// The value of target variable `name` ("" when it has none).
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
     pub fn tenant(t: &crate::domain::Tenant) -> Target {
         Target {
             kind: TargetKind::Tenant,
@@ -508,25 +516,13 @@ pub fn with_config_defaults(
     values: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut out = values.clone();
-    let db = target
-        .vars
-        .iter()
-        .find(|(k, _)| k == "database")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
+    let db = target.var("database");
     let mut put = |k: &str, v: String| {
         if spec.param(k).is_some() && !out.contains_key(k) {
             out.insert(k.to_string(), v);
         }
     };
-    let var = |name: &str| {
-        target
-            .vars
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
+    let var = |name: &str| target.var(name);
     // A tenant's app: how it migrates and where its health answers.
     if let Some(a) = config.app(var("app")) {
         for (k, v) in a.params(var("env")) {
