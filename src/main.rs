@@ -134,8 +134,19 @@ enum Command {
     /// headless, e.g. after the console that started it was killed. One
     /// opsdeck follows a run at a time. Exit: as `run`; 3 followed elsewhere.
     Attach {
-        /// A run id (`opsdeck history`).
+        /// A run id (`opsdeck history`, or `opsdeck runs` for any operator's).
         run: Option<String>,
+    },
+    /// Everyone's runs on the estate's hosts, whoever started them (from
+    /// any opsdeck): those in flight and the recent ones, newest first,
+    /// marked yours or someone else's. `opsdeck attach RUN` follows any.
+    Runs {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How far back the ended runs go, in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
     },
     /// The journal of runs, newest first; with RUN, that run's full output.
     History {
@@ -347,6 +358,15 @@ fn real_main(mut cli: Cli) -> anyhow::Result<u8> {
                 Some(Command::Attach { run }) => cx
                     .rt
                     .block_on(cli::run::attach(&cx.session.providers, run.as_deref())),
+                Some(Command::Runs { json, hours }) => {
+                    let mut out = std::io::stdout().lock();
+                    cx.rt.block_on(cli::runs::runs(
+                        &cx.session.providers,
+                        json,
+                        hours,
+                        &mut out,
+                    ))
+                }
                 Some(Command::History { run, json, limit }) => {
                     let mut out = std::io::stdout().lock();
                     cli::run::history(&cx.session.providers, run.as_deref(), json, limit, &mut out)

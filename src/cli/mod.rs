@@ -7,4 +7,5 @@ pub mod forward;
 pub mod headless;
 pub mod ls;
 pub mod run;
+pub mod runs;
 pub mod schedule;

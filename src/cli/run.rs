@@ -208,11 +208,11 @@ async fn wait_for_locks(
     rendered: &RenderedRun,
     until: std::time::Instant,
 ) -> Result<(), u8> {
-    let Some(locks) =
-        crate::jobs::journaled::job_locks(rendered, "probe", &p.operator, crate::clock::now())
-    else {
+    if rendered.locks.is_empty() {
         return Ok(());
-    };
+    }
+    let locks =
+        crate::jobs::journaled::job_locks(rendered, "probe", &p.operator, crate::clock::now());
     let mut said = String::new();
     loop {
         match protocol.probe_locks(&rendered.host, &locks).await {
@@ -590,7 +590,14 @@ pub async fn attach(p: &Providers, run: Option<&str>) -> anyhow::Result<u8> {
                             f.unwrap_or_default()
                         );
                     }
-                    _ => eprintln!("opsdeck: no unfinished run {r} in this context"),
+                    Some(_) => eprintln!("opsdeck: no unfinished run {r} in this context"),
+                    // Not this opsdeck's: another operator's, on the hosts.
+                    None => match crate::cli::runs::find(p, r).await? {
+                        Some(found) => return crate::cli::runs::attach_elsewhere(p, &found).await,
+                        None => eprintln!(
+                            "opsdeck: no run {r} in this journal or on the hosts (`opsdeck runs` lists them)"
+                        ),
+                    },
                 }
                 return Ok(exit::USAGE);
             }

@@ -74,6 +74,22 @@ pub struct RunRequest {
     pub locks: Option<crate::jobs::locks::JobLocks>,
 }
 
+impl RunRequest {
+    /// Follow job `run` on `host` from its first byte, without starting or
+    /// keeping anything (a fleet target, someone else's run).
+    pub fn follow(run: RunId, host: String) -> RunRequest {
+        RunRequest {
+            run,
+            host,
+            script: String::new(),
+            local_log: None,
+            resume_from: Some(0),
+            progress: None,
+            locks: None,
+        }
+    }
+}
+
 /// A running job: dropping it does not stop the job; `cancel` does.
 #[derive(Debug, Clone)]
 pub struct RunHandle {

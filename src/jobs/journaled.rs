@@ -83,15 +83,15 @@ pub fn start_record(run: &RenderedRun, id: &str, operator: &Operator, at: DateTi
     }))
 }
 
-/// What job `id` of `run` holds on its host, and the record it leaves
-/// beside its locks (None for a read runbook).
+/// What job `id` of `run` holds on its host (nothing for a read runbook),
+/// and the record of who started it, left beside its locks and its job.
 pub fn job_locks(
     run: &RenderedRun,
     id: &str,
     operator: &Operator,
     at: DateTime<Utc>,
-) -> Option<crate::jobs::locks::JobLocks> {
-    (!run.locks.is_empty()).then(|| crate::jobs::locks::JobLocks {
+) -> crate::jobs::locks::JobLocks {
+    crate::jobs::locks::JobLocks {
         keys: run.locks.clone(),
         holder: crate::jobs::locks::Holder {
             v: crate::jobs::locks::RECORD_VERSION,
@@ -102,7 +102,7 @@ pub fn job_locks(
             target: run.target.label.clone(),
             since: at,
         },
-    })
+    }
 }
 
 /// Start `run` as job `id`, journaled. Fails (and sends nothing) when the
@@ -155,7 +155,7 @@ pub fn launch(
                 local_log: Some(journal.output_path(id)),
                 resume_from: None,
                 progress: Some(journal.progress_path(id)),
-                locks: job_locks(run, id, operator, at),
+                locks: Some(job_locks(run, id, operator, at)),
             },
             tx,
         ),

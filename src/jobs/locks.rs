@@ -161,8 +161,10 @@ pub fn parse_refusal(host: &str, stdout: &str) -> Option<Locked> {
     })
 }
 
-/// The locks a job takes at its start, and the record it leaves beside
-/// them.
+/// The locks a job takes at its start (none for a read runbook), and the
+/// record of who started it: beside each lock while it is held, and as the
+/// job's `<id>.owner` for as long as the job's files are kept (what
+/// everyone's Runs list shows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLocks {
     pub keys: Vec<LockKey>,
@@ -243,6 +245,7 @@ impl JobLocks {
         let mut s = format!(
             "exec {{fd}}>>\"$d/$id.alive\"; flock -n -x \"$fd\"; fds=\"$fds $fd\"\nprintf '%s' \"$tookover\" >> \"$d/$id.log\"\nh='{b64}'\n"
         );
+        s.push_str("printf '%s' \"$h\" | base64 -d > \"$d/$id.owner\"\n");
         for k in &self.keys {
             s.push_str(&format!(
                 "printf '%s' \"$h\" | base64 -d > \"$L/{}.$id.holder\"\n",

@@ -77,6 +77,25 @@ pub struct JobInfo {
     pub started_epoch: i64,
     pub alive: bool,
     pub cancelled: bool,
+    /// Who started it, from the job's `<id>.owner` (None for a job started
+    /// without one: a fleet target through SSM, an older opsdeck).
+    pub owner: Option<crate::jobs::locks::HolderRecord>,
+}
+
+impl JobInfo {
+    /// How the job stands, in the journal's words (`in flight` while it runs).
+    pub fn status(&self) -> &'static str {
+        match (self.exit_code, self.alive) {
+            (Some(_), _) if self.cancelled => "cancelled",
+            (Some(0), _) => "succeeded",
+            (Some(_), _) => "failed",
+            (None, true) => "in flight",
+            (None, false) => "lost",
+        }
+    }
+    pub fn in_flight(&self) -> bool {
+        self.exit_code.is_none() && self.alive
+    }
 }
 
 /// `script` as base64 in lines of 76, for a quoted here-document.
@@ -318,7 +337,8 @@ for s in "$d"/*.sh; do
   c=0; [ -f "$d/$id.cancelled" ] && c=1
   alive=0; pid=$(cat "$d/$id.pid" 2>/dev/null || echo 0)
   if [ ! -f "$d/$id.exit" ] && [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then alive=1; fi
-  printf 'OPSDECK-JOB %s %s %s %s %s %s\n' "$id" "$ex" "$size" "$started" "$alive" "$c"
+  o=-; [ -s "$d/$id.owner" ] && o=$(head -c 4096 "$d/$id.owner" | base64 -w0)
+  printf 'OPSDECK-JOB %s %s %s %s %s %s %s\n' "$id" "$ex" "$size" "$started" "$alive" "$c" "$o"
 done
 "#
         );
@@ -329,7 +349,7 @@ done
                 continue;
             };
             let f: Vec<&str> = rest.split_whitespace().collect();
-            if f.len() != 6 {
+            if f.len() != 7 {
                 return Err(ProtocolError::Garbled {
                     host: host.into(),
                     detail: line.into(),
@@ -342,6 +362,12 @@ done
                 started_epoch: f[3].parse().unwrap_or(0),
                 alive: f[4] == "1",
                 cancelled: f[5] == "1",
+                owner: (f[6] != "-").then(|| {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(f[6])
+                        .unwrap_or_default();
+                    crate::jobs::locks::HolderRecord::read(f[0], &bytes)
+                }),
             });
         }
         jobs.sort_by(|a, b| (a.started_epoch, &a.id).cmp(&(b.started_epoch, &b.id)));

@@ -53,6 +53,16 @@ pub enum Change {
         local_port: u16,
         call: String,
     },
+    /// Cancel a run someone else started (its job's process group on its
+    /// host is killed): journaled under this operator, naming the owner.
+    CancelRun {
+        /// The instance id.
+        host: String,
+        run: String,
+        owner: String,
+        runbook: String,
+        target: String,
+    },
 }
 
 /// What a journaled change says of itself.
@@ -171,6 +181,26 @@ impl Change {
                 params: vec![
                     ("database".into(), database.clone()),
                     ("local_port".into(), local_port.to_string()),
+                ],
+            },
+            Change::CancelRun {
+                host,
+                run,
+                owner,
+                runbook,
+                target,
+            } => About {
+                name: "cancel-run",
+                title: format!("cancel {owner}'s run {run} (`{runbook}` on {target})"),
+                target_kind: "run",
+                target: target.clone(),
+                host: host.clone(),
+                danger: Danger::Destructive,
+                call: format!("kill the process group of job {run} on {host} (TERM, then KILL)"),
+                params: vec![
+                    ("run".into(), run.clone()),
+                    ("owner".into(), owner.clone()),
+                    ("runbook".into(), runbook.clone()),
                 ],
             },
             Change::Session {
@@ -339,6 +369,14 @@ pub async fn perform(
             .download(bucket, key, version_id.as_deref(), to)
             .await
             .map(|n| format!("{n} bytes saved to {}", to.display())),
+        Change::CancelRun { host, run, .. } => {
+            let r = crate::jobs::protocol::RunProtocol::new(p.transport.clone())
+                .cancel(host, run)
+                .await
+                .map(|()| "its process group was killed; it ends as cancelled".to_string())
+                .map_err(|e| e.to_string());
+            return end(p, begun, r, None);
+        }
         Change::Session { .. } | Change::Forward { .. } => {
             return end(
                 p,

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod attention;
 pub mod fleet;
 pub mod inventory;
+pub mod runs;
 pub mod schedule;
 pub mod session;
 

@@ -325,3 +325,147 @@ fn a_record_opsdeck_cannot_read_is_shown_and_never_taken_for_free() {
     let (code, out, err) = e.run("bob", &["run", "deploy", TENANT, "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `who`'s `opsdeck runs --json`.
+fn runs_of(e: &Estate, who: &str) -> Vec<serde_json::Value> {
+    let (code, out, err) = e.run(who, &["runs", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn everyone_sees_everyone_s_runs_and_follows_them_byte_for_byte() {
+    let e = Estate::new();
+    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let alice_run = run_id(&e.held_by("deploy"));
+    // Bob's opsdeck never started it, yet lists it: Alice's, in flight.
+    let listed = runs_of(&e, "bob");
+    let row = listed
+        .iter()
+        .find(|r| r["run"] == alice_run.as_str())
+        .unwrap_or_else(|| panic!("{alice_run} not in {listed:?}"));
+    assert_eq!(row["owner"], "alice", "{row}");
+    assert_eq!(row["runbook"], "deploy");
+    assert_eq!(row["target"], "filter-ical-staging");
+    assert_eq!(row["status"], "in flight");
+    assert_eq!(row["mine"], false);
+    // Alice's own list says it is hers.
+    let hers = runs_of(&e, "alice");
+    let mine = hers
+        .iter()
+        .find(|r| r["run"] == alice_run.as_str())
+        .unwrap();
+    assert_eq!(mine["mine"], true, "{mine}");
+    let (_, table, _) = e.run("bob", &["runs"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&alice_run) && l.contains("someone else's")),
+        "{table}"
+    );
+    // Bob follows it to its end: the same bytes as Alice's journal keeps.
+    let (code, followed, err) = e.run("bob", &["attach", &alice_run]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("alice's run") && err.contains("read-only"),
+        "{err}"
+    );
+    let (code, out) = finish(alice);
+    assert_eq!(code, 0, "{out}");
+    let (_, kept, _) = e.run("alice", &["history", &alice_run]);
+    assert!(
+        followed.contains("==> opsdeck result: succeeded"),
+        "{followed}"
+    );
+    assert_eq!(followed, kept, "Bob's copy differs from Alice's");
+    // Ended, it is still listed (recent), with how it ended.
+    let after = runs_of(&e, "bob");
+    let row = after
+        .iter()
+        .find(|r| r["run"] == alice_run.as_str())
+        .unwrap();
+    assert_eq!(row["status"], "succeeded", "{row}");
+}
+
+#[test]
+fn cancelling_someone_else_s_run_needs_its_name_typed_and_journals_both_names() {
+    use std::io::{BufRead, Write};
+    let e = Estate::new();
+    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let alice_run = run_id(&e.held_by("deploy"));
+    let mut bob = e
+        .cmd("bob", &["attach", &alice_run])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (said_tx, said) = std::sync::mpsc::channel::<String>();
+    let stderr = bob.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = said_tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let wait_for = |what: &str| {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let line = said
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("never said {what:?}"));
+            if line.contains(what) {
+                return;
+            }
+        }
+    };
+    wait_for("following alice's run");
+    std::thread::sleep(Duration::from_millis(300));
+    let bob_pid = bob.id().to_string();
+    let interrupt = || {
+        let st = Command::new("kill")
+            .args(["-INT", &bob_pid])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    let mut stdin = bob.stdin.take().unwrap();
+    // A wrong name cancels nothing: Bob goes on following.
+    interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(stdin, "filter-ical").unwrap();
+    wait_for("not cancelled; still following");
+    interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(stdin, "filter-ical-staging").unwrap();
+    let code = bob.wait().unwrap().code();
+    let err = reader.join().unwrap();
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("type its target's name (filter-ical-staging)"),
+        "{err}"
+    );
+    let (code, out) = finish(alice);
+    assert_eq!(code, 4, "Alice's deploy was cancelled: {out}");
+    // Bob's journal: the cancel, by Bob, of Alice's run.
+    let cancel = e.last_run("bob");
+    assert_eq!(cancel["start"]["runbook"], "cancel-run", "{cancel}");
+    assert_eq!(cancel["start"]["who"], "bob");
+    let params = cancel["start"]["params"].to_string();
+    assert!(
+        params.contains(&alice_run) && params.contains(r#"["owner","alice"]"#),
+        "{params}"
+    );
+    assert_eq!(cancel["finish"]["status"], "succeeded", "{cancel}");
+}

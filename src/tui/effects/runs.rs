@@ -185,15 +185,7 @@ impl EffectsRunner {
             }
             let _ = crate::jobs::engine::spawn_run(
                 protocol,
-                crate::jobs::engine::RunRequest {
-                    run: id,
-                    host,
-                    script: String::new(),
-                    local_log: None,
-                    resume_from: Some(0),
-                    progress: None,
-                    locks: None,
-                },
+                crate::jobs::engine::RunRequest::follow(id, host),
                 run_tx,
             );
         });
