@@ -148,6 +148,20 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         hours: i64,
     },
+    /// Remove the lock records no run holds on a target (left by a run
+    /// killed without its cleanup, unreadable, or from a newer opsdeck):
+    /// shown first; a lock a running run holds is never broken. Journaled.
+    /// Exit: 0 done (or nothing to do), 1 failed, 3 refused.
+    Unlock {
+        /// tenant=APP-ENV | database=NAME | instance=ID|NAME | container=NAME
+        target: String,
+        /// Consent to removing the records.
+        #[arg(long)]
+        yes: bool,
+        /// The target's name, typed (production).
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
     /// The journal of runs, newest first; with RUN, that run's full output.
     History {
         /// A run id: print its full output (with --json, its record).
@@ -358,6 +372,21 @@ fn real_main(mut cli: Cli) -> anyhow::Result<u8> {
                 Some(Command::Attach { run }) => cx
                     .rt
                     .block_on(cli::run::attach(&cx.session.providers, run.as_deref())),
+                Some(Command::Unlock {
+                    target,
+                    yes,
+                    confirm,
+                }) => cx.rt.block_on(cli::unlock::unlock(
+                    &cx.session.providers,
+                    &cx.session.config,
+                    cli::unlock::UnlockArgs {
+                        target,
+                        yes,
+                        confirm,
+                        read_only: cx.session.ctx.read_only || cx.session.config.read_only,
+                        production_context: cx.session.ctx.production,
+                    },
+                )),
                 Some(Command::Runs { json, hours }) => {
                     let mut out = std::io::stdout().lock();
                     cx.rt.block_on(cli::runs::runs(

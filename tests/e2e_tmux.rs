@@ -564,3 +564,95 @@ fn signals_give_the_terminal_back_and_the_next_console_finishes_the_run() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Two operators on one sandbox: Bob's console lists Alice's runs (started
+/// headless from her own opsdeck), follows one to its end, and cancels the
+/// next only once its target's name is typed, journaled under both names.
+#[test]
+fn another_operator_s_run_is_listed_followed_and_cancelled_from_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sandbox = tmp.path().join("sandbox");
+    let alice = |args: &[&str]| {
+        let mut c = common::cli(&tmp.path().join("alice"));
+        c.env("OPSDECK_OPERATOR", "alice")
+            .env("OPSDECK_SIM_DELAY_MS", "300")
+            .arg("--sandbox-dir")
+            .arg(&sandbox)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    assert!(alice(&["ls", "tenants"]).status().unwrap().success());
+    let tmux = Tmux::console_args(
+        "opsdeck-two",
+        &tmp.path().join("bob"),
+        "OPSDECK_OPERATOR=bob OPSDECK_SANDBOX_PG=simulated",
+        &format!("--sandbox-dir {}", sandbox.display()),
+    );
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+    let deploy = ["run", "deploy", "tenant=filter-ical-staging", "--yes"];
+    let first = alice(&deploy).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // On Runs, Alice's deploy: hers, in flight.
+    tmux.send(&["6"]);
+    tmux.wait_for("alice's deploy on filter-ical", Duration::from_secs(20));
+    tmux.send(&["/"]);
+    tmux.literal("alice");
+    tmux.send(&["Enter", "Enter"]);
+    // Followed from its first byte to its end.
+    let s = tmux.wait_for("opsdeck result: succeeded", Duration::from_secs(60));
+    assert!(
+        s.contains("==> precheck") || s.contains("deployed filter-ical-staging"),
+        "{s}"
+    );
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The next one Bob cancels: asked for the target's name first.
+    let second = alice(&deploy).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    tmux.send(&["Escape", "Escape", "6"]);
+    tmux.wait_for("Runs [", Duration::from_secs(5));
+    tmux.send(&["/"]);
+    tmux.literal("running");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("alice's deploy", Duration::from_secs(20));
+    tmux.send(&["C-c"]);
+    tmux.wait_for("type filter-ical-staging", Duration::from_secs(5));
+    tmux.literal("filter-ical-staging");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("cancel alice's run", Duration::from_secs(20));
+    // And its row says so once the host is asked again.
+    tmux.wait_for("nothing matches /running", Duration::from_secs(20));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("cancelled", Duration::from_secs(5));
+    let out = second.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "Alice's deploy was cancelled: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
+    let out = common::cli(&tmp.path().join("bob"))
+        .arg("--sandbox-dir")
+        .arg(&sandbox)
+        .args(["history", "--json", "--limit", "1"])
+        .output()
+        .unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cancel = &history[0];
+    assert_eq!(cancel["start"]["runbook"], "cancel-run", "{history}");
+    assert_eq!(cancel["start"]["who"], "bob", "{history}");
+    assert!(
+        cancel["start"]["params"]
+            .to_string()
+            .contains(r#"["owner","alice"]"#),
+        "{history}"
+    );
+}

@@ -9,3 +9,4 @@ pub mod ls;
 pub mod run;
 pub mod runs;
 pub mod schedule;
+pub mod unlock;

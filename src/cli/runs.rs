@@ -8,8 +8,8 @@
 use crate::jobs::engine::{RunEvent, RunRequest};
 use crate::jobs::protocol::RunProtocol;
 use crate::ops::Providers;
-use crate::ops::actions::Change;
 use crate::ops::runs::HostRun;
+use crate::store::journal::RunOutcome;
 use std::io::Write;
 
 use super::headless::exit;
@@ -66,15 +66,15 @@ pub fn table(runs: &[HostRun], now: chrono::DateTime<chrono::Utc>) -> crate::tab
                         "-".into()
                     },
                     match r.exit_code {
-                        Some(c) if r.status != "succeeded" => format!("{} (exit {c})", r.status),
-                        _ => r.status.into(),
+                        Some(c) if c != 0 => format!("{} (exit {c})", r.status()),
+                        _ => r.status().into(),
                     },
                 ],
-                tone: match r.status {
-                    "succeeded" => crate::table::Tone::Good,
-                    "in flight" => crate::table::Tone::Normal,
-                    "cancelled" => crate::table::Tone::Warn,
-                    _ => crate::table::Tone::Bad,
+                tone: match r.outcome {
+                    Some(RunOutcome::Succeeded) => crate::table::Tone::Good,
+                    None => crate::table::Tone::Normal,
+                    Some(RunOutcome::Cancelled) => crate::table::Tone::Warn,
+                    Some(_) => crate::table::Tone::Bad,
                 },
             })
             .collect(),
@@ -99,17 +99,6 @@ pub async fn find(p: &Providers, run: &str) -> anyhow::Result<Option<HostRun>> {
         }
     }
     Ok(found)
-}
-
-/// The cancel of `r` as a journaled change.
-pub fn cancel_change(r: &HostRun) -> Change {
-    Change::CancelRun {
-        host: r.host.clone(),
-        run: r.run.clone(),
-        owner: r.owner.clone(),
-        runbook: r.runbook.clone(),
-        target: r.target.clone(),
-    }
 }
 
 /// `opsdeck attach RUN` for a run on the hosts that this journal does not
@@ -195,7 +184,7 @@ async fn ask_and_cancel(p: &Providers, r: &HostRun) -> bool {
         }
     }
     eprintln!("opsdeck: cancelling {}…", r.describe());
-    match crate::ops::actions::perform(p, &cancel_change(r), false).await {
+    match crate::ops::actions::perform(p, &r.cancel_change(), false).await {
         Ok(said) => {
             eprintln!("opsdeck: {said} (journaled)");
             true

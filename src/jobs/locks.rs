@@ -266,6 +266,144 @@ impl JobLocks {
     }
 }
 
+/// A holder record as `opsdeck unlock` finds it: whether its run is alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundRecord {
+    pub record: HolderRecord,
+    /// Its run's leader still holds `<run>.alive`: the lock is really held.
+    pub alive: bool,
+}
+
+/// One lock on its host and the records beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockState {
+    pub name: String,
+    pub records: Vec<FoundRecord>,
+}
+
+impl LockState {
+    /// Held by a run that is still running (unlock never breaks that).
+    pub fn live(&self) -> Option<&HolderRecord> {
+        self.records.iter().find(|r| r.alive).map(|r| &r.record)
+    }
+}
+
+fn quoted_names(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A script listing the records beside locks `names` (checked lock names)
+/// and whether each one's run is alive; takes nothing, changes nothing.
+pub fn inspect_script(names: &[String]) -> String {
+    format!(
+        r#"d="{jobs}"; L="{LOCKS_DIR}"
+for n in {names}; do
+  printf 'OPSDECK-LOCK %s
+' "$n"
+  for r in "$L/$n".*.holder; do
+    [ -e "$r" ] || continue
+    run=${{r#"$L/$n."}}; run=${{run%.holder}}
+    alive=0
+    if [ -e "$d/$run.alive" ]; then
+      exec {{t}}>>"$d/$run.alive"
+      flock -n -x "$t" || alive=1
+      exec {{t}}>&-
+    fi
+    printf 'OPSDECK-HOLDER %s %s %s
+' "$run" "$alive" "$(base64 -w0 < "$r")"
+  done
+done
+echo OPSDECK-END
+"#,
+        jobs = crate::jobs::names::JOBS_DIR,
+        names = quoted_names(names)
+    )
+}
+
+pub fn parse_inspect(stdout: &str) -> Option<Vec<LockState>> {
+    if !stdout.contains("OPSDECK-END") {
+        return None;
+    }
+    let mut locks: Vec<LockState> = Vec::new();
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix("OPSDECK-LOCK ") {
+            locks.push(LockState {
+                name: name.trim().to_string(),
+                records: vec![],
+            });
+        } else if let Some(rest) = line.strip_prefix("OPSDECK-HOLDER ") {
+            let f: Vec<&str> = rest.splitn(3, ' ').collect();
+            let (run, alive, b64) = (f[0], f.get(1) == Some(&"1"), f.get(2).unwrap_or(&""));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .unwrap_or_default();
+            locks.last_mut()?.records.push(FoundRecord {
+                record: HolderRecord::read(run, &bytes),
+                alive,
+            });
+        }
+    }
+    Some(locks)
+}
+
+/// A script removing the records beside locks `names`, each only while it
+/// holds that lock exclusively (so no run holds it, and none can start and
+/// write a record meanwhile): `OPSDECK-REMOVED <name> <run>` per record,
+/// `OPSDECK-BUSY <name>` for a lock a run holds.
+pub fn unlock_script(names: &[String]) -> String {
+    format!(
+        r#"L="{LOCKS_DIR}"
+for n in {names}; do
+  set -- "$L/$n".*.holder
+  [ -e "$1" ] || continue
+  exec {{fd}}>>"$L/$n.lock"
+  if flock -n -x "$fd"; then
+    for r in "$L/$n".*.holder; do
+      [ -e "$r" ] || continue
+      run=${{r#"$L/$n."}}; run=${{run%.holder}}
+      rm -f "$r" && printf 'OPSDECK-REMOVED %s %s
+' "$n" "$run"
+    done
+  else
+    printf 'OPSDECK-BUSY %s
+' "$n"
+  fi
+  exec {{fd}}>&-
+done
+echo OPSDECK-END
+"#,
+        names = quoted_names(names)
+    )
+}
+
+/// What an unlock did: the records removed (lock, run), the locks a run
+/// still held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unlocked {
+    pub removed: Vec<(String, String)>,
+    pub busy: Vec<String>,
+}
+
+pub fn parse_unlock(stdout: &str) -> Option<Unlocked> {
+    if !stdout.contains("OPSDECK-END") {
+        return None;
+    }
+    let mut u = Unlocked::default();
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("OPSDECK-REMOVED ") {
+            let (n, run) = rest.split_once(' ').unwrap_or((rest, ""));
+            u.removed.push((n.to_string(), run.to_string()));
+        } else if let Some(n) = line.strip_prefix("OPSDECK-BUSY ") {
+            u.busy.push(n.to_string());
+        }
+    }
+    Some(u)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -309,6 +447,28 @@ mod tests {
         assert!(n.describe().contains("newer opsdeck"));
         let missing = HolderRecord::read("run-7", br#"{"v":1,"run":"run-7"}"#);
         assert!(matches!(missing, HolderRecord::Garbage { .. }));
+    }
+
+    #[test]
+    fn a_lock_listing_and_an_unlock_answer_read_back() {
+        let b64 = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_string(&holder()).unwrap());
+        let out = format!(
+            "OPSDECK-LOCK project-p\nOPSDECK-HOLDER run-1 1 {b64}\nOPSDECK-HOLDER x 0 AAc=\nOPSDECK-LOCK database-d\nOPSDECK-END\n"
+        );
+        let l = parse_inspect(&out).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].live(), Some(&HolderRecord::Known(holder())));
+        assert!(matches!(
+            l[0].records[1].record,
+            HolderRecord::Garbage { .. }
+        ));
+        assert!(!l[0].records[1].alive && l[1].records.is_empty());
+        assert!(parse_inspect("OPSDECK-LOCK a\n").is_none(), "cut short");
+        let u = parse_unlock("OPSDECK-REMOVED project-p x\nOPSDECK-BUSY host-h\nOPSDECK-END\n")
+            .unwrap();
+        assert_eq!(u.removed, [("project-p".to_string(), "x".to_string())]);
+        assert_eq!(u.busy, ["host-h"]);
     }
 
     #[test]

@@ -83,14 +83,15 @@ pub struct JobInfo {
 }
 
 impl JobInfo {
-    /// How the job stands, in the journal's words (`in flight` while it runs).
-    pub fn status(&self) -> &'static str {
+    /// How the job ended (None while it runs).
+    pub fn outcome(&self) -> Option<crate::store::journal::RunOutcome> {
+        use crate::store::journal::RunOutcome as O;
         match (self.exit_code, self.alive) {
-            (Some(_), _) if self.cancelled => "cancelled",
-            (Some(0), _) => "succeeded",
-            (Some(_), _) => "failed",
-            (None, true) => "in flight",
-            (None, false) => "lost",
+            (Some(_), _) if self.cancelled => Some(O::Cancelled),
+            (Some(0), _) => Some(O::Succeeded),
+            (Some(_), _) => Some(O::Failed),
+            (None, true) => None,
+            (None, false) => Some(O::Lost),
         }
     }
     pub fn in_flight(&self) -> bool {
@@ -248,6 +249,43 @@ printf 'OPSDECK-STARTED %s %s\n' "$id" "$(cat "$d/$id.pid" 2>/dev/null || echo 0
             });
         }
         Ok(())
+    }
+
+    /// The records beside locks `names` on `host` (checked lock names),
+    /// and whether their runs are alive. Takes nothing.
+    pub async fn inspect_locks(
+        &self,
+        host: &str,
+        names: &[String],
+    ) -> Result<Vec<crate::jobs::locks::LockState>, ProtocolError> {
+        let out = self
+            .transport
+            .exec(host, &crate::jobs::locks::inspect_script(names), SHORT)
+            .await?;
+        crate::jobs::locks::parse_inspect(&out.stdout).ok_or_else(|| ProtocolError::Garbled {
+            host: host.into(),
+            detail: format!(
+                "lock listing answered {:?} {:?}",
+                out.stdout,
+                out.stderr.trim()
+            ),
+        })
+    }
+
+    /// Remove the records beside locks `names` that no run holds.
+    pub async fn unlock(
+        &self,
+        host: &str,
+        names: &[String],
+    ) -> Result<crate::jobs::locks::Unlocked, ProtocolError> {
+        let out = self
+            .transport
+            .exec(host, &crate::jobs::locks::unlock_script(names), SHORT)
+            .await?;
+        crate::jobs::locks::parse_unlock(&out.stdout).ok_or_else(|| ProtocolError::Garbled {
+            host: host.into(),
+            detail: format!("unlock answered {:?} {:?}", out.stdout, out.stderr.trim()),
+        })
     }
 
     pub fn tail_script(job: &str, offset: u64, policy: &PollPolicy) -> String {

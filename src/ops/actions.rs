@@ -63,6 +63,17 @@ pub enum Change {
         runbook: String,
         target: String,
     },
+    /// Remove the lock records on `host` that no run holds (left by a run
+    /// killed without its cleanup, unreadable, or from a newer opsdeck).
+    Unlock {
+        host: String,
+        /// The target, as the operator named it.
+        target: String,
+        /// The lock names (checked).
+        locks: Vec<String>,
+        /// The records shown to the operator before (descriptions).
+        shown: Vec<String>,
+    },
 }
 
 /// What a journaled change says of itself.
@@ -202,6 +213,26 @@ impl Change {
                     ("owner".into(), owner.clone()),
                     ("runbook".into(), runbook.clone()),
                 ],
+            },
+            Change::Unlock {
+                host,
+                target,
+                locks,
+                shown,
+            } => About {
+                name: "unlock",
+                title: format!("unlock {target} on {host}"),
+                target_kind: "lock",
+                target: target.clone(),
+                host: host.clone(),
+                danger: Danger::Destructive,
+                call: format!(
+                    "remove the records beside {} that no run holds (each while holding its lock)",
+                    locks.join(", ")
+                ),
+                params: std::iter::once(("locks".to_string(), locks.join(" ")))
+                    .chain(shown.iter().map(|s| ("record".to_string(), s.clone())))
+                    .collect(),
             },
             Change::Session {
                 instance,
@@ -375,6 +406,35 @@ pub async fn perform(
                 .await
                 .map(|()| "its process group was killed; it ends as cancelled".to_string())
                 .map_err(|e| e.to_string());
+            return end(p, begun, r, None);
+        }
+        Change::Unlock { host, locks, .. } => {
+            let r = crate::jobs::protocol::RunProtocol::new(p.transport.clone())
+                .unlock(host, locks)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|u| {
+                    let removed: Vec<String> = u
+                        .removed
+                        .iter()
+                        .map(|(n, r)| format!("{n} ({r})"))
+                        .collect();
+                    let busy = u.busy.join(", ");
+                    if removed.is_empty() && !busy.is_empty() {
+                        Err(format!(
+                            "still held by a running run: {busy} (cancel the run instead)"
+                        ))
+                    } else if removed.is_empty() {
+                        Ok("no record was left to remove".into())
+                    } else if busy.is_empty() {
+                        Ok(format!("removed {}", removed.join(", ")))
+                    } else {
+                        Ok(format!(
+                            "removed {}; still held by a running run: {busy}",
+                            removed.join(", ")
+                        ))
+                    }
+                });
             return end(p, begun, r, None);
         }
         Change::Session { .. } | Change::Forward { .. } => {

@@ -8,6 +8,7 @@ use crate::domain::Instance;
 use crate::jobs::locks::HolderRecord;
 use crate::jobs::protocol::{JobInfo, RunProtocol};
 use crate::ops::Providers;
+use crate::store::journal::RunOutcome;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -26,8 +27,9 @@ pub struct HostRun {
     pub runbook: String,
     pub target: String,
     pub since: DateTime<Utc>,
-    /// In the journal's words: in flight, succeeded, failed, cancelled, lost.
-    pub status: &'static str,
+    /// How it ended, in the journal's words; `in flight` (None) while it runs.
+    #[serde(rename = "status", serialize_with = "status_words")]
+    pub outcome: Option<RunOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     pub log_bytes: u64,
@@ -36,9 +38,31 @@ pub struct HostRun {
     pub mine: bool,
 }
 
+// serde hands `serialize_with` a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn status_words<S: serde::Serializer>(o: &Option<RunOutcome>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.map_or("in flight", RunOutcome::as_str))
+}
+
 impl HostRun {
     pub fn in_flight(&self) -> bool {
-        self.status == "in flight"
+        self.outcome.is_none()
+    }
+
+    pub fn status(&self) -> &'static str {
+        self.outcome.map_or("in flight", RunOutcome::as_str)
+    }
+
+    /// Its cancel as a journaled change (under the canceller, naming the
+    /// owner).
+    pub fn cancel_change(&self) -> crate::ops::actions::Change {
+        crate::ops::actions::Change::CancelRun {
+            host: self.host.clone(),
+            run: self.run.clone(),
+            owner: self.owner.clone(),
+            runbook: self.runbook.clone(),
+            target: self.target.clone(),
+        }
     }
 
     /// "alice's run R (`deploy` on paiss-staging)", as a cancel or a
@@ -78,7 +102,7 @@ impl HostRun {
         };
         let mine = known || (owner == me.who && identity == me.identity);
         HostRun {
-            status: job.status(),
+            outcome: job.outcome(),
             exit_code: job.exit_code,
             log_bytes: job.log_size,
             run: job.id,
@@ -122,15 +146,12 @@ pub async fn everyone(
         match answer {
             Ok(jobs) => runs.extend(
                 jobs.into_iter()
-                    .filter(|j| {
-                        j.in_flight()
-                            || DateTime::from_timestamp(j.started_epoch, 0)
-                                .is_some_and(|t| now - t <= recent)
-                    })
                     .map(|j| {
                         let known = known.contains(j.id.as_str());
                         HostRun::of(i, j, &p.operator, known)
-                    }),
+                    })
+                    // `since` is on the starter's clock, as `now` is on ours.
+                    .filter(|r| r.in_flight() || now - r.since <= recent),
             ),
             Err(e) => warnings.push(format!("runs on {}: {e}", i.id)),
         }

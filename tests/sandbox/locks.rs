@@ -469,3 +469,60 @@ fn cancelling_someone_else_s_run_needs_its_name_typed_and_journals_both_names() 
     );
     assert_eq!(cancel["finish"]["status"], "succeeded", "{cancel}");
 }
+
+#[test]
+fn unlock_shows_the_record_first_removes_what_no_run_holds_and_never_breaks_a_live_lock() {
+    let e = Estate::new();
+    let locks = e.host_dir("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let garbage = locks.join("project-filter-ical-staging.someone-else.holder");
+    std::fs::write(&garbage, b"\x00\x07 not a lock record").unwrap();
+    // Shown first; a change, so --yes is needed.
+    let (code, _, err) = e.run("bob", &["unlock", TENANT]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(
+            "project-filter-ical-staging on i-0a4f1c2e9b7d30001: an unreadable lock record"
+        ) && err.contains("no run holds it")
+            && err.contains("pass --yes"),
+        "{err}"
+    );
+    assert!(garbage.exists());
+    let (code, _, err) = e.run("bob", &["unlock", TENANT, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("removed project-filter-ical-staging (someone-else)"),
+        "{err}"
+    );
+    assert!(!garbage.exists());
+    let unlock = e.last_run("bob");
+    assert_eq!(unlock["start"]["runbook"], "unlock", "{unlock}");
+    assert_eq!(unlock["finish"]["status"], "succeeded", "{unlock}");
+    assert!(
+        unlock["start"]["params"]
+            .to_string()
+            .contains("unreadable lock record"),
+        "the record shown is journaled: {unlock}"
+    );
+    // Free: the deploy the record blocked runs; while it runs, its lock
+    // is never broken.
+    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let record = e.held_by("deploy");
+    let (code, _, err) = e.run("bob", &["unlock", TENANT, "--yes"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("held by alice") || err.contains("alice — `deploy`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("a running run holds project-filter-ical-staging"),
+        "{err}"
+    );
+    assert!(record.exists(), "the live record stays");
+    let (code, out) = finish(alice);
+    assert_eq!(code, 0, "{out}");
+    // Nothing left: nothing to do.
+    let (code, _, err) = e.run("bob", &["unlock", TENANT, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing to unlock"), "{err}");
+}

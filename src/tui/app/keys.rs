@@ -136,6 +136,14 @@ impl App {
             Action::Back => self.go_back(),
             Action::Refresh => self.refresh_screen(),
             Action::CancelRun => {
+                let active = self
+                    .selected_run_id()
+                    .and_then(|id| self.run(&id))
+                    .filter(|r| r.status.is_active());
+                if let Some(RunKind::Elsewhere { run, .. }) = active.map(|r| &r.kind) {
+                    let run = (**run).clone();
+                    return self.confirm_cancel_elsewhere(run);
+                }
                 match self
                     .selected_run_id()
                     .filter(|id| self.run(id).is_some_and(|r| r.status.is_active()))

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 mod actions;
 pub mod confirm;
 mod dialogs;
+mod elsewhere;
 pub mod fleet;
 mod keys;
 pub mod line_edit;
@@ -101,6 +102,8 @@ pub struct Runs {
     /// Changes and downloads sent and not yet answered (the spinner turns).
     pub actions_in_flight: usize,
     seq: u32,
+    /// When everyone's runs were last asked of the hosts.
+    pub host_runs_asked: Option<DateTime<Utc>>,
     /// Distinguishes this console's run ids from another console's started
     /// in the same second (set from the process id; empty in tests).
     pub tag: String,

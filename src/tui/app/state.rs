@@ -78,6 +78,13 @@ pub enum RunKind {
     Forward,
     /// A run opened from the journal (History): shown, not driven here.
     Journal,
+    /// A run on a host this console did not start (another operator's, or
+    /// this operator's from another opsdeck): listed from the host,
+    /// followed read-only once opened.
+    Elsewhere {
+        run: Box<crate::ops::runs::HostRun>,
+        followed: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +261,11 @@ pub enum Msg {
     /// Text pasted into the terminal (bracketed paste): taken whole.
     Paste(String),
     Tick(DateTime<Utc>),
+    /// Everyone's runs on the hosts, and the hosts that could not be asked.
+    HostRuns {
+        runs: Vec<crate::ops::runs::HostRun>,
+        warnings: Vec<String>,
+    },
     /// A page of the instance listing, as it arrives.
     InstancesPage(Vec<Instance>),
     /// The instance listing ended: all of it, or the error that stopped it.
@@ -365,6 +377,13 @@ pub enum Effect {
     CancelRun {
         id: RunId,
         host: String,
+    },
+    /// Everyone's runs on these instances' hosts ([`crate::ops::runs`]).
+    LoadHostRuns(Vec<Instance>),
+    /// Cancel a run this console did not start: journaled, naming its owner.
+    CancelElsewhere {
+        run: Box<crate::ops::runs::HostRun>,
+        production: bool,
     },
     /// The changes and downloads below are journaled like runs
     /// ([`crate::ops::actions`]); `production` goes into the record.

@@ -9,6 +9,7 @@ impl App {
             Msg::Key(k) => self.on_key(k),
             Msg::Paste(text) => self.on_paste(&text),
             Msg::Tick(now) => self.on_tick(now),
+            Msg::HostRuns { runs, warnings } => self.on_host_runs(runs, warnings),
             Msg::InstancesPage(page) => self.on_instances_page(page),
             Msg::Instances(r) => self.on_instances(r),
             Msg::Snapshot { host, result } => self.on_snapshot(host, result),
@@ -86,6 +87,10 @@ impl App {
         // The drill in progress shows its clock on Drills.
         if self.estate.drill.is_some() && self.screen == Screen::Drills {
             self.rebuild(Screen::Drills);
+        }
+        // Everyone's runs, while Runs is open.
+        if self.screen == Screen::Runs {
+            return self.ask_host_runs(false);
         }
         vec![]
     }
@@ -333,6 +338,8 @@ impl App {
         reload: Vec<Effect>,
     ) -> Vec<Effect> {
         self.runs.actions_in_flight = self.runs.actions_in_flight.saturating_sub(1);
+        // A change may have ended someone's run: Runs asks the hosts again.
+        self.runs.host_runs_asked = None;
         match result {
             Ok(detail) => self.notify(Level::Info, format!("{title}: {detail}")),
             Err(e) => self.notify(Level::Error, format!("{title} failed: {e}")),

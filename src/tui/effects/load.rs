@@ -90,3 +90,17 @@ pub(super) fn posture(p: Providers, tx: Tx) {
         let _ = tx.send(Msg::Posture(p.cloud.posture().await));
     });
 }
+
+/// Everyone's runs on the instances' hosts, in flight and from the last day.
+pub(super) fn host_runs(p: Providers, tx: Tx, instances: Vec<crate::domain::Instance>) {
+    tokio::spawn(async move {
+        let (runs, warnings) = crate::ops::runs::everyone(
+            &p,
+            &instances,
+            chrono::Duration::hours(24),
+            crate::clock::now(),
+        )
+        .await;
+        let _ = tx.send(Msg::HostRuns { runs, warnings });
+    });
+}

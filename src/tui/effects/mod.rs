@@ -165,6 +165,10 @@ impl EffectsRunner {
             Effect::FollowTarget { id, host } => self.follow_target(&p, id, host),
             Effect::CancelFleet { id } => self.cancel_fleet(&id),
             Effect::CancelRun { id, host } => self.cancel_run(&p, id, host),
+            Effect::LoadHostRuns(instances) => load::host_runs(p, tx, instances),
+            Effect::CancelElsewhere { run, production } => {
+                self.perform(p, run.cancel_change(), production, vec![]);
+            }
             Effect::LoadDrills => journal::drills(p, tx),
             Effect::StartDrill(name) => journal::start_drill(p, tx, name),
             Effect::VerifyDrill => journal::verify_drill(p, tx),

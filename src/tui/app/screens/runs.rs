@@ -1,6 +1,7 @@
 //! Runs: this console's runs, newest first (runbooks, fleet targets, port
-//! forwards, runs reattached from the journal). Enter follows one's output;
-//! Ctrl-C cancels it; `e` shows only the runs that did not succeed.
+//! forwards, runs reattached from the journal), and everyone else's on the
+//! hosts (asked while it is open). Enter follows one's output; Ctrl-C
+//! cancels it; `e` shows only the runs that did not succeed.
 
 use super::*;
 
@@ -25,8 +26,20 @@ impl View for Runs {
         app.fleet_summary()
     }
 
+    fn opened(&self, app: &mut App) -> Vec<Effect> {
+        app.ask_host_runs(true)
+    }
+
+    fn refresh(&self, app: &mut App) -> Vec<Effect> {
+        app.notify(Level::Info, "refreshing…");
+        let mut fx = app.refresh_all();
+        fx.extend(app.ask_host_runs(true));
+        fx
+    }
+
     fn select(&self, app: &mut App, key: String) -> Vec<Effect> {
-        let fx = app.follow_fleet_target(&key);
+        let mut fx = app.follow_fleet_target(&key);
+        fx.extend(app.follow_elsewhere(&key));
         app.nav.pane.show(key.into(), true);
         app.go(Screen::RunOutput, true);
         fx
