@@ -200,40 +200,13 @@ impl Change {
                 owner,
                 runbook,
                 target,
-            } => About {
-                name: "cancel-run",
-                title: format!("cancel {owner}'s run {run} (`{runbook}` on {target})"),
-                target_kind: "run",
-                target: target.clone(),
-                host: host.clone(),
-                danger: Danger::Destructive,
-                call: format!("kill the process group of job {run} on {host} (TERM, then KILL)"),
-                params: vec![
-                    ("run".into(), run.clone()),
-                    ("owner".into(), owner.clone()),
-                    ("runbook".into(), runbook.clone()),
-                ],
-            },
+            } => about_cancel(host, run, owner, runbook, target),
             Change::Unlock {
                 host,
                 target,
                 locks,
                 shown,
-            } => About {
-                name: "unlock",
-                title: format!("unlock {target} on {host}"),
-                target_kind: "lock",
-                target: target.clone(),
-                host: host.clone(),
-                danger: Danger::Destructive,
-                call: format!(
-                    "remove the records beside {} that no run holds (each while holding its lock)",
-                    locks.join(", ")
-                ),
-                params: std::iter::once(("locks".to_string(), locks.join(" ")))
-                    .chain(shown.iter().map(|s| ("record".to_string(), s.clone())))
-                    .collect(),
-            },
+            } => about_unlock(host, target, locks, shown),
             Change::Session {
                 instance,
                 label,
@@ -269,6 +242,41 @@ impl Change {
     /// Its title, as the console's notices and History show it.
     pub fn title(&self) -> String {
         self.about().title
+    }
+}
+
+fn about_cancel(host: &str, run: &str, owner: &str, runbook: &str, target: &str) -> About {
+    About {
+        name: "cancel-run",
+        title: format!("cancel {owner}'s run {run} (`{runbook}` on {target})"),
+        target_kind: "run",
+        target: target.to_string(),
+        host: host.to_string(),
+        danger: Danger::Destructive,
+        call: format!("kill the process group of job {run} on {host} (TERM, then KILL)"),
+        params: vec![
+            ("run".into(), run.to_string()),
+            ("owner".into(), owner.to_string()),
+            ("runbook".into(), runbook.to_string()),
+        ],
+    }
+}
+
+fn about_unlock(host: &str, target: &str, locks: &[String], shown: &[String]) -> About {
+    About {
+        name: "unlock",
+        title: format!("unlock {target} on {host}"),
+        target_kind: "lock",
+        target: target.to_string(),
+        host: host.to_string(),
+        danger: Danger::Destructive,
+        call: format!(
+            "remove the records beside {} that no run holds (each while holding its lock)",
+            locks.join(", ")
+        ),
+        params: std::iter::once(("locks".to_string(), locks.join(" ")))
+            .chain(shown.iter().map(|s| ("record".to_string(), s.clone())))
+            .collect(),
     }
 }
 

@@ -340,7 +340,7 @@ fn runs_of(e: &Estate, who: &str) -> Vec<serde_json::Value> {
 #[test]
 fn everyone_sees_everyone_s_runs_and_follows_them_byte_for_byte() {
     let e = Estate::new();
-    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let alice = e.spawn_slowed("alice", &["run", "deploy", TENANT, "--yes"], 1000);
     let alice_run = run_id(&e.held_by("deploy"));
     // Bob's opsdeck never started it, yet lists it: Alice's, in flight.
     let listed = runs_of(&e, "bob");
@@ -395,7 +395,7 @@ fn everyone_sees_everyone_s_runs_and_follows_them_byte_for_byte() {
 fn cancelling_someone_else_s_run_needs_its_name_typed_and_journals_both_names() {
     use std::io::{BufRead, Write};
     let e = Estate::new();
-    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let alice = e.spawn_slowed("alice", &["run", "deploy", TENANT, "--yes"], 1000);
     let alice_run = run_id(&e.held_by("deploy"));
     let mut bob = e
         .cmd("bob", &["attach", &alice_run])
@@ -506,7 +506,7 @@ fn unlock_shows_the_record_first_removes_what_no_run_holds_and_never_breaks_a_li
     );
     // Free: the deploy the record blocked runs; while it runs, its lock
     // is never broken.
-    let alice = e.spawn("alice", &["run", "deploy", TENANT, "--yes"]);
+    let alice = e.spawn_slowed("alice", &["run", "deploy", TENANT, "--yes"], 1000);
     let record = e.held_by("deploy");
     let (code, _, err) = e.run("bob", &["unlock", TENANT, "--yes"]);
     assert_eq!(code, 3, "{err}");
