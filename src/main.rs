@@ -685,7 +685,7 @@ fn console(
         let mut app = App::new(session.config, session.ctx, keymap, now);
         app.library = std::sync::Arc::new(library);
         app.estate.contexts = session.contexts.clone();
-        app.runs.tag = format!("{:04x}", std::process::id() & 0xffff);
+        app.runs.tag = opsdeck::ops::process_tag().to_string();
         if let Some(w) = session.warning {
             app.update(opsdeck::tui::app::Msg::Tick(now));
             tracing::warn!("{w}");

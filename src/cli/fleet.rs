@@ -70,12 +70,7 @@ pub async fn run_on_tag(
         }
     };
     let at = crate::clock::now();
-    let id = ops::RunId::new(
-        at,
-        spec.name(),
-        &format!("f{:04x}", std::process::id() & 0xffff),
-    )
-    .into_string();
+    let id = ops::RunId::new(at, spec.name(), &format!("f{}", ops::process_tag())).into_string();
     if args.dry_run {
         return print_plan(spec, &plan, &id, args);
     }

@@ -300,11 +300,11 @@ fn report_end(
 fn new_run_id(runbook: &str) -> String {
     static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let pid = std::process::id() & 0xffff;
+    let tag = ops::process_tag();
     let suffix = if n == 0 {
-        format!("h{pid:04x}")
+        format!("h{tag}")
     } else {
-        format!("h{pid:04x}{n}")
+        format!("h{tag}{n}")
     };
     ops::RunId::new(crate::clock::now(), runbook, &suffix).into_string()
 }

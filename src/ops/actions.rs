@@ -325,7 +325,7 @@ pub fn begin_as(
         RunId::new(
             started_at,
             about.name,
-            &format!("{seq:03}-{}", std::process::id()),
+            &format!("{seq:03}-{}", super::process_tag()),
         )
         .into_string()
     });

@@ -241,9 +241,29 @@ pub fn consent(run: &RenderedRun, agreed: bool, typed: Option<&str>) -> Result<(
     }
 }
 
+/// This process's tag in the run ids it makes: eight hex digits drawn
+/// once from the standard library's per-process random keys. A process id
+/// alone repeats (process ids wrap, and two laptops have the same ones) and
+/// the job directory on a host is shared by every operator, so two runs
+/// started in one second by two processes must not share an id.
+pub fn process_tag() -> &'static str {
+    use std::hash::{BuildHasher, Hasher};
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        h.write_u128(nanos);
+        format!("{:08x}", h.finish() as u32)
+    })
+}
+
 /// A run's id: `YYYYmmdd-HHMMSS-RUNBOOK-TAG`, where the tag tells apart runs
-/// started in the same second (a console's sequence number, a process id,
-/// a fan-out's index).
+/// started in the same second (a console's sequence number, a process's
+/// [`process_tag`], a fan-out's index).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RunId(String);
 
