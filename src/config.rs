@@ -40,6 +40,12 @@ pub struct ContextConfig {
     pub production: bool,
     #[serde(default)]
     pub read_only: bool,
+    /// An S3 bucket where the runs that have no host to hold their locks
+    /// (`recover-instance`'s cloud steps) keep them, under
+    /// `opsdeck/locks/`. None: such runs are not locked across operators,
+    /// and say so.
+    #[serde(default)]
+    pub locks_bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -115,6 +115,7 @@ fn choose_context(opts: &Options, user: &Config) -> Result<Option<ContextConfig>
                 regions: vec![],
                 production: false,
                 read_only: false,
+                locks_bucket: None,
             })),
             None if name == "aws" => Ok(Some(ContextConfig {
                 name: "aws".into(),
@@ -123,6 +124,7 @@ fn choose_context(opts: &Options, user: &Config) -> Result<Option<ContextConfig>
                 regions: vec![],
                 production: false,
                 read_only: false,
+                locks_bucket: None,
             })),
             None => {
                 let known: Vec<&str> = user.contexts.iter().map(|c| c.name.as_str()).collect();

@@ -24,6 +24,10 @@ const R1: &str = "eu-north-1";
 const R2: &str = "us-east-1";
 
 async fn estate(regions: &[&str], page_size: i32) -> AwsEstate {
+    estate_with_locks(regions, page_size, None).await
+}
+
+async fn estate_with_locks(regions: &[&str], page_size: i32, locks: Option<&str>) -> AwsEstate {
     let ctx = ContextConfig {
         name: "moto".into(),
         provider: ProviderKind::Aws,
@@ -31,6 +35,7 @@ async fn estate(regions: &[&str], page_size: i32) -> AwsEstate {
         regions: regions.iter().map(|r| r.to_string()).collect(),
         production: false,
         read_only: false,
+        locks_bucket: locks.map(str::to_string),
     };
     aws::connect_with(
         &ctx,
@@ -749,4 +754,78 @@ async fn posture_finds_open_groups_unencrypted_volumes_and_imdsv1() {
         !f.iter()
             .any(|x| x.kind == FindingKind::ImdsV1Allowed && x.resource == v2)
     );
+}
+
+/// The run locks of runs with no host, in S3: one writer wins
+/// (If-None-Match), a stale lock is taken over once (If-Match on its
+/// ETag), and an end removes only its own (DeleteObject If-Match).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_locks_in_s3_are_conditional_writes() {
+    use opsdeck::provider::run_locks::Take;
+    let conf = sdk(R2).await;
+    let s3 = s3_client(&conf);
+    let bucket = "opsdeck-team-locks";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let e = estate_with_locks(&[R2], 1000, Some(bucket)).await;
+    let locks = e
+        .cloud
+        .run_locks()
+        .expect("a context with locks_bucket has a lock store");
+    assert_eq!(locks.place(), format!("s3://{bucket}/opsdeck/locks"));
+    let Take::Took { tag: a } = locks.take("host-i-1", b"{\"run\":\"a\"}").await.unwrap() else {
+        panic!("the first take wins");
+    };
+    let Take::Held { record, tag, age } = locks.take("host-i-1", b"{\"run\":\"b\"}").await.unwrap()
+    else {
+        panic!("the second finds the first");
+    };
+    assert_eq!(record, b"{\"run\":\"a\"}");
+    assert_eq!(tag, a);
+    assert!(age.is_some_and(|a| a.as_secs() < 60), "{age:?}");
+    // The object is where the note says.
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key("opsdeck/locks/host-i-1.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.e_tag().unwrap(), a);
+    // Two take over the same stale tag: only one wins.
+    let first = locks
+        .take_over("host-i-1", b"{\"run\":\"b\"}", &a)
+        .await
+        .unwrap();
+    let second = locks
+        .take_over("host-i-1", b"{\"run\":\"c\"}", &a)
+        .await
+        .unwrap();
+    let Take::Took { tag: b } = first else {
+        panic!("b takes it over: {first:?}");
+    };
+    assert!(
+        matches!(&second, Take::Held { record, .. } if record == b"{\"run\":\"b\"}"),
+        "{second:?}"
+    );
+    // The first holder's end removes nothing of b's.
+    assert!(!locks.release("host-i-1", &a).await.unwrap());
+    assert!(
+        !locks
+            .renew("host-i-1", b"{\"run\":\"a\"}", &a)
+            .await
+            .unwrap()
+    );
+    assert!(
+        locks
+            .renew("host-i-1", b"{\"run\":\"b\"}", &b)
+            .await
+            .unwrap()
+    );
+    assert!(locks.release("host-i-1", &b).await.unwrap());
+    assert!(matches!(
+        locks.take("host-i-1", b"{}").await.unwrap(),
+        Take::Took { .. }
+    ));
+    // Without a locks_bucket there is no store (such runs say so).
+    assert!(estate(&[R2], 1000).await.cloud.run_locks().is_none());
 }

@@ -137,11 +137,15 @@ pub async fn run(
         let Some(ended) = start_and_follow(p, &protocol, &id, &rendered, args.json).await else {
             return Ok(exit::USAGE);
         };
-        // Another run took the lock between the wait and the start.
+        // Another run took the lock between the wait and the start (or,
+        // for a procedure, whose locks are not on a host to ask, holds it).
         if ended.status == RunOutcome::Refused
             && until.is_some_and(|u| std::time::Instant::now() < u)
         {
             eprintln!("opsdeck: {id} refused; waiting again");
+            if rendered.procedure.is_some() {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
             continue;
         }
         report_end(p, &id, &rendered, &ended, args.json)?;
@@ -208,7 +212,9 @@ async fn wait_for_locks(
     rendered: &RenderedRun,
     until: std::time::Instant,
 ) -> Result<(), u8> {
-    if rendered.locks.is_empty() {
+    // A procedure's locks are in the provider's lock store, not on its
+    // (perhaps lost) host: its start is the question.
+    if rendered.locks.is_empty() || rendered.procedure.is_some() {
         return Ok(());
     }
     let locks =

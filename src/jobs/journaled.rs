@@ -143,6 +143,7 @@ pub fn launch(
                 host: run.host.clone(),
                 procedure: procedure.clone(),
                 local_log: Some(journal.output_path(id)),
+                locks: Some(job_locks(run, id, operator, at)),
             },
             tx,
         ),

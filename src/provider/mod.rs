@@ -11,6 +11,7 @@ pub mod aws;
 pub mod host;
 pub mod layout;
 pub mod machines;
+pub mod run_locks;
 pub mod sandbox;
 pub mod session;
 
@@ -99,6 +100,11 @@ pub type ProviderResult<T> = Result<T, ProviderError>;
 pub trait CloudInventory: Send + Sync {
     /// Short label for the header ("sandbox", "aws:prod").
     fn label(&self) -> String;
+    /// Where runs with no host keep their locks (none: such runs are not
+    /// locked, and say so).
+    fn run_locks(&self) -> Option<std::sync::Arc<dyn run_locks::LockStore>> {
+        None
+    }
     async fn instances(&self) -> ProviderResult<Vec<Instance>>;
     /// The same list, its pages handed to `on_page` as they arrive (rows
     /// not yet complete: SSM's status may still be unknown); the whole

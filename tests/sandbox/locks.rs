@@ -15,9 +15,12 @@ const TENANT: &str = "tenant=filter-ical-staging";
 
 /// Two homes and the sandbox they share.
 struct Estate {
-    _tmp: tempfile::TempDir,
     sandbox: PathBuf,
     root: PathBuf,
+    /// The sandbox's real PostgreSQL servers, when it has them (stopped
+    /// before the directory goes).
+    real_db: Option<common::RealDb>,
+    _tmp: tempfile::TempDir,
 }
 
 impl Estate {
@@ -29,10 +32,25 @@ impl Estate {
             _tmp: tmp,
             sandbox,
             root,
+            real_db: None,
         };
         let (code, _, err) = e.run("alice", &["ls", "tenants"]);
         assert_eq!(code, 0, "{err}");
         e
+    }
+
+    /// With real PostgreSQL servers (a recovery restores its database):
+    /// the shared sandbox is Alice's own.
+    fn with_real_db() -> Estate {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let db = common::real_db_sandbox(&root.join("alice"));
+        Estate {
+            sandbox: db.sandbox(),
+            root,
+            real_db: Some(db),
+            _tmp: tmp,
+        }
     }
 
     /// `who`'s opsdeck: their own home, the shared sandbox; the
@@ -44,6 +62,9 @@ impl Estate {
             .arg("--sandbox-dir")
             .arg(&self.sandbox)
             .args(args);
+        if self.real_db.is_some() {
+            c.env_remove("OPSDECK_SANDBOX_PG");
+        }
         c
     }
 
@@ -525,4 +546,124 @@ fn unlock_shows_the_record_first_removes_what_no_run_holds_and_never_breaks_a_li
     let (code, _, err) = e.run("bob", &["unlock", TENANT, "--yes"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("nothing to unlock"), "{err}");
+}
+
+const RECOVER: [&str; 6] = [
+    "run",
+    "recover-instance",
+    "instance=cohuron-pmo-api",
+    "--yes",
+    "--confirm",
+    "cohuron-pmo-api",
+];
+
+impl Estate {
+    /// The PMO host is lost: stopped, its agent gone.
+    fn lose_pmo(&self) {
+        use opsdeck::provider::sandbox::estate;
+        let mut st = estate::load(&self.sandbox).unwrap();
+        let i = st
+            .instances
+            .iter_mut()
+            .find(|i| i.id == estate::PMO_HOST)
+            .unwrap();
+        i.state = "stopped".into();
+        i.ssm_ping = opsdeck::domain::SsmPing::ConnectionLost;
+        estate::save(&self.sandbox, &st).unwrap();
+    }
+
+    /// The recovery lock of the lost PMO host (its host cannot keep it).
+    fn recovery_lock(&self) -> PathBuf {
+        self.sandbox.join("cloud-locks").join(format!(
+            "host-{}.json",
+            opsdeck::provider::sandbox::estate::PMO_HOST
+        ))
+    }
+
+    /// Waits until the recovery lock is taken; the run holding it.
+    fn recovery_held(&self) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(self.recovery_lock())
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+            {
+                return v["run"].as_str().unwrap().to_string();
+            }
+            assert!(Instant::now() < until, "no recovery took its lock");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn replacements(&self) -> usize {
+        let st = opsdeck::provider::sandbox::estate::load(&self.sandbox).unwrap();
+        st.instances
+            .iter()
+            .filter(|i| i.name.starts_with("cohuron-pmo-api-recovered"))
+            .count()
+    }
+}
+
+#[test]
+fn two_recoveries_of_one_lost_instance_launch_one_replacement() {
+    let e = Estate::with_real_db();
+    e.lose_pmo();
+    let alice = e.spawn_slowed("alice", &RECOVER, 1000);
+    let alice_run = e.recovery_held();
+    // Bob's recovery of the same lost host is refused before any call,
+    // naming Alice's run, though the host itself cannot be asked.
+    let (code, out, err) = e.run("bob", &RECOVER);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("held by alice")
+            && err.contains("`recover-instance` on cohuron-pmo-api")
+            && err.contains(&alice_run)
+            && err.contains("the sandbox's lock store"),
+        "{err}"
+    );
+    assert!(!out.contains("RunInstances"), "{out}");
+    assert_eq!(e.last_run("bob")["finish"]["status"], "refused");
+    let (code, out) = finish(alice);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(e.replacements(), 1, "one lost host, one replacement");
+    // Released at the end: the next recovery would take it.
+    assert!(!e.recovery_lock().exists());
+}
+
+#[test]
+fn a_recovery_lock_its_opsdeck_stopped_renewing_is_taken_over_after_the_lease() {
+    let e = Estate::with_real_db();
+    e.lose_pmo();
+    let mut alice = e
+        .cmd("alice", &RECOVER)
+        .env("OPSDECK_SIM_DELAY_MS", "1000")
+        .env("OPSDECK_CLOUD_LEASE_SECS", "3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let alice_run = e.recovery_held();
+    // Alice's opsdeck dies without its cleanup: the lock stays, unrenewed.
+    alice.kill().unwrap();
+    alice.wait().unwrap();
+    assert!(e.recovery_lock().exists());
+    std::thread::sleep(Duration::from_secs(4));
+    let (code, out, err) = e
+        .cmd("bob", &RECOVER)
+        .env("OPSDECK_CLOUD_LEASE_SECS", "3")
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    let said = format!(
+        "took over a stale lock: host-{} was held by run {alice_run} (alice, recover-instance), not renewed for",
+        opsdeck::provider::sandbox::estate::PMO_HOST
+    );
+    assert!(out.contains(&said), "{out}{err}");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!e.recovery_lock().exists());
 }

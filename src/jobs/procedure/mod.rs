@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 mod create_image;
 mod launch_like;
+mod locks;
 mod move_address;
 mod newest_image;
 mod prune_images;
@@ -71,6 +72,9 @@ pub struct ProcedureRequest {
     pub host: String,
     pub procedure: Procedure,
     pub local_log: Option<PathBuf>,
+    /// What it holds while it runs (kept in the provider's lock store:
+    /// its host may be gone).
+    pub locks: Option<crate::jobs::locks::JobLocks>,
 }
 
 /// How often a wait asks again (`OPSDECK_CLOUD_POLL_MS`, default 2 s) and
@@ -96,6 +100,27 @@ pub fn spawn_procedure(
 ) -> RunHandle {
     let (handle, cancel) = RunHandle::new(req.run.clone());
     tokio::spawn(async move {
+        let (held, said) = match &req.locks {
+            None => (None, Vec::new()),
+            Some(l) => match locks::take(cloud.as_ref(), l).await {
+                locks::Taking::Took(h, said) => (Some(h), said),
+                locks::Taking::Unlocked(why) => (None, vec![why]),
+                locks::Taking::Refused(locked) => {
+                    let _ = events.send(RunEvent::Refused {
+                        run: req.run.clone(),
+                        locked,
+                    });
+                    return;
+                }
+                locks::Taking::Failed(why) => {
+                    let _ = events.send(RunEvent::Failed {
+                        run: req.run.clone(),
+                        error: format!("not started: cannot take its locks: {why}"),
+                    });
+                    return;
+                }
+            },
+        };
         let mut r = Runner {
             out: Out::new(&req.run, req.local_log.as_ref(), events.clone()),
             cloud,
@@ -110,8 +135,14 @@ pub fn spawn_procedure(
             host: req.host.clone(),
             pid: 0,
         });
+        for line in said.iter().filter(|l| !l.is_empty()) {
+            r.out.line(line);
+        }
         let end = r.run(&req).await;
         r.describe_estate(!matches!(end, End::Done));
+        if let Some(h) = held {
+            h.release().await;
+        }
         let ev = match end {
             End::Done => {
                 r.out.line(&format!("{RESULT_MARKER}succeeded"));
@@ -535,6 +566,7 @@ mod tests {
                 host: ID.into(),
                 procedure,
                 local_log: None,
+                locks: None,
             },
             tx,
         );

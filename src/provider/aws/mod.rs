@@ -9,6 +9,7 @@ pub mod ec2;
 mod fleet;
 mod machines;
 pub mod s3;
+mod s3_locks;
 pub mod ssm;
 
 use crate::config::ContextConfig;
@@ -33,12 +34,18 @@ pub struct AwsCloud {
     profile: Option<String>,
     regions: Vec<RegionClients>,
     host_regions: HostRegions,
+    /// The context's `locks_bucket`, as a lock store.
+    locks: Option<Arc<dyn crate::provider::run_locks::LockStore>>,
 }
 
 #[async_trait]
 impl CloudInventory for AwsCloud {
     fn label(&self) -> String {
         self.label.clone()
+    }
+
+    fn run_locks(&self) -> Option<Arc<dyn crate::provider::run_locks::LockStore>> {
+        self.locks.clone()
     }
 
     async fn instances(&self) -> ProviderResult<Vec<Instance>> {
@@ -439,18 +446,23 @@ pub async fn connect_with(ctx: &ContextConfig, ov: Overrides) -> Result<AwsEstat
         Some(p) => format!("aws:{p}"),
         None => "aws".to_string(),
     };
+    let store = Arc::new(s3::S3Store::new(
+        base.clone(),
+        home.clone(),
+        ov.endpoint_url.is_some() || endpoint_overridden(),
+    ));
     Ok(AwsEstate {
         cloud: Arc::new(AwsCloud {
             label,
             profile: ctx.profile.clone(),
             regions: region_clients,
             host_regions: host_regions.clone(),
+            locks: ctx.locks_bucket.clone().map(|b| {
+                Arc::new(s3_locks::S3Locks::new(store.clone(), b))
+                    as Arc<dyn crate::provider::run_locks::LockStore>
+            }),
         }),
-        store: Arc::new(s3::S3Store::new(
-            base.clone(),
-            home.clone(),
-            ov.endpoint_url.is_some() || endpoint_overridden(),
-        )),
+        store,
         transport: Arc::new(SsmTransport::new(
             ssm_clients,
             home,

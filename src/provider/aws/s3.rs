@@ -27,12 +27,12 @@ pub struct S3Store {
     home_region: String,
 }
 
-fn ts(d: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
+pub(super) fn ts(d: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
     d.and_then(|d| Utc.timestamp_opt(d.secs(), d.subsec_nanos()).single())
         .unwrap_or_default()
 }
 
-fn err<E>(context: String, e: E) -> ProviderError
+pub(super) fn err<E>(context: String, e: E) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -98,7 +98,7 @@ impl S3Store {
         Ok(region)
     }
 
-    async fn client_for(&self, bucket: &str) -> ProviderResult<aws_sdk_s3::Client> {
+    pub(super) async fn client_for(&self, bucket: &str) -> ProviderResult<aws_sdk_s3::Client> {
         Ok(self.client_in(&self.region_of(bucket).await?))
     }
 

@@ -481,6 +481,11 @@ impl CloudInventory for SandboxCloud {
     fn label(&self) -> String {
         "sandbox".into()
     }
+    fn run_locks(&self) -> Option<std::sync::Arc<dyn crate::provider::run_locks::LockStore>> {
+        Some(std::sync::Arc::new(
+            crate::provider::run_locks::DirLocks::new(self.sandbox.dir.join("cloud-locks")),
+        ))
+    }
     async fn instances(&self) -> ProviderResult<Vec<Instance>> {
         Ok(self.sandbox.estate()?.instances)
     }
