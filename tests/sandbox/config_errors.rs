@@ -39,7 +39,7 @@ fn each_bad_config_gets_its_exact_message() {
         ),
         (
             "unknown-field.toml",
-            "opsdeck: config error: tests/fixtures/config/unknown-field.toml:4:1: field `region`: unknown field `region`, expected one of `name`, `provider`, `profile`, `regions`, `production`, `read_only`",
+            "opsdeck: config error: tests/fixtures/config/unknown-field.toml:4:1: field `region`: unknown field `region`, expected one of `name`, `provider`, `profile`, `regions`, `production`, `read_only`, `locks_bucket`",
         ),
         (
             "missing-field.toml",
