@@ -656,3 +656,115 @@ fn another_operator_s_run_is_listed_followed_and_cancelled_from_runs() {
         "{history}"
     );
 }
+
+/// Bob's console deploys a tenant Alice is deploying from her laptop: the
+/// start is refused in a dialog naming her run; `w` waits and starts it
+/// once hers is over; the next time `f` follows hers instead.
+#[test]
+fn a_locked_start_names_the_holder_waits_for_it_or_follows_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sandbox = tmp.path().join("sandbox");
+    let alice = |args: &[&str]| {
+        let mut c = common::cli(&tmp.path().join("alice"));
+        c.env("OPSDECK_OPERATOR", "alice")
+            .env("OPSDECK_SIM_DELAY_MS", "600")
+            .arg("--sandbox-dir")
+            .arg(&sandbox)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    assert!(alice(&["ls", "tenants"]).status().unwrap().success());
+    let tmux = Tmux::console_args(
+        "opsdeck-locked",
+        &tmp.path().join("bob"),
+        "OPSDECK_OPERATOR=bob OPSDECK_SANDBOX_PG=simulated OPSDECK_SIM_DELAY_MS=100",
+        &format!("--sandbox-dir {}", sandbox.display()),
+    );
+    tmux.wait_for("Tenants [11]", Duration::from_secs(30));
+    let deploy = ["run", "deploy", "tenant=filter-ical-staging", "--yes"];
+    let hold = |first: &std::process::Child| {
+        let _ = first;
+        let locks = sandbox.join("hosts/i-0a4f1c2e9b7d30001/var/lib/opsdeck/locks");
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let held = std::fs::read_dir(&locks).is_ok_and(|d| {
+                d.flatten()
+                    .any(|f| f.path().extension().is_some_and(|x| x == "holder"))
+            });
+            if held {
+                break;
+            }
+            assert!(Instant::now() < until, "alice's deploy took no lock");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let bob_deploys = || {
+        tmux.send(&["Escape", "Escape", ":"]);
+        tmux.literal("tenants");
+        tmux.send(&["Enter", "/"]);
+        tmux.literal("filter staging");
+        tmux.send(&["Enter"]);
+        tmux.wait_for("Tenants [1/11]", Duration::from_secs(5));
+        tmux.send(&["d"]);
+        tmux.wait_for("Enter runs it", Duration::from_secs(5));
+        tmux.send(&["Enter"]);
+    };
+    let first = alice(&deploy).spawn().unwrap();
+    hold(&first);
+    bob_deploys();
+    // Refused before anything was sent, naming Alice's run.
+    let s = tmux.wait_for("w = wait, then start", Duration::from_secs(20));
+    assert!(
+        s.contains("project-filter-ical-staging is held")
+            && s.contains("by      alice")
+            && s.contains("runbook deploy on filter-ical-staging")
+            && s.contains("f = follow it"),
+        "{s}"
+    );
+    tmux.send(&["w"]);
+    tmux.wait_for("asked every 2 s", Duration::from_secs(5));
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Hers over, Bob's starts by itself and runs to its end.
+    tmux.wait_for("opsdeck result: succeeded", Duration::from_secs(60));
+    let out = common::cli(&tmp.path().join("bob"))
+        .arg("--sandbox-dir")
+        .arg(&sandbox)
+        .args(["history", "--json", "--limit", "2"])
+        .output()
+        .unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(history[0]["start"]["runbook"], "deploy", "{history}");
+    assert_eq!(history[0]["finish"]["status"], "succeeded", "{history}");
+    assert_eq!(history[1]["finish"]["status"], "refused", "{history}");
+
+    // Again, and this time Bob follows hers from its first byte.
+    let second = alice(&deploy).spawn().unwrap();
+    hold(&second);
+    bob_deploys();
+    tmux.wait_for("w = wait, then start", Duration::from_secs(20));
+    tmux.send(&["f"]);
+    let s = tmux.wait_for(
+        "alice's deploy on filter-ical-staging",
+        Duration::from_secs(20),
+    );
+    assert!(
+        !s.contains("w = wait, then start"),
+        "the dialog closed: {s}"
+    );
+    tmux.wait_for("opsdeck result: succeeded", Duration::from_secs(60));
+    let out = second.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.send(&["q"]);
+    tmux.wait_for("OPSDECK_EXIT=0", Duration::from_secs(10));
+}

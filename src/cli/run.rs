@@ -212,18 +212,11 @@ async fn wait_for_locks(
     rendered: &RenderedRun,
     until: std::time::Instant,
 ) -> Result<(), u8> {
-    // A procedure's locks are in the provider's lock store, not on its
-    // (perhaps lost) host: its start is the question.
-    if rendered.locks.is_empty() || rendered.procedure.is_some() {
-        return Ok(());
-    }
-    let locks =
-        crate::jobs::journaled::job_locks(rendered, "probe", &p.operator, crate::clock::now());
     let mut said = String::new();
     loop {
-        match protocol.probe_locks(&rendered.host, &locks).await {
-            Ok(()) => return Ok(()),
-            Err(crate::jobs::protocol::ProtocolError::Locked(l)) => {
+        match crate::jobs::journaled::locks_held(protocol, rendered, &p.operator).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(l)) => {
                 let now = l.to_string();
                 if now != said {
                     eprintln!("opsdeck: waiting: {now}");

@@ -105,6 +105,26 @@ pub fn job_locks(
     }
 }
 
+/// Whether `run`'s locks are free on its host now, taking none: `None`
+/// free (or nothing to lock), else who holds one. A procedure's locks are
+/// in the provider's lock store, not on its (perhaps lost) host: its start
+/// is the question, so it always answers free.
+pub async fn locks_held(
+    protocol: &RunProtocol,
+    run: &RenderedRun,
+    operator: &Operator,
+) -> Result<Option<crate::jobs::locks::Locked>, crate::jobs::protocol::ProtocolError> {
+    if run.locks.is_empty() || run.procedure.is_some() {
+        return Ok(None);
+    }
+    let locks = job_locks(run, "probe", operator, crate::clock::now());
+    match protocol.probe_locks(&run.host, &locks).await {
+        Ok(()) => Ok(None),
+        Err(crate::jobs::protocol::ProtocolError::Locked(l)) => Ok(Some(l)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Start `run` as job `id`, journaled. Fails (and sends nothing) when the
 /// journal cannot be written.
 pub fn launch(

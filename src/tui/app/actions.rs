@@ -89,6 +89,7 @@ impl App {
             tag = format!("{tag}-{}", self.runs.tag);
         }
         let id = crate::ops::RunId::new(self.now, &run.runbook, &tag).into_string();
+        self.runs.rendered.insert(id.clone(), Box::new(run.clone()));
         self.runs.all.push(RunView {
             id: id.clone().into(),
             kind: RunKind::Runbook,

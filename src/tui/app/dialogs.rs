@@ -35,6 +35,12 @@ pub enum Ask {
     Complete(String),
     /// Tab in the preview: back to its form, with the same values.
     Edit,
+    /// `f` on a refused start: follow the run holding the lock.
+    FollowHolder,
+    /// `w` on a refused start: wait for the lock, then start.
+    WaitForLocks,
+    /// Esc while waiting: stop it.
+    StopWaiting,
 }
 
 impl Next {
@@ -401,6 +407,7 @@ impl App {
             Mode::Confirm(c) => c.key(key),
             Mode::ConfirmCancel(_) => yes_or(key, Some((Level::Info, "the run goes on"))),
             Mode::ConfirmQuit => yes_or(key, None),
+            Mode::Locked(d) => d.key(key),
         };
         self.then(next)
     }
@@ -462,6 +469,31 @@ impl App {
                     return self.edit_preview(p);
                 }
             }
+            Next::Ask(Ask::FollowHolder) => {
+                if let Mode::Locked(d) = std::mem::replace(&mut self.mode, Mode::Normal) {
+                    let mut fx = d
+                        .waiting
+                        .map(|(_, w)| Effect::StopWaiting(w))
+                        .into_iter()
+                        .collect::<Vec<_>>();
+                    fx.extend(self.follow_holder(d));
+                    return fx;
+                }
+            }
+            Next::Ask(Ask::WaitForLocks) => return self.wait_for_locks(),
+            Next::Ask(Ask::StopWaiting) => {
+                if let Mode::Locked(d) = std::mem::replace(&mut self.mode, Mode::Normal) {
+                    self.notify(
+                        Level::Info,
+                        format!("{}: not started (stopped waiting)", d.run.title),
+                    );
+                    return d
+                        .waiting
+                        .map(|(_, w)| Effect::StopWaiting(w))
+                        .into_iter()
+                        .collect();
+                }
+            }
         }
         vec![]
     }
@@ -489,7 +521,9 @@ impl App {
                 self.quit = true;
                 vec![]
             }
-            Mode::Normal | Mode::Filter(_) | Mode::Help | Mode::Detail { .. } => vec![],
+            Mode::Normal | Mode::Filter(_) | Mode::Help | Mode::Detail { .. } | Mode::Locked(_) => {
+                vec![]
+            }
         }
     }
 

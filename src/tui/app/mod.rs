@@ -28,6 +28,7 @@ mod elsewhere;
 pub mod fleet;
 mod keys;
 pub mod line_edit;
+mod locked;
 pub mod palette;
 pub mod screens;
 mod state;
@@ -104,6 +105,11 @@ pub struct Runs {
     seq: u32,
     /// When everyone's runs were last asked of the hosts.
     pub host_runs_asked: Option<DateTime<Utc>>,
+    /// The runs sent and not yet started, as confirmed: one refused by a
+    /// lock can wait and start as it was.
+    rendered: std::collections::HashMap<String, Box<crate::runbook::RenderedRun>>,
+    /// Waits for locks asked so far (each answer names its wait).
+    waits: u64,
     /// Distinguishes this console's run ids from another console's started
     /// in the same second (set from the process id; empty in tests).
     pub tag: String,

@@ -251,6 +251,8 @@ pub enum Mode {
     Preview(Preview),
     ConfirmCancel(RunId),
     ConfirmQuit,
+    /// A start refused by a lock: follow the holder, wait, or leave it.
+    Locked(super::locked::LockedDialog),
 }
 
 pub use crate::session::ContextInfo;
@@ -261,6 +263,12 @@ pub enum Msg {
     /// Text pasted into the terminal (bracketed paste): taken whole.
     Paste(String),
     Tick(DateTime<Utc>),
+    /// A wait for a refused run's locks ended: free (`failed` None), or
+    /// why not.
+    LocksFree {
+        wait: u64,
+        failed: Option<String>,
+    },
     /// Everyone's runs on the hosts, and the hosts that could not be asked.
     HostRuns {
         runs: Vec<crate::ops::runs::HostRun>,
@@ -374,6 +382,14 @@ pub enum Effect {
         id: RunId,
         host: String,
     },
+    /// Ask `run`'s host every 2 s until its locks are free, taking none
+    /// (at most 30 minutes); answered with [`Msg::LocksFree`].
+    WaitForLocks {
+        wait: u64,
+        run: Box<crate::runbook::RenderedRun>,
+    },
+    /// The operator gave up wait `0`.
+    StopWaiting(u64),
     CancelRun {
         id: RunId,
         host: String,

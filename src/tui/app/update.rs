@@ -10,6 +10,7 @@ impl App {
             Msg::Paste(text) => self.on_paste(&text),
             Msg::Tick(now) => self.on_tick(now),
             Msg::HostRuns { runs, warnings } => self.on_host_runs(runs, warnings),
+            Msg::LocksFree { wait, failed } => self.on_locks_free(wait, failed),
             Msg::InstancesPage(page) => self.on_instances_page(page),
             Msg::Instances(r) => self.on_instances(r),
             Msg::Snapshot { host, result } => self.on_snapshot(host, result),
@@ -374,6 +375,10 @@ impl App {
         };
         let mut fx = vec![];
         let mut finished = None;
+        let refused = match &ev {
+            RunEvent::Refused { locked, .. } => Some(locked.clone()),
+            _ => None,
+        };
         match ev {
             RunEvent::Started { .. } => run.status = RunStatus::Running,
             RunEvent::Output { text, .. } => run.output.push_str(&text),
@@ -387,7 +392,19 @@ impl App {
                 }
             }
         }
+        let id = run.id.clone();
+        if !matches!(run.status, RunStatus::Starting) {
+            match refused {
+                Some(locked) => self.on_refused(id.as_str(), locked),
+                None => {
+                    self.runs.rendered.remove(id.as_str());
+                }
+            }
+        }
         if let Some((title, host, status)) = finished {
+            let Some(run) = self.runs.all.iter_mut().find(|r| r.id == id) else {
+                return fx;
+            };
             run.finished_at = Some(now);
             let level = if status == RunStatus::Succeeded {
                 Level::Info

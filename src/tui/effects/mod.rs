@@ -72,6 +72,8 @@ pub struct EffectsRunner {
     forwards: HashMap<RunId, RunHandle>,
     /// Fleet runs in flight: their cancel switch (CancelCommand).
     fleets: HashMap<RunId, tokio::sync::watch::Sender<bool>>,
+    /// Waits for a refused run's locks (stopped when the operator gives up).
+    waits: HashMap<u64, tokio::task::JoinHandle<()>>,
 }
 
 impl EffectsRunner {
@@ -130,6 +132,7 @@ impl EffectsRunner {
             handles: HashMap::new(),
             forwards: HashMap::new(),
             fleets: HashMap::new(),
+            waits: HashMap::new(),
         }
     }
 
@@ -166,6 +169,15 @@ impl EffectsRunner {
             Effect::CancelFleet { id } => self.cancel_fleet(&id),
             Effect::CancelRun { id, host } => self.cancel_run(&p, id, host),
             Effect::LoadHostRuns(instances) => load::host_runs(p, tx, instances),
+            Effect::WaitForLocks { wait, run } => {
+                let task = runs::wait_for_locks(p, tx, wait, *run);
+                self.waits.insert(wait, task);
+            }
+            Effect::StopWaiting(wait) => {
+                if let Some(task) = self.waits.remove(&wait) {
+                    task.abort();
+                }
+            }
             Effect::CancelElsewhere { run, production } => {
                 self.perform(p, run.cancel_change(), production, vec![]);
             }

@@ -2,7 +2,7 @@
 //! run (journaled per target, SSM as its engine), a fleet target tailed
 //! live, cancelling.
 
-use super::{EffectsRunner, Providers, not_journaled};
+use super::{EffectsRunner, Providers, Tx, not_journaled};
 use crate::jobs::engine::{RunEvent, RunId};
 use crate::jobs::protocol::RunProtocol;
 use crate::tui::app::Msg;
@@ -219,4 +219,30 @@ impl EffectsRunner {
             }
         });
     }
+}
+
+/// Ask `run`'s host every 2 s whether its locks are free (taking none),
+/// for at most 30 minutes; the answer is [`Msg::LocksFree`].
+pub(super) fn wait_for_locks(
+    p: Providers,
+    tx: Tx,
+    wait: u64,
+    run: crate::runbook::RenderedRun,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let protocol = RunProtocol::new(p.transport.clone());
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(30 * 60);
+        let failed = loop {
+            match crate::jobs::journaled::locks_held(&protocol, &run, &p.operator).await {
+                Ok(None) => break None,
+                Ok(Some(_)) if tokio::time::Instant::now() >= until => {
+                    break Some("still held after 30 minutes of waiting".to_string());
+                }
+                Ok(Some(_)) => {}
+                Err(e) => break Some(format!("cannot ask {} for its locks: {e}", run.host)),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        };
+        let _ = tx.send(Msg::LocksFree { wait, failed });
+    })
 }

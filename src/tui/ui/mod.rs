@@ -67,6 +67,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
                 "Cancel {id}?\nIts whole process group on the host is killed.\n\ny = cancel it   any other key = keep it running"
             ),
         ),
+        Mode::Locked(d) => draw_confirm(f, area, theme, "locked", &d.text(app.now)),
         Mode::ConfirmQuit => {
             // Name the runs that go on without a watcher.
             let going: Vec<String> = app
@@ -451,6 +452,14 @@ fn draw_hints(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Mode::ConfirmCancel(_) | Mode::ConfirmQuit => {
             vec![("y".into(), "yes"), ("any key".into(), "no")]
         }
+        Mode::Locked(d) if d.waiting.is_some() => {
+            vec![("f".into(), "follow it"), ("Esc".into(), "stop waiting")]
+        }
+        Mode::Locked(_) => vec![
+            ("f".into(), "follow it"),
+            ("w".into(), "wait"),
+            ("Esc".into(), "leave it"),
+        ],
         Mode::Confirm(c) if c.confirm_with.is_some() => vec![
             ("type name + Enter".into(), "do it"),
             ("Esc".into(), "abort"),
