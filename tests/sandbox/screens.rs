@@ -882,3 +882,65 @@ async fn tabs_in_output_land_on_tab_stops() {
         .map(str::to_string);
     assert!(second.is_some(), "ab<TAB>c puts c at column 8:\n{s}");
 }
+
+/// A start refused by a lock: the dialog names the holder and offers
+/// follow and wait; `w` shows the wait, Esc stops it and starts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_start_shows_its_holder_follow_and_wait() {
+    use opsdeck::jobs::locks::{Holder, HolderRecord, Locked, RECORD_VERSION};
+    use opsdeck::tui::app::locked::LockedDialog;
+    let mut h = Harness::loaded().await;
+    goto(&mut h, "tenants");
+    h.keys("/");
+    h.keys("filter staging");
+    h.key(KeyCode::Enter);
+    h.keys("d");
+    let Mode::Preview(p) = &h.app.mode else {
+        panic!("the deploy's preview")
+    };
+    let run = Box::new(p.run.clone());
+    let since = h.app.now - chrono::Duration::seconds(95);
+    h.app.mode = Mode::Locked(LockedDialog {
+        run,
+        locked: Locked {
+            host: "i-0a4f1c2e9b7d30001".into(),
+            key: "project-filter-ical-staging".into(),
+            holders: vec![HolderRecord::Known(Holder {
+                v: RECORD_VERSION,
+                run: "20260302-095825-deploy-h3f9a0c21".into(),
+                who: "alice".into(),
+                identity: None,
+                runbook: "deploy".into(),
+                target: "filter-ical-staging".into(),
+                since,
+            })],
+        },
+        waiting: None,
+    });
+    let s = snap(&h);
+    for want in [
+        "project-filter-ical-staging is held",
+        "by      alice",
+        "runbook deploy on filter-ical-staging",
+        "(95 s ago)",
+        "run     20260302-095825-deploy-h3f9a0c21",
+        "f = follow it   w = wait, then start   Esc = leave it",
+    ] {
+        assert!(s.contains(want), "{want:?} in\n{s}");
+    }
+    screenshot(&h, "locked");
+    h.keys("w");
+    let s = snap(&h);
+    assert!(s.contains("waiting 0 s: asked every 2 s"), "{s}");
+    assert!(s.contains("Esc = stop waiting"), "{s}");
+    h.key(KeyCode::Esc);
+    assert!(matches!(h.app.mode, Mode::Normal));
+    assert!(
+        !h.app
+            .runs
+            .all
+            .iter()
+            .any(|r| r.runbook == "deploy" && r.status.is_active()),
+        "nothing started"
+    );
+}

@@ -28,7 +28,7 @@ mod elsewhere;
 pub mod fleet;
 mod keys;
 pub mod line_edit;
-mod locked;
+pub mod locked;
 pub mod palette;
 pub mod screens;
 mod state;
